@@ -1,0 +1,110 @@
+// Package errs holds the errors the engine reports to clients. Each has a
+// fixed meaning that internal/server maps to exactly one Connect code; the
+// message is written for the tenant and never carries internal detail.
+package errs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/concord-kv/concord/engine/dvv"
+)
+
+var (
+	// ErrNamespaceNotFound: the namespace does not exist (or the caller may
+	// not see it; the answer is the same).
+	ErrNamespaceNotFound = errors.New("namespace not found")
+	// ErrNamespaceExists: a namespace with that name exists already.
+	ErrNamespaceExists = errors.New("namespace already exists")
+	// ErrAlreadyExists: a Put with if_absent found a live value.
+	ErrAlreadyExists = errors.New("key already has a live value (if_absent)")
+	// ErrUnavailable: the node cannot serve right now (closing, storage failed).
+	ErrUnavailable = errors.New("node unavailable")
+)
+
+// InvalidError is a request the caller must change before retrying.
+type InvalidError struct {
+	Field  string // the request field at fault, e.g. "key"
+	Reason string // what is wrong, for a human
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+
+// Invalid returns an *InvalidError.
+func Invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// LimitError is a request that would exceed a configured limit.
+// Exhausted marks limits about the stored state (sibling count, quota) as
+// opposed to the request's own size.
+type LimitError struct {
+	Limit     string // e.g. "max_value_bytes"
+	Max       uint64
+	Actual    uint64
+	Exhausted bool
+	Hint      string // what the caller can do about it
+}
+
+func (e *LimitError) Error() string {
+	msg := fmt.Sprintf("%s is %d, limit %s is %d", e.what(), e.Actual, e.Limit, e.Max)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+func (e *LimitError) what() string {
+	switch e.Limit {
+	case "max_value_bytes":
+		return "value size"
+	case "max_key_bytes":
+		return "key size"
+	case "max_siblings":
+		return "sibling count"
+	}
+	return "size"
+}
+
+// ConflictError answers a Put with if_context_current whose context is no
+// longer current: it carries the key's current state.
+type ConflictError struct {
+	Current dvv.Object
+}
+
+func (e *ConflictError) Error() string {
+	return "the key changed since the context was read (if_context_current); read it again and retry"
+}
+
+// QuorumError is a request that got fewer acknowledgements than required in
+// time. For writes, the value may still be present on some replicas.
+type QuorumError struct {
+	Op   string // "write" or "read"
+	Need int
+	Got  int
+}
+
+func (e *QuorumError) Error() string {
+	return fmt.Sprintf("%s quorum not reached: %d of %d required replicas answered", e.Op, e.Got, e.Need)
+}
+
+// IsClientError reports whether err is one of this package's errors (or a
+// context error), whose text may go to the client as is.
+func IsClientError(err error) bool {
+	var (
+		inv  *InvalidError
+		lim  *LimitError
+		conf *ConflictError
+		quo  *QuorumError
+	)
+	switch {
+	case errors.As(err, &inv), errors.As(err, &lim), errors.As(err, &conf), errors.As(err, &quo):
+		return true
+	case errors.Is(err, ErrNamespaceNotFound), errors.Is(err, ErrNamespaceExists),
+		errors.Is(err, ErrAlreadyExists), errors.Is(err, ErrUnavailable),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return false
+}

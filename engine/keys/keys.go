@@ -1,0 +1,122 @@
+// Package keys is the layout of concord's keyspace inside one storage
+// engine. It is pure: no IO.
+//
+// Data keys are laid out as
+//
+//	'd' | partition (2 bytes, big endian) | namespace | 0x00 | user key
+//
+// so that one partition is one contiguous range (the unit of handoff) and,
+// inside it, one namespace is a contiguous range too. Namespace names never
+// contain 0x00 (see [meta.ValidateName]), which makes the separator
+// unambiguous. Cluster metadata lives under 'm', hints under 'h'.
+package keys
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/zeebo/xxh3"
+)
+
+const (
+	prefixData = 'd'
+	prefixMeta = 'm'
+	prefixHint = 'h'
+)
+
+// ErrMalformed is returned for a storage key that is not in this layout.
+var ErrMalformed = errors.New("keys: malformed key")
+
+// Hash is the 64-bit placement hash of a key: xxh3 of namespace‖0x00‖key.
+func Hash(namespace string, key []byte) uint64 {
+	h := xxh3.New()
+	_, _ = h.WriteString(namespace)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write(key)
+	return h.Sum64()
+}
+
+// Partition maps a key to one of q partitions (q a power of two) by the top
+// bits of its hash.
+func Partition(namespace string, key []byte, q int) uint16 {
+	bits := 0
+	for 1<<bits < q {
+		bits++
+	}
+	if bits == 0 {
+		return 0
+	}
+	return uint16(Hash(namespace, key) >> (64 - bits))
+}
+
+// Data is the storage key of a user key.
+func Data(partition uint16, namespace string, key []byte) []byte {
+	b := make([]byte, 0, 3+len(namespace)+1+len(key))
+	b = append(b, prefixData)
+	b = binary.BigEndian.AppendUint16(b, partition)
+	b = append(b, namespace...)
+	b = append(b, 0)
+	return append(b, key...)
+}
+
+// ParseData splits a data key into its parts. The returned key aliases k.
+func ParseData(k []byte) (partition uint16, namespace string, key []byte, err error) {
+	if len(k) < 4 || k[0] != prefixData {
+		return 0, "", nil, fmt.Errorf("%w: %x", ErrMalformed, k)
+	}
+	partition = binary.BigEndian.Uint16(k[1:3])
+	rest := k[3:]
+	for i, c := range rest {
+		if c == 0 {
+			return partition, string(rest[:i]), rest[i+1:], nil
+		}
+	}
+	return 0, "", nil, fmt.Errorf("%w: no namespace separator", ErrMalformed)
+}
+
+// NamespaceRange is the range [lower, upper) holding a namespace's keys in
+// one partition.
+func NamespaceRange(partition uint16, namespace string) (lower, upper []byte) {
+	lower = Data(partition, namespace, nil)
+	upper = append(Data(partition, namespace, nil)[:len(lower)-1], 1)
+	return lower, upper
+}
+
+// PartitionRange is the range [lower, upper) holding all of a partition.
+func PartitionRange(partition uint16) (lower, upper []byte) {
+	lower = binary.BigEndian.AppendUint16([]byte{prefixData}, partition)
+	if partition == 0xffff {
+		return lower, []byte{prefixData + 1}
+	}
+	return lower, binary.BigEndian.AppendUint16([]byte{prefixData}, partition+1)
+}
+
+// Meta is the storage key of a cluster metadata document.
+func Meta(kind, name string) []byte {
+	b := make([]byte, 0, 2+len(kind)+len(name))
+	b = append(b, prefixMeta)
+	b = append(b, kind...)
+	b = append(b, 0)
+	return append(b, name...)
+}
+
+// MetaRange is the range [lower, upper) of all metadata documents of a kind.
+func MetaRange(kind string) (lower, upper []byte) {
+	lower = Meta(kind, "")
+	upper = append(append([]byte{prefixMeta}, kind...), 1)
+	return lower, upper
+}
+
+// PrefixEnd is the smallest key greater than every key with prefix p, or
+// nil when there is none (p is all 0xff).
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/replica"
+)
+
+// GetRequest reads a key. R zero means the namespace's r.
+type GetRequest struct {
+	Namespace string
+	Key       []byte
+	R         uint32
+}
+
+// Result is the state of a key after a read or a write.
+type Result struct {
+	Object  dvv.Object
+	Replies int // replicas that answered
+}
+
+// PutRequest writes (or, with Tombstone, deletes) a key.
+type PutRequest struct {
+	Namespace        string
+	Key              []byte
+	Value            []byte
+	Context          []byte // opaque token from an earlier read
+	W, DW            uint32 // zero: the namespace's
+	IfAbsent         bool
+	IfContextCurrent bool
+	Tombstone        bool // a delete
+	Force            bool // a delete without context
+}
+
+// Get reads a key. A missing key is a Result with a zero Object, not an
+// error.
+func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
+	ns, err := n.namespace(req.Namespace)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkKey(ns, req.Key); err != nil {
+		return Result{}, err
+	}
+	if err := checkQuorum("r", req.R, ns); err != nil {
+		return Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	obj, err := n.replica.Get(ns.Name, req.Key)
+	if err != nil {
+		return Result{}, n.storageFailed("get", err)
+	}
+	res := Result{Object: obj, Replies: 1}
+	return res, quorum("read", orDefault(req.R, ns.R), res.Replies)
+}
+
+// Put applies a write (or a delete) at this node as coordinator.
+func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
+	ns, err := n.namespace(req.Namespace)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkKey(ns, req.Key); err != nil {
+		return Result{}, err
+	}
+	if uint64(len(req.Value)) > ns.Limits.MaxValueBytes {
+		return Result{}, &errs.LimitError{Limit: "max_value_bytes", Max: ns.Limits.MaxValueBytes, Actual: uint64(len(req.Value)),
+			Hint: "store large objects elsewhere and keep a reference here, or raise the namespace limit"}
+	}
+	if req.Tombstone && len(req.Value) > 0 {
+		return Result{}, errs.Invalid("value", "a delete carries no value")
+	}
+	if err := checkQuorum("w", req.W, ns); err != nil {
+		return Result{}, err
+	}
+	if req.DW > orDefault(req.W, ns.W) {
+		return Result{}, errs.Invalid("dw", "dw is %d; it must be at most w (%d)", req.DW, orDefault(req.W, ns.W))
+	}
+	clock, err := dvv.DecodeContext(req.Context)
+	if err != nil {
+		return Result{}, errs.Invalid("context", "the context is not one concord issued; pass back the context bytes from a Get or Put unchanged")
+	}
+	if req.Tombstone && len(req.Context) == 0 && !req.Force {
+		return Result{}, errs.Invalid("context", "a delete needs the context of a read (so it removes only what you saw), or force=true to delete blindly")
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	sib := dvv.Sibling{Value: req.Value, Tombstone: req.Tombstone, Timestamp: n.cfg.Now().UnixNano()}
+	if sib.Value == nil {
+		sib.Value = []byte{}
+	}
+	obj, err := n.replica.Mutate(ns.Name, req.Key, ns.Durability == meta.DurabilitySync, func(cur dvv.Object) (dvv.Object, error) {
+		if req.IfAbsent && cur.HasLive() {
+			return dvv.Object{}, errs.ErrAlreadyExists
+		}
+		if req.IfContextCurrent && !cur.Context().Equal(clock) {
+			return dvv.Object{}, &errs.ConflictError{Current: cur}
+		}
+		next := cur.Update(n.id, clock, sib)
+		if max := ns.Limits.MaxSiblings; uint32(next.Len()) > max && next.Len() > cur.Len() {
+			return dvv.Object{}, &errs.LimitError{Limit: "max_siblings", Max: uint64(max), Actual: uint64(next.Len()), Exhausted: true,
+				Hint: "read the key, merge its siblings and write back with the context"}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return Result{}, n.storageFailed("put", err)
+	}
+	res := Result{Object: obj, Replies: 1}
+	return res, quorum("write", orDefault(req.W, ns.W), res.Replies)
+}
+
+// ListRequest lists the live keys of a namespace.
+type ListRequest struct {
+	Namespace string
+	Prefix    []byte
+	After     []byte // a token from an earlier page; empty: from the start
+}
+
+// ListKeys calls yield for every live key of a namespace, partition by
+// partition and in key order inside each, with a token that resumes the
+// listing after that key. It stops when yield returns false.
+func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, token []byte) bool) error {
+	ns, err := n.namespace(req.Namespace)
+	if err != nil {
+		return err
+	}
+	start, after, err := decodeListToken(req.After)
+	if err != nil {
+		return err
+	}
+	for p := start; int(p) < n.replica.Partitions(); p++ {
+		from := req.Prefix
+		if p == start && after != nil && string(after) >= string(from) {
+			from = append(after, 0) // the smallest key after the token's
+		}
+		stop := false
+		err := n.replica.Scan(p, ns.Name, from, func(e replica.Entry) (bool, error) {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			if len(e.Key) < len(req.Prefix) || string(e.Key[:len(req.Prefix)]) != string(req.Prefix) {
+				return false, nil // past the prefix
+			}
+			if !e.Object.HasLive() {
+				return true, nil
+			}
+			if !yield(e.Key, encodeListToken(p, e.Key)) {
+				stop = true
+				return false, nil
+			}
+			return true, nil
+		})
+		if err != nil {
+			return n.storageFailed("list", err)
+		}
+		if stop {
+			return nil
+		}
+	}
+	return nil
+}
+
+const listTokenVersion = 1
+
+func encodeListToken(p uint16, key []byte) []byte {
+	b := []byte{listTokenVersion}
+	b = binary.BigEndian.AppendUint16(b, p)
+	return append(b, key...)
+}
+
+func decodeListToken(tok []byte) (uint16, []byte, error) {
+	if len(tok) == 0 {
+		return 0, nil, nil
+	}
+	if len(tok) < 3 || tok[0] != listTokenVersion {
+		return 0, nil, errs.Invalid("page_token", "the page token is not one concord issued; pass back next_page_token unchanged")
+	}
+	return binary.BigEndian.Uint16(tok[1:3]), tok[3:], nil
+}
+
+func (n *Node) namespace(name string) (meta.Namespace, error) {
+	if name == "" {
+		return meta.Namespace{}, errs.Invalid("namespace", "namespace is required (every store has %q)", meta.DefaultNamespace)
+	}
+	return n.meta.Get(name)
+}
+
+func checkKey(ns meta.Namespace, key []byte) error {
+	if len(key) == 0 {
+		return errs.Invalid("key", "key is empty; keys are 1 to %d bytes", ns.Limits.MaxKeyBytes)
+	}
+	if uint32(len(key)) > ns.Limits.MaxKeyBytes {
+		return &errs.LimitError{Limit: "max_key_bytes", Max: uint64(ns.Limits.MaxKeyBytes), Actual: uint64(len(key))}
+	}
+	return nil
+}
+
+// checkQuorum validates a per-request r or w against the namespace's n.
+func checkQuorum(name string, v uint32, ns meta.Namespace) error {
+	if v > ns.N {
+		return errs.Invalid(name, "%s is %d but namespace %q keeps only n=%d replicas; use 1 to %d", name, v, ns.Name, ns.N, ns.N)
+	}
+	return nil
+}
+
+func quorum(op string, need uint32, got int) error {
+	if got < int(need) {
+		return &errs.QuorumError{Op: op, Need: int(need), Got: got}
+	}
+	return nil
+}
+
+func orDefault(v, def uint32) uint32 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// storageFailed logs an internal failure and hides its text from the client.
+func (n *Node) storageFailed(op string, err error) error {
+	if errs.IsClientError(err) {
+		return err
+	}
+	n.log.Error("storage failure", "op", op, "err", err)
+	return fmt.Errorf("%w: %s failed", errs.ErrUnavailable, op)
+}

@@ -1,0 +1,138 @@
+// Package node assembles one concord node from a [Config]: its storage
+// engine, metadata store and replica store, and serves the key-value
+// operations on them. It is the one place a server is built (like etcd's
+// embed); internal/server puts it behind Connect.
+package node
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/replica"
+	"github.com/concord-kv/concord/engine/storage"
+	"github.com/concord-kv/concord/engine/storage/memory"
+	"github.com/concord-kv/concord/engine/storage/pebble"
+)
+
+// Node is one running concord node. It is safe for concurrent use.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	eng     storage.Engine
+	meta    *meta.Store
+	replica *replica.Store
+	id      string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a node: it opens (or creates) the store in cfg.DataDir and
+// loads its metadata.
+func Open(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var eng storage.Engine
+	if cfg.DataDir == "" {
+		eng = memory.New()
+	} else {
+		var err error
+		eng, err = pebble.Open(cfg.DataDir, pebble.Options{Logger: cfg.Logger.With("component", "pebble")})
+		if err != nil {
+			return nil, fmt.Errorf("node: open storage: %w", err)
+		}
+	}
+	n, err := open(cfg, eng)
+	if err != nil {
+		return nil, errors.Join(err, eng.Close())
+	}
+	return n, nil
+}
+
+func open(cfg Config, eng storage.Engine) (*Node, error) {
+	id, err := loadOrStore(eng, "node-id", cfg.NodeID, randomID)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NodeID != "" && id != cfg.NodeID {
+		return nil, fmt.Errorf("node: the store belongs to node %q, not %q", id, cfg.NodeID)
+	}
+	q, err := loadOrStore(eng, "partitions", fmt.Sprint(cfg.Partitions), nil)
+	if err != nil {
+		return nil, err
+	}
+	if q != fmt.Sprint(cfg.Partitions) {
+		return nil, fmt.Errorf("node: the store was created with %s partitions, not %d", q, cfg.Partitions)
+	}
+	ms, err := meta.Open(eng, cfg.Namespace, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger.With("node", id),
+		eng:     eng,
+		meta:    ms,
+		replica: replica.New(eng, cfg.Partitions),
+		id:      id,
+	}
+	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)
+	return n, nil
+}
+
+// loadOrStore returns the value stored under the identity key name, storing
+// want (or, when want is empty, gen()) first if the store has none.
+func loadOrStore(eng storage.Engine, name, want string, gen func() string) (string, error) {
+	k := keys.Meta("identity", name)
+	v, err := eng.Get(k)
+	if err == nil {
+		return string(v), nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return "", fmt.Errorf("node: read %s: %w", name, err)
+	}
+	if want == "" {
+		want = gen()
+	}
+	var b storage.Batch
+	b.Set(k, []byte(want))
+	if err := eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+		return "", fmt.Errorf("node: store %s: %w", name, err)
+	}
+	return want, nil
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "n" + hex.EncodeToString(b[:])
+}
+
+// ID is the node's actor ID.
+func (n *Node) ID() string { return n.id }
+
+// Meta is the node's metadata store.
+func (n *Node) Meta() *meta.Store { return n.meta }
+
+// Close stops the node and closes its store. It is safe to call twice.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.closeErr = n.eng.Close()
+		n.log.Info("node closed")
+	})
+	return n.closeErr
+}

@@ -1,0 +1,131 @@
+// Package replica stores the versioned objects of one node: it reads them,
+// applies causal updates under a per-key lock, and persists them in the
+// node's storage engine at the keys laid out by package keys.
+//
+// A [Store] knows nothing of quorums or peers; package node (and later the
+// cluster coordinator) decide what to apply, and Store makes each
+// read-modify-write atomic for its key.
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/storage"
+)
+
+const lockStripes = 1024
+
+// Store is the local replica of every object this node holds. It is safe for
+// concurrent use.
+type Store struct {
+	eng        storage.Engine
+	partitions int
+	locks      [lockStripes]sync.Mutex
+}
+
+// New returns a Store over eng with the cluster's partition count q.
+func New(eng storage.Engine, q int) *Store {
+	return &Store{eng: eng, partitions: q}
+}
+
+// Partition returns the partition of a key.
+func (s *Store) Partition(ns string, key []byte) uint16 {
+	return keys.Partition(ns, key, s.partitions)
+}
+
+// Partitions returns the cluster's partition count.
+func (s *Store) Partitions() int { return s.partitions }
+
+// Get returns the stored object of a key; the zero Object if there is none.
+func (s *Store) Get(ns string, key []byte) (dvv.Object, error) {
+	return s.get(keys.Data(s.Partition(ns, key), ns, key))
+}
+
+func (s *Store) get(k []byte) (dvv.Object, error) {
+	raw, err := s.eng.Get(k)
+	if errors.Is(err, storage.ErrNotFound) {
+		return dvv.Object{}, nil
+	}
+	if err != nil {
+		return dvv.Object{}, fmt.Errorf("replica: read: %w", err)
+	}
+	obj, err := dvv.Unmarshal(raw)
+	if err != nil {
+		return dvv.Object{}, fmt.Errorf("replica: decode %x: %w", k, err)
+	}
+	return obj, nil
+}
+
+// Mutate runs fn on the current object of a key while holding the key's
+// lock, and persists what fn returns. If fn fails nothing is written.
+func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object) (dvv.Object, error)) (dvv.Object, error) {
+	k := keys.Data(s.Partition(ns, key), ns, key)
+	mu := &s.locks[keys.Hash(ns, key)%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	cur, err := s.get(k)
+	if err != nil {
+		return dvv.Object{}, err
+	}
+	next, err := fn(cur)
+	if err != nil {
+		return dvv.Object{}, err
+	}
+	if next.Equal(cur) {
+		return cur, nil
+	}
+	raw, err := next.MarshalBinary()
+	if err != nil {
+		return dvv.Object{}, fmt.Errorf("replica: encode: %w", err)
+	}
+	var b storage.Batch
+	b.Set(k, raw)
+	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: sync}); err != nil {
+		return dvv.Object{}, fmt.Errorf("replica: write: %w", err)
+	}
+	return next, nil
+}
+
+// Merge folds an object received from another replica into the local one
+// (DVVSet sync) and persists the result.
+func (s *Store) Merge(ns string, key []byte, in dvv.Object, sync bool) (dvv.Object, error) {
+	return s.Mutate(ns, key, sync, func(cur dvv.Object) (dvv.Object, error) {
+		return dvv.Sync(cur, in), nil
+	})
+}
+
+// Entry is one stored object met by [Store.Scan].
+type Entry struct {
+	Key    []byte // the user key; valid only during the callback
+	Object dvv.Object
+}
+
+// Scan calls fn for each object of a namespace in one partition with a key
+// >= from, in key order, until fn returns false or an error.
+func (s *Store) Scan(partition uint16, ns string, from []byte, fn func(Entry) (bool, error)) error {
+	lo, hi := keys.NamespaceRange(partition, ns)
+	it, err := s.eng.NewIter(lo, hi)
+	if err != nil {
+		return fmt.Errorf("replica: scan: %w", err)
+	}
+	defer it.Close()
+	for ok := it.SeekGE(keys.Data(partition, ns, from)); ok; ok = it.Next() {
+		_, _, key, err := keys.ParseData(it.Key())
+		if err != nil {
+			return err
+		}
+		obj, err := dvv.Unmarshal(it.Value())
+		if err != nil {
+			return fmt.Errorf("replica: decode %x: %w", it.Key(), err)
+		}
+		more, err := fn(Entry{Key: key, Object: obj})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return it.Error()
+}

@@ -1,0 +1,49 @@
+// Package cli is the cobra command tree of the concord binary. Each command
+// group lives in its own file with a flags struct; configuration comes from
+// defaults < config file < CONCORD_* environment < flags (see config.go).
+package cli
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Env is what the commands take from the process, so tests can supply it.
+type Env struct {
+	// Environ lists the environment as KEY=VALUE. Default os.Environ.
+	Environ func() []string
+}
+
+// globalFlags are the flags every command has.
+type globalFlags struct {
+	endpoint string
+	output   string
+	config   string
+}
+
+// New returns the root command.
+func New(env Env) *cobra.Command {
+	if env.Environ == nil {
+		env.Environ = os.Environ
+	}
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "concord",
+		Short:         "concord is a Dynamo-style key-value store with WebAssembly conflict resolvers",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd, g.config, env.Environ); err != nil {
+				return err
+			}
+			return checkOutput(g.output)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:7700", "API endpoint of any node (env CONCORD_ENDPOINT)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.StringVar(&g.config, "config", "", "config file (YAML) with flag names as keys (env CONCORD_CONFIG)")
+	root.AddCommand(newServeCmd(), newDevCmd(), newKVCmd(g), newVersionCmd(g))
+	return root
+}

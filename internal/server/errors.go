@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/concord-kv/concord/engine/errs"
+	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
+)
+
+// toConnect maps an engine error to the Connect error a client sees. It is
+// the one place that decides codes; anything it does not know is logged and
+// answered as Internal without its text.
+func toConnect(log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		inv  *errs.InvalidError
+		lim  *errs.LimitError
+		conf *errs.ConflictError
+		quo  *errs.QuorumError
+		ce   *connect.Error
+	)
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.As(err, &inv):
+		return connect.NewError(connect.CodeInvalidArgument, inv)
+	case errors.As(err, &lim):
+		code := connect.CodeInvalidArgument
+		if lim.Exhausted {
+			code = connect.CodeResourceExhausted
+		}
+		return withDetail(connect.NewError(code, lim), &kvv1.LimitExceeded{Limit: lim.Limit, Max: lim.Max, Actual: lim.Actual})
+	case errors.As(err, &conf):
+		return withDetail(connect.NewError(connect.CodeFailedPrecondition, conf), &kvv1.ContextConflict{
+			Siblings: siblingsToProto(conf.Current),
+			Context:  contextOf(conf.Current),
+		})
+	case errors.As(err, &quo):
+		return withDetail(connect.NewError(connect.CodeUnavailable, quo), &kvv1.QuorumFailure{Acks: uint32(quo.Got), Required: uint32(quo.Need)})
+	case errors.Is(err, errs.ErrNamespaceNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, errs.ErrNamespaceExists), errors.Is(err, errs.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, errs.ErrUnavailable):
+		return connect.NewError(connect.CodeUnavailable, errors.New("the node cannot serve this request right now; retry, or use another node"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	}
+	log.Error("internal error", "err", err)
+	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+}
+
+func withDetail(ce *connect.Error, m proto.Message) *connect.Error {
+	if d, err := connect.NewErrorDetail(m); err == nil {
+		ce.AddDetail(d)
+	}
+	return ce
+}

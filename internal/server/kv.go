@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/node"
+	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
+	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
+)
+
+const (
+	defaultPageSize = 1000
+	maxPageSize     = 10_000
+)
+
+// kvService adapts a node to kvv1connect.KVServiceHandler.
+type kvService struct {
+	node *node.Node
+	log  *slog.Logger
+}
+
+var _ kvv1connect.KVServiceHandler = (*kvService)(nil)
+
+func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetResponse, error) {
+	res, err := s.node.Get(ctx, node.GetRequest{Namespace: req.GetNamespace(), Key: req.GetKey(), R: req.GetR()})
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	return &kvv1.GetResponse{
+		Found:    res.Object.HasLive(),
+		Siblings: siblingsToProto(res.Object),
+		Context:  contextOf(res.Object),
+		Replies:  uint32(res.Replies),
+	}, nil
+}
+
+func (s *kvService) Put(ctx context.Context, req *kvv1.PutRequest) (*kvv1.PutResponse, error) {
+	res, err := s.node.Put(ctx, node.PutRequest{
+		Namespace:        req.GetNamespace(),
+		Key:              req.GetKey(),
+		Value:            req.GetValue(),
+		Context:          req.GetContext(),
+		W:                req.GetW(),
+		DW:               req.GetDw(),
+		IfAbsent:         req.GetIfAbsent(),
+		IfContextCurrent: req.GetIfContextCurrent(),
+	})
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	out := &kvv1.PutResponse{Context: contextOf(res.Object)}
+	if req.GetReturnSiblings() {
+		out.Siblings = siblingsToProto(res.Object)
+	}
+	return out, nil
+}
+
+func (s *kvService) Delete(ctx context.Context, req *kvv1.DeleteRequest) (*kvv1.DeleteResponse, error) {
+	res, err := s.node.Put(ctx, node.PutRequest{
+		Namespace: req.GetNamespace(),
+		Key:       req.GetKey(),
+		Context:   req.GetContext(),
+		W:         req.GetW(),
+		Tombstone: true,
+		Force:     req.GetForce(),
+	})
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	return &kvv1.DeleteResponse{Context: contextOf(res.Object)}, nil
+}
+
+func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, stream *connect.ServerStream[kvv1.ListKeysResponse]) error {
+	pageSize := int(req.GetPageSize())
+	switch {
+	case pageSize == 0:
+		pageSize = defaultPageSize
+	case pageSize > maxPageSize:
+		return toConnect(s.log, errs.Invalid("page_size", "page_size is %d; it must be at most %d", pageSize, maxPageSize))
+	}
+	limit := int(req.GetLimit())
+	page := &kvv1.ListKeysResponse{}
+	var (
+		sendErr error
+		last    []byte // token after the last listed key
+		sent    int
+		limited bool
+	)
+	flush := func(token []byte) bool {
+		page.NextPageToken = token
+		sendErr = stream.Send(page)
+		page = &kvv1.ListKeysResponse{}
+		return sendErr == nil
+	}
+	err := s.node.ListKeys(ctx, node.ListRequest{Namespace: req.GetNamespace(), Prefix: req.GetPrefix(), After: req.GetPageToken()},
+		func(key, token []byte) bool {
+			page.Keys = append(page.Keys, append([]byte(nil), key...))
+			last, sent = token, sent+1
+			if limit > 0 && sent >= limit {
+				limited = true
+				return false
+			}
+			if len(page.Keys) == pageSize {
+				return flush(token)
+			}
+			return true
+		})
+	if err != nil {
+		return toConnect(s.log, err)
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	if !limited {
+		last = nil // the listing is complete: the last page has no token
+	}
+	flush(last)
+	return sendErr
+}
+
+// siblingsToProto returns the live siblings of an object.
+func siblingsToProto(o dvv.Object) []*kvv1.Sibling {
+	var out []*kvv1.Sibling
+	for _, s := range o.Siblings() {
+		if s.Tombstone {
+			continue
+		}
+		out = append(out, &kvv1.Sibling{
+			Value:     s.Value,
+			WrittenAt: timestamppb.New(timeFromNanos(s.Timestamp)),
+		})
+	}
+	return out
+}
+
+func contextOf(o dvv.Object) []byte { return dvv.EncodeContext(o.Context()) }

@@ -1,0 +1,125 @@
+// Package server puts a [node.Node] behind one HTTP listener: the Connect
+// services (Connect, gRPC and gRPC-Web; JSON and binary; HTTP/1.1 and h2c),
+// gRPC health and reflection, /livez, /readyz and Prometheus /metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/internal/metrics"
+	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
+	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
+)
+
+// Options tune a Server. The zero value is usable.
+type Options struct {
+	// Logger receives request errors. Default slog.Default().
+	Logger *slog.Logger
+	// Registry is where metrics are registered and what /metrics serves.
+	// Default: a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	// CompressMinBytes: responses smaller than this are not compressed.
+	// Default 1024.
+	CompressMinBytes int
+}
+
+// Server serves one node's API. It is safe for concurrent use.
+type Server struct {
+	node    *node.Node
+	log     *slog.Logger
+	handler http.Handler
+	health  *grpchealth.StaticChecker
+	ready   atomic.Bool
+}
+
+// New builds the server of n.
+func New(n *node.Node, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opts.CompressMinBytes == 0 {
+		opts.CompressMinBytes = 1024
+	}
+	s := &Server{node: n, log: opts.Logger}
+	handlerOpts := []connect.HandlerOption{
+		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
+		connect.WithCompressMinBytes(opts.CompressMinBytes),
+		connect.WithReadMaxBytes(meta.CeilingValueSize + meta.CeilingKeySize + 64<<10),
+	}
+	services := []string{kvv1connect.KVServiceName, adminv1connect.AdminServiceName}
+	s.health = grpchealth.NewStaticChecker(services...)
+	reflector := grpcreflect.NewStaticReflector(services...)
+
+	mux := http.NewServeMux()
+	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n, log: s.log}, handlerOpts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{meta: n.Meta(), log: s.log}, handlerOpts...))
+	mux.Handle(grpchealth.NewHandler(s.health, handlerOpts...))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.handler = mux
+	s.ready.Store(true)
+	return s
+}
+
+// Handler is the server's HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on lis until ctx is done, then drains in-flight
+// requests for up to 10 seconds. It speaks HTTP/1.1 and h2c.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	hs := &http.Server{
+		Handler:           s.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(lis) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.health.SetStatus(kvv1connect.KVServiceName, grpchealth.StatusNotServing)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := hs.Shutdown(shutdownCtx)
+	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+func timeFromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
