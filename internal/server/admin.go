@@ -147,4 +147,3 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 		CreatedAt: timestamppb.New(ns.CreatedAt),
 	}
 }
-
