@@ -54,8 +54,9 @@ type KVServiceClient interface {
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
 	// Delete writes a causal tombstone. Without a context it needs force.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
-	// ListKeys streams the live keys of a namespace in key order, a page per
-	// message. It reads every key of the namespace and is costly: use it for
+	// ListKeys streams the live keys of a namespace, each exactly once, a page
+	// per message. Keys come in partition order and are sorted only within a
+	// partition. It reads every key of the namespace and is costly: use it for
 	// tooling, not on a request path.
 	ListKeys(context.Context, *v1.ListKeysRequest) (*connect.ServerStreamForClient[v1.ListKeysResponse], error)
 }
@@ -151,8 +152,9 @@ type KVServiceHandler interface {
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
 	// Delete writes a causal tombstone. Without a context it needs force.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
-	// ListKeys streams the live keys of a namespace in key order, a page per
-	// message. It reads every key of the namespace and is costly: use it for
+	// ListKeys streams the live keys of a namespace, each exactly once, a page
+	// per message. Keys come in partition order and are sorted only within a
+	// partition. It reads every key of the namespace and is costly: use it for
 	// tooling, not on a request path.
 	ListKeys(context.Context, *v1.ListKeysRequest, *connect.ServerStream[v1.ListKeysResponse]) error
 }

@@ -1,0 +1,53 @@
+# concord's developer commands. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+BUF   := go tool -modfile=proto/tools.mod buf
+
+# Packages with concurrency worth the race detector's time; the rest run
+# without it (the detector slows pure property tests several times over).
+RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engine/meta/... \
+             ./internal/server/... ./resolvers/...
+
+.PHONY: test check fmt-check vet proto proto-check proto-baseline unit race build bench
+
+## test: every check and every test, as CI runs them
+test: check unit race
+
+## check: formatting, vet, protos lint/format/breaking, generated code up to date
+check: fmt-check vet proto-check
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	go vet ./...
+
+## proto: format the protos and regenerate Go code
+proto:
+	$(BUF) format -w
+	$(BUF) generate
+
+proto-check:
+	$(BUF) format -d --exit-code
+	$(BUF) lint
+	$(BUF) breaking --against proto/baseline.binpb
+	$(BUF) generate
+	@if [ -n "$$(git status --porcelain -- proto/gen)" ]; then \
+		echo "generated code is stale: run 'make proto' and commit proto/gen"; git status --short -- proto/gen; exit 1; fi
+
+## proto-baseline: accept the current API as the baseline for buf breaking
+proto-baseline:
+	$(BUF) build -o proto/baseline.binpb
+
+unit:
+	go test -count=1 $$(go list ./... | grep -v -E "$$(go list $(RACE_PKGS) | paste -sd'|')")
+
+race:
+	go test -count=1 -race $(RACE_PKGS)
+
+build:
+	go build -o bin/concord ./cmd/concord
+
+## bench: Go benchmarks of storage, versioning and the single-node API
+bench:
+	go test -run='^$$' -bench=. -benchtime=1s ./engine/storage/... ./engine/dvv/ ./internal/server/
