@@ -56,7 +56,8 @@ func (c Config) Validate() error {
 	if c.Partitions < 1 || c.Partitions > 1<<16 || c.Partitions&(c.Partitions-1) != 0 {
 		return fmt.Errorf("node: partitions is %d; it must be a power of two between 1 and 65536", c.Partitions)
 	}
-	probe := meta.Namespace{Name: meta.DefaultNamespace}.WithDefaults(c.Namespace)
+	d := c.Namespace
+	probe := meta.Namespace{Name: meta.DefaultNamespace, N: d.N, R: d.R, W: d.W, DW: d.DW, Durability: d.Durability, Limits: d.Limits}
 	if err := probe.Validate(); err != nil {
 		return fmt.Errorf("node: namespace defaults: %w", err)
 	}

@@ -11,6 +11,11 @@ import (
 	"github.com/concord-kv/concord/engine/replica"
 )
 
+// maxContextBytes bounds a client's context: far above what a real clock of
+// up to a few hundred actors encodes to, and small enough that a forged
+// context cannot bloat a key's clock.
+const maxContextBytes = 16 << 10
+
 // GetRequest reads a key. R zero means the namespace's r.
 type GetRequest struct {
 	Namespace string
@@ -82,6 +87,9 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 	}
 	if req.DW > orDefault(req.W, ns.W) {
 		return Result{}, errs.Invalid("dw", "dw is %d; it must be at most w (%d)", req.DW, orDefault(req.W, ns.W))
+	}
+	if len(req.Context) > maxContextBytes {
+		return Result{}, errs.Invalid("context", "the context is %d bytes, more than any context concord issues (%d); pass back the context bytes from a Get or Put unchanged", len(req.Context), maxContextBytes)
 	}
 	clock, err := dvv.DecodeContext(req.Context)
 	if err != nil {
