@@ -1,0 +1,73 @@
+package pebble
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Defaults used for zero fields of [Options].
+const (
+	DefaultCacheSize    = 64 << 20 // 64 MiB block cache
+	DefaultMemTableSize = 64 << 20 // 64 MiB memtable
+	DefaultMaxOpenFiles = 1000
+)
+
+// maxMemTableSize is Pebble's limit (exclusive) on a memtable.
+const maxMemTableSize = 4 << 30
+
+// Options configure [Open]. The zero value is valid and selects the defaults.
+type Options struct {
+	// FS is the filesystem holding the store. Nil means the disk
+	// (vfs.Default). Tests pass vfs.NewMem() or vfs.NewCrashableMem().
+	FS vfs.FS
+	// Logger receives Pebble's log lines. Nil means slog.Default().
+	Logger *slog.Logger
+	// CacheSize is the size of the block cache in bytes. Zero means
+	// DefaultCacheSize.
+	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes; a full memtable is
+	// flushed to an sstable. Zero means DefaultMemTableSize. Must be below
+	// 4 GiB.
+	MemTableSize uint64
+	// MaxOpenFiles caps the number of open sstable files. Zero means
+	// DefaultMaxOpenFiles.
+	MaxOpenFiles int
+}
+
+// Validate reports whether the options are usable.
+func (o Options) Validate() error {
+	var errs []error
+	if o.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("storage/pebble: CacheSize %d is negative", o.CacheSize))
+	}
+	if o.MemTableSize >= maxMemTableSize {
+		errs = append(errs, fmt.Errorf("storage/pebble: MemTableSize %d is not below 4 GiB", o.MemTableSize))
+	}
+	if o.MaxOpenFiles < 0 {
+		errs = append(errs, fmt.Errorf("storage/pebble: MaxOpenFiles %d is negative", o.MaxOpenFiles))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.MaxOpenFiles == 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	return o
+}
