@@ -120,3 +120,54 @@ func PrefixEnd(p []byte) []byte {
 	}
 	return nil
 }
+
+// Hint is the storage key of a hint: an object a fallback node keeps for an
+// owner that could not take the write.
+//
+//	'h' | owner | 0x00 | namespace | 0x00 | user key
+func Hint(owner, namespace string, key []byte) []byte {
+	b := make([]byte, 0, 1+len(owner)+1+len(namespace)+1+len(key))
+	b = append(b, prefixHint)
+	b = append(b, owner...)
+	b = append(b, 0)
+	b = append(b, namespace...)
+	b = append(b, 0)
+	return append(b, key...)
+}
+
+// ParseHint splits a hint key. The returned key aliases k.
+func ParseHint(k []byte) (owner, namespace string, key []byte, err error) {
+	if len(k) < 3 || k[0] != prefixHint {
+		return "", "", nil, fmt.Errorf("%w: %x", ErrMalformed, k)
+	}
+	rest := k[1:]
+	var parts [2]string
+	for i := range parts {
+		j := indexByte(rest, 0)
+		if j < 0 {
+			return "", "", nil, fmt.Errorf("%w: hint key without separators", ErrMalformed)
+		}
+		parts[i], rest = string(rest[:j]), rest[j+1:]
+	}
+	return parts[0], parts[1], rest, nil
+}
+
+// HintRange is the range [lower, upper) of all hints for owner; with an
+// empty owner, of all hints.
+func HintRange(owner string) (lower, upper []byte) {
+	if owner == "" {
+		return []byte{prefixHint}, []byte{prefixHint + 1}
+	}
+	lower = append(append([]byte{prefixHint}, owner...), 0)
+	upper = append(append([]byte{prefixHint}, owner...), 1)
+	return lower, upper
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

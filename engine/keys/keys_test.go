@@ -103,3 +103,27 @@ func TestMetaRange(t *testing.T) {
 		t.Errorf("another kind's key inside the range")
 	}
 }
+
+func TestHintRoundTripAndRange(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		owner := rapid.StringMatching(`n[0-9a-f]{1,16}`).Draw(t, "owner")
+		other := rapid.StringMatching(`n[0-9a-f]{1,16}`).Draw(t, "other")
+		ns := rapid.StringMatching(`[a-z0-9][a-z0-9_-]{0,8}`).Draw(t, "ns")
+		key := rapid.SliceOf(rapid.Byte()).Draw(t, "key")
+		k := keys.Hint(owner, ns, key)
+		gOwner, gNS, gKey, err := keys.ParseHint(k)
+		if err != nil || gOwner != owner || gNS != ns || !bytes.Equal(gKey, key) {
+			t.Fatalf("round trip: (%q, %q, %x, %v)", gOwner, gNS, gKey, err)
+		}
+		lo, hi := keys.HintRange(other)
+		in := bytes.Compare(k, lo) >= 0 && bytes.Compare(k, hi) < 0
+		if in != (owner == other) {
+			t.Fatalf("hint of %q in range of %q = %v", owner, other, in)
+		}
+		alo, ahi := keys.HintRange("")
+		if bytes.Compare(k, alo) < 0 || bytes.Compare(k, ahi) >= 0 {
+			t.Fatalf("hint outside the all-hints range")
+		}
+	})
+}

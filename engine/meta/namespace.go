@@ -62,6 +62,11 @@ type Namespace struct {
 	Durability Durability `json:"durability"`
 	Limits     Limits     `json:"limits"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// Version counts the changes of this namespace's settings across the
+	// cluster; the highest version wins when nodes disagree.
+	Version uint64 `json:"version"`
+	// Deleted marks a deleted namespace (kept so the delete spreads).
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Defaults fill the settings a new namespace leaves zero.

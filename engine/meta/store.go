@@ -26,8 +26,41 @@ type Store struct {
 	defaults Defaults
 	now      func() time.Time
 
-	mu  sync.RWMutex
-	nss map[string]Namespace
+	mu      sync.RWMutex
+	nss     map[string]Namespace // deleted ones included
+	publish func(Namespace)
+}
+
+// OnChange sets a function called after every local change (create,
+// update, delete) with the namespace's new version, so the node can spread
+// it to the cluster. Call it before the store is shared.
+func (s *Store) OnChange(publish func(Namespace)) { s.publish = publish }
+
+// Apply stores a namespace version received from the cluster if it is at
+// least as new as the local one. It reports whether anything changed.
+func (s *Store) Apply(ns Namespace) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.nss[ns.Name]; ok && (cur.Version > ns.Version || sameNamespace(cur, ns)) {
+		return false, nil
+	}
+	return true, s.putLocked(ns)
+}
+
+func sameNamespace(a, b Namespace) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// Encode and Decode are the namespace document format of cluster metadata.
+func Encode(ns Namespace) ([]byte, error) { return json.Marshal(ns) }
+
+// Decode parses a namespace document.
+func Decode(b []byte) (Namespace, error) {
+	var ns Namespace
+	err := json.Unmarshal(b, &ns)
+	return ns, err
 }
 
 // Open loads the namespaces from eng and creates the default namespace if the
@@ -66,7 +99,7 @@ func (s *Store) Get(name string) (Namespace, error) {
 	s.mu.RLock()
 	ns, ok := s.nss[name]
 	s.mu.RUnlock()
-	if !ok {
+	if !ok || ns.Deleted {
 		return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, name)
 	}
 	return ns, nil
@@ -77,7 +110,9 @@ func (s *Store) List() []Namespace {
 	s.mu.RLock()
 	out := make([]Namespace, 0, len(s.nss))
 	for _, ns := range s.nss {
-		out = append(out, ns)
+		if !ns.Deleted {
+			out = append(out, ns)
+		}
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Namespace) int { return strings.Compare(a.Name, b.Name) })
@@ -91,47 +126,62 @@ func (s *Store) Create(ns Namespace) (Namespace, error) {
 	if err := ns.Validate(); err != nil {
 		return Namespace{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.nss[ns.Name]; ok {
-		return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceExists, ns.Name)
-	}
-	return ns, s.putLocked(ns)
+	return s.change(ns.Name, func(cur Namespace, ok bool) (Namespace, error) {
+		if ok && !cur.Deleted {
+			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceExists, ns.Name)
+		}
+		ns.Version = cur.Version + 1
+		return ns, nil
+	})
 }
 
 // Update replaces a namespace's settings with those of ns (already merged
 // by the caller with the current ones). The name and creation time stay.
 func (s *Store) Update(ns Namespace) (Namespace, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.nss[ns.Name]
-	if !ok {
-		return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, ns.Name)
-	}
-	ns.CreatedAt = cur.CreatedAt
-	if err := ns.Validate(); err != nil {
-		return Namespace{}, err
-	}
-	if ns.N != cur.N {
-		return Namespace{}, errs.Invalid("n", "n cannot change after creation (it is %d); create a new namespace and copy the data", cur.N)
-	}
-	return ns, s.putLocked(ns)
+	return s.change(ns.Name, func(cur Namespace, ok bool) (Namespace, error) {
+		if !ok || cur.Deleted {
+			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, ns.Name)
+		}
+		ns.CreatedAt, ns.Version = cur.CreatedAt, cur.Version+1
+		if err := ns.Validate(); err != nil {
+			return Namespace{}, err
+		}
+		if ns.N != cur.N {
+			return Namespace{}, errs.Invalid("n", "n cannot change after creation (it is %d); create a new namespace and copy the data", cur.N)
+		}
+		return ns, nil
+	})
 }
 
-// Delete removes a namespace. Its data is left for the caller to remove.
+// Delete removes a namespace: it stays as a deleted version so the delete
+// spreads through the cluster. Its data is left for the caller to remove.
 func (s *Store) Delete(name string) error {
+	_, err := s.change(name, func(cur Namespace, ok bool) (Namespace, error) {
+		if !ok || cur.Deleted {
+			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, name)
+		}
+		return Namespace{Name: name, Version: cur.Version + 1, Deleted: true, CreatedAt: cur.CreatedAt}, nil
+	})
+	return err
+}
+
+// change computes and stores a local change under the lock, then tells the
+// cluster (outside the lock: publishing may call back into Apply).
+func (s *Store) change(name string, fn func(cur Namespace, exists bool) (Namespace, error)) (Namespace, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.nss[name]; !ok {
-		return fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, name)
+	cur, ok := s.nss[name]
+	ns, err := fn(cur, ok)
+	if err == nil {
+		err = s.putLocked(ns)
 	}
-	var b storage.Batch
-	b.Delete(keys.Meta(kindNamespace, name))
-	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
-		return fmt.Errorf("meta: delete namespace: %w", err)
+	s.mu.Unlock()
+	if err != nil {
+		return Namespace{}, err
 	}
-	delete(s.nss, name)
-	return nil
+	if s.publish != nil {
+		s.publish(ns)
+	}
+	return ns, nil
 }
 
 func (s *Store) putLocked(ns Namespace) error {

@@ -112,6 +112,9 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 		if req.IfContextCurrent && !cur.Context().Equal(clock) {
 			return dvv.Object{}, &errs.ConflictError{Current: cur}
 		}
+		if req.Tombstone && req.Force && len(req.Context) == 0 {
+			clock = cur.Context() // a forced delete removes everything this coordinator holds
+		}
 		next := cur.Update(n.id, clock, sib)
 		if max := ns.Limits.MaxSiblings; uint32(next.Len()) > max && next.Len() > cur.Len() {
 			return dvv.Object{}, &errs.LimitError{Limit: "max_siblings", Max: uint64(max), Actual: uint64(next.Len()), Exhausted: true,

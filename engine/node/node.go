@@ -82,12 +82,16 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	rs, err := replica.New(eng, cfg.Partitions, nil)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{
 		cfg:     cfg,
 		log:     cfg.Logger.With("node", id),
 		eng:     eng,
 		meta:    ms,
-		replica: replica.New(eng, cfg.Partitions),
+		replica: rs,
 		id:      id,
 	}
 	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)

@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
@@ -25,11 +28,27 @@ type Store struct {
 	eng        storage.Engine
 	partitions int
 	locks      [lockStripes]sync.Mutex
+	hintCount  atomic.Int64
+	observer   Observer
 }
 
-// New returns a Store over eng with the cluster's partition count q.
-func New(eng storage.Engine, q int) *Store {
-	return &Store{eng: eng, partitions: q}
+// Observer is told of every change to a stored object, inside the key's
+// lock, with the old and new encodings (nil when absent). The anti-entropy
+// trees hang off it. It must be fast and must not call back into the Store.
+type Observer func(partition uint16, nsKey []byte, old, new []byte)
+
+// New returns a Store over eng with the cluster's partition count q. obs
+// may be nil.
+func New(eng storage.Engine, q int, obs Observer) (*Store, error) {
+	s := &Store{eng: eng, partitions: q, observer: obs}
+	if err := s.countHints(); err != nil {
+		return nil, fmt.Errorf("replica: count hints: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) hintLock(k []byte) *sync.Mutex {
+	return &s.locks[xxh3.Hash(k)%lockStripes]
 }
 
 // Partition returns the partition of a key.
@@ -63,13 +82,20 @@ func (s *Store) get(k []byte) (dvv.Object, error) {
 // Mutate runs fn on the current object of a key while holding the key's
 // lock, and persists what fn returns. If fn fails nothing is written.
 func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object) (dvv.Object, error)) (dvv.Object, error) {
-	k := keys.Data(s.Partition(ns, key), ns, key)
+	p := s.Partition(ns, key)
+	k := keys.Data(p, ns, key)
 	mu := &s.locks[keys.Hash(ns, key)%lockStripes]
 	mu.Lock()
 	defer mu.Unlock()
-	cur, err := s.get(k)
-	if err != nil {
-		return dvv.Object{}, err
+	old, err := s.eng.Get(k)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return dvv.Object{}, fmt.Errorf("replica: read: %w", err)
+	}
+	var cur dvv.Object
+	if old != nil {
+		if cur, err = dvv.Unmarshal(old); err != nil {
+			return dvv.Object{}, fmt.Errorf("replica: decode %x: %w", k, err)
+		}
 	}
 	next, err := fn(cur)
 	if err != nil {
@@ -86,6 +112,9 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 	b.Set(k, raw)
 	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: sync}); err != nil {
 		return dvv.Object{}, fmt.Errorf("replica: write: %w", err)
+	}
+	if s.observer != nil {
+		s.observer(p, k[3:], old, raw)
 	}
 	return next, nil
 }

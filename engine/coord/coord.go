@@ -1,0 +1,350 @@
+// Package coord coordinates quorum reads and writes across the replicas of
+// a key: the Dynamo request path. A write is applied at the coordinator
+// (which must be in the key's preference list), then sent to the other
+// replicas; the coordinator answers after W acknowledgements (DW durable).
+// An unreachable replica is replaced by the next healthy node, which keeps
+// the object as a hint for it (sloppy quorum). A read asks the N replicas,
+// answers after R replies, and repairs stale replicas in the background
+// (read repair).
+//
+// The package knows the cluster only through [View] and reaches other nodes
+// only through [Peers], so tests can run it against fakes and the node can
+// run it against gossip and Connect.
+package coord
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/replica"
+)
+
+// View is the coordinator's picture of the cluster.
+type View interface {
+	// Self is this node's ID.
+	Self() string
+	// Replicas returns the preference list of a partition (the first n
+	// distinct owners) and, after it, the fallback nodes in ring order.
+	Replicas(partition uint16, n int) (pref, fallbacks []string)
+	// Alive reports whether gossip believes a node is up.
+	Alive(id string) bool
+}
+
+// Replication is one object sent to a replica.
+type Replication struct {
+	Namespace string
+	Key       []byte
+	Object    dvv.Object
+	Sync      bool
+	// IntendedOwner is set when the receiver is a fallback keeping a hint.
+	IntendedOwner string
+}
+
+// Peers reaches the other nodes.
+type Peers interface {
+	// Replicate sends an object; durable reports that it reached disk.
+	Replicate(ctx context.Context, to string, r Replication) (durable bool, err error)
+	// Read returns a node's replica of a key (the zero object if none).
+	Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error)
+}
+
+// Options tune a Coordinator. Zero values take the defaults.
+type Options struct {
+	// WriteTimeout bounds a write when the client set no deadline. Default 5s.
+	WriteTimeout time.Duration
+	// ReadTimeout bounds a read when the client set no deadline. Default 5s.
+	ReadTimeout time.Duration
+	// RepairTimeout bounds the background work after an answer: late
+	// replies, read repair, sends to replicas that had not answered. Default 10s.
+	RepairTimeout time.Duration
+	Logger        *slog.Logger
+}
+
+// Stats are counters since start.
+type Stats struct {
+	ReadRepairs  atomic.Int64 // objects sent to stale replicas after reads
+	HintedWrites atomic.Int64 // writes sent to fallbacks as hints
+}
+
+// Coordinator runs the request path of one node. It is safe for concurrent
+// use.
+type Coordinator struct {
+	local *replica.Store
+	view  View
+	peers Peers
+	opts  Options
+	log   *slog.Logger
+	bg    sync.WaitGroup
+	Stats Stats
+}
+
+// New returns a Coordinator over the local replica store.
+func New(local *replica.Store, view View, peers Peers, opts Options) *Coordinator {
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = 5 * time.Second
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 5 * time.Second
+	}
+	if opts.RepairTimeout == 0 {
+		opts.RepairTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Coordinator{local: local, view: view, peers: peers, opts: opts, log: opts.Logger}
+}
+
+// Wait waits for background repairs and sends to finish (tests, shutdown).
+func (c *Coordinator) Wait() { c.bg.Wait() }
+
+// IsCoordinator reports whether this node may coordinate writes of the key
+// (it is in the preference list), and otherwise which nodes may, healthy
+// ones first.
+func (c *Coordinator) IsCoordinator(ns string, key []byte, n int) (bool, []string) {
+	pref, _ := c.view.Replicas(c.local.Partition(ns, key), n)
+	self := c.view.Self()
+	var alive, dead []string
+	for _, id := range pref {
+		if id == self {
+			return true, nil
+		}
+		if c.view.Alive(id) {
+			alive = append(alive, id)
+		} else {
+			dead = append(dead, id)
+		}
+	}
+	return false, append(alive, dead...)
+}
+
+// WriteRequest is a write this node coordinates.
+type WriteRequest struct {
+	Namespace string
+	Key       []byte
+	N, W, DW  int
+	Sync      bool
+	// Apply computes the new object from the coordinator's current one (the
+	// DVVSet update and any conditions). It runs under the key's lock.
+	Apply func(cur dvv.Object) (dvv.Object, error)
+}
+
+// Write applies a write locally, replicates it and waits for the quorum. On
+// a QuorumError the write is still applied locally and may reach the others.
+// It returns the object and the number of acknowledgements (this node's
+// included).
+func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, int, error) {
+	obj, err := c.local.Mutate(req.Namespace, req.Key, req.Sync, req.Apply)
+	if err != nil {
+		return dvv.Object{}, 0, err
+	}
+	pref, fallbacks := c.view.Replicas(c.local.Partition(req.Namespace, req.Key), req.N)
+	self := c.view.Self()
+
+	type ack struct{ ok, durable bool }
+	acks := make(chan ack, len(pref)) // buffered: senders never block on a coordinator that answered
+	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
+	var (
+		sends sync.WaitGroup
+		fb    = newFallbacks(fallbacks, c.view)
+		n     = 0
+	)
+	for _, target := range pref {
+		if target == self {
+			continue
+		}
+		n++
+		sends.Go(func() {
+			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: req.Sync}
+			if c.view.Alive(target) {
+				if durable, err := c.peers.Replicate(bgCtx, target, r); err == nil {
+					acks <- ack{true, durable}
+					return
+				}
+			}
+			// Sloppy quorum: the next healthy node keeps a hint for target.
+			r.IntendedOwner = target
+			for f := fb.next(); f != ""; f = fb.next() {
+				if durable, err := c.peers.Replicate(bgCtx, f, r); err == nil {
+					c.Stats.HintedWrites.Add(1)
+					acks <- ack{true, durable}
+					return
+				}
+			}
+			acks <- ack{}
+		})
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		sends.Wait()
+		cancel()
+	}()
+
+	got, durable := 1, 0
+	if req.Sync {
+		durable = 1
+	}
+	timeout := time.NewTimer(c.timeout(ctx, c.opts.WriteTimeout))
+	defer timeout.Stop()
+	for answered := 0; got < req.W || durable < req.DW; answered++ {
+		if answered == n {
+			return obj, got, &errs.QuorumError{Op: "write", Need: req.W, Got: got}
+		}
+		select {
+		case a := <-acks:
+			if a.ok {
+				got++
+			}
+			if a.durable {
+				durable++
+			}
+		case <-ctx.Done():
+			return obj, got, ctx.Err()
+		case <-timeout.C:
+			return obj, got, &errs.QuorumError{Op: "write", Need: req.W, Got: got}
+		}
+	}
+	return obj, got, nil
+}
+
+// Read asks the preference list for a key, answers with the merge of the
+// first r replies, and repairs stale replicas in the background.
+func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int) (dvv.Object, int, error) {
+	pref, _ := c.view.Replicas(c.local.Partition(ns, key), n)
+	self := c.view.Self()
+
+	type reply struct {
+		from string
+		obj  dvv.Object
+		err  error
+	}
+	replies := make(chan reply, len(pref))
+	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
+	asked := 0
+	for _, id := range pref {
+		if id != self && !c.view.Alive(id) {
+			continue
+		}
+		asked++
+		go func() {
+			if id == self {
+				obj, err := c.local.Get(ns, key)
+				replies <- reply{id, obj, err}
+				return
+			}
+			obj, err := c.peers.Read(bgCtx, id, ns, key)
+			replies <- reply{id, obj, err}
+		}()
+	}
+
+	var (
+		merged dvv.Object
+		seen   []reply
+		failed int
+	)
+	collect := func(rp reply) {
+		if rp.err != nil {
+			failed++
+			return
+		}
+		seen = append(seen, rp)
+		merged = dvv.Sync(merged, rp.obj)
+	}
+	timeout := time.NewTimer(c.timeout(ctx, c.opts.ReadTimeout))
+	defer timeout.Stop()
+	var err error
+wait:
+	for len(seen) < r {
+		if len(seen)+failed == asked {
+			err = &errs.QuorumError{Op: "read", Need: r, Got: len(seen)}
+			break
+		}
+		select {
+		case rp := <-replies:
+			collect(rp)
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-timeout.C:
+			err = &errs.QuorumError{Op: "read", Need: r, Got: len(seen)}
+			break wait
+		}
+	}
+	answered, result := len(seen), merged
+	// Read repair: wait for the rest in the background, then bring every
+	// replica that answered up to the merge of all answers.
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		for len(seen)+failed < asked {
+			select {
+			case rp := <-replies:
+				collect(rp)
+			case <-bgCtx.Done():
+				return
+			}
+		}
+		for _, rp := range seen {
+			if rp.obj.Equal(merged) {
+				continue
+			}
+			c.Stats.ReadRepairs.Add(1)
+			if rp.from == self {
+				if _, err := c.local.Merge(ns, key, merged, false); err != nil {
+					c.log.Warn("read repair failed", "node", rp.from, "err", err)
+				}
+				continue
+			}
+			if _, err := c.peers.Replicate(bgCtx, rp.from, Replication{Namespace: ns, Key: key, Object: merged}); err != nil {
+				c.log.Debug("read repair failed", "node", rp.from, "err", err)
+			}
+		}
+	}()
+	if err != nil {
+		return dvv.Object{}, answered, err
+	}
+	return result, answered, nil
+}
+
+// timeout is the time left before ctx's deadline, or def without one.
+func (c *Coordinator) timeout(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return def
+}
+
+// fallbacks hands out healthy fallback nodes, each to one sender only.
+type fallbacks struct {
+	mu    sync.Mutex
+	nodes []string
+	view  View
+}
+
+func newFallbacks(nodes []string, view View) *fallbacks {
+	return &fallbacks{nodes: nodes, view: view}
+}
+
+// next returns the next healthy fallback, or "" when none is left.
+func (f *fallbacks) next() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.nodes) > 0 {
+		id := f.nodes[0]
+		f.nodes = f.nodes[1:]
+		if f.view.Alive(id) {
+			return id
+		}
+	}
+	return ""
+}
+
+var errNoCoordinator = errors.New("coord: no preference-list node reachable")
