@@ -119,6 +119,18 @@ func (s *Store) List() []Namespace {
 	return out
 }
 
+// All returns every namespace version this store holds, deleted ones
+// included (for cluster gossip).
+func (s *Store) All() []Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Namespace, 0, len(s.nss))
+	for _, ns := range s.nss {
+		out = append(out, ns)
+	}
+	return out
+}
+
 // Create adds a namespace, filling unset settings from the defaults.
 func (s *Store) Create(ns Namespace) (Namespace, error) {
 	ns = ns.WithDefaults(s.defaults)

@@ -28,6 +28,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the wall clock used for sibling timestamps. Default time.Now.
 	Now func() time.Time
+	// Cluster, when set, makes the node a member of a cluster; nil runs a
+	// single node that owns every partition.
+	Cluster *ClusterConfig
 }
 
 // DefaultConfig is the configuration of a production node: N=3, R=2, W=2,

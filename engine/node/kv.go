@@ -3,12 +3,17 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
+	"connectrpc.com/connect"
+
+	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/replica"
+	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // maxContextBytes bounds a client's context: far above what a real clock of
@@ -58,16 +63,23 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	obj, err := n.replica.Get(ns.Name, req.Key)
+	obj, replies, err := n.coord.Read(ctx, ns.Name, req.Key, int(ns.N), int(orDefault(req.R, ns.R)))
 	if err != nil {
-		return Result{}, n.storageFailed("get", err)
+		return Result{Replies: replies}, n.storageFailed("get", err)
 	}
-	res := Result{Object: obj, Replies: 1}
-	return res, quorum("read", orDefault(req.R, ns.R), res.Replies)
+	return Result{Object: obj, Replies: replies}, nil
 }
 
-// Put applies a write (or a delete) at this node as coordinator.
+// Put writes (or deletes) a key: this node coordinates the write if it is
+// in the key's preference list, and forwards it to one that is otherwise.
 func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
+	return n.put(ctx, req, 0)
+}
+
+// maxHops bounds forwarding: a write is forwarded at most once.
+const maxHops = 1
+
+func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error) {
 	ns, err := n.namespace(req.Namespace)
 	if err != nil {
 		return Result{}, err
@@ -101,11 +113,22 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	w := int(orDefault(req.W, ns.W))
+	dw := int(min(orDefault(req.DW, ns.DW), uint32(w)))
+	if ns.Durability != meta.DurabilitySync {
+		dw = 0 // a buffered namespace asked for no durable acknowledgements
+	}
+	if ok, others := n.coord.IsCoordinator(ns.Name, req.Key, int(ns.N)); !ok {
+		if hops >= maxHops {
+			return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
+		}
+		return n.forward(ctx, req, others, w)
+	}
 	sib := dvv.Sibling{Value: req.Value, Tombstone: req.Tombstone, Timestamp: n.cfg.Now().UnixNano()}
 	if sib.Value == nil {
 		sib.Value = []byte{}
 	}
-	obj, err := n.replica.Mutate(ns.Name, req.Key, ns.Durability == meta.DurabilitySync, func(cur dvv.Object) (dvv.Object, error) {
+	apply := func(cur dvv.Object) (dvv.Object, error) {
 		if req.IfAbsent && cur.HasLive() {
 			return dvv.Object{}, errs.ErrAlreadyExists
 		}
@@ -121,12 +144,40 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 				Hint: "read the key, merge its siblings and write back with the context"}
 		}
 		return next, nil
+	}
+	obj, acks, err := n.coord.Write(ctx, coord.WriteRequest{
+		Namespace: ns.Name, Key: req.Key, N: int(ns.N), W: w, DW: dw,
+		Sync: ns.Durability == meta.DurabilitySync, Apply: apply,
 	})
 	if err != nil {
-		return Result{}, n.storageFailed("put", err)
+		return Result{Object: obj, Replies: acks}, n.storageFailed("put", err)
 	}
-	res := Result{Object: obj, Replies: 1}
-	return res, quorum("write", orDefault(req.W, ns.W), res.Replies)
+	return Result{Object: obj, Replies: acks}, nil
+}
+
+// forward hands a write to a preference-list node, trying them in order.
+// A node that answers — with success or a client error — decides; only
+// unreachable ones are skipped.
+func (n *Node) forward(ctx context.Context, req PutRequest, to []string, w int) (Result, error) {
+	if n.peers == nil {
+		return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
+	}
+	for _, id := range to {
+		obj, acks, err := n.peers.Coordinate(ctx, id, &peerv1.CoordinateRequest{
+			Namespace: req.Namespace, Key: req.Key, Value: req.Value, Context: req.Context,
+			W: req.W, Dw: req.DW, IfAbsent: req.IfAbsent, IfContextCurrent: req.IfContextCurrent,
+			Tombstone: req.Tombstone, Force: req.Force, Hops: 1,
+		})
+		if err == nil {
+			return Result{Object: obj, Replies: acks}, nil
+		}
+		var ce *connect.Error
+		if errors.As(err, &ce) && ce.Code() != connect.CodeUnavailable && ce.Code() != connect.CodeUnknown {
+			return Result{}, ce
+		}
+		n.log.Debug("forward failed", "to", id, "err", err)
+	}
+	return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
 }
 
 // ListRequest lists the live keys of a namespace.
@@ -219,13 +270,6 @@ func checkKey(ns meta.Namespace, key []byte) error {
 func checkQuorum(name string, v uint32, ns meta.Namespace) error {
 	if v > ns.N {
 		return errs.Invalid(name, "%s is %d but namespace %q keeps only n=%d replicas; use 1 to %d", name, v, ns.Name, ns.N, ns.N)
-	}
-	return nil
-}
-
-func quorum(op string, need uint32, got int) error {
-	if got < int(need) {
-		return &errs.QuorumError{Op: op, Need: int(need), Got: got}
 	}
 	return nil
 }

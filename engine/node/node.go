@@ -5,16 +5,22 @@
 package node
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/concord-kv/concord/engine/coord"
+	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/membership"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/storage"
 	"github.com/concord-kv/concord/engine/storage/memory"
@@ -28,7 +34,18 @@ type Node struct {
 	eng     storage.Engine
 	meta    *meta.Store
 	replica *replica.Store
+	coord   *coord.Coordinator
 	id      string
+
+	placement atomic.Pointer[placement] // nil until the node knows a ring
+	members   *membership.Membership    // nil for a single node
+	peers     *peer.Client              // nil for a single node
+
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
+	hintsDelivered atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -94,6 +111,18 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		replica: rs,
 		id:      id,
 	}
+	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
+	joinCtx, cancel := context.WithTimeout(n.bgCtx, 30*time.Second)
+	defer cancel()
+	if err := n.startCluster(joinCtx); err != nil {
+		n.stop()
+		return nil, err
+	}
+	var peers coord.Peers = noPeers{}
+	if n.peers != nil {
+		peers = n.peers
+	}
+	n.coord = coord.New(rs, n, peers, coord.Options{Logger: n.log})
 	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)
 	return n, nil
 }
@@ -135,8 +164,37 @@ func (n *Node) Meta() *meta.Store { return n.meta }
 // Close stops the node and closes its store. It is safe to call twice.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.stop()
+		if n.coord != nil {
+			n.coord.Wait()
+		}
 		n.closeErr = n.eng.Close()
 		n.log.Info("node closed")
 	})
 	return n.closeErr
 }
+
+// stop ends the background loops and leaves the cluster.
+func (n *Node) stop() {
+	n.bgCancel()
+	n.bg.Wait()
+	if n.members != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = n.members.Leave(ctx)
+		cancel()
+		_ = n.members.Close()
+	}
+}
+
+// noPeers is the Peers of a node without a cluster: it reaches nobody.
+type noPeers struct{}
+
+func (noPeers) Replicate(context.Context, string, coord.Replication) (bool, error) {
+	return false, errNoCluster
+}
+
+func (noPeers) Read(context.Context, string, string, []byte) (dvv.Object, error) {
+	return dvv.Object{}, errNoCluster
+}
+
+var errNoCluster = errors.New("node: not part of a cluster")

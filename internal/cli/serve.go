@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -43,11 +44,30 @@ func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 type serveFlags struct {
 	dataDir       string
 	apiAddr       string
+	peerAddr      string
+	gossipAddr    string
+	join          []string
+	zone          string
 	nodeID        string
 	partitions    int
+	replicas      uint32
 	maxValueBytes uint64
 	maxSiblings   uint32
 	log           logFlags
+}
+
+// nodeConfig builds the node's configuration from the flags.
+func (f *serveFlags) nodeConfig(log *slog.Logger) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.NodeID, cfg.Partitions, cfg.Logger = f.dataDir, f.nodeID, f.partitions, log
+	cfg.Namespace.N = f.replicas
+	cfg.Namespace.R = f.replicas/2 + 1
+	cfg.Namespace.W = f.replicas/2 + 1
+	cfg.Namespace.DW = 1
+	cfg.Namespace.Limits.MaxValueBytes = f.maxValueBytes
+	cfg.Namespace.Limits.MaxSiblings = f.maxSiblings
+	cfg.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone}
+	return cfg
 }
 
 func newServeCmd() *cobra.Command {
@@ -68,38 +88,52 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 			if err != nil {
 				return err
 			}
-			cfg := node.DefaultLocalConfig()
-			cfg.DataDir, cfg.NodeID, cfg.Partitions, cfg.Logger = f.dataDir, f.nodeID, f.partitions, log
-			cfg.Namespace.Limits.MaxValueBytes = f.maxValueBytes
-			cfg.Namespace.Limits.MaxSiblings = f.maxSiblings
-			return runNode(cmd.Context(), cfg, f.apiAddr, func(addr string) {
-				log.Info("serving", "api", "http://"+addr)
+			return runNode(cmd.Context(), f.nodeConfig(log), f.apiAddr, f.peerAddr, func(n *node.Node, api string) {
+				log.Info("serving", "api", "http://"+api, "peer", n.PeerAddr(), "gossip", n.GossipAddr())
 			})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the node's store (created if missing)")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:7700", "HOST:PORT of the client API")
+	fl.StringVar(&f.peerAddr, "peer-addr", "127.0.0.1:7701", "HOST:PORT of the node-to-node RPC listener")
+	fl.StringVar(&f.gossipAddr, "gossip-addr", "127.0.0.1:7702", "HOST:PORT of the gossip (memberlist) listener, TCP and UDP")
+	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (empty: start a new cluster)")
+	fl.StringVar(&f.zone, "zone", "", "failure domain of this node (rack or availability zone)")
 	fl.StringVar(&f.nodeID, "node-id", "", "node ID (default: generated on first start and kept in the store)")
-	fl.IntVar(&f.partitions, "partitions", 256, "ring partitions Q, a power of two, fixed when the store is created")
+	fl.IntVar(&f.partitions, "partitions", 256, "ring partitions Q, a power of two, fixed when the cluster is created")
+	fl.Uint32Var(&f.replicas, "replicas", 3, "default N of new namespaces (R and W default to a majority of N)")
 	fl.Uint64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "default largest value of a namespace")
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
 	f.log.register(cmd, "info")
 	return cmd
 }
 
-// runNode opens a node, serves its API on addr until ctx is done, and closes
-// it. ready is called with the bound address once the listener is up.
-func runNode(ctx context.Context, cfg node.Config, addr string, ready func(addr string)) error {
+// runNode opens a node with its API on apiAddr and its peer service on
+// peerAddr, serves until ctx is done, and closes it. ready is called once
+// both listeners are up.
+func runNode(ctx context.Context, cfg node.Config, apiAddr, peerAddr string, ready func(n *node.Node, api string)) error {
+	apiLis, err := net.Listen("tcp", apiAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", apiAddr, err)
+	}
+	peerLis, err := net.Listen("tcp", peerAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen on %s: %w", peerAddr, err), apiLis.Close())
+	}
+	if cfg.Cluster != nil {
+		cfg.Cluster.PeerAddr, cfg.Cluster.APIAddr = peerLis.Addr().String(), apiLis.Addr().String()
+	}
 	n, err := node.Open(cfg)
 	if err != nil {
-		return err
+		return errors.Join(err, apiLis.Close(), peerLis.Close())
 	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", addr, err), n.Close())
-	}
-	ready(lis.Addr().String())
 	srv := server.New(n, server.Options{Logger: cfg.Logger})
-	return errors.Join(srv.Serve(ctx, lis), n.Close())
+	ready(n, apiLis.Addr().String())
+	var wg sync.WaitGroup
+	var peerErr error
+	wg.Go(func() { peerErr = server.ServePeer(ctx, peerLis, n, cfg.Logger) })
+	err = srv.Serve(ctx, apiLis)
+	wg.Wait()
+	return errors.Join(err, peerErr, n.Close())
 }

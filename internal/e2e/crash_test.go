@@ -19,7 +19,7 @@ import (
 func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	node := procs.Start(t, dir)
+	node := procs.Start(t, dir, "--replicas", "1")
 	client := kvv1connect.NewKVServiceClient(http.DefaultClient, node.Endpoint)
 	ctx := t.Context()
 

@@ -82,7 +82,7 @@ func Start(t testing.TB, dataDir string, extra ...string) *Node {
 func (n *Node) start() {
 	t := n.t
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", n.dataDir, "--api-addr", "127.0.0.1:0", "--log-format", "json"}, n.args...)
+	args := append([]string{"serve", "--data-dir", n.dataDir, "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--log-format", "json"}, n.args...)
 	cmd := exec.Command(Binary(t), args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

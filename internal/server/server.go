@@ -95,14 +95,23 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve answers requests on lis until ctx is done, then drains in-flight
 // requests for up to 10 seconds. It speaks HTTP/1.1 and h2c.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	return serveHTTP(ctx, lis, s.handler, s.log, 10*time.Second, func() {
+		s.ready.Store(false)
+		s.health.SetStatus(kvv1connect.KVServiceName, grpchealth.StatusNotServing)
+	})
+}
+
+// serveHTTP serves handler on lis (HTTP/1.1 and h2c) until ctx is done;
+// then it calls stopping, and drains for up to drain.
+func serveHTTP(ctx context.Context, lis net.Listener, handler http.Handler, log *slog.Logger, drain time.Duration, stopping func()) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(lis) }()
@@ -111,9 +120,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.ready.Store(false)
-	s.health.SetStatus(kvv1connect.KVServiceName, grpchealth.StatusNotServing)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	stopping()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	err := hs.Shutdown(shutdownCtx)
 	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {

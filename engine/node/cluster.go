@@ -1,0 +1,426 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/memberlist"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/membership"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/engine/ring"
+	"github.com/concord-kv/concord/engine/storage"
+	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+)
+
+// ClusterConfig makes a node one member of a cluster. The caller owns the
+// peer listener (it serves peer.NewHandler(node)) and tells the node where
+// it is reachable.
+type ClusterConfig struct {
+	// PeerAddr is where other nodes reach this node's peer service (host:port).
+	PeerAddr string
+	// APIAddr is the client API address this node advertises.
+	APIAddr string
+	// GossipAddr is the host:port memberlist binds; port 0 picks one.
+	GossipAddr string
+	// Join lists gossip addresses of existing members. Empty: this node
+	// starts a new cluster and owns every partition.
+	Join []string
+	// Zone is the failure domain (rack, availability zone).
+	Zone string
+	// TargetN is the replica count the claim keeps on distinct nodes (and
+	// zones). Default 3.
+	TargetN int
+	// HintInterval is how often hints are offered to their owners. Default 1s.
+	HintInterval time.Duration
+	// FastGossip uses memberlist's local-network timings (tests, dev).
+	FastGossip bool
+	// GossipTransport replaces memberlist's network transport (tests).
+	GossipTransport memberlist.Transport
+	// PeerHTTP is the HTTP client for peer calls; default an h2c client.
+	PeerHTTP connect.HTTPClient
+}
+
+const (
+	docRing     = "ring"
+	docNSPrefix = "ns/"
+)
+
+// startCluster loads or creates the ring and starts gossip and hint delivery.
+func (n *Node) startCluster(ctx context.Context) error {
+	cc := n.cfg.Cluster
+	cur, err := n.loadRing()
+	if err != nil {
+		return err
+	}
+	if cur == nil && (cc == nil || len(cc.Join) == 0) {
+		r, err := ring.New(n.cfg.Partitions, []ring.Member{{ID: ring.NodeID(n.id), Zone: zoneOf(cc)}}, targetN(cc))
+		if err != nil {
+			return fmt.Errorf("node: create ring: %w", err)
+		}
+		if err := n.storeRing(r); err != nil {
+			return err
+		}
+		cur = &r
+	}
+	if cur != nil {
+		n.setRing(*cur)
+	}
+	if cc == nil {
+		return nil
+	}
+	if cc.HintInterval == 0 {
+		cc.HintInterval = time.Second
+	}
+	httpClient := cc.PeerHTTP
+	if httpClient == nil {
+		httpClient = peer.NewH2CClient(nil)
+	}
+	n.peers = peer.NewClient(n.id, httpClient, n.peerAddr)
+
+	docs, err := n.localDocs()
+	if err != nil {
+		return err
+	}
+	host, port, err := splitHostPort(cc.GossipAddr)
+	if err != nil {
+		return err
+	}
+	ml, err := membership.New(membership.Config{
+		NodeID:     n.id,
+		BindAddr:   host,
+		BindPort:   port,
+		Meta:       membership.Meta{PeerAddr: cc.PeerAddr, APIAddr: cc.APIAddr, Zone: cc.Zone},
+		Transport:  cc.GossipTransport,
+		Docs:       docs,
+		OnDoc:      n.onDoc,
+		Logger:     n.log.With("component", "gossip"),
+		Local:      cc.FastGossip,
+	})
+	if err != nil {
+		return fmt.Errorf("node: start gossip: %w", err)
+	}
+	n.members = ml
+	n.meta.OnChange(n.publishNamespace)
+	if len(cc.Join) > 0 {
+		if _, err := ml.Join(ctx, cc.Join); err != nil {
+			return fmt.Errorf("node: join %v: %w", cc.Join, err)
+		}
+	}
+	n.bg.Go(func() { n.deliverHints(n.bgCtx, cc.HintInterval) })
+	return nil
+}
+
+func targetN(cc *ClusterConfig) int {
+	if cc == nil || cc.TargetN == 0 {
+		return 3
+	}
+	return cc.TargetN
+}
+
+func zoneOf(cc *ClusterConfig) string {
+	if cc == nil {
+		return ""
+	}
+	return cc.Zone
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	if addr == "" {
+		return "127.0.0.1", 0, nil
+	}
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", 0, fmt.Errorf("node: gossip address %q is not host:port", addr)
+	}
+	var port int
+	if _, err := fmt.Sscanf(addr[i+1:], "%d", &port); err != nil {
+		return "", 0, fmt.Errorf("node: gossip address %q has a bad port", addr)
+	}
+	return strings.Trim(addr[:i], "[]"), port, nil
+}
+
+// Ring returns the node's current ring and whether it has one yet.
+func (n *Node) Ring() (ring.Ring, bool) {
+	pl := n.placement.Load()
+	if pl == nil {
+		return ring.Ring{}, false
+	}
+	return pl.ring, true
+}
+
+func (n *Node) setRing(r ring.Ring) {
+	n.placement.Store(newPlacement(r))
+}
+
+func (n *Node) loadRing() (*ring.Ring, error) {
+	raw, err := n.eng.Get(keys.Meta("ring", "current"))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: read ring: %w", err)
+	}
+	var r ring.Ring
+	if err := r.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("node: decode ring: %w", err)
+	}
+	return &r, nil
+}
+
+func (n *Node) storeRing(r ring.Ring) error {
+	raw, err := r.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	var b storage.Batch
+	b.Set(keys.Meta("ring", "current"), raw)
+	return n.eng.Apply(&b, storage.WriteOptions{Sync: true})
+}
+
+// localDocs are the cluster-metadata documents this node holds.
+func (n *Node) localDocs() ([]membership.Doc, error) {
+	var docs []membership.Doc
+	if pl := n.placement.Load(); pl != nil {
+		raw, err := pl.ring.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, membership.Doc{Name: docRing, Version: pl.ring.Epoch(), Data: raw})
+	}
+	for _, ns := range n.meta.All() {
+		raw, err := meta.Encode(ns)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
+	}
+	return docs, nil
+}
+
+// PublishRing spreads a new ring to the cluster (cluster commit).
+func (n *Node) PublishRing(r ring.Ring) error {
+	raw, err := r.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if n.members == nil {
+		n.onDoc(membership.Doc{Name: docRing, Version: r.Epoch(), Data: raw})
+		return nil
+	}
+	return n.members.Publish(membership.Doc{Name: docRing, Version: r.Epoch(), Data: raw})
+}
+
+func (n *Node) publishNamespace(ns meta.Namespace) {
+	raw, err := meta.Encode(ns)
+	if err == nil && n.members != nil {
+		err = n.members.Publish(membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
+	}
+	if err != nil {
+		n.log.Error("publish namespace", "namespace", ns.Name, "err", err)
+	}
+}
+
+// onDoc takes a newer cluster-metadata document from gossip.
+func (n *Node) onDoc(d membership.Doc) {
+	switch {
+	case d.Name == docRing:
+		var r ring.Ring
+		if err := r.UnmarshalBinary(d.Data); err != nil {
+			n.log.Error("bad ring document", "err", err)
+			return
+		}
+		if cur, ok := n.Ring(); ok && ring.Compare(r, cur) <= 0 {
+			return
+		}
+		if err := n.storeRing(r); err != nil {
+			n.log.Error("store ring", "err", err)
+			return
+		}
+		n.setRing(r)
+		n.log.Info("ring updated", "epoch", r.Epoch(), "members", len(r.Members()))
+	case strings.HasPrefix(d.Name, docNSPrefix):
+		ns, err := meta.Decode(d.Data)
+		if err != nil {
+			n.log.Error("bad namespace document", "doc", d.Name, "err", err)
+			return
+		}
+		if _, err := n.meta.Apply(ns); err != nil {
+			n.log.Error("store namespace", "namespace", ns.Name, "err", err)
+		}
+	}
+}
+
+// peerAddr resolves a node ID to its peer address through gossip.
+func (n *Node) peerAddr(id string) (string, bool) {
+	if n.members == nil {
+		return "", false
+	}
+	m, ok := n.members.Member(id)
+	if !ok || m.Meta.PeerAddr == "" {
+		return "", false
+	}
+	return m.Meta.PeerAddr, true
+}
+
+// deliverHints offers the hints this node keeps to their owners once they
+// are alive again, and drops the delivered ones.
+func (n *Node) deliverHints(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.replica.HintBacklog() == 0 {
+			continue
+		}
+		r, ok := n.Ring()
+		if !ok {
+			continue
+		}
+		for _, m := range r.Members() {
+			owner := string(m.ID)
+			if owner != n.id && n.Alive(owner) {
+				n.deliverHintsTo(ctx, owner)
+			}
+		}
+	}
+}
+
+func (n *Node) deliverHintsTo(ctx context.Context, owner string) {
+	for ctx.Err() == nil {
+		hints, err := n.replica.Hints(owner, 256)
+		if err != nil || len(hints) == 0 {
+			return
+		}
+		objs := make([]peer.Object, len(hints))
+		for i, h := range hints {
+			objs[i] = peer.Object{Namespace: h.Namespace, Key: h.Key, Object: h.Object}
+		}
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = n.peers.ReplicateBatch(callCtx, owner, peer.EncodeObjects(objs), true)
+		cancel()
+		if err != nil {
+			n.log.Debug("hint delivery failed", "owner", owner, "err", err)
+			return
+		}
+		for _, h := range hints {
+			if err := n.replica.DropHint(h); err != nil {
+				n.log.Warn("drop delivered hint", "err", err)
+				return
+			}
+		}
+		n.hintsDelivered.Add(int64(len(hints)))
+	}
+}
+
+// Apply implements peer.Local: it merges replicated objects, or keeps them
+// as hints for another owner.
+func (n *Node) Apply(_ context.Context, objs []peer.Object, sync bool, intendedOwner string) (bool, error) {
+	for _, o := range objs {
+		var err error
+		if intendedOwner != "" && intendedOwner != n.id {
+			err = n.replica.StoreHint(intendedOwner, o.Namespace, o.Key, o.Object, sync)
+		} else {
+			_, err = n.replica.Merge(o.Namespace, o.Key, o.Object, sync)
+		}
+		if err != nil {
+			return false, n.storageFailed("replicate", err)
+		}
+	}
+	return sync, nil
+}
+
+// ReadLocal implements peer.Local.
+func (n *Node) ReadLocal(_ context.Context, ns string, key []byte) (dvv.Object, error) {
+	obj, err := n.replica.Get(ns, key)
+	if err != nil {
+		return dvv.Object{}, n.storageFailed("read", err)
+	}
+	return obj, nil
+}
+
+// Coordinate implements peer.Local: a write forwarded by another node.
+func (n *Node) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (dvv.Object, int, error) {
+	res, err := n.put(ctx, PutRequest{
+		Namespace: req.GetNamespace(), Key: req.GetKey(), Value: req.GetValue(), Context: req.GetContext(),
+		W: req.GetW(), DW: req.GetDw(), IfAbsent: req.GetIfAbsent(), IfContextCurrent: req.GetIfContextCurrent(),
+		Tombstone: req.GetTombstone(), Force: req.GetForce(),
+	}, int(req.GetHops())+1)
+	return res.Object, res.Replies, err
+}
+
+var errNotImplemented = connect.NewError(connect.CodeUnimplemented, errors.New("not served by this node yet"))
+
+// Tree implements peer.Local.
+func (n *Node) Tree(context.Context, uint16) ([]uint64, error) { return nil, errNotImplemented }
+
+// Segment implements peer.Local.
+func (n *Node) Segment(context.Context, uint16, []uint32) ([]peer.Object, error) {
+	return nil, errNotImplemented
+}
+
+// Transfer implements peer.Local.
+func (n *Node) Transfer(context.Context, *peerv1.TransferRequest, func(*peerv1.TransferResponse) error) error {
+	return errNotImplemented
+}
+
+// PeerAddr is the advertised peer address ("" for a single node).
+func (n *Node) PeerAddr() string {
+	if n.cfg.Cluster == nil {
+		return ""
+	}
+	return n.cfg.Cluster.PeerAddr
+}
+
+// GossipAddr is the bound gossip address ("" for a single node).
+func (n *Node) GossipAddr() string {
+	if n.members == nil {
+		return ""
+	}
+	return n.members.Addr()
+}
+
+// Members lists the nodes gossip knows, with their state.
+func (n *Node) Members() []membership.Member {
+	if n.members == nil {
+		return nil
+	}
+	return n.members.Members()
+}
+
+// SetRingMembers rebalances the ring onto exactly these nodes (all known to
+// gossip) and spreads it: the commit of staged joins and leaves.
+func (n *Node) SetRingMembers(ids []string) (ring.Ring, error) {
+	cur, ok := n.Ring()
+	if !ok {
+		return ring.Ring{}, errors.New("node: no ring yet")
+	}
+	members := make([]ring.Member, 0, len(ids))
+	for _, id := range ids {
+		zone := ""
+		if id == n.id {
+			zone = zoneOf(n.cfg.Cluster)
+		} else if m, ok := n.members.Member(id); ok {
+			zone = m.Meta.Zone
+		} else {
+			return ring.Ring{}, fmt.Errorf("node: %s is not a known member", id)
+		}
+		members = append(members, ring.Member{ID: ring.NodeID(id), Zone: zone})
+	}
+	next, err := ring.Rebalance(cur, members, targetN(n.cfg.Cluster))
+	if err != nil {
+		return ring.Ring{}, err
+	}
+	return next, n.PublishRing(next)
+}

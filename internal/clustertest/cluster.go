@@ -1,0 +1,306 @@
+// Package clustertest runs an in-process concord cluster for tests: real
+// nodes on real Pebble directories, real Connect servers on loopback, gossip
+// over an in-memory network (memnet), and faults injected on both gossip and
+// peer RPC: partitions, isolation, kills and restarts. Every cluster
+// scenario test uses it.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concord-kv/concord/engine/membership/memnet"
+	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
+)
+
+// Options shape a test cluster. Zero values take the defaults.
+type Options struct {
+	Nodes        int           // default 3
+	N, R, W      uint32        // default namespace settings; default 3, 2, 2
+	Partitions   int           // default 64 (small rings keep tests fast)
+	HintInterval time.Duration // default 100ms
+	Logger       *slog.Logger  // default: discard
+}
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	t     testing.TB
+	opts  Options
+	Net   *memnet.Network
+	Nodes []*Node
+
+	mu      sync.Mutex
+	blocked map[[2]int]bool // peer RPC blocked from → to
+}
+
+// Node is one member of a test cluster.
+type Node struct {
+	c      *Cluster
+	Index  int
+	dir    string
+	gossip string
+
+	mu     sync.Mutex
+	N      *node.Node
+	API    string // http://host:port of the client API
+	peer   string // host:port of the peer service
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start starts a cluster and commits a ring over all its nodes.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	if opts.N == 0 {
+		opts.N, opts.R, opts.W = 3, 2, 2
+	}
+	if opts.Partitions == 0 {
+		opts.Partitions = 64
+	}
+	if opts.HintInterval == 0 {
+		opts.HintInterval = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Cluster{t: t, opts: opts, Net: memnet.NewNetwork(), blocked: map[[2]int]bool{}}
+	for i := range opts.Nodes {
+		n := &Node{c: c, Index: i, dir: t.TempDir(), gossip: fmt.Sprintf("127.0.0.%d:7946", i+1)}
+		c.Nodes = append(c.Nodes, n)
+		n.start(t)
+	}
+	t.Cleanup(func() {
+		for _, n := range c.Nodes {
+			n.stop()
+		}
+	})
+	ids := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		ids[i] = n.ID()
+	}
+	c.Eventually(func() bool {
+		for _, id := range ids {
+			if !c.Nodes[0].Node().Alive(id) {
+				return false
+			}
+		}
+		return true
+	}, "every node alive in node 0's view")
+	r, err := c.Nodes[0].Node().SetRingMembers(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes {
+			if got, ok := n.Node().Ring(); !ok || got.Epoch() < r.Epoch() {
+				return false
+			}
+		}
+		return true
+	}, "ring committed on every node")
+	return c
+}
+
+func (n *Node) start(t testing.TB) {
+	t.Helper()
+	c := n.c
+	apiLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.DefaultConfig()
+	cfg.DataDir = n.dir
+	cfg.Partitions = c.opts.Partitions
+	cfg.Logger = c.opts.Logger.With("test_node", n.Index)
+	cfg.Namespace.N, cfg.Namespace.R, cfg.Namespace.W = c.opts.N, c.opts.R, c.opts.W
+	cfg.Cluster = &node.ClusterConfig{
+		PeerAddr:        peerLis.Addr().String(),
+		APIAddr:         apiLis.Addr().String(),
+		GossipAddr:      n.gossip,
+		FastGossip:      true,
+		HintInterval:    c.opts.HintInterval,
+		GossipTransport: c.Net.NewTransport(n.gossip),
+		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
+	}
+	if n.Index > 0 {
+		cfg.Cluster.Join = []string{c.Nodes[0].gossip}
+	}
+	nd, err := node.Open(cfg)
+	if err != nil {
+		t.Fatalf("open node %d: %v", n.Index, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	srv := server.New(nd, server.Options{Logger: cfg.Logger})
+	go func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = server.ServePeer(ctx, peerLis, nd, cfg.Logger) })
+		_ = srv.Serve(ctx, apiLis)
+		wg.Wait()
+		_ = nd.Close()
+		close(done)
+	}()
+	n.mu.Lock()
+	n.N, n.API, n.peer, n.cancel, n.done = nd, "http://"+apiLis.Addr().String(), peerLis.Addr().String(), cancel, done
+	n.mu.Unlock()
+}
+
+func (n *Node) stop() {
+	n.mu.Lock()
+	cancel, done := n.cancel, n.done
+	n.cancel = nil
+	n.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Node returns the running node.
+func (n *Node) Node() *node.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.N
+}
+
+// ID is the node's ID.
+func (n *Node) ID() string { return n.Node().ID() }
+
+// KV returns a client of the node's API.
+func (n *Node) KV() kvv1connect.KVServiceClient {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return kvv1connect.NewKVServiceClient(http.DefaultClient, n.API)
+}
+
+// Kill stops the node abruptly: it is cut off the network first, so it
+// cannot say goodbye, then closed. Its data directory stays.
+func (n *Node) Kill() {
+	n.c.Net.Isolate(n.gossip)
+	n.c.block(n.Index, true)
+	n.stop()
+}
+
+// Restart starts a killed node again on its data directory and reconnects it.
+func (n *Node) Restart() {
+	n.c.t.Helper()
+	n.c.unisolate(n.Index)
+	n.start(n.c.t)
+}
+
+// Partition splits the cluster into groups of node indexes: gossip and peer
+// RPC between groups fail; inside a group they work.
+func (c *Cluster) Partition(groups ...[]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for gi, g := range groups {
+		for gj, h := range groups {
+			if gi == gj {
+				continue
+			}
+			var a, b []string
+			for _, i := range g {
+				a = append(a, c.Nodes[i].gossip)
+				for _, j := range h {
+					c.blocked[[2]int{i, j}] = true
+				}
+			}
+			for _, j := range h {
+				b = append(b, c.Nodes[j].gossip)
+			}
+			c.Net.Partition(a, b)
+		}
+	}
+}
+
+// Heal ends every partition and isolation.
+func (c *Cluster) Heal() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.blocked = map[[2]int]bool{}
+	c.Net.Heal()
+}
+
+func (c *Cluster) block(i int, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for j := range c.Nodes {
+		if j != i {
+			c.blocked[[2]int{i, j}] = on
+			c.blocked[[2]int{j, i}] = on
+		}
+	}
+}
+
+// unisolate reconnects node i. Other partitions in force stay.
+func (c *Cluster) unisolate(i int) {
+	c.block(i, false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Net.Heal()
+	// Re-apply the remaining peer blocks to gossip.
+	for pair, on := range c.blocked {
+		if on {
+			c.Net.Partition([]string{c.Nodes[pair[0]].gossip}, []string{c.Nodes[pair[1]].gossip})
+		}
+	}
+}
+
+// Eventually polls cond until it holds, failing the test after 30 seconds.
+func (c *Cluster) Eventually(cond func() bool, what string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// faultRT fails peer calls that the cluster's faults block.
+type faultRT struct {
+	c    *Cluster
+	from int
+	next http.RoundTripper
+}
+
+var errPartitioned = errors.New("clustertest: partitioned")
+
+func (f *faultRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	to := f.c.indexOfPeer(req.URL.Host)
+	f.c.mu.Lock()
+	blocked := to >= 0 && f.c.blocked[[2]int{f.from, to}]
+	f.c.mu.Unlock()
+	if blocked {
+		return nil, errPartitioned
+	}
+	return f.next.RoundTrip(req)
+}
+
+func (c *Cluster) indexOfPeer(addr string) int {
+	return slices.IndexFunc(c.Nodes, func(n *Node) bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.peer == addr
+	})
+}
