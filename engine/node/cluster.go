@@ -94,15 +94,15 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return err
 	}
 	ml, err := membership.New(membership.Config{
-		NodeID:     n.id,
-		BindAddr:   host,
-		BindPort:   port,
-		Meta:       membership.Meta{PeerAddr: cc.PeerAddr, APIAddr: cc.APIAddr, Zone: cc.Zone},
-		Transport:  cc.GossipTransport,
-		Docs:       docs,
-		OnDoc:      n.onDoc,
-		Logger:     n.log.With("component", "gossip"),
-		Local:      cc.FastGossip,
+		NodeID:    n.id,
+		BindAddr:  host,
+		BindPort:  port,
+		Meta:      membership.Meta{PeerAddr: cc.PeerAddr, APIAddr: cc.APIAddr, Zone: cc.Zone},
+		Transport: cc.GossipTransport,
+		Docs:      docs,
+		OnDoc:     n.onDoc,
+		Logger:    n.log.With("component", "gossip"),
+		Local:     cc.FastGossip,
 	})
 	if err != nil {
 		return fmt.Errorf("node: start gossip: %w", err)
