@@ -177,6 +177,14 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 					return
 				}
 			}
+			// No fallback left (a cluster of N nodes or fewer): keep the hint
+			// here so target still gets the write when it is back. It is not
+			// another replica, so it is no acknowledgement.
+			if err := c.local.StoreHint(target, req.Namespace, req.Key, obj, req.Sync); err != nil {
+				c.log.Warn("store hint", "owner", target, "err", err)
+			} else {
+				c.Stats.HintedWrites.Add(1)
+			}
 			acks <- ack{}
 		})
 	}

@@ -424,3 +424,21 @@ func (n *Node) SetRingMembers(ids []string) (ring.Ring, error) {
 	}
 	return next, n.PublishRing(next)
 }
+
+// Stats are the node's cluster counters.
+type Stats struct {
+	HintBacklog    int64 // hints this node keeps for others
+	HintsDelivered int64 // hints delivered since start
+	HintedWrites   int64 // writes sent to a fallback (or kept here) as hints
+	ReadRepairs    int64 // stale replicas repaired after reads
+}
+
+// Stats returns the node's cluster counters.
+func (n *Node) Stats() Stats {
+	return Stats{
+		HintBacklog:    n.replica.HintBacklog(),
+		HintsDelivered: n.hintsDelivered.Load(),
+		HintedWrites:   n.coord.Stats.HintedWrites.Load(),
+		ReadRepairs:    n.coord.Stats.ReadRepairs.Load(),
+	}
+}
