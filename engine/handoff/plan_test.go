@@ -1,0 +1,82 @@
+package handoff_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/concord-kv/concord/engine/handoff"
+	"github.com/concord-kv/concord/engine/ring"
+)
+
+func members(k int) []ring.Member {
+	var ms []ring.Member
+	for i := range k {
+		ms = append(ms, ring.Member{ID: ring.NodeID(fmt.Sprintf("n%d", i))})
+	}
+	return ms
+}
+
+func TestPlanGivesEveryNewReplicaItsPartitionFromAnOldOne(t *testing.T) {
+	t.Parallel()
+	const q, n = 64, 3
+	prev, err := ring.New(q, members(3), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{2, 4, 5} { // a leave and joins
+		cur, err := ring.Rebalance(prev, members(k), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := handoff.Plan(prev, cur, n)
+		got := map[[2]string]bool{}
+		for _, tr := range plan {
+			old := prev.PreferenceList(tr.Partition, n)
+			if !slices.Contains(old, ring.NodeID(tr.From)) {
+				t.Fatalf("k=%d: transfer %+v from a node that was no replica", k, tr)
+			}
+			got[[2]string{fmt.Sprint(tr.Partition), tr.To}] = true
+		}
+		for p := range q {
+			old := prev.PreferenceList(p, n)
+			for _, id := range cur.PreferenceList(p, n) {
+				want := !slices.Contains(old, id)
+				if got[[2]string{fmt.Sprint(p), string(id)}] != want {
+					t.Fatalf("k=%d partition %d node %s: transfer planned = %v, want %v", k, p, id, !want, want)
+				}
+			}
+		}
+		leaving := handoff.Leaving(prev, cur, n)
+		for p, ids := range leaving {
+			for _, id := range ids {
+				if slices.Contains(cur.PreferenceList(p, n), ring.NodeID(id)) {
+					t.Fatalf("k=%d: %s listed as leaving partition %d it still replicates", k, id, p)
+				}
+			}
+		}
+	}
+}
+
+func TestPlanOfAnUnchangedRingIsEmpty(t *testing.T) {
+	t.Parallel()
+	r, err := ring.New(64, members(4), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := handoff.Plan(r, r, 3); len(plan) != 0 {
+		t.Fatalf("plan of an unchanged ring: %v", plan)
+	}
+}
+
+func TestETA(t *testing.T) {
+	t.Parallel()
+	p := handoff.Progress{RemainingBytes: 1000, Rate: 100}
+	if p.ETA() != 10 {
+		t.Fatalf("ETA = %v", p.ETA())
+	}
+	p.Done = true
+	if p.ETA() != 0 {
+		t.Fatalf("ETA when done = %v", p.ETA())
+	}
+}

@@ -1,0 +1,98 @@
+package resolvers_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/concord-kv/concord/resolvers"
+)
+
+// TestBreaker runs scripted scenarios against the pure breaker with a fake
+// clock. Each step is an action at an offset from t0 and the state after it.
+func TestBreaker(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		at     time.Duration
+		action string // "allow", "deny" (Allow must be false), "ok", "fail", "abandon", "reset"
+		state  resolvers.BreakerState
+	}
+	const (
+		closed   = resolvers.BreakerClosed
+		open     = resolvers.BreakerOpen
+		halfOpen = resolvers.BreakerHalfOpen
+	)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"opens after threshold consecutive failures", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open}, {time.Second, "deny", open},
+		}},
+		{"a success resets the count", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "ok", closed},
+			{0, "fail", closed}, {0, "fail", closed}, {0, "allow", closed},
+		}},
+		{"stays open for the cool-down", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{29 * time.Second, "deny", open},
+			{30 * time.Second, "allow", halfOpen},
+		}},
+		{"half-open lets one probe through", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{30 * time.Second, "allow", halfOpen},
+			{30 * time.Second, "deny", halfOpen},
+			{31 * time.Second, "ok", closed},
+			{31 * time.Second, "allow", closed},
+		}},
+		{"a failed probe re-opens for another cool-down", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{30 * time.Second, "allow", halfOpen},
+			{31 * time.Second, "fail", open},
+			{60 * time.Second, "deny", open},
+			{61 * time.Second, "allow", halfOpen},
+		}},
+		{"an abandoned probe lets another caller probe", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{30 * time.Second, "allow", halfOpen},
+			{30 * time.Second, "abandon", halfOpen},
+			{30 * time.Second, "allow", halfOpen},
+			{30 * time.Second, "deny", halfOpen},
+		}},
+		{"late outcomes while open are ignored", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{time.Second, "ok", open}, {2 * time.Second, "fail", open},
+			{30 * time.Second, "allow", halfOpen}, // cool-down counts from the first opening
+		}},
+		{"reset closes", []step{
+			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
+			{0, "reset", closed}, {0, "allow", closed},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := resolvers.NewBreaker(3, 30*time.Second)
+			t0 := time.Unix(1_000_000, 0)
+			for i, s := range tt.steps {
+				now := t0.Add(s.at)
+				switch s.action {
+				case "allow", "deny":
+					if got := b.Allow(now); got != (s.action == "allow") {
+						t.Fatalf("step %d: Allow at +%v = %v", i, s.at, got)
+					}
+				case "ok":
+					b.Success()
+				case "fail":
+					b.Failure(now)
+				case "abandon":
+					b.Abandon()
+				case "reset":
+					b.Reset()
+				}
+				if got := b.State(now); got != s.state {
+					t.Fatalf("step %d (%s at +%v): state %s, want %s", i, s.action, s.at, got, s.state)
+				}
+			}
+		})
+	}
+}
