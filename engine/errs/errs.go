@@ -97,9 +97,10 @@ func IsClientError(err error) bool {
 		lim  *LimitError
 		conf *ConflictError
 		quo  *QuorumError
+		pre  *PreconditionError
 	)
 	switch {
-	case errors.As(err, &inv), errors.As(err, &lim), errors.As(err, &conf), errors.As(err, &quo):
+	case errors.As(err, &inv), errors.As(err, &lim), errors.As(err, &conf), errors.As(err, &quo), errors.As(err, &pre):
 		return true
 	case errors.Is(err, ErrNamespaceNotFound), errors.Is(err, ErrNamespaceExists),
 		errors.Is(err, ErrAlreadyExists), errors.Is(err, ErrUnavailable),
@@ -107,4 +108,15 @@ func IsClientError(err error) bool {
 		return true
 	}
 	return false
+}
+
+// PreconditionError is a request the cluster's current state does not allow
+// (for example a ring commit while partitions are still moving).
+type PreconditionError struct{ Reason string }
+
+func (e *PreconditionError) Error() string { return e.Reason }
+
+// Precondition returns a *PreconditionError.
+func Precondition(format string, args ...any) error {
+	return &PreconditionError{Reason: fmt.Sprintf(format, args...)}
 }

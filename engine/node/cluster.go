@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/membership"
 	"github.com/concord-kv/concord/engine/meta"
@@ -40,6 +41,9 @@ type ClusterConfig struct {
 	TargetN int
 	// HintInterval is how often hints are offered to their owners. Default 1s.
 	HintInterval time.Duration
+	// HandoffInterval is how often the node checks for partitions to fetch
+	// after a ring change. Default 500ms.
+	HandoffInterval time.Duration
 	// FastGossip uses memberlist's local-network timings (tests, dev).
 	FastGossip bool
 	// GossipTransport replaces memberlist's network transport (tests).
@@ -79,6 +83,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if cc.HintInterval == 0 {
 		cc.HintInterval = time.Second
 	}
+	if cc.HandoffInterval == 0 {
+		cc.HandoffInterval = 500 * time.Millisecond
+	}
 	httpClient := cc.PeerHTTP
 	if httpClient == nil {
 		httpClient = peer.NewH2CClient(nil)
@@ -115,6 +122,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 		}
 	}
 	n.bg.Go(func() { n.deliverHints(n.bgCtx, cc.HintInterval) })
+	n.bg.Go(func() { n.runHandoffs(n.bgCtx, cc.HandoffInterval) })
 	return nil
 }
 
@@ -156,8 +164,31 @@ func (n *Node) Ring() (ring.Ring, bool) {
 	return pl.ring, true
 }
 
+// setRing installs a ring, with the old replicas of partitions still moving
+// kept as extra replicas until their transfers are done.
 func (n *Node) setRing(r ring.Ring) {
-	n.placement.Store(newPlacement(r))
+	pl := newPlacement(r)
+	n.placement.Store(pl)
+	prev, cur, _, nrep, ok := n.currentTransition()
+	if !ok || cur.Epoch() != r.Epoch() {
+		return
+	}
+	_, progress, complete := n.Handoffs()
+	if complete {
+		return
+	}
+	moving := map[int]bool{}
+	for _, p := range progress {
+		if !p.Done {
+			moving[p.Partition] = true
+		}
+	}
+	pl.extras = map[int][]string{}
+	for p, ids := range handoff.Leaving(prev, cur, nrep) {
+		if moving[p] {
+			pl.extras[p] = ids
+		}
+	}
 }
 
 func (n *Node) loadRing() (*ring.Ring, error) {
@@ -211,11 +242,12 @@ func (n *Node) PublishRing(r ring.Ring) error {
 	if err != nil {
 		return err
 	}
+	d := membership.Doc{Name: docRing, Version: r.Epoch(), Data: raw}
+	n.onDoc(d) // take it here first, so this node serves the new ring on return
 	if n.members == nil {
-		n.onDoc(membership.Doc{Name: docRing, Version: r.Epoch(), Data: raw})
 		return nil
 	}
-	return n.members.Publish(membership.Doc{Name: docRing, Version: r.Epoch(), Data: raw})
+	return n.members.Publish(d)
 }
 
 func (n *Node) publishNamespace(ns meta.Namespace) {
@@ -228,8 +260,11 @@ func (n *Node) publishNamespace(ns meta.Namespace) {
 	}
 }
 
-// onDoc takes a newer cluster-metadata document from gossip.
+// onDoc takes a newer cluster-metadata document from gossip (or from this
+// node's own commit). Calls are serialised so a ring never moves backwards.
 func (n *Node) onDoc(d membership.Doc) {
+	n.docMu.Lock()
+	defer n.docMu.Unlock()
 	switch {
 	case d.Name == docRing:
 		var r ring.Ring
@@ -246,6 +281,10 @@ func (n *Node) onDoc(d membership.Doc) {
 		}
 		n.setRing(r)
 		n.log.Info("ring updated", "epoch", r.Epoch(), "members", len(r.Members()))
+	case d.Name == docTransition || strings.HasPrefix(d.Name, docHandoff):
+		if r, ok := n.Ring(); ok {
+			n.setRing(r)
+		}
 	case strings.HasPrefix(d.Name, docNSPrefix):
 		ns, err := meta.Decode(d.Data)
 		if err != nil {
@@ -368,11 +407,6 @@ func (n *Node) Tree(context.Context, uint16) ([]uint64, error) { return nil, err
 // Segment implements peer.Local.
 func (n *Node) Segment(context.Context, uint16, []uint32) ([]peer.Object, error) {
 	return nil, errNotImplemented
-}
-
-// Transfer implements peer.Local.
-func (n *Node) Transfer(context.Context, *peerv1.TransferRequest, func(*peerv1.TransferResponse) error) error {
-	return errNotImplemented
 }
 
 // PeerAddr is the advertised peer address ("" for a single node).

@@ -46,6 +46,7 @@ type Node struct {
 	bg       sync.WaitGroup
 
 	hintsDelivered atomic.Int64
+	docMu          sync.Mutex // serialises onDoc
 
 	closeOnce sync.Once
 	closeErr  error

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"slices"
+
 	"github.com/concord-kv/concord/engine/ring"
 )
 
@@ -10,6 +12,9 @@ import (
 type placement struct {
 	ring  ring.Ring
 	order [][]string
+	// extras are old replicas of partitions still being handed off: they
+	// keep taking writes and answering reads until the transfer is done.
+	extras map[int][]string
 }
 
 func newPlacement(r ring.Ring) *placement {
@@ -40,7 +45,19 @@ func (n *Node) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
 	if replicas > len(order) {
 		replicas = len(order)
 	}
-	return order[:replicas:replicas], order[replicas:]
+	pref, fallbacks = order[:replicas:replicas], order[replicas:]
+	extra := pl.extras[int(p)]
+	if len(extra) == 0 {
+		return pref, fallbacks
+	}
+	pref = append(pref, extra...)
+	var rest []string
+	for _, id := range fallbacks {
+		if !slices.Contains(extra, id) {
+			rest = append(rest, id)
+		}
+	}
+	return pref, rest
 }
 
 // Alive implements coord.View.

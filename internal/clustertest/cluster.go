@@ -115,6 +115,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
+// AddNode starts one more node that joins gossip (but not the ring: stage
+// and commit it like an operator would).
+func (c *Cluster) AddNode() *Node {
+	c.t.Helper()
+	n := &Node{c: c, Index: len(c.Nodes), dir: c.t.TempDir(), gossip: fmt.Sprintf("127.0.0.%d:7946", len(c.Nodes)+1)}
+	c.mu.Lock()
+	c.Nodes = append(c.Nodes, n)
+	c.mu.Unlock()
+	n.start(c.t)
+	c.Eventually(func() bool { return c.Nodes[0].Node().Alive(n.ID()) }, "new node alive in gossip")
+	return n
+}
+
 func (n *Node) start(t testing.TB) {
 	t.Helper()
 	c := n.c

@@ -8,12 +8,14 @@ import (
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 )
 
 // adminService adapts the metadata store to adminv1connect.AdminServiceHandler.
 type adminService struct {
+	node *node.Node
 	meta *meta.Store
 	log  *slog.Logger
 }

@@ -24,6 +24,7 @@ func toConnect(log *slog.Logger, err error) error {
 		lim  *errs.LimitError
 		conf *errs.ConflictError
 		quo  *errs.QuorumError
+		pre  *errs.PreconditionError
 		ce   *connect.Error
 	)
 	switch {
@@ -44,6 +45,8 @@ func toConnect(log *slog.Logger, err error) error {
 		})
 	case errors.As(err, &quo):
 		return withDetail(connect.NewError(connect.CodeUnavailable, quo), &kvv1.QuorumFailure{Acks: uint32(quo.Got), Required: uint32(quo.Need)})
+	case errors.As(err, &pre):
+		return connect.NewError(connect.CodeFailedPrecondition, pre)
 	case errors.Is(err, errs.ErrNamespaceNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, errs.ErrNamespaceExists), errors.Is(err, errs.ErrAlreadyExists):

@@ -71,7 +71,7 @@ func New(n *node.Node, opts Options) *Server {
 
 	mux := http.NewServeMux()
 	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n, log: s.log}, handlerOpts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{meta: n.Meta(), log: s.log}, handlerOpts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n, meta: n.Meta(), log: s.log}, handlerOpts...))
 	mux.Handle(grpchealth.NewHandler(s.health, handlerOpts...))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))

@@ -22,6 +22,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MemberState int32
+
+const (
+	MemberState_MEMBER_STATE_UNSPECIFIED MemberState = 0
+	MemberState_MEMBER_STATE_ALIVE       MemberState = 1
+	MemberState_MEMBER_STATE_SUSPECT     MemberState = 2
+	MemberState_MEMBER_STATE_DEAD        MemberState = 3
+	MemberState_MEMBER_STATE_LEFT        MemberState = 4
+)
+
+// Enum value maps for MemberState.
+var (
+	MemberState_name = map[int32]string{
+		0: "MEMBER_STATE_UNSPECIFIED",
+		1: "MEMBER_STATE_ALIVE",
+		2: "MEMBER_STATE_SUSPECT",
+		3: "MEMBER_STATE_DEAD",
+		4: "MEMBER_STATE_LEFT",
+	}
+	MemberState_value = map[string]int32{
+		"MEMBER_STATE_UNSPECIFIED": 0,
+		"MEMBER_STATE_ALIVE":       1,
+		"MEMBER_STATE_SUSPECT":     2,
+		"MEMBER_STATE_DEAD":        3,
+		"MEMBER_STATE_LEFT":        4,
+	}
+)
+
+func (x MemberState) Enum() *MemberState {
+	p := new(MemberState)
+	*p = x
+	return p
+}
+
+func (x MemberState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MemberState) Descriptor() protoreflect.EnumDescriptor {
+	return file_concord_admin_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (MemberState) Type() protoreflect.EnumType {
+	return &file_concord_admin_v1_admin_proto_enumTypes[0]
+}
+
+func (x MemberState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MemberState.Descriptor instead.
+func (MemberState) EnumDescriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 type Durability int32
 
 const (
@@ -58,11 +113,11 @@ func (x Durability) String() string {
 }
 
 func (Durability) Descriptor() protoreflect.EnumDescriptor {
-	return file_concord_admin_v1_admin_proto_enumTypes[0].Descriptor()
+	return file_concord_admin_v1_admin_proto_enumTypes[1].Descriptor()
 }
 
 func (Durability) Type() protoreflect.EnumType {
-	return &file_concord_admin_v1_admin_proto_enumTypes[0]
+	return &file_concord_admin_v1_admin_proto_enumTypes[1]
 }
 
 func (x Durability) Number() protoreflect.EnumNumber {
@@ -71,7 +126,1035 @@ func (x Durability) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Durability.Descriptor instead.
 func (Durability) EnumDescriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+type StagedChange_Kind int32
+
+const (
+	StagedChange_KIND_UNSPECIFIED StagedChange_Kind = 0
+	StagedChange_KIND_JOIN        StagedChange_Kind = 1
+	StagedChange_KIND_LEAVE       StagedChange_Kind = 2
+)
+
+// Enum value maps for StagedChange_Kind.
+var (
+	StagedChange_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_JOIN",
+		2: "KIND_LEAVE",
+	}
+	StagedChange_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_JOIN":        1,
+		"KIND_LEAVE":       2,
+	}
+)
+
+func (x StagedChange_Kind) Enum() *StagedChange_Kind {
+	p := new(StagedChange_Kind)
+	*p = x
+	return p
+}
+
+func (x StagedChange_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StagedChange_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_concord_admin_v1_admin_proto_enumTypes[2].Descriptor()
+}
+
+func (StagedChange_Kind) Type() protoreflect.EnumType {
+	return &file_concord_admin_v1_admin_proto_enumTypes[2]
+}
+
+func (x StagedChange_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StagedChange_Kind.Descriptor instead.
+func (StagedChange_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1, 0}
+}
+
+type Member struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Zone     string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	ApiAddr  string                 `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	PeerAddr string                 `protobuf:"bytes,4,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
+	State    MemberState            `protobuf:"varint,5,opt,name=state,proto3,enum=concord.admin.v1.MemberState" json:"state,omitempty"`
+	// Partitions the node owns in the current ring (0 if not in the ring).
+	Partitions uint32 `protobuf:"varint,6,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// Whether the node is in the current ring.
+	InRing        bool `protobuf:"varint,7,opt,name=in_ring,json=inRing,proto3" json:"in_ring,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Member) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Member) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *Member) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *Member) GetPeerAddr() string {
+	if x != nil {
+		return x.PeerAddr
+	}
+	return ""
+}
+
+func (x *Member) GetState() MemberState {
+	if x != nil {
+		return x.State
+	}
+	return MemberState_MEMBER_STATE_UNSPECIFIED
+}
+
+func (x *Member) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *Member) GetInRing() bool {
+	if x != nil {
+		return x.InRing
+	}
+	return false
+}
+
+type StagedChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          StagedChange_Kind      `protobuf:"varint,1,opt,name=kind,proto3,enum=concord.admin.v1.StagedChange_Kind" json:"kind,omitempty"`
+	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StagedChange) Reset() {
+	*x = StagedChange{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StagedChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StagedChange) ProtoMessage() {}
+
+func (x *StagedChange) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StagedChange.ProtoReflect.Descriptor instead.
+func (*StagedChange) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StagedChange) GetKind() StagedChange_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return StagedChange_KIND_UNSPECIFIED
+}
+
+func (x *StagedChange) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// Transfer is one partition moving to a new replica.
+type Transfer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transfer) Reset() {
+	*x = Transfer{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transfer) ProtoMessage() {}
+
+func (x *Transfer) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
+func (*Transfer) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Transfer) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *Transfer) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Transfer) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type HandoffProgress struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	From      string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To        string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Keys      uint64                 `protobuf:"varint,4,opt,name=keys,proto3" json:"keys,omitempty"`
+	Bytes     uint64                 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Bytes per second over the last interval.
+	Rate float64 `protobuf:"fixed64,6,opt,name=rate,proto3" json:"rate,omitempty"`
+	// Estimated seconds left; 0 when unknown or done.
+	EtaSeconds float64 `protobuf:"fixed64,7,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	Done       bool    `protobuf:"varint,8,opt,name=done,proto3" json:"done,omitempty"`
+	// Bytes the source still had to send at the last batch.
+	RemainingBytes uint64 `protobuf:"varint,9,opt,name=remaining_bytes,json=remainingBytes,proto3" json:"remaining_bytes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HandoffProgress) Reset() {
+	*x = HandoffProgress{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffProgress) ProtoMessage() {}
+
+func (x *HandoffProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffProgress.ProtoReflect.Descriptor instead.
+func (*HandoffProgress) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HandoffProgress) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HandoffProgress) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HandoffProgress) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *HandoffProgress) GetKeys() uint64 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
+func (x *HandoffProgress) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *HandoffProgress) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *HandoffProgress) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *HandoffProgress) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *HandoffProgress) GetRemainingBytes() uint64 {
+	if x != nil {
+		return x.RemainingBytes
+	}
+	return 0
+}
+
+type ClusterStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusRequest) Reset() {
+	*x = ClusterStatusRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusRequest) ProtoMessage() {}
+
+func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
+func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+type ClusterStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RingEpoch     uint64                 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
+	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	Members       []*Member              `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Staged        []*StagedChange        `protobuf:"bytes,4,rep,name=staged,proto3" json:"staged,omitempty"`
+	Handoffs      []*HandoffProgress     `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusResponse) Reset() {
+	*x = ClusterStatusResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusResponse) ProtoMessage() {}
+
+func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
+func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ClusterStatusResponse) GetRingEpoch() uint64 {
+	if x != nil {
+		return x.RingEpoch
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ClusterStatusResponse) GetStaged() []*StagedChange {
+	if x != nil {
+		return x.Staged
+	}
+	return nil
+}
+
+func (x *ClusterStatusResponse) GetHandoffs() []*HandoffProgress {
+	if x != nil {
+		return x.Handoffs
+	}
+	return nil
+}
+
+type StageJoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's ID, or its API or peer address.
+	Node          string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageJoinRequest) Reset() {
+	*x = StageJoinRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageJoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageJoinRequest) ProtoMessage() {}
+
+func (x *StageJoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageJoinRequest.ProtoReflect.Descriptor instead.
+func (*StageJoinRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StageJoinRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type StageJoinResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Staged        []*StagedChange        `protobuf:"bytes,1,rep,name=staged,proto3" json:"staged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageJoinResponse) Reset() {
+	*x = StageJoinResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageJoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageJoinResponse) ProtoMessage() {}
+
+func (x *StageJoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageJoinResponse.ProtoReflect.Descriptor instead.
+func (*StageJoinResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StageJoinResponse) GetStaged() []*StagedChange {
+	if x != nil {
+		return x.Staged
+	}
+	return nil
+}
+
+type StageLeaveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's ID, or its API or peer address.
+	Node          string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageLeaveRequest) Reset() {
+	*x = StageLeaveRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageLeaveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageLeaveRequest) ProtoMessage() {}
+
+func (x *StageLeaveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageLeaveRequest.ProtoReflect.Descriptor instead.
+func (*StageLeaveRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StageLeaveRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type StageLeaveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Staged        []*StagedChange        `protobuf:"bytes,1,rep,name=staged,proto3" json:"staged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageLeaveResponse) Reset() {
+	*x = StageLeaveResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageLeaveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageLeaveResponse) ProtoMessage() {}
+
+func (x *StageLeaveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageLeaveResponse.ProtoReflect.Descriptor instead.
+func (*StageLeaveResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StageLeaveResponse) GetStaged() []*StagedChange {
+	if x != nil {
+		return x.Staged
+	}
+	return nil
+}
+
+type PlanChangesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanChangesRequest) Reset() {
+	*x = PlanChangesRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanChangesRequest) ProtoMessage() {}
+
+func (x *PlanChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanChangesRequest.ProtoReflect.Descriptor instead.
+func (*PlanChangesRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+type PlanChangesResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Staged    []*StagedChange        `protobuf:"bytes,1,rep,name=staged,proto3" json:"staged,omitempty"`
+	Transfers []*Transfer            `protobuf:"bytes,2,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	// Partitions per node after the commit.
+	PartitionsAfter map[string]uint32 `protobuf:"bytes,3,rep,name=partitions_after,json=partitionsAfter,proto3" json:"partitions_after,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	NextEpoch       uint64            `protobuf:"varint,4,opt,name=next_epoch,json=nextEpoch,proto3" json:"next_epoch,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PlanChangesResponse) Reset() {
+	*x = PlanChangesResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanChangesResponse) ProtoMessage() {}
+
+func (x *PlanChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanChangesResponse.ProtoReflect.Descriptor instead.
+func (*PlanChangesResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PlanChangesResponse) GetStaged() []*StagedChange {
+	if x != nil {
+		return x.Staged
+	}
+	return nil
+}
+
+func (x *PlanChangesResponse) GetTransfers() []*Transfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *PlanChangesResponse) GetPartitionsAfter() map[string]uint32 {
+	if x != nil {
+		return x.PartitionsAfter
+	}
+	return nil
+}
+
+func (x *PlanChangesResponse) GetNextEpoch() uint64 {
+	if x != nil {
+		return x.NextEpoch
+	}
+	return 0
+}
+
+type CommitChangesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitChangesRequest) Reset() {
+	*x = CommitChangesRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitChangesRequest) ProtoMessage() {}
+
+func (x *CommitChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitChangesRequest.ProtoReflect.Descriptor instead.
+func (*CommitChangesRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+type CommitChangesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RingEpoch     uint64                 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
+	Transfers     []*Transfer            `protobuf:"bytes,2,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitChangesResponse) Reset() {
+	*x = CommitChangesResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitChangesResponse) ProtoMessage() {}
+
+func (x *CommitChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitChangesResponse.ProtoReflect.Descriptor instead.
+func (*CommitChangesResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CommitChangesResponse) GetRingEpoch() uint64 {
+	if x != nil {
+		return x.RingEpoch
+	}
+	return 0
+}
+
+func (x *CommitChangesResponse) GetTransfers() []*Transfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+type ClearChangesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearChangesRequest) Reset() {
+	*x = ClearChangesRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearChangesRequest) ProtoMessage() {}
+
+func (x *ClearChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearChangesRequest.ProtoReflect.Descriptor instead.
+func (*ClearChangesRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+type ClearChangesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearChangesResponse) Reset() {
+	*x = ClearChangesResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearChangesResponse) ProtoMessage() {}
+
+func (x *ClearChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearChangesResponse.ProtoReflect.Descriptor instead.
+func (*ClearChangesResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+type WatchHandoffRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keep streaming after the handoffs complete.
+	Follow        bool `protobuf:"varint,1,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHandoffRequest) Reset() {
+	*x = WatchHandoffRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHandoffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHandoffRequest) ProtoMessage() {}
+
+func (x *WatchHandoffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHandoffRequest.ProtoReflect.Descriptor instead.
+func (*WatchHandoffRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchHandoffRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+type WatchHandoffResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RingEpoch uint64                 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
+	Handoffs  []*HandoffProgress     `protobuf:"bytes,2,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
+	// All transfers of the current epoch are done.
+	Complete      bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHandoffResponse) Reset() {
+	*x = WatchHandoffResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHandoffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHandoffResponse) ProtoMessage() {}
+
+func (x *WatchHandoffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHandoffResponse.ProtoReflect.Descriptor instead.
+func (*WatchHandoffResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchHandoffResponse) GetRingEpoch() uint64 {
+	if x != nil {
+		return x.RingEpoch
+	}
+	return 0
+}
+
+func (x *WatchHandoffResponse) GetHandoffs() []*HandoffProgress {
+	if x != nil {
+		return x.Handoffs
+	}
+	return nil
+}
+
+func (x *WatchHandoffResponse) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
 }
 
 // Limits bound what one namespace may store. Zero means the default.
@@ -90,7 +1173,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +1185,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +1198,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Limits) GetMaxValueBytes() uint64 {
@@ -160,7 +1243,7 @@ type Namespace struct {
 
 func (x *Namespace) Reset() {
 	*x = Namespace{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +1255,7 @@ func (x *Namespace) String() string {
 func (*Namespace) ProtoMessage() {}
 
 func (x *Namespace) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +1268,7 @@ func (x *Namespace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Namespace.ProtoReflect.Descriptor instead.
 func (*Namespace) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Namespace) GetName() string {
@@ -254,7 +1337,7 @@ type CreateNamespaceRequest struct {
 
 func (x *CreateNamespaceRequest) Reset() {
 	*x = CreateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +1349,7 @@ func (x *CreateNamespaceRequest) String() string {
 func (*CreateNamespaceRequest) ProtoMessage() {}
 
 func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +1362,7 @@ func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateNamespaceRequest) GetNamespace() *Namespace {
@@ -298,7 +1381,7 @@ type CreateNamespaceResponse struct {
 
 func (x *CreateNamespaceResponse) Reset() {
 	*x = CreateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +1393,7 @@ func (x *CreateNamespaceResponse) String() string {
 func (*CreateNamespaceResponse) ProtoMessage() {}
 
 func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +1406,7 @@ func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateNamespaceResponse) GetNamespace() *Namespace {
@@ -342,7 +1425,7 @@ type GetNamespaceRequest struct {
 
 func (x *GetNamespaceRequest) Reset() {
 	*x = GetNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +1437,7 @@ func (x *GetNamespaceRequest) String() string {
 func (*GetNamespaceRequest) ProtoMessage() {}
 
 func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +1450,7 @@ func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*GetNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetNamespaceRequest) GetName() string {
@@ -386,7 +1469,7 @@ type GetNamespaceResponse struct {
 
 func (x *GetNamespaceResponse) Reset() {
 	*x = GetNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +1481,7 @@ func (x *GetNamespaceResponse) String() string {
 func (*GetNamespaceResponse) ProtoMessage() {}
 
 func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +1494,7 @@ func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*GetNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetNamespaceResponse) GetNamespace() *Namespace {
@@ -429,7 +1512,7 @@ type ListNamespacesRequest struct {
 
 func (x *ListNamespacesRequest) Reset() {
 	*x = ListNamespacesRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +1524,7 @@ func (x *ListNamespacesRequest) String() string {
 func (*ListNamespacesRequest) ProtoMessage() {}
 
 func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +1537,7 @@ func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 type ListNamespacesResponse struct {
@@ -466,7 +1549,7 @@ type ListNamespacesResponse struct {
 
 func (x *ListNamespacesResponse) Reset() {
 	*x = ListNamespacesResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +1561,7 @@ func (x *ListNamespacesResponse) String() string {
 func (*ListNamespacesResponse) ProtoMessage() {}
 
 func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +1574,7 @@ func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListNamespacesResponse) GetNamespaces() []*Namespace {
@@ -512,7 +1595,7 @@ type UpdateNamespaceRequest struct {
 
 func (x *UpdateNamespaceRequest) Reset() {
 	*x = UpdateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +1607,7 @@ func (x *UpdateNamespaceRequest) String() string {
 func (*UpdateNamespaceRequest) ProtoMessage() {}
 
 func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +1620,7 @@ func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateNamespaceRequest) GetNamespace() *Namespace {
@@ -563,7 +1646,7 @@ type UpdateNamespaceResponse struct {
 
 func (x *UpdateNamespaceResponse) Reset() {
 	*x = UpdateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +1658,7 @@ func (x *UpdateNamespaceResponse) String() string {
 func (*UpdateNamespaceResponse) ProtoMessage() {}
 
 func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +1671,7 @@ func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateNamespaceResponse) GetNamespace() *Namespace {
@@ -607,7 +1690,7 @@ type DeleteNamespaceRequest struct {
 
 func (x *DeleteNamespaceRequest) Reset() {
 	*x = DeleteNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +1702,7 @@ func (x *DeleteNamespaceRequest) String() string {
 func (*DeleteNamespaceRequest) ProtoMessage() {}
 
 func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +1715,7 @@ func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteNamespaceRequest) GetName() string {
@@ -650,7 +1733,7 @@ type DeleteNamespaceResponse struct {
 
 func (x *DeleteNamespaceResponse) Reset() {
 	*x = DeleteNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +1745,7 @@ func (x *DeleteNamespaceResponse) String() string {
 func (*DeleteNamespaceResponse) ProtoMessage() {}
 
 func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,14 +1758,89 @@ func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 var File_concord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1cconcord/admin/v1/admin.proto\x12\x10concord.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"w\n" +
+	"\x1cconcord/admin/v1/admin.proto\x12\x10concord.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n" +
+	"\x06Member\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x19\n" +
+	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\x12\x1b\n" +
+	"\tpeer_addr\x18\x04 \x01(\tR\bpeerAddr\x123\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x1d.concord.admin.v1.MemberStateR\x05state\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x06 \x01(\rR\n" +
+	"partitions\x12\x17\n" +
+	"\ain_ring\x18\a \x01(\bR\x06inRing\"\x9d\x01\n" +
+	"\fStagedChange\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.concord.admin.v1.StagedChange.KindR\x04kind\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\";\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tKIND_JOIN\x10\x01\x12\x0e\n" +
+	"\n" +
+	"KIND_LEAVE\x10\x02\"L\n" +
+	"\bTransfer\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"\xef\x01\n" +
+	"\x0fHandoffProgress\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
+	"\x04keys\x18\x04 \x01(\x04R\x04keys\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x12\x12\n" +
+	"\x04rate\x18\x06 \x01(\x01R\x04rate\x12\x1f\n" +
+	"\veta_seconds\x18\a \x01(\x01R\n" +
+	"etaSeconds\x12\x12\n" +
+	"\x04done\x18\b \x01(\bR\x04done\x12'\n" +
+	"\x0fremaining_bytes\x18\t \x01(\x04R\x0eremainingBytes\"\x16\n" +
+	"\x14ClusterStatusRequest\"\x81\x02\n" +
+	"\x15ClusterStatusResponse\x12\x1d\n" +
+	"\n" +
+	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\rR\n" +
+	"partitions\x122\n" +
+	"\amembers\x18\x03 \x03(\v2\x18.concord.admin.v1.MemberR\amembers\x126\n" +
+	"\x06staged\x18\x04 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\x12=\n" +
+	"\bhandoffs\x18\x05 \x03(\v2!.concord.admin.v1.HandoffProgressR\bhandoffs\"&\n" +
+	"\x10StageJoinRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"K\n" +
+	"\x11StageJoinResponse\x126\n" +
+	"\x06staged\x18\x01 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\"'\n" +
+	"\x11StageLeaveRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
+	"\x12StageLeaveResponse\x126\n" +
+	"\x06staged\x18\x01 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\"\x14\n" +
+	"\x12PlanChangesRequest\"\xd1\x02\n" +
+	"\x13PlanChangesResponse\x126\n" +
+	"\x06staged\x18\x01 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\x128\n" +
+	"\ttransfers\x18\x02 \x03(\v2\x1a.concord.admin.v1.TransferR\ttransfers\x12e\n" +
+	"\x10partitions_after\x18\x03 \x03(\v2:.concord.admin.v1.PlanChangesResponse.PartitionsAfterEntryR\x0fpartitionsAfter\x12\x1d\n" +
+	"\n" +
+	"next_epoch\x18\x04 \x01(\x04R\tnextEpoch\x1aB\n" +
+	"\x14PartitionsAfterEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x16\n" +
+	"\x14CommitChangesRequest\"p\n" +
+	"\x15CommitChangesResponse\x12\x1d\n" +
+	"\n" +
+	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x128\n" +
+	"\ttransfers\x18\x02 \x03(\v2\x1a.concord.admin.v1.TransferR\ttransfers\"\x15\n" +
+	"\x13ClearChangesRequest\"\x16\n" +
+	"\x14ClearChangesResponse\"-\n" +
+	"\x13WatchHandoffRequest\x12\x16\n" +
+	"\x06follow\x18\x01 \x01(\bR\x06follow\"\x90\x01\n" +
+	"\x14WatchHandoffResponse\x12\x1d\n" +
+	"\n" +
+	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x12=\n" +
+	"\bhandoffs\x18\x02 \x03(\v2!.concord.admin.v1.HandoffProgressR\bhandoffs\x12\x1a\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"w\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_value_bytes\x18\x01 \x01(\x04R\rmaxValueBytes\x12\"\n" +
 	"\rmax_key_bytes\x18\x02 \x01(\rR\vmaxKeyBytes\x12!\n" +
@@ -720,18 +1878,32 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\",\n" +
 	"\x16DeleteNamespaceRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
-	"\x17DeleteNamespaceResponse*V\n" +
+	"\x17DeleteNamespaceResponse*\x8b\x01\n" +
+	"\vMemberState\x12\x1c\n" +
+	"\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n" +
+	"\x14MEMBER_STATE_SUSPECT\x10\x02\x12\x15\n" +
+	"\x11MEMBER_STATE_DEAD\x10\x03\x12\x15\n" +
+	"\x11MEMBER_STATE_LEFT\x10\x04*V\n" +
 	"\n" +
 	"Durability\x12\x1a\n" +
 	"\x16DURABILITY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDURABILITY_SYNC\x10\x01\x12\x17\n" +
-	"\x13DURABILITY_BUFFERED\x10\x022\x94\x04\n" +
+	"\x13DURABILITY_BUFFERED\x10\x022\xb2\t\n" +
 	"\fAdminService\x12f\n" +
 	"\x0fCreateNamespace\x12(.concord.admin.v1.CreateNamespaceRequest\x1a).concord.admin.v1.CreateNamespaceResponse\x12b\n" +
 	"\fGetNamespace\x12%.concord.admin.v1.GetNamespaceRequest\x1a&.concord.admin.v1.GetNamespaceResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListNamespaces\x12'.concord.admin.v1.ListNamespacesRequest\x1a(.concord.admin.v1.ListNamespacesResponse\"\x03\x90\x02\x01\x12f\n" +
 	"\x0fUpdateNamespace\x12(.concord.admin.v1.UpdateNamespaceRequest\x1a).concord.admin.v1.UpdateNamespaceResponse\x12f\n" +
-	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponseB\xc6\x01\n" +
+	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponse\x12e\n" +
+	"\rClusterStatus\x12&.concord.admin.v1.ClusterStatusRequest\x1a'.concord.admin.v1.ClusterStatusResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\tStageJoin\x12\".concord.admin.v1.StageJoinRequest\x1a#.concord.admin.v1.StageJoinResponse\x12W\n" +
+	"\n" +
+	"StageLeave\x12#.concord.admin.v1.StageLeaveRequest\x1a$.concord.admin.v1.StageLeaveResponse\x12_\n" +
+	"\vPlanChanges\x12$.concord.admin.v1.PlanChangesRequest\x1a%.concord.admin.v1.PlanChangesResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\rCommitChanges\x12&.concord.admin.v1.CommitChangesRequest\x1a'.concord.admin.v1.CommitChangesResponse\x12]\n" +
+	"\fClearChanges\x12%.concord.admin.v1.ClearChangesRequest\x1a&.concord.admin.v1.ClearChangesResponse\x12d\n" +
+	"\fWatchHandoff\x12%.concord.admin.v1.WatchHandoffRequest\x1a&.concord.admin.v1.WatchHandoffResponse\"\x03\x90\x02\x010\x01B\xc6\x01\n" +
 	"\x14com.concord.admin.v1B\n" +
 	"AdminProtoP\x01Z@github.com/concord-kv/concord/proto/gen/concord/admin/v1;adminv1\xa2\x02\x03CAX\xaa\x02\x10Concord.Admin.V1\xca\x02\x10Concord\\Admin\\V1\xe2\x02\x1cConcord\\Admin\\V1\\GPBMetadata\xea\x02\x12Concord::Admin::V1b\x06proto3"
 
@@ -747,49 +1919,96 @@ func file_concord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_concord_admin_v1_admin_proto_rawDescData
 }
 
-var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_concord_admin_v1_admin_proto_goTypes = []any{
-	(Durability)(0),                 // 0: concord.admin.v1.Durability
-	(*Limits)(nil),                  // 1: concord.admin.v1.Limits
-	(*Namespace)(nil),               // 2: concord.admin.v1.Namespace
-	(*CreateNamespaceRequest)(nil),  // 3: concord.admin.v1.CreateNamespaceRequest
-	(*CreateNamespaceResponse)(nil), // 4: concord.admin.v1.CreateNamespaceResponse
-	(*GetNamespaceRequest)(nil),     // 5: concord.admin.v1.GetNamespaceRequest
-	(*GetNamespaceResponse)(nil),    // 6: concord.admin.v1.GetNamespaceResponse
-	(*ListNamespacesRequest)(nil),   // 7: concord.admin.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil),  // 8: concord.admin.v1.ListNamespacesResponse
-	(*UpdateNamespaceRequest)(nil),  // 9: concord.admin.v1.UpdateNamespaceRequest
-	(*UpdateNamespaceResponse)(nil), // 10: concord.admin.v1.UpdateNamespaceResponse
-	(*DeleteNamespaceRequest)(nil),  // 11: concord.admin.v1.DeleteNamespaceRequest
-	(*DeleteNamespaceResponse)(nil), // 12: concord.admin.v1.DeleteNamespaceResponse
-	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
+	(MemberState)(0),                // 0: concord.admin.v1.MemberState
+	(Durability)(0),                 // 1: concord.admin.v1.Durability
+	(StagedChange_Kind)(0),          // 2: concord.admin.v1.StagedChange.Kind
+	(*Member)(nil),                  // 3: concord.admin.v1.Member
+	(*StagedChange)(nil),            // 4: concord.admin.v1.StagedChange
+	(*Transfer)(nil),                // 5: concord.admin.v1.Transfer
+	(*HandoffProgress)(nil),         // 6: concord.admin.v1.HandoffProgress
+	(*ClusterStatusRequest)(nil),    // 7: concord.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),   // 8: concord.admin.v1.ClusterStatusResponse
+	(*StageJoinRequest)(nil),        // 9: concord.admin.v1.StageJoinRequest
+	(*StageJoinResponse)(nil),       // 10: concord.admin.v1.StageJoinResponse
+	(*StageLeaveRequest)(nil),       // 11: concord.admin.v1.StageLeaveRequest
+	(*StageLeaveResponse)(nil),      // 12: concord.admin.v1.StageLeaveResponse
+	(*PlanChangesRequest)(nil),      // 13: concord.admin.v1.PlanChangesRequest
+	(*PlanChangesResponse)(nil),     // 14: concord.admin.v1.PlanChangesResponse
+	(*CommitChangesRequest)(nil),    // 15: concord.admin.v1.CommitChangesRequest
+	(*CommitChangesResponse)(nil),   // 16: concord.admin.v1.CommitChangesResponse
+	(*ClearChangesRequest)(nil),     // 17: concord.admin.v1.ClearChangesRequest
+	(*ClearChangesResponse)(nil),    // 18: concord.admin.v1.ClearChangesResponse
+	(*WatchHandoffRequest)(nil),     // 19: concord.admin.v1.WatchHandoffRequest
+	(*WatchHandoffResponse)(nil),    // 20: concord.admin.v1.WatchHandoffResponse
+	(*Limits)(nil),                  // 21: concord.admin.v1.Limits
+	(*Namespace)(nil),               // 22: concord.admin.v1.Namespace
+	(*CreateNamespaceRequest)(nil),  // 23: concord.admin.v1.CreateNamespaceRequest
+	(*CreateNamespaceResponse)(nil), // 24: concord.admin.v1.CreateNamespaceResponse
+	(*GetNamespaceRequest)(nil),     // 25: concord.admin.v1.GetNamespaceRequest
+	(*GetNamespaceResponse)(nil),    // 26: concord.admin.v1.GetNamespaceResponse
+	(*ListNamespacesRequest)(nil),   // 27: concord.admin.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil),  // 28: concord.admin.v1.ListNamespacesResponse
+	(*UpdateNamespaceRequest)(nil),  // 29: concord.admin.v1.UpdateNamespaceRequest
+	(*UpdateNamespaceResponse)(nil), // 30: concord.admin.v1.UpdateNamespaceResponse
+	(*DeleteNamespaceRequest)(nil),  // 31: concord.admin.v1.DeleteNamespaceRequest
+	(*DeleteNamespaceResponse)(nil), // 32: concord.admin.v1.DeleteNamespaceResponse
+	nil,                             // 33: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	(*timestamppb.Timestamp)(nil),   // 34: google.protobuf.Timestamp
 }
 var file_concord_admin_v1_admin_proto_depIdxs = []int32{
-	0,  // 0: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
-	1,  // 1: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
-	13, // 2: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	2,  // 4: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	2,  // 5: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	2,  // 6: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
-	2,  // 7: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	2,  // 8: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	3,  // 9: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
-	5,  // 10: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
-	7,  // 11: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
-	9,  // 12: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
-	11, // 13: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
-	4,  // 14: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
-	6,  // 15: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
-	8,  // 16: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
-	10, // 17: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
-	12, // 18: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	0,  // 0: concord.admin.v1.Member.state:type_name -> concord.admin.v1.MemberState
+	2,  // 1: concord.admin.v1.StagedChange.kind:type_name -> concord.admin.v1.StagedChange.Kind
+	3,  // 2: concord.admin.v1.ClusterStatusResponse.members:type_name -> concord.admin.v1.Member
+	4,  // 3: concord.admin.v1.ClusterStatusResponse.staged:type_name -> concord.admin.v1.StagedChange
+	6,  // 4: concord.admin.v1.ClusterStatusResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	4,  // 5: concord.admin.v1.StageJoinResponse.staged:type_name -> concord.admin.v1.StagedChange
+	4,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
+	4,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
+	5,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	33, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	5,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	6,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	1,  // 12: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
+	21, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
+	34, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
+	22, // 15: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	22, // 16: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	22, // 17: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	22, // 18: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
+	22, // 19: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	22, // 20: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 21: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
+	25, // 22: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
+	27, // 23: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
+	29, // 24: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
+	31, // 25: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
+	7,  // 26: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
+	9,  // 27: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
+	11, // 28: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
+	13, // 29: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
+	15, // 30: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
+	17, // 31: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
+	19, // 32: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
+	24, // 33: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
+	26, // 34: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
+	28, // 35: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
+	30, // 36: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
+	32, // 37: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
+	8,  // 38: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
+	10, // 39: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
+	12, // 40: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
+	14, // 41: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
+	16, // 42: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
+	18, // 43: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
+	20, // 44: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_concord_admin_v1_admin_proto_init() }
@@ -802,8 +2021,8 @@ func file_concord_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_admin_v1_admin_proto_rawDesc), len(file_concord_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   12,
+			NumEnums:      3,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,25 @@ const (
 	// AdminServiceDeleteNamespaceProcedure is the fully-qualified name of the AdminService's
 	// DeleteNamespace RPC.
 	AdminServiceDeleteNamespaceProcedure = "/concord.admin.v1.AdminService/DeleteNamespace"
+	// AdminServiceClusterStatusProcedure is the fully-qualified name of the AdminService's
+	// ClusterStatus RPC.
+	AdminServiceClusterStatusProcedure = "/concord.admin.v1.AdminService/ClusterStatus"
+	// AdminServiceStageJoinProcedure is the fully-qualified name of the AdminService's StageJoin RPC.
+	AdminServiceStageJoinProcedure = "/concord.admin.v1.AdminService/StageJoin"
+	// AdminServiceStageLeaveProcedure is the fully-qualified name of the AdminService's StageLeave RPC.
+	AdminServiceStageLeaveProcedure = "/concord.admin.v1.AdminService/StageLeave"
+	// AdminServicePlanChangesProcedure is the fully-qualified name of the AdminService's PlanChanges
+	// RPC.
+	AdminServicePlanChangesProcedure = "/concord.admin.v1.AdminService/PlanChanges"
+	// AdminServiceCommitChangesProcedure is the fully-qualified name of the AdminService's
+	// CommitChanges RPC.
+	AdminServiceCommitChangesProcedure = "/concord.admin.v1.AdminService/CommitChanges"
+	// AdminServiceClearChangesProcedure is the fully-qualified name of the AdminService's ClearChanges
+	// RPC.
+	AdminServiceClearChangesProcedure = "/concord.admin.v1.AdminService/ClearChanges"
+	// AdminServiceWatchHandoffProcedure is the fully-qualified name of the AdminService's WatchHandoff
+	// RPC.
+	AdminServiceWatchHandoffProcedure = "/concord.admin.v1.AdminService/WatchHandoff"
 )
 
 // AdminServiceClient is a client for the concord.admin.v1.AdminService service.
@@ -60,6 +79,22 @@ type AdminServiceClient interface {
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// ClusterStatus shows the members, the ring, staged changes and handoffs.
+	ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error)
+	// StageJoin stages giving a node (already in gossip) a share of the ring.
+	StageJoin(context.Context, *v1.StageJoinRequest) (*v1.StageJoinResponse, error)
+	// StageLeave stages handing a node's partitions to the others.
+	StageLeave(context.Context, *v1.StageLeaveRequest) (*v1.StageLeaveResponse, error)
+	// PlanChanges shows what committing the staged changes would move.
+	PlanChanges(context.Context, *v1.PlanChangesRequest) (*v1.PlanChangesResponse, error)
+	// CommitChanges applies the staged changes: a new ring epoch, and
+	// partitions start moving. Refused while an earlier handoff runs.
+	CommitChanges(context.Context, *v1.CommitChangesRequest) (*v1.CommitChangesResponse, error)
+	// ClearChanges drops the staged changes.
+	ClearChanges(context.Context, *v1.ClearChangesRequest) (*v1.ClearChangesResponse, error)
+	// WatchHandoff streams the progress of partition transfers, once a second,
+	// until they are complete (or forever with follow).
+	WatchHandoff(context.Context, *v1.WatchHandoffRequest) (*connect.ServerStreamForClient[v1.WatchHandoffResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the concord.admin.v1.AdminService service. By
@@ -105,6 +140,51 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
 			connect.WithClientOptions(opts...),
 		),
+		clusterStatus: connect.NewClient[v1.ClusterStatusRequest, v1.ClusterStatusResponse](
+			httpClient,
+			baseURL+AdminServiceClusterStatusProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ClusterStatus")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		stageJoin: connect.NewClient[v1.StageJoinRequest, v1.StageJoinResponse](
+			httpClient,
+			baseURL+AdminServiceStageJoinProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("StageJoin")),
+			connect.WithClientOptions(opts...),
+		),
+		stageLeave: connect.NewClient[v1.StageLeaveRequest, v1.StageLeaveResponse](
+			httpClient,
+			baseURL+AdminServiceStageLeaveProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("StageLeave")),
+			connect.WithClientOptions(opts...),
+		),
+		planChanges: connect.NewClient[v1.PlanChangesRequest, v1.PlanChangesResponse](
+			httpClient,
+			baseURL+AdminServicePlanChangesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("PlanChanges")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		commitChanges: connect.NewClient[v1.CommitChangesRequest, v1.CommitChangesResponse](
+			httpClient,
+			baseURL+AdminServiceCommitChangesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CommitChanges")),
+			connect.WithClientOptions(opts...),
+		),
+		clearChanges: connect.NewClient[v1.ClearChangesRequest, v1.ClearChangesResponse](
+			httpClient,
+			baseURL+AdminServiceClearChangesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ClearChanges")),
+			connect.WithClientOptions(opts...),
+		),
+		watchHandoff: connect.NewClient[v1.WatchHandoffRequest, v1.WatchHandoffResponse](
+			httpClient,
+			baseURL+AdminServiceWatchHandoffProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("WatchHandoff")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -115,6 +195,13 @@ type adminServiceClient struct {
 	listNamespaces  *connect.Client[v1.ListNamespacesRequest, v1.ListNamespacesResponse]
 	updateNamespace *connect.Client[v1.UpdateNamespaceRequest, v1.UpdateNamespaceResponse]
 	deleteNamespace *connect.Client[v1.DeleteNamespaceRequest, v1.DeleteNamespaceResponse]
+	clusterStatus   *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
+	stageJoin       *connect.Client[v1.StageJoinRequest, v1.StageJoinResponse]
+	stageLeave      *connect.Client[v1.StageLeaveRequest, v1.StageLeaveResponse]
+	planChanges     *connect.Client[v1.PlanChangesRequest, v1.PlanChangesResponse]
+	commitChanges   *connect.Client[v1.CommitChangesRequest, v1.CommitChangesResponse]
+	clearChanges    *connect.Client[v1.ClearChangesRequest, v1.ClearChangesResponse]
+	watchHandoff    *connect.Client[v1.WatchHandoffRequest, v1.WatchHandoffResponse]
 }
 
 // CreateNamespace calls concord.admin.v1.AdminService.CreateNamespace.
@@ -162,6 +249,65 @@ func (c *adminServiceClient) DeleteNamespace(ctx context.Context, req *v1.Delete
 	return nil, err
 }
 
+// ClusterStatus calls concord.admin.v1.AdminService.ClusterStatus.
+func (c *adminServiceClient) ClusterStatus(ctx context.Context, req *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error) {
+	response, err := c.clusterStatus.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// StageJoin calls concord.admin.v1.AdminService.StageJoin.
+func (c *adminServiceClient) StageJoin(ctx context.Context, req *v1.StageJoinRequest) (*v1.StageJoinResponse, error) {
+	response, err := c.stageJoin.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// StageLeave calls concord.admin.v1.AdminService.StageLeave.
+func (c *adminServiceClient) StageLeave(ctx context.Context, req *v1.StageLeaveRequest) (*v1.StageLeaveResponse, error) {
+	response, err := c.stageLeave.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// PlanChanges calls concord.admin.v1.AdminService.PlanChanges.
+func (c *adminServiceClient) PlanChanges(ctx context.Context, req *v1.PlanChangesRequest) (*v1.PlanChangesResponse, error) {
+	response, err := c.planChanges.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CommitChanges calls concord.admin.v1.AdminService.CommitChanges.
+func (c *adminServiceClient) CommitChanges(ctx context.Context, req *v1.CommitChangesRequest) (*v1.CommitChangesResponse, error) {
+	response, err := c.commitChanges.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ClearChanges calls concord.admin.v1.AdminService.ClearChanges.
+func (c *adminServiceClient) ClearChanges(ctx context.Context, req *v1.ClearChangesRequest) (*v1.ClearChangesResponse, error) {
+	response, err := c.clearChanges.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// WatchHandoff calls concord.admin.v1.AdminService.WatchHandoff.
+func (c *adminServiceClient) WatchHandoff(ctx context.Context, req *v1.WatchHandoffRequest) (*connect.ServerStreamForClient[v1.WatchHandoffResponse], error) {
+	return c.watchHandoff.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // AdminServiceHandler is an implementation of the concord.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	CreateNamespace(context.Context, *v1.CreateNamespaceRequest) (*v1.CreateNamespaceResponse, error)
@@ -172,6 +318,22 @@ type AdminServiceHandler interface {
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// ClusterStatus shows the members, the ring, staged changes and handoffs.
+	ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error)
+	// StageJoin stages giving a node (already in gossip) a share of the ring.
+	StageJoin(context.Context, *v1.StageJoinRequest) (*v1.StageJoinResponse, error)
+	// StageLeave stages handing a node's partitions to the others.
+	StageLeave(context.Context, *v1.StageLeaveRequest) (*v1.StageLeaveResponse, error)
+	// PlanChanges shows what committing the staged changes would move.
+	PlanChanges(context.Context, *v1.PlanChangesRequest) (*v1.PlanChangesResponse, error)
+	// CommitChanges applies the staged changes: a new ring epoch, and
+	// partitions start moving. Refused while an earlier handoff runs.
+	CommitChanges(context.Context, *v1.CommitChangesRequest) (*v1.CommitChangesResponse, error)
+	// ClearChanges drops the staged changes.
+	ClearChanges(context.Context, *v1.ClearChangesRequest) (*v1.ClearChangesResponse, error)
+	// WatchHandoff streams the progress of partition transfers, once a second,
+	// until they are complete (or forever with follow).
+	WatchHandoff(context.Context, *v1.WatchHandoffRequest, *connect.ServerStream[v1.WatchHandoffResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -213,6 +375,51 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceClusterStatusHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceClusterStatusProcedure,
+		svc.ClusterStatus,
+		connect.WithSchema(adminServiceMethods.ByName("ClusterStatus")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceStageJoinHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceStageJoinProcedure,
+		svc.StageJoin,
+		connect.WithSchema(adminServiceMethods.ByName("StageJoin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceStageLeaveHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceStageLeaveProcedure,
+		svc.StageLeave,
+		connect.WithSchema(adminServiceMethods.ByName("StageLeave")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServicePlanChangesHandler := connect.NewUnaryHandlerSimple(
+		AdminServicePlanChangesProcedure,
+		svc.PlanChanges,
+		connect.WithSchema(adminServiceMethods.ByName("PlanChanges")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCommitChangesHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCommitChangesProcedure,
+		svc.CommitChanges,
+		connect.WithSchema(adminServiceMethods.ByName("CommitChanges")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceClearChangesHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceClearChangesProcedure,
+		svc.ClearChanges,
+		connect.WithSchema(adminServiceMethods.ByName("ClearChanges")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceWatchHandoffHandler := connect.NewServerStreamHandlerSimple(
+		AdminServiceWatchHandoffProcedure,
+		svc.WatchHandoff,
+		connect.WithSchema(adminServiceMethods.ByName("WatchHandoff")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/concord.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateNamespaceProcedure:
@@ -225,6 +432,20 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateNamespaceHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteNamespaceProcedure:
 			adminServiceDeleteNamespaceHandler.ServeHTTP(w, r)
+		case AdminServiceClusterStatusProcedure:
+			adminServiceClusterStatusHandler.ServeHTTP(w, r)
+		case AdminServiceStageJoinProcedure:
+			adminServiceStageJoinHandler.ServeHTTP(w, r)
+		case AdminServiceStageLeaveProcedure:
+			adminServiceStageLeaveHandler.ServeHTTP(w, r)
+		case AdminServicePlanChangesProcedure:
+			adminServicePlanChangesHandler.ServeHTTP(w, r)
+		case AdminServiceCommitChangesProcedure:
+			adminServiceCommitChangesHandler.ServeHTTP(w, r)
+		case AdminServiceClearChangesProcedure:
+			adminServiceClearChangesHandler.ServeHTTP(w, r)
+		case AdminServiceWatchHandoffProcedure:
+			adminServiceWatchHandoffHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -252,4 +473,32 @@ func (UnimplementedAdminServiceHandler) UpdateNamespace(context.Context, *v1.Upd
 
 func (UnimplementedAdminServiceHandler) DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.DeleteNamespace is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.ClusterStatus is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) StageJoin(context.Context, *v1.StageJoinRequest) (*v1.StageJoinResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.StageJoin is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) StageLeave(context.Context, *v1.StageLeaveRequest) (*v1.StageLeaveResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.StageLeave is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) PlanChanges(context.Context, *v1.PlanChangesRequest) (*v1.PlanChangesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.PlanChanges is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CommitChanges(context.Context, *v1.CommitChangesRequest) (*v1.CommitChangesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.CommitChanges is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ClearChanges(context.Context, *v1.ClearChangesRequest) (*v1.ClearChangesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.ClearChanges is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) WatchHandoff(context.Context, *v1.WatchHandoffRequest, *connect.ServerStream[v1.WatchHandoffResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.WatchHandoff is not implemented"))
 }
