@@ -77,6 +77,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if cur != nil {
 		n.setRing(*cur)
 	}
+	n.meta.OnChange(n.publishNamespace)
 	if cc == nil {
 		return nil
 	}
@@ -115,7 +116,6 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return fmt.Errorf("node: start gossip: %w", err)
 	}
 	n.members = ml
-	n.meta.OnChange(n.publishNamespace)
 	if len(cc.Join) > 0 {
 		if _, err := ml.Join(ctx, cc.Join); err != nil {
 			return fmt.Errorf("node: join %v: %w", cc.Join, err)
@@ -250,7 +250,25 @@ func (n *Node) PublishRing(r ring.Ring) error {
 	return n.members.Publish(d)
 }
 
+// dropNamespaceData deletes a deleted namespace's keys from every
+// partition of this node (range deletions: cheap whatever the size).
+func (n *Node) dropNamespaceData(name string) {
+	var b storage.Batch
+	for p := range n.cfg.Partitions {
+		lo, hi := keys.NamespaceRange(uint16(p), name)
+		b.DeleteRange(lo, hi)
+	}
+	if err := n.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+		n.log.Error("drop namespace data", "namespace", name, "err", err)
+		return
+	}
+	n.log.Info("namespace data dropped", "namespace", name)
+}
+
 func (n *Node) publishNamespace(ns meta.Namespace) {
+	if ns.Deleted {
+		n.dropNamespaceData(ns.Name)
+	}
 	raw, err := meta.Encode(ns)
 	if err == nil && n.members != nil {
 		err = n.members.Publish(membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
@@ -291,8 +309,12 @@ func (n *Node) onDoc(d membership.Doc) {
 			n.log.Error("bad namespace document", "doc", d.Name, "err", err)
 			return
 		}
-		if _, err := n.meta.Apply(ns); err != nil {
+		changed, err := n.meta.Apply(ns)
+		if err != nil {
 			n.log.Error("store namespace", "namespace", ns.Name, "err", err)
+		}
+		if changed && ns.Deleted {
+			n.dropNamespaceData(ns.Name)
 		}
 	}
 }

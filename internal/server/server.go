@@ -63,7 +63,9 @@ func New(n *node.Node, opts Options) *Server {
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),
-		connect.WithReadMaxBytes(meta.CeilingValueSize + meta.CeilingKeySize + 64<<10),
+		// JSON clients send bytes as base64 (4/3 larger): leave room for the
+		// largest value a namespace may allow, so the limit check answers.
+		connect.WithReadMaxBytes((meta.CeilingValueSize+meta.CeilingKeySize)*4/3 + 256<<10),
 	}
 	services := []string{kvv1connect.KVServiceName, adminv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
@@ -97,7 +99,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return serveHTTP(ctx, lis, s.handler, s.log, 10*time.Second, func() {
 		s.ready.Store(false)
-		s.health.SetStatus(kvv1connect.KVServiceName, grpchealth.StatusNotServing)
+		for _, svc := range []string{"", kvv1connect.KVServiceName, adminv1connect.AdminServiceName} {
+			s.health.SetStatus(svc, grpchealth.StatusNotServing)
+		}
 	})
 }
 

@@ -1,0 +1,99 @@
+package server_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
+	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
+)
+
+// The benchmarks measure one node end to end: a Connect client over an
+// HTTP/1.1 loopback connection, the server, and Pebble with synced writes
+// (the default namespace's durability), with 100-byte values.
+
+const benchValueSize = 100
+
+// benchKV starts a server and returns a Connect-protocol client of it.
+func benchKV(b *testing.B) kvv1connect.KVServiceClient {
+	b.Helper()
+	return kvv1connect.NewKVServiceClient(newHTTPClient(b, false), startServer(b))
+}
+
+func benchKey(i int64) []byte { return fmt.Appendf(nil, "bench/%010d", i) }
+
+// preload writes n keys for the Get benchmarks.
+func preload(b *testing.B, kv kvv1connect.KVServiceClient, n int64) {
+	b.Helper()
+	value := make([]byte, benchValueSize)
+	for i := range n {
+		if _, err := kv.Put(b.Context(), &kvv1.PutRequest{Namespace: ns, Key: benchKey(i), Value: value}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPut writes a new key per operation (blind writes to one key
+// would run into max_siblings).
+func BenchmarkPut(b *testing.B) {
+	kv := benchKV(b)
+	value := make([]byte, benchValueSize)
+	b.SetBytes(benchValueSize)
+	b.ReportAllocs()
+	for i := int64(0); b.Loop(); i++ {
+		if _, err := kv.Put(b.Context(), &kvv1.PutRequest{Namespace: ns, Key: benchKey(i), Value: value}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutParallel(b *testing.B) {
+	kv := benchKV(b)
+	value := make([]byte, benchValueSize)
+	var next atomic.Int64
+	b.SetBytes(benchValueSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := kv.Put(b.Context(), &kvv1.PutRequest{Namespace: ns, Key: benchKey(next.Add(1)), Value: value}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+const benchKeys = 256
+
+func BenchmarkGet(b *testing.B) {
+	kv := benchKV(b)
+	preload(b, kv, benchKeys)
+	b.SetBytes(benchValueSize)
+	b.ReportAllocs()
+	for i := int64(0); b.Loop(); i++ {
+		res, err := kv.Get(b.Context(), &kvv1.GetRequest{Namespace: ns, Key: benchKey(i % benchKeys)})
+		if err != nil || !res.GetFound() {
+			b.Fatalf("Get: found=%v, %v", res.GetFound(), err)
+		}
+	}
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	kv := benchKV(b)
+	preload(b, kv, benchKeys)
+	var next atomic.Int64
+	b.SetBytes(benchValueSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := kv.Get(b.Context(), &kvv1.GetRequest{Namespace: ns, Key: benchKey(next.Add(1) % benchKeys)})
+			if err != nil || !res.GetFound() {
+				b.Errorf("Get: found=%v, %v", res.GetFound(), err)
+				return
+			}
+		}
+	})
+}
