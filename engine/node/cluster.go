@@ -483,10 +483,12 @@ func (n *Node) SetRingMembers(ids []string) (ring.Ring, error) {
 
 // Stats are the node's cluster counters.
 type Stats struct {
-	HintBacklog    int64 // hints this node keeps for others
-	HintsDelivered int64 // hints delivered since start
-	HintedWrites   int64 // writes sent to a fallback (or kept here) as hints
-	ReadRepairs    int64 // stale replicas repaired after reads
+	HintBacklog     int64 // hints this node keeps for others
+	HintsDelivered  int64 // hints delivered since start
+	HintedWrites    int64 // writes sent to a fallback (or kept here) as hints
+	ReadRepairs     int64 // stale replicas repaired after reads
+	AAEExchanges    int64 // anti-entropy exchanges run
+	AAEKeysRepaired int64 // keys anti-entropy repaired
 }
 
 // Stats returns the node's cluster counters.

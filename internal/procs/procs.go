@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,6 +61,7 @@ type Node struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	Endpoint string // http://HOST:PORT of the client API
+	Gossip   string // HOST:PORT of the gossip listener
 	logs     *logBuffer
 }
 
@@ -93,12 +95,12 @@ func (n *Node) start() {
 		t.Fatal(err)
 	}
 	n.cmd, n.exited = cmd, make(chan struct{})
-	addr := make(chan string, 1)
+	addr := make(chan serving, 1)
 	go n.scan(stderr, addr)
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	select {
 	case a := <-addr:
-		n.Endpoint = a
+		n.Endpoint, n.Gossip = a.api, a.gossip
 	case <-n.exited:
 		t.Fatalf("concord serve exited before serving:\n%s", n.logs.String())
 	case <-time.After(60 * time.Second):
@@ -107,21 +109,24 @@ func (n *Node) start() {
 	n.waitReady()
 }
 
-// scan copies the process's JSON logs and reports the API address from the
+type serving struct{ api, gossip string }
+
+// scan copies the process's JSON logs and reports the addresses from the
 // "serving" line.
-func (n *Node) scan(r io.Reader, addr chan<- string) {
+func (n *Node) scan(r io.Reader, addr chan<- serving) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		n.logs.add(line)
 		var rec struct {
-			Msg string `json:"msg"`
-			API string `json:"api"`
+			Msg    string `json:"msg"`
+			API    string `json:"api"`
+			Gossip string `json:"gossip"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" && rec.API != "" {
 			select {
-			case addr <- rec.API:
+			case addr <- serving{rec.API, rec.Gossip}:
 			default:
 			}
 		}
@@ -183,4 +188,15 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Join(b.lines, "\n")
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -60,6 +60,13 @@ func New(n *node.Node, opts Options) *Server {
 		opts.CompressMinBytes = 1024
 	}
 	s := &Server{node: n, log: opts.Logger}
+	metrics.RegisterNode(opts.Registry, func() metrics.NodeStats {
+		st := n.Stats()
+		return metrics.NodeStats{
+			HintBacklog: st.HintBacklog, HintsDelivered: st.HintsDelivered, HintedWrites: st.HintedWrites,
+			ReadRepairs: st.ReadRepairs, AAEExchanges: st.AAEExchanges, AAEKeysRepaired: st.AAEKeysRepaired,
+		}
+	})
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),

@@ -1,0 +1,55 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// NodeStats is what a node reports at scrape time.
+type NodeStats struct {
+	HintBacklog     int64
+	HintsDelivered  int64
+	HintedWrites    int64
+	ReadRepairs     int64
+	AAEExchanges    int64
+	AAEKeysRepaired int64
+}
+
+// nodeCollector turns a node's counters into Prometheus metrics on scrape.
+type nodeCollector struct {
+	stats func() NodeStats
+	descs map[string]*prometheus.Desc
+}
+
+var nodeMetrics = []struct {
+	name, help string
+	kind       prometheus.ValueType
+	get        func(NodeStats) int64
+}{
+	{"concord_hint_backlog", "Hints this node keeps for other nodes.", prometheus.GaugeValue, func(s NodeStats) int64 { return s.HintBacklog }},
+	{"concord_hints_delivered_total", "Hints delivered to their owners.", prometheus.CounterValue, func(s NodeStats) int64 { return s.HintsDelivered }},
+	{"concord_hinted_writes_total", "Writes sent to a fallback (or kept here) as hints.", prometheus.CounterValue, func(s NodeStats) int64 { return s.HintedWrites }},
+	{"concord_read_repairs_total", "Stale replicas repaired after reads.", prometheus.CounterValue, func(s NodeStats) int64 { return s.ReadRepairs }},
+	{"concord_aae_exchanges_total", "Anti-entropy exchanges run.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEExchanges }},
+	{"concord_aae_keys_repaired_total", "Keys repaired by anti-entropy.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEKeysRepaired }},
+}
+
+// RegisterNode registers the node's counters with reg; stats is called on
+// every scrape.
+func RegisterNode(reg prometheus.Registerer, stats func() NodeStats) {
+	c := &nodeCollector{stats: stats, descs: map[string]*prometheus.Desc{}}
+	for _, m := range nodeMetrics {
+		c.descs[m.name] = prometheus.NewDesc(m.name, m.help, nil, nil)
+	}
+	reg.MustRegister(c)
+}
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for _, m := range nodeMetrics {
+		ch <- prometheus.MustNewConstMetric(c.descs[m.name], m.kind, float64(m.get(s)))
+	}
+}
