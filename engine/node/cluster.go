@@ -44,6 +44,9 @@ type ClusterConfig struct {
 	// HandoffInterval is how often the node checks for partitions to fetch
 	// after a ring change. Default 500ms.
 	HandoffInterval time.Duration
+	// AAEInterval is the pause between two anti-entropy exchanges (one
+	// partition each). Default 100ms: every partition every Q/10 seconds.
+	AAEInterval time.Duration
 	// FastGossip uses memberlist's local-network timings (tests, dev).
 	FastGossip bool
 	// GossipTransport replaces memberlist's network transport (tests).
@@ -87,6 +90,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if cc.HandoffInterval == 0 {
 		cc.HandoffInterval = 500 * time.Millisecond
 	}
+	if cc.AAEInterval == 0 {
+		cc.AAEInterval = 100 * time.Millisecond
+	}
 	httpClient := cc.PeerHTTP
 	if httpClient == nil {
 		httpClient = peer.NewH2CClient(nil)
@@ -123,6 +129,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 	}
 	n.bg.Go(func() { n.deliverHints(n.bgCtx, cc.HintInterval) })
 	n.bg.Go(func() { n.runHandoffs(n.bgCtx, cc.HandoffInterval) })
+	if err := n.startAAE(cc.AAEInterval); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -253,12 +262,12 @@ func (n *Node) PublishRing(r ring.Ring) error {
 // dropNamespaceData deletes a deleted namespace's keys from every
 // partition of this node (range deletions: cheap whatever the size).
 func (n *Node) dropNamespaceData(name string) {
-	var b storage.Batch
+	var ranges [][2][]byte
 	for p := range n.cfg.Partitions {
 		lo, hi := keys.NamespaceRange(uint16(p), name)
-		b.DeleteRange(lo, hi)
+		ranges = append(ranges, [2][]byte{lo, hi})
 	}
-	if err := n.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+	if err := n.deleteRanges(ranges); err != nil {
 		n.log.Error("drop namespace data", "namespace", name, "err", err)
 		return
 	}
@@ -421,15 +430,6 @@ func (n *Node) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (d
 	return res.Object, res.Replies, err
 }
 
-var errNotImplemented = connect.NewError(connect.CodeUnimplemented, errors.New("not served by this node yet"))
-
-// Tree implements peer.Local.
-func (n *Node) Tree(context.Context, uint16) ([]uint64, error) { return nil, errNotImplemented }
-
-// Segment implements peer.Local.
-func (n *Node) Segment(context.Context, uint16, []uint32) ([]peer.Object, error) {
-	return nil, errNotImplemented
-}
 
 // PeerAddr is the advertised peer address ("" for a single node).
 func (n *Node) PeerAddr() string {
@@ -493,10 +493,15 @@ type Stats struct {
 
 // Stats returns the node's cluster counters.
 func (n *Node) Stats() Stats {
-	return Stats{
+	st := Stats{
 		HintBacklog:    n.replica.HintBacklog(),
 		HintsDelivered: n.hintsDelivered.Load(),
 		HintedWrites:   n.coord.Stats.HintedWrites.Load(),
 		ReadRepairs:    n.coord.Stats.ReadRepairs.Load(),
 	}
+	if n.aae != nil {
+		m := n.aae.Metrics()
+		st.AAEExchanges, st.AAEKeysRepaired = int64(m.Exchanges), int64(m.KeysRepaired)
+	}
+	return st
 }

@@ -182,17 +182,17 @@ func (n *Node) dropLeftPartitions(prev, cur ring.Ring, nrep int) {
 	if _, err := n.eng.Get(marker); err == nil {
 		return
 	}
-	var b storage.Batch
-	dropped := 0
+	var ranges [][2][]byte
 	for p, ids := range handoff.Leaving(prev, cur, nrep) {
 		if slices.Contains(ids, n.id) {
 			lo, hi := keys.PartitionRange(uint16(p))
-			b.DeleteRange(lo, hi)
-			dropped++
+			ranges = append(ranges, [2][]byte{lo, hi})
 		}
 	}
+	dropped := len(ranges)
+	var b storage.Batch
 	b.Set(marker, nil)
-	if err := n.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+	if err := errors.Join(n.deleteRanges(ranges), n.eng.Apply(&b, storage.WriteOptions{Sync: true})); err != nil {
 		n.log.Error("drop handed-off partitions", "err", err)
 		return
 	}

@@ -50,6 +50,8 @@ type PutRequest struct {
 // Get reads a key. A missing key is a Result with a zero Object, not an
 // error.
 func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
+	n.inflight.Add(1)
+	defer n.inflight.Add(-1)
 	ns, err := n.namespace(req.Namespace)
 	if err != nil {
 		return Result{}, err
@@ -73,6 +75,8 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
 // Put writes (or deletes) a key: this node coordinates the write if it is
 // in the key's preference list, and forwards it to one that is otherwise.
 func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
+	n.inflight.Add(1)
+	defer n.inflight.Add(-1)
 	return n.put(ctx, req, 0)
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
@@ -44,6 +45,10 @@ type Node struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	trees    trees
+	aae      *aae.Scheduler
+	inflight atomic.Int64 // client requests being served
 
 	hintsDelivered atomic.Int64
 	docMu          sync.Mutex // serialises onDoc
@@ -100,7 +105,8 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := replica.New(eng, cfg.Partitions, nil)
+	tr := newTrees(cfg.Partitions)
+	rs, err := replica.New(eng, cfg.Partitions, tr.observe)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +116,11 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		eng:     eng,
 		meta:    ms,
 		replica: rs,
+		trees:   tr,
 		id:      id,
+	}
+	if err := n.buildTrees(); err != nil {
+		return nil, fmt.Errorf("node: build anti-entropy trees: %w", err)
 	}
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	joinCtx, cancel := context.WithTimeout(n.bgCtx, 30*time.Second)
@@ -179,6 +189,9 @@ func (n *Node) Close() error {
 func (n *Node) stop() {
 	n.bgCancel()
 	n.bg.Wait()
+	if n.aae != nil {
+		_ = n.aae.Close()
+	}
 	if n.members != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = n.members.Leave(ctx)
