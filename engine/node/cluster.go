@@ -430,7 +430,6 @@ func (n *Node) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (d
 	return res.Object, res.Replies, err
 }
 
-
 // PeerAddr is the advertised peer address ("" for a single node).
 func (n *Node) PeerAddr() string {
 	if n.cfg.Cluster == nil {
