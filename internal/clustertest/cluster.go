@@ -29,7 +29,8 @@ type Options struct {
 	Nodes        int           // default 3
 	N, R, W      uint32        // default namespace settings; default 3, 2, 2
 	Partitions   int           // default 64 (small rings keep tests fast)
-	HintInterval time.Duration // default 100ms
+	HintInterval time.Duration // default 100ms; an hour turns hint delivery off
+	AAEInterval  time.Duration // default 10ms
 	Logger       *slog.Logger  // default: discard
 }
 
@@ -73,6 +74,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.HintInterval == 0 {
 		opts.HintInterval = 100 * time.Millisecond
+	}
+	if opts.AAEInterval == 0 {
+		opts.AAEInterval = 10 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -150,6 +154,7 @@ func (n *Node) start(t testing.TB) {
 		GossipAddr:      n.gossip,
 		FastGossip:      true,
 		HintInterval:    c.opts.HintInterval,
+		AAEInterval:     c.opts.AAEInterval,
 		GossipTransport: c.Net.NewTransport(n.gossip),
 		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
 	}
