@@ -47,6 +47,12 @@ type ClusterConfig struct {
 	// AAEInterval is the pause between two anti-entropy exchanges (one
 	// partition each). Default 100ms: every partition every Q/10 seconds.
 	AAEInterval time.Duration
+	// PurgeInterval is how often old tombstones are checked for purging.
+	// Default 30s.
+	PurgeInterval time.Duration
+	// TombstoneGrace is how long a tombstone is kept at least, even when
+	// every replica holds it. It must outlast hint delivery. Default 1h.
+	TombstoneGrace time.Duration
 	// FastGossip uses memberlist's local-network timings (tests, dev).
 	FastGossip bool
 	// GossipTransport replaces memberlist's network transport (tests).
@@ -93,6 +99,12 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if cc.AAEInterval == 0 {
 		cc.AAEInterval = 100 * time.Millisecond
 	}
+	if cc.PurgeInterval == 0 {
+		cc.PurgeInterval = 30 * time.Second
+	}
+	if cc.TombstoneGrace == 0 {
+		cc.TombstoneGrace = time.Hour
+	}
 	httpClient := cc.PeerHTTP
 	if httpClient == nil {
 		httpClient = peer.NewH2CClient(nil)
@@ -132,6 +144,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if err := n.startAAE(cc.AAEInterval); err != nil {
 		return err
 	}
+	n.bg.Go(func() { n.runPurge(n.bgCtx, cc.PurgeInterval, cc.TombstoneGrace) })
 	return nil
 }
 
@@ -482,21 +495,25 @@ func (n *Node) SetRingMembers(ids []string) (ring.Ring, error) {
 
 // Stats are the node's cluster counters.
 type Stats struct {
-	HintBacklog     int64 // hints this node keeps for others
-	HintsDelivered  int64 // hints delivered since start
-	HintedWrites    int64 // writes sent to a fallback (or kept here) as hints
-	ReadRepairs     int64 // stale replicas repaired after reads
-	AAEExchanges    int64 // anti-entropy exchanges run
-	AAEKeysRepaired int64 // keys anti-entropy repaired
+	HintBacklog      int64 // hints this node keeps for others
+	HintsDelivered   int64 // hints delivered since start
+	HintedWrites     int64 // writes sent to a fallback (or kept here) as hints
+	ReadRepairs      int64 // stale replicas repaired after reads
+	TombstonesPurged int64 // tombstones removed after every replica held them
+	PurgeRounds      int64 // purge checks run
+	AAEExchanges     int64 // anti-entropy exchanges run
+	AAEKeysRepaired  int64 // keys anti-entropy repaired
 }
 
 // Stats returns the node's cluster counters.
 func (n *Node) Stats() Stats {
 	st := Stats{
-		HintBacklog:    n.replica.HintBacklog(),
-		HintsDelivered: n.hintsDelivered.Load(),
-		HintedWrites:   n.coord.Stats.HintedWrites.Load(),
-		ReadRepairs:    n.coord.Stats.ReadRepairs.Load(),
+		HintBacklog:      n.replica.HintBacklog(),
+		HintsDelivered:   n.hintsDelivered.Load(),
+		HintedWrites:     n.coord.Stats.HintedWrites.Load(),
+		ReadRepairs:      n.coord.Stats.ReadRepairs.Load(),
+		TombstonesPurged: n.tombstonesPurged.Load(),
+		PurgeRounds:      n.purgeRounds.Load(),
 	}
 	if n.aae != nil {
 		m := n.aae.Metrics()

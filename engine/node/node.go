@@ -50,8 +50,10 @@ type Node struct {
 	aae      *aae.Scheduler
 	inflight atomic.Int64 // client requests being served
 
-	hintsDelivered atomic.Int64
-	docMu          sync.Mutex // serialises onDoc
+	hintsDelivered   atomic.Int64
+	tombstonesPurged atomic.Int64
+	purgeRounds      atomic.Int64
+	docMu            sync.Mutex // serialises onDoc
 
 	closeOnce sync.Once
 	closeErr  error

@@ -33,6 +33,8 @@ type Local interface {
 	Tree(ctx context.Context, partition uint16) ([]uint64, error)
 	Segment(ctx context.Context, partition uint16, segments []uint32) ([]Object, error)
 	Transfer(ctx context.Context, req *peerv1.TransferRequest, send func(*peerv1.TransferResponse) error) error
+	// Purge removes the objects whose local copies are exactly these.
+	Purge(ctx context.Context, objs []Object) (int, error)
 }
 
 // Handler serves concord.peer.v1 from a Local node.
@@ -89,6 +91,18 @@ func (h *Handler) Segment(ctx context.Context, req *peerv1.SegmentRequest) (*pee
 		return nil, err
 	}
 	return &peerv1.SegmentResponse{Objects: EncodeObjects(objs)}, nil
+}
+
+func (h *Handler) Purge(ctx context.Context, req *peerv1.PurgeRequest) (*peerv1.PurgeResponse, error) {
+	objs, err := decodeObjects(req.GetObjects())
+	if err != nil {
+		return nil, err
+	}
+	n, err := h.local.Purge(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	return &peerv1.PurgeResponse{Purged: uint32(n)}, nil
 }
 
 func (h *Handler) Transfer(ctx context.Context, req *peerv1.TransferRequest, stream *connect.ServerStream[peerv1.TransferResponse]) error {

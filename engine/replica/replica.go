@@ -158,3 +158,36 @@ func (s *Store) Scan(partition uint16, ns string, from []byte, fn func(Entry) (b
 	}
 	return it.Error()
 }
+
+// DeleteIfEqual removes a key's object if it is exactly obj (a purge of a
+// tombstone every replica holds). It reports whether it removed it.
+func (s *Store) DeleteIfEqual(ns string, key []byte, obj dvv.Object) (bool, error) {
+	p := s.Partition(ns, key)
+	k := keys.Data(p, ns, key)
+	mu := &s.locks[keys.Hash(ns, key)%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	old, err := s.eng.Get(k)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("replica: read: %w", err)
+	}
+	cur, err := dvv.Unmarshal(old)
+	if err != nil {
+		return false, fmt.Errorf("replica: decode %x: %w", k, err)
+	}
+	if !cur.Equal(obj) {
+		return false, nil
+	}
+	var b storage.Batch
+	b.Delete(k)
+	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+		return false, fmt.Errorf("replica: delete: %w", err)
+	}
+	if s.observer != nil {
+		s.observer(p, k[3:], old, nil)
+	}
+	return true, nil
+}

@@ -31,6 +31,7 @@ type Options struct {
 	Partitions   int           // default 64 (small rings keep tests fast)
 	HintInterval time.Duration // default 100ms; an hour turns hint delivery off
 	AAEInterval  time.Duration // default 10ms
+	PurgeGrace   time.Duration // tombstone grace; default 300ms (purge checks every 50ms)
 	Logger       *slog.Logger  // default: discard
 }
 
@@ -77,6 +78,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.AAEInterval == 0 {
 		opts.AAEInterval = 10 * time.Millisecond
+	}
+	if opts.PurgeGrace == 0 {
+		opts.PurgeGrace = 300 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -155,6 +159,8 @@ func (n *Node) start(t testing.TB) {
 		FastGossip:      true,
 		HintInterval:    c.opts.HintInterval,
 		AAEInterval:     c.opts.AAEInterval,
+		PurgeInterval:   50 * time.Millisecond,
+		TombstoneGrace:  c.opts.PurgeGrace,
 		GossipTransport: c.Net.NewTransport(n.gossip),
 		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
 	}

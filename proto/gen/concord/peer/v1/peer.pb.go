@@ -792,6 +792,95 @@ func (x *TransferResponse) GetRemainingBytes() uint64 {
 	return 0
 }
 
+type PurgeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Objects       []*KeyObject           `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeRequest) Reset() {
+	*x = PurgeRequest{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeRequest) ProtoMessage() {}
+
+func (x *PurgeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeRequest.ProtoReflect.Descriptor instead.
+func (*PurgeRequest) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PurgeRequest) GetObjects() []*KeyObject {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+type PurgeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many of the objects were removed.
+	Purged        uint32 `protobuf:"varint,1,opt,name=purged,proto3" json:"purged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeResponse) Reset() {
+	*x = PurgeResponse{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeResponse) ProtoMessage() {}
+
+func (x *PurgeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeResponse.ProtoReflect.Descriptor instead.
+func (*PurgeResponse) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PurgeResponse) GetPurged() uint32 {
+	if x != nil {
+		return x.Purged
+	}
+	return 0
+}
+
 var File_concord_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_concord_peer_v1_peer_proto_rawDesc = "" +
@@ -848,14 +937,19 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x10TransferResponse\x124\n" +
 	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\fR\x06cursor\x12'\n" +
-	"\x0fremaining_bytes\x18\x03 \x01(\x04R\x0eremainingBytes2\xf7\x03\n" +
+	"\x0fremaining_bytes\x18\x03 \x01(\x04R\x0eremainingBytes\"D\n" +
+	"\fPurgeRequest\x124\n" +
+	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\"'\n" +
+	"\rPurgeResponse\x12\x16\n" +
+	"\x06purged\x18\x01 \x01(\rR\x06purged2\xbf\x04\n" +
 	"\vPeerService\x12R\n" +
 	"\tReplicate\x12!.concord.peer.v1.ReplicateRequest\x1a\".concord.peer.v1.ReplicateResponse\x12H\n" +
 	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\n" +
 	"Coordinate\x12\".concord.peer.v1.CoordinateRequest\x1a#.concord.peer.v1.CoordinateResponse\x12H\n" +
 	"\x04Tree\x12\x1c.concord.peer.v1.TreeRequest\x1a\x1d.concord.peer.v1.TreeResponse\"\x03\x90\x02\x01\x12Q\n" +
-	"\aSegment\x12\x1f.concord.peer.v1.SegmentRequest\x1a .concord.peer.v1.SegmentResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\aSegment\x12\x1f.concord.peer.v1.SegmentRequest\x1a .concord.peer.v1.SegmentResponse\"\x03\x90\x02\x01\x12F\n" +
+	"\x05Purge\x12\x1d.concord.peer.v1.PurgeRequest\x1a\x1e.concord.peer.v1.PurgeResponse\x12V\n" +
 	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01B\xbe\x01\n" +
 	"\x13com.concord.peer.v1B\tPeerProtoP\x01Z>github.com/concord-kv/concord/proto/gen/concord/peer/v1;peerv1\xa2\x02\x03CPX\xaa\x02\x0fConcord.Peer.V1\xca\x02\x0fConcord\\Peer\\V1\xe2\x02\x1bConcord\\Peer\\V1\\GPBMetadata\xea\x02\x11Concord::Peer::V1b\x06proto3"
 
@@ -871,7 +965,7 @@ func file_concord_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_concord_peer_v1_peer_proto_rawDescData
 }
 
-var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(*KeyObject)(nil),          // 0: concord.peer.v1.KeyObject
 	(*ReplicateRequest)(nil),   // 1: concord.peer.v1.ReplicateRequest
@@ -886,28 +980,33 @@ var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(*SegmentResponse)(nil),    // 10: concord.peer.v1.SegmentResponse
 	(*TransferRequest)(nil),    // 11: concord.peer.v1.TransferRequest
 	(*TransferResponse)(nil),   // 12: concord.peer.v1.TransferResponse
+	(*PurgeRequest)(nil),       // 13: concord.peer.v1.PurgeRequest
+	(*PurgeResponse)(nil),      // 14: concord.peer.v1.PurgeResponse
 }
 var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	0,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
 	0,  // 1: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
 	0,  // 2: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
-	1,  // 3: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
-	3,  // 4: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
-	5,  // 5: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
-	7,  // 6: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
-	9,  // 7: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
-	11, // 8: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
-	2,  // 9: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
-	4,  // 10: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
-	6,  // 11: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
-	8,  // 12: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
-	10, // 13: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
-	12, // 14: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
-	9,  // [9:15] is the sub-list for method output_type
-	3,  // [3:9] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	0,  // 3: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 4: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
+	3,  // 5: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
+	5,  // 6: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
+	7,  // 7: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
+	9,  // 8: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
+	13, // 9: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
+	11, // 10: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
+	2,  // 11: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
+	4,  // 12: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
+	6,  // 13: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
+	8,  // 14: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
+	10, // 15: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
+	14, // 16: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
+	12, // 17: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_concord_peer_v1_peer_proto_init() }
@@ -921,7 +1020,7 @@ func file_concord_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_peer_v1_peer_proto_rawDesc), len(file_concord_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

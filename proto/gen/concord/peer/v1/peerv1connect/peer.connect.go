@@ -43,6 +43,8 @@ const (
 	PeerServiceTreeProcedure = "/concord.peer.v1.PeerService/Tree"
 	// PeerServiceSegmentProcedure is the fully-qualified name of the PeerService's Segment RPC.
 	PeerServiceSegmentProcedure = "/concord.peer.v1.PeerService/Segment"
+	// PeerServicePurgeProcedure is the fully-qualified name of the PeerService's Purge RPC.
+	PeerServicePurgeProcedure = "/concord.peer.v1.PeerService/Purge"
 	// PeerServiceTransferProcedure is the fully-qualified name of the PeerService's Transfer RPC.
 	PeerServiceTransferProcedure = "/concord.peer.v1.PeerService/Transfer"
 )
@@ -61,6 +63,9 @@ type PeerServiceClient interface {
 	// Segment returns the keys and objects of some segments of a partition's
 	// anti-entropy tree.
 	Segment(context.Context, *v1.SegmentRequest) (*v1.SegmentResponse, error)
+	// Purge deletes tombstones that every replica holds: each object is
+	// removed only if the receiver's copy is exactly the one given.
+	Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error)
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest) (*connect.ServerStreamForClient[v1.TransferResponse], error)
@@ -110,6 +115,12 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		purge: connect.NewClient[v1.PurgeRequest, v1.PurgeResponse](
+			httpClient,
+			baseURL+PeerServicePurgeProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Purge")),
+			connect.WithClientOptions(opts...),
+		),
 		transfer: connect.NewClient[v1.TransferRequest, v1.TransferResponse](
 			httpClient,
 			baseURL+PeerServiceTransferProcedure,
@@ -127,6 +138,7 @@ type peerServiceClient struct {
 	coordinate *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
 	tree       *connect.Client[v1.TreeRequest, v1.TreeResponse]
 	segment    *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
+	purge      *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
 	transfer   *connect.Client[v1.TransferRequest, v1.TransferResponse]
 }
 
@@ -175,6 +187,15 @@ func (c *peerServiceClient) Segment(ctx context.Context, req *v1.SegmentRequest)
 	return nil, err
 }
 
+// Purge calls concord.peer.v1.PeerService.Purge.
+func (c *peerServiceClient) Purge(ctx context.Context, req *v1.PurgeRequest) (*v1.PurgeResponse, error) {
+	response, err := c.purge.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // Transfer calls concord.peer.v1.PeerService.Transfer.
 func (c *peerServiceClient) Transfer(ctx context.Context, req *v1.TransferRequest) (*connect.ServerStreamForClient[v1.TransferResponse], error) {
 	return c.transfer.CallServerStream(ctx, connect.NewRequest(req))
@@ -194,6 +215,9 @@ type PeerServiceHandler interface {
 	// Segment returns the keys and objects of some segments of a partition's
 	// anti-entropy tree.
 	Segment(context.Context, *v1.SegmentRequest) (*v1.SegmentResponse, error)
+	// Purge deletes tombstones that every replica holds: each object is
+	// removed only if the receiver's copy is exactly the one given.
+	Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error)
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error
@@ -239,6 +263,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServicePurgeHandler := connect.NewUnaryHandlerSimple(
+		PeerServicePurgeProcedure,
+		svc.Purge,
+		connect.WithSchema(peerServiceMethods.ByName("Purge")),
+		connect.WithHandlerOptions(opts...),
+	)
 	peerServiceTransferHandler := connect.NewServerStreamHandlerSimple(
 		PeerServiceTransferProcedure,
 		svc.Transfer,
@@ -258,6 +288,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceTreeHandler.ServeHTTP(w, r)
 		case PeerServiceSegmentProcedure:
 			peerServiceSegmentHandler.ServeHTTP(w, r)
+		case PeerServicePurgeProcedure:
+			peerServicePurgeHandler.ServeHTTP(w, r)
 		case PeerServiceTransferProcedure:
 			peerServiceTransferHandler.ServeHTTP(w, r)
 		default:
@@ -287,6 +319,10 @@ func (UnimplementedPeerServiceHandler) Tree(context.Context, *v1.TreeRequest) (*
 
 func (UnimplementedPeerServiceHandler) Segment(context.Context, *v1.SegmentRequest) (*v1.SegmentResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.Segment is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.Purge is not implemented"))
 }
 
 func (UnimplementedPeerServiceHandler) Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error {
