@@ -67,6 +67,89 @@ type Namespace struct {
 	Version uint64 `json:"version"`
 	// Deleted marks a deleted namespace (kept so the delete spreads).
 	Deleted bool `json:"deleted,omitempty"`
+	// Resolver is the namespace's WebAssembly resolver; nil: siblings go to
+	// the client.
+	Resolver *Resolver `json:"resolver,omitempty"`
+}
+
+// ResolverMode says where a namespace's resolver runs.
+type ResolverMode int
+
+const (
+	// ModeClient returns siblings to the client.
+	ModeClient ResolverMode = iota + 1
+	// ModeOnRead resolves at read time and writes the result back.
+	ModeOnRead
+	// ModeOnWrite resolves wherever divergent versions meet on a server.
+	ModeOnWrite
+)
+
+func (m ResolverMode) String() string {
+	switch m {
+	case ModeClient:
+		return "client"
+	case ModeOnRead:
+		return "on_read"
+	case ModeOnWrite:
+		return "on_write"
+	}
+	return fmt.Sprintf("ResolverMode(%d)", int(m))
+}
+
+// Resolver is a namespace's resolver settings. The module itself is stored
+// by hash, apart from the settings.
+type Resolver struct {
+	Name          string        `json:"name"`
+	Hash          string        `json:"sha256"`
+	Mode          ResolverMode  `json:"mode"`
+	Config        []byte        `json:"config,omitempty"`
+	WriteDeadline time.Duration `json:"write_deadline"`
+	ReadDeadline  time.Duration `json:"read_deadline"`
+	MemoryPages   uint32        `json:"memory_pages"`
+	ModuleBytes   uint64        `json:"module_bytes"`
+}
+
+// Defaults of a resolver's limits.
+const (
+	DefaultWriteDeadline = 20 * time.Millisecond
+	DefaultReadDeadline  = 50 * time.Millisecond
+	DefaultMemoryPages   = 256
+	MaxResolverDeadline  = 10 * time.Second
+	MaxMemoryPages       = 16384 // 1 GiB
+)
+
+// WithDefaults fills a resolver's unset limits.
+func (r Resolver) WithDefaults() Resolver {
+	if r.Mode == 0 {
+		r.Mode = ModeOnWrite
+	}
+	if r.WriteDeadline == 0 {
+		r.WriteDeadline = DefaultWriteDeadline
+	}
+	if r.ReadDeadline == 0 {
+		r.ReadDeadline = DefaultReadDeadline
+	}
+	if r.MemoryPages == 0 {
+		r.MemoryPages = DefaultMemoryPages
+	}
+	return r
+}
+
+// Validate checks a resolver's settings.
+func (r Resolver) Validate() error {
+	switch {
+	case r.Mode < ModeClient || r.Mode > ModeOnWrite:
+		return errs.Invalid("mode", "mode must be client, on_read or on_write")
+	case r.WriteDeadline <= 0 || r.WriteDeadline > MaxResolverDeadline:
+		return errs.Invalid("write_deadline_ms", "the write deadline is %v; it must be between 1ms and %v", r.WriteDeadline, MaxResolverDeadline)
+	case r.ReadDeadline <= 0 || r.ReadDeadline > MaxResolverDeadline:
+		return errs.Invalid("read_deadline_ms", "the read deadline is %v; it must be between 1ms and %v", r.ReadDeadline, MaxResolverDeadline)
+	case r.MemoryPages < 1 || r.MemoryPages > MaxMemoryPages:
+		return errs.Invalid("memory_pages", "memory_pages is %d; it must be between 1 and %d", r.MemoryPages, MaxMemoryPages)
+	case len(r.Config) > 64<<10:
+		return errs.Invalid("config", "the resolver config is %d bytes; at most 65536", len(r.Config))
+	}
+	return nil
 }
 
 // Defaults fill the settings a new namespace leaves zero.

@@ -30,8 +30,9 @@ type GetRequest struct {
 
 // Result is the state of a key after a read or a write.
 type Result struct {
-	Object  dvv.Object
-	Replies int // replicas that answered
+	Object     dvv.Object
+	Replies    int    // replicas that answered
+	ResolvedBy string // the resolver that merged the siblings on the server, if one did
 }
 
 // PutRequest writes (or, with Tombstone, deletes) a key.
@@ -69,7 +70,31 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
 	if err != nil {
 		return Result{Replies: replies}, n.storageFailed("get", err)
 	}
-	return Result{Object: obj, Replies: replies}, nil
+	res := Result{Object: obj, Replies: replies}
+	if r := ns.Resolver; r != nil && r.Mode != meta.ModeClient && obj.Len() > 1 {
+		resolved, ok := n.resolveObject(ctx, ns, req.Key, obj, r.ReadDeadline)
+		if !ok {
+			return res, nil
+		}
+		res.Object, res.ResolvedBy = resolved, r.Name
+		if r.Mode == meta.ModeOnRead {
+			n.writeBack(ctx, ns, req.Key, obj, resolved)
+		}
+	}
+	return res, nil
+}
+
+// writeBack stores an on_read resolution: a write with the context of
+// everything the read saw, so it replaces exactly those siblings.
+func (n *Node) writeBack(ctx context.Context, ns meta.Namespace, key []byte, read, resolved dvv.Object) {
+	sib := resolved.Siblings()[0]
+	_, err := n.put(ctx, PutRequest{
+		Namespace: ns.Name, Key: key, Value: sib.Value, Tombstone: sib.Tombstone,
+		Context: dvv.EncodeContext(read.Context()),
+	}, 0)
+	if err != nil {
+		n.log.Debug("on_read write-back failed; the next read retries", "namespace", ns.Name, "err", err)
+	}
 }
 
 // Put writes (or deletes) a key: this node coordinates the write if it is
@@ -143,6 +168,9 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 			clock = cur.Context() // a forced delete removes everything this coordinator holds
 		}
 		next := cur.Update(n.id, clock, sib)
+		if r := ns.Resolver; r != nil && r.Mode == meta.ModeOnWrite && next.Len() > 1 {
+			next, _ = n.resolveObject(ctx, ns, req.Key, next, r.WriteDeadline)
+		}
 		if max := ns.Limits.MaxSiblings; uint32(next.Len()) > max && next.Len() > cur.Len() {
 			return dvv.Object{}, &errs.LimitError{Limit: "max_siblings", Max: uint64(max), Actual: uint64(next.Len()), Exhausted: true,
 				Hint: "read the key, merge its siblings and write back with the context"}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/concord-kv/concord/engine/storage"
 	"github.com/concord-kv/concord/engine/storage/memory"
 	"github.com/concord-kv/concord/engine/storage/pebble"
+	"github.com/concord-kv/concord/resolvers"
 )
 
 // Node is one running concord node. It is safe for concurrent use.
@@ -46,7 +48,8 @@ type Node struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 
-	trees    trees
+	trees     trees
+	resolvers *resolverSet
 	aae      *aae.Scheduler
 	inflight atomic.Int64 // client requests being served
 
@@ -124,6 +127,16 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if err := n.buildTrees(); err != nil {
 		return nil, fmt.Errorf("node: build anti-entropy trees: %w", err)
 	}
+	rtOpts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
+	if cfg.DataDir != "" {
+		rtOpts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+	}
+	rt, err := resolvers.NewRuntime(context.Background(), rtOpts)
+	if err != nil {
+		return nil, fmt.Errorf("node: start the WebAssembly runtime: %w", err)
+	}
+	n.resolvers = newResolverSet(rt)
+	rs.SetResolveHook(n.mergeResolver)
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	joinCtx, cancel := context.WithTimeout(n.bgCtx, 30*time.Second)
 	defer cancel()
@@ -180,6 +193,9 @@ func (n *Node) Close() error {
 		n.stop()
 		if n.coord != nil {
 			n.coord.Wait()
+		}
+		if n.resolvers != nil {
+			_ = n.resolvers.rt.Close(context.Background())
 		}
 		n.closeErr = n.eng.Close()
 		n.log.Info("node closed")

@@ -35,6 +35,8 @@ type Local interface {
 	Transfer(ctx context.Context, req *peerv1.TransferRequest, send func(*peerv1.TransferResponse) error) error
 	// Purge removes the objects whose local copies are exactly these.
 	Purge(ctx context.Context, objs []Object) (int, error)
+	// FetchModule returns a resolver module by hash, nil if not held.
+	FetchModule(ctx context.Context, sha256 string) ([]byte, error)
 }
 
 // Handler serves concord.peer.v1 from a Local node.
@@ -103,6 +105,14 @@ func (h *Handler) Purge(ctx context.Context, req *peerv1.PurgeRequest) (*peerv1.
 		return nil, err
 	}
 	return &peerv1.PurgeResponse{Purged: uint32(n)}, nil
+}
+
+func (h *Handler) FetchModule(ctx context.Context, req *peerv1.FetchModuleRequest) (*peerv1.FetchModuleResponse, error) {
+	wasm, err := h.local.FetchModule(ctx, req.GetSha256())
+	if err != nil {
+		return nil, err
+	}
+	return &peerv1.FetchModuleResponse{Module: wasm}, nil
 }
 
 func (h *Handler) Transfer(ctx context.Context, req *peerv1.TransferRequest, stream *connect.ServerStream[peerv1.TransferResponse]) error {

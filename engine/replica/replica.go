@@ -30,6 +30,7 @@ type Store struct {
 	locks      [lockStripes]sync.Mutex
 	hintCount  atomic.Int64
 	observer   Observer
+	resolve    ResolveHook
 }
 
 // Observer is told of every change to a stored object, inside the key's
@@ -120,12 +121,26 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 }
 
 // Merge folds an object received from another replica into the local one
-// (DVVSet sync) and persists the result.
+// (DVVSet sync), runs the resolve hook if siblings remain, and persists the
+// result.
 func (s *Store) Merge(ns string, key []byte, in dvv.Object, sync bool) (dvv.Object, error) {
 	return s.Mutate(ns, key, sync, func(cur dvv.Object) (dvv.Object, error) {
-		return dvv.Sync(cur, in), nil
+		out := dvv.Sync(cur, in)
+		if s.resolve != nil && out.Len() > 1 {
+			out = s.resolve(ns, key, out)
+		}
+		return out, nil
 	})
 }
+
+// ResolveHook merges siblings where versions meet (on_write resolvers). It
+// runs under the key's lock and must return the object unchanged when it
+// cannot resolve.
+type ResolveHook func(ns string, key []byte, obj dvv.Object) dvv.Object
+
+// SetResolveHook installs the hook Merge runs. Call it before the store is
+// shared.
+func (s *Store) SetResolveHook(h ResolveHook) { s.resolve = h }
 
 // Entry is one stored object met by [Store.Scan].
 type Entry struct {

@@ -97,7 +97,9 @@ func applyMask(cur meta.Namespace, in *adminv1.Namespace, mask []string) (meta.N
 		return meta.Namespace{}, err
 	}
 	if len(mask) == 0 {
-		return src.WithDefaults(meta.Defaults{N: cur.N, R: cur.R, W: cur.W, DW: cur.DW, Durability: cur.Durability, Limits: cur.Limits}), nil
+		next := src.WithDefaults(meta.Defaults{N: cur.N, R: cur.R, W: cur.W, DW: cur.DW, Durability: cur.Durability, Limits: cur.Limits})
+		next.Resolver = cur.Resolver // resolvers change only through the resolver calls
+		return next, nil
 	}
 	next := cur
 	for _, f := range mask {
@@ -147,5 +149,6 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 			MaxSiblings:   ns.Limits.MaxSiblings,
 		},
 		CreatedAt: timestamppb.New(ns.CreatedAt),
+		Resolver:  resolverToProto(ns.Resolver),
 	}
 }

@@ -33,10 +33,11 @@ func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetRes
 		return nil, toConnect(s.log, err)
 	}
 	return &kvv1.GetResponse{
-		Found:    res.Object.HasLive(),
-		Siblings: siblingsToProto(res.Object),
-		Context:  contextOf(res.Object),
-		Replies:  uint32(res.Replies),
+		Found:      res.Object.HasLive(),
+		Siblings:   siblingsToProto(res.Object),
+		Context:    contextOf(res.Object),
+		ResolvedBy: res.ResolvedBy,
+		Replies:    uint32(res.Replies),
 	}, nil
 }
 

@@ -129,6 +129,62 @@ func (Durability) EnumDescriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
+type ResolverMode int32
+
+const (
+	ResolverMode_RESOLVER_MODE_UNSPECIFIED ResolverMode = 0
+	// Siblings are returned to the client (the default).
+	ResolverMode_RESOLVER_MODE_CLIENT ResolverMode = 1
+	// The coordinator of a Get resolves the siblings and writes the result back.
+	ResolverMode_RESOLVER_MODE_ON_READ ResolverMode = 2
+	// Siblings are resolved wherever they meet on a server: the write path,
+	// read repair, anti-entropy, handoff.
+	ResolverMode_RESOLVER_MODE_ON_WRITE ResolverMode = 3
+)
+
+// Enum value maps for ResolverMode.
+var (
+	ResolverMode_name = map[int32]string{
+		0: "RESOLVER_MODE_UNSPECIFIED",
+		1: "RESOLVER_MODE_CLIENT",
+		2: "RESOLVER_MODE_ON_READ",
+		3: "RESOLVER_MODE_ON_WRITE",
+	}
+	ResolverMode_value = map[string]int32{
+		"RESOLVER_MODE_UNSPECIFIED": 0,
+		"RESOLVER_MODE_CLIENT":      1,
+		"RESOLVER_MODE_ON_READ":     2,
+		"RESOLVER_MODE_ON_WRITE":    3,
+	}
+)
+
+func (x ResolverMode) Enum() *ResolverMode {
+	p := new(ResolverMode)
+	*p = x
+	return p
+}
+
+func (x ResolverMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResolverMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_concord_admin_v1_admin_proto_enumTypes[2].Descriptor()
+}
+
+func (ResolverMode) Type() protoreflect.EnumType {
+	return &file_concord_admin_v1_admin_proto_enumTypes[2]
+}
+
+func (x ResolverMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResolverMode.Descriptor instead.
+func (ResolverMode) EnumDescriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
 type StagedChange_Kind int32
 
 const (
@@ -162,11 +218,11 @@ func (x StagedChange_Kind) String() string {
 }
 
 func (StagedChange_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_concord_admin_v1_admin_proto_enumTypes[2].Descriptor()
+	return file_concord_admin_v1_admin_proto_enumTypes[3].Descriptor()
 }
 
 func (StagedChange_Kind) Type() protoreflect.EnumType {
-	return &file_concord_admin_v1_admin_proto_enumTypes[2]
+	return &file_concord_admin_v1_admin_proto_enumTypes[3]
 }
 
 func (x StagedChange_Kind) Number() protoreflect.EnumNumber {
@@ -1233,10 +1289,12 @@ type Namespace struct {
 	// Default acknowledgements a Put or Delete waits for.
 	W uint32 `protobuf:"varint,4,opt,name=w,proto3" json:"w,omitempty"`
 	// Default durable acknowledgements a Put waits for.
-	Dw            uint32                 `protobuf:"varint,5,opt,name=dw,proto3" json:"dw,omitempty"`
-	Durability    Durability             `protobuf:"varint,6,opt,name=durability,proto3,enum=concord.admin.v1.Durability" json:"durability,omitempty"`
-	Limits        *Limits                `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Dw         uint32                 `protobuf:"varint,5,opt,name=dw,proto3" json:"dw,omitempty"`
+	Durability Durability             `protobuf:"varint,6,opt,name=durability,proto3,enum=concord.admin.v1.Durability" json:"durability,omitempty"`
+	Limits     *Limits                `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The namespace's resolver; unset: siblings go to the client.
+	Resolver      *Resolver `protobuf:"bytes,9,opt,name=resolver,proto3" json:"resolver,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1327,6 +1385,875 @@ func (x *Namespace) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Namespace) GetResolver() *Resolver {
+	if x != nil {
+		return x.Resolver
+	}
+	return nil
+}
+
+type Resolver struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A built-in's name (lww, set-union, counter, shopping-cart) or the name
+	// given at upload.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Hex SHA-256 of the module.
+	ModuleSha256 string       `protobuf:"bytes,2,opt,name=module_sha256,json=moduleSha256,proto3" json:"module_sha256,omitempty"`
+	Mode         ResolverMode `protobuf:"varint,3,opt,name=mode,proto3,enum=concord.admin.v1.ResolverMode" json:"mode,omitempty"`
+	// Bytes the module reads with config_read.
+	Config []byte `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	// Per-call deadlines; defaults 20 ms on write, 50 ms on read.
+	WriteDeadlineMs uint32 `protobuf:"varint,5,opt,name=write_deadline_ms,json=writeDeadlineMs,proto3" json:"write_deadline_ms,omitempty"`
+	ReadDeadlineMs  uint32 `protobuf:"varint,6,opt,name=read_deadline_ms,json=readDeadlineMs,proto3" json:"read_deadline_ms,omitempty"`
+	// Memory cap in 64 KiB pages; default 256 (16 MiB).
+	MemoryPages   uint32 `protobuf:"varint,7,opt,name=memory_pages,json=memoryPages,proto3" json:"memory_pages,omitempty"`
+	ModuleBytes   uint64 `protobuf:"varint,8,opt,name=module_bytes,json=moduleBytes,proto3" json:"module_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resolver) Reset() {
+	*x = Resolver{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resolver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resolver) ProtoMessage() {}
+
+func (x *Resolver) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resolver.ProtoReflect.Descriptor instead.
+func (*Resolver) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Resolver) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Resolver) GetModuleSha256() string {
+	if x != nil {
+		return x.ModuleSha256
+	}
+	return ""
+}
+
+func (x *Resolver) GetMode() ResolverMode {
+	if x != nil {
+		return x.Mode
+	}
+	return ResolverMode_RESOLVER_MODE_UNSPECIFIED
+}
+
+func (x *Resolver) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *Resolver) GetWriteDeadlineMs() uint32 {
+	if x != nil {
+		return x.WriteDeadlineMs
+	}
+	return 0
+}
+
+func (x *Resolver) GetReadDeadlineMs() uint32 {
+	if x != nil {
+		return x.ReadDeadlineMs
+	}
+	return 0
+}
+
+func (x *Resolver) GetMemoryPages() uint32 {
+	if x != nil {
+		return x.MemoryPages
+	}
+	return 0
+}
+
+func (x *Resolver) GetModuleBytes() uint64 {
+	if x != nil {
+		return x.ModuleBytes
+	}
+	return 0
+}
+
+// LawReport is the outcome of the upload checks.
+type LawReport struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Passed     []string               `protobuf:"bytes,1,rep,name=passed,proto3" json:"passed,omitempty"`
+	Violations []*LawViolation        `protobuf:"bytes,2,rep,name=violations,proto3" json:"violations,omitempty"`
+	// Sibling sets tried.
+	Checked uint32 `protobuf:"varint,3,opt,name=checked,proto3" json:"checked,omitempty"`
+	// Whether the module was refused (determinism or order-insensitivity
+	// failed; idempotence and associativity failures are warnings).
+	Refused bool `protobuf:"varint,4,opt,name=refused,proto3" json:"refused,omitempty"`
+	// The report as text.
+	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LawReport) Reset() {
+	*x = LawReport{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LawReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LawReport) ProtoMessage() {}
+
+func (x *LawReport) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LawReport.ProtoReflect.Descriptor instead.
+func (*LawReport) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *LawReport) GetPassed() []string {
+	if x != nil {
+		return x.Passed
+	}
+	return nil
+}
+
+func (x *LawReport) GetViolations() []*LawViolation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+func (x *LawReport) GetChecked() uint32 {
+	if x != nil {
+		return x.Checked
+	}
+	return 0
+}
+
+func (x *LawReport) GetRefused() bool {
+	if x != nil {
+		return x.Refused
+	}
+	return false
+}
+
+func (x *LawReport) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type LawViolation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Law   string                 `protobuf:"bytes,1,opt,name=law,proto3" json:"law,omitempty"`
+	// The sibling values that broke the law.
+	Input         [][]byte `protobuf:"bytes,2,rep,name=input,proto3" json:"input,omitempty"`
+	Tombstones    []bool   `protobuf:"varint,3,rep,packed,name=tombstones,proto3" json:"tombstones,omitempty"`
+	Got           []byte   `protobuf:"bytes,4,opt,name=got,proto3" json:"got,omitempty"`
+	Want          []byte   `protobuf:"bytes,5,opt,name=want,proto3" json:"want,omitempty"`
+	Detail        string   `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LawViolation) Reset() {
+	*x = LawViolation{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LawViolation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LawViolation) ProtoMessage() {}
+
+func (x *LawViolation) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LawViolation.ProtoReflect.Descriptor instead.
+func (*LawViolation) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *LawViolation) GetLaw() string {
+	if x != nil {
+		return x.Law
+	}
+	return ""
+}
+
+func (x *LawViolation) GetInput() [][]byte {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *LawViolation) GetTombstones() []bool {
+	if x != nil {
+		return x.Tombstones
+	}
+	return nil
+}
+
+func (x *LawViolation) GetGot() []byte {
+	if x != nil {
+		return x.Got
+	}
+	return nil
+}
+
+func (x *LawViolation) GetWant() []byte {
+	if x != nil {
+		return x.Want
+	}
+	return nil
+}
+
+func (x *LawViolation) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type UploadResolverRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Types that are valid to be assigned to Source:
+	//
+	//	*UploadResolverRequest_Module
+	//	*UploadResolverRequest_Builtin
+	Source isUploadResolverRequest_Source `protobuf_oneof:"source"`
+	// Default RESOLVER_MODE_ON_WRITE.
+	Mode   ResolverMode `protobuf:"varint,4,opt,name=mode,proto3,enum=concord.admin.v1.ResolverMode" json:"mode,omitempty"`
+	Config []byte       `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
+	// Values to build sibling sets from for the checks.
+	Samples         [][]byte `protobuf:"bytes,6,rep,name=samples,proto3" json:"samples,omitempty"`
+	WriteDeadlineMs uint32   `protobuf:"varint,7,opt,name=write_deadline_ms,json=writeDeadlineMs,proto3" json:"write_deadline_ms,omitempty"`
+	ReadDeadlineMs  uint32   `protobuf:"varint,8,opt,name=read_deadline_ms,json=readDeadlineMs,proto3" json:"read_deadline_ms,omitempty"`
+	MemoryPages     uint32   `protobuf:"varint,9,opt,name=memory_pages,json=memoryPages,proto3" json:"memory_pages,omitempty"`
+	// A name for an uploaded module; default its hash.
+	Name          string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadResolverRequest) Reset() {
+	*x = UploadResolverRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadResolverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadResolverRequest) ProtoMessage() {}
+
+func (x *UploadResolverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadResolverRequest.ProtoReflect.Descriptor instead.
+func (*UploadResolverRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UploadResolverRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *UploadResolverRequest) GetSource() isUploadResolverRequest_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *UploadResolverRequest) GetModule() []byte {
+	if x != nil {
+		if x, ok := x.Source.(*UploadResolverRequest_Module); ok {
+			return x.Module
+		}
+	}
+	return nil
+}
+
+func (x *UploadResolverRequest) GetBuiltin() string {
+	if x != nil {
+		if x, ok := x.Source.(*UploadResolverRequest_Builtin); ok {
+			return x.Builtin
+		}
+	}
+	return ""
+}
+
+func (x *UploadResolverRequest) GetMode() ResolverMode {
+	if x != nil {
+		return x.Mode
+	}
+	return ResolverMode_RESOLVER_MODE_UNSPECIFIED
+}
+
+func (x *UploadResolverRequest) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *UploadResolverRequest) GetSamples() [][]byte {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+func (x *UploadResolverRequest) GetWriteDeadlineMs() uint32 {
+	if x != nil {
+		return x.WriteDeadlineMs
+	}
+	return 0
+}
+
+func (x *UploadResolverRequest) GetReadDeadlineMs() uint32 {
+	if x != nil {
+		return x.ReadDeadlineMs
+	}
+	return 0
+}
+
+func (x *UploadResolverRequest) GetMemoryPages() uint32 {
+	if x != nil {
+		return x.MemoryPages
+	}
+	return 0
+}
+
+func (x *UploadResolverRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type isUploadResolverRequest_Source interface {
+	isUploadResolverRequest_Source()
+}
+
+type UploadResolverRequest_Module struct {
+	// A WebAssembly module, at most 8 MiB.
+	Module []byte `protobuf:"bytes,2,opt,name=module,proto3,oneof"`
+}
+
+type UploadResolverRequest_Builtin struct {
+	// The name of a built-in resolver.
+	Builtin string `protobuf:"bytes,3,opt,name=builtin,proto3,oneof"`
+}
+
+func (*UploadResolverRequest_Module) isUploadResolverRequest_Source() {}
+
+func (*UploadResolverRequest_Builtin) isUploadResolverRequest_Source() {}
+
+type UploadResolverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     *Namespace             `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Report        *LawReport             `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadResolverResponse) Reset() {
+	*x = UploadResolverResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadResolverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadResolverResponse) ProtoMessage() {}
+
+func (x *UploadResolverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadResolverResponse.ProtoReflect.Descriptor instead.
+func (*UploadResolverResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UploadResolverResponse) GetNamespace() *Namespace {
+	if x != nil {
+		return x.Namespace
+	}
+	return nil
+}
+
+func (x *UploadResolverResponse) GetReport() *LawReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type TestResolverRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Source:
+	//
+	//	*TestResolverRequest_Module
+	//	*TestResolverRequest_Builtin
+	Source        isTestResolverRequest_Source `protobuf_oneof:"source"`
+	Config        []byte                       `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
+	Samples       [][]byte                     `protobuf:"bytes,4,rep,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestResolverRequest) Reset() {
+	*x = TestResolverRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestResolverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestResolverRequest) ProtoMessage() {}
+
+func (x *TestResolverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestResolverRequest.ProtoReflect.Descriptor instead.
+func (*TestResolverRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TestResolverRequest) GetSource() isTestResolverRequest_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *TestResolverRequest) GetModule() []byte {
+	if x != nil {
+		if x, ok := x.Source.(*TestResolverRequest_Module); ok {
+			return x.Module
+		}
+	}
+	return nil
+}
+
+func (x *TestResolverRequest) GetBuiltin() string {
+	if x != nil {
+		if x, ok := x.Source.(*TestResolverRequest_Builtin); ok {
+			return x.Builtin
+		}
+	}
+	return ""
+}
+
+func (x *TestResolverRequest) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *TestResolverRequest) GetSamples() [][]byte {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+type isTestResolverRequest_Source interface {
+	isTestResolverRequest_Source()
+}
+
+type TestResolverRequest_Module struct {
+	Module []byte `protobuf:"bytes,1,opt,name=module,proto3,oneof"`
+}
+
+type TestResolverRequest_Builtin struct {
+	Builtin string `protobuf:"bytes,2,opt,name=builtin,proto3,oneof"`
+}
+
+func (*TestResolverRequest_Module) isTestResolverRequest_Source() {}
+
+func (*TestResolverRequest_Builtin) isTestResolverRequest_Source() {}
+
+type TestResolverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *LawReport             `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestResolverResponse) Reset() {
+	*x = TestResolverResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestResolverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestResolverResponse) ProtoMessage() {}
+
+func (x *TestResolverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestResolverResponse.ProtoReflect.Descriptor instead.
+func (*TestResolverResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TestResolverResponse) GetReport() *LawReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type ListResolversRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListResolversRequest) Reset() {
+	*x = ListResolversRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListResolversRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListResolversRequest) ProtoMessage() {}
+
+func (x *ListResolversRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListResolversRequest.ProtoReflect.Descriptor instead.
+func (*ListResolversRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+type NamespaceResolver struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Resolver  *Resolver              `protobuf:"bytes,2,opt,name=resolver,proto3" json:"resolver,omitempty"`
+	Calls     uint64                 `protobuf:"varint,3,opt,name=calls,proto3" json:"calls,omitempty"`
+	Failures  uint64                 `protobuf:"varint,4,opt,name=failures,proto3" json:"failures,omitempty"`
+	// closed, open or half-open.
+	Breaker       string `protobuf:"bytes,5,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceResolver) Reset() {
+	*x = NamespaceResolver{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceResolver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceResolver) ProtoMessage() {}
+
+func (x *NamespaceResolver) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceResolver.ProtoReflect.Descriptor instead.
+func (*NamespaceResolver) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *NamespaceResolver) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *NamespaceResolver) GetResolver() *Resolver {
+	if x != nil {
+		return x.Resolver
+	}
+	return nil
+}
+
+func (x *NamespaceResolver) GetCalls() uint64 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *NamespaceResolver) GetFailures() uint64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *NamespaceResolver) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+type ListResolversResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resolvers     []*NamespaceResolver   `protobuf:"bytes,1,rep,name=resolvers,proto3" json:"resolvers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListResolversResponse) Reset() {
+	*x = ListResolversResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListResolversResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListResolversResponse) ProtoMessage() {}
+
+func (x *ListResolversResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListResolversResponse.ProtoReflect.Descriptor instead.
+func (*ListResolversResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListResolversResponse) GetResolvers() []*NamespaceResolver {
+	if x != nil {
+		return x.Resolvers
+	}
+	return nil
+}
+
+type DeleteResolverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResolverRequest) Reset() {
+	*x = DeleteResolverRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResolverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResolverRequest) ProtoMessage() {}
+
+func (x *DeleteResolverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResolverRequest.ProtoReflect.Descriptor instead.
+func (*DeleteResolverRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeleteResolverRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+type DeleteResolverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     *Namespace             `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResolverResponse) Reset() {
+	*x = DeleteResolverResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResolverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResolverResponse) ProtoMessage() {}
+
+func (x *DeleteResolverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResolverResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResolverResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DeleteResolverResponse) GetNamespace() *Namespace {
+	if x != nil {
+		return x.Namespace
+	}
+	return nil
+}
+
 type CreateNamespaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Fields left zero take the cluster's defaults.
@@ -1337,7 +2264,7 @@ type CreateNamespaceRequest struct {
 
 func (x *CreateNamespaceRequest) Reset() {
 	*x = CreateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +2276,7 @@ func (x *CreateNamespaceRequest) String() string {
 func (*CreateNamespaceRequest) ProtoMessage() {}
 
 func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +2289,7 @@ func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateNamespaceRequest) GetNamespace() *Namespace {
@@ -1381,7 +2308,7 @@ type CreateNamespaceResponse struct {
 
 func (x *CreateNamespaceResponse) Reset() {
 	*x = CreateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +2320,7 @@ func (x *CreateNamespaceResponse) String() string {
 func (*CreateNamespaceResponse) ProtoMessage() {}
 
 func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +2333,7 @@ func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateNamespaceResponse) GetNamespace() *Namespace {
@@ -1425,7 +2352,7 @@ type GetNamespaceRequest struct {
 
 func (x *GetNamespaceRequest) Reset() {
 	*x = GetNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +2364,7 @@ func (x *GetNamespaceRequest) String() string {
 func (*GetNamespaceRequest) ProtoMessage() {}
 
 func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +2377,7 @@ func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*GetNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetNamespaceRequest) GetName() string {
@@ -1469,7 +2396,7 @@ type GetNamespaceResponse struct {
 
 func (x *GetNamespaceResponse) Reset() {
 	*x = GetNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +2408,7 @@ func (x *GetNamespaceResponse) String() string {
 func (*GetNamespaceResponse) ProtoMessage() {}
 
 func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +2421,7 @@ func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*GetNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetNamespaceResponse) GetNamespace() *Namespace {
@@ -1512,7 +2439,7 @@ type ListNamespacesRequest struct {
 
 func (x *ListNamespacesRequest) Reset() {
 	*x = ListNamespacesRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +2451,7 @@ func (x *ListNamespacesRequest) String() string {
 func (*ListNamespacesRequest) ProtoMessage() {}
 
 func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +2464,7 @@ func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 type ListNamespacesResponse struct {
@@ -1549,7 +2476,7 @@ type ListNamespacesResponse struct {
 
 func (x *ListNamespacesResponse) Reset() {
 	*x = ListNamespacesResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +2488,7 @@ func (x *ListNamespacesResponse) String() string {
 func (*ListNamespacesResponse) ProtoMessage() {}
 
 func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +2501,7 @@ func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListNamespacesResponse) GetNamespaces() []*Namespace {
@@ -1595,7 +2522,7 @@ type UpdateNamespaceRequest struct {
 
 func (x *UpdateNamespaceRequest) Reset() {
 	*x = UpdateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +2534,7 @@ func (x *UpdateNamespaceRequest) String() string {
 func (*UpdateNamespaceRequest) ProtoMessage() {}
 
 func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +2547,7 @@ func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateNamespaceRequest) GetNamespace() *Namespace {
@@ -1646,7 +2573,7 @@ type UpdateNamespaceResponse struct {
 
 func (x *UpdateNamespaceResponse) Reset() {
 	*x = UpdateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +2585,7 @@ func (x *UpdateNamespaceResponse) String() string {
 func (*UpdateNamespaceResponse) ProtoMessage() {}
 
 func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +2598,7 @@ func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateNamespaceResponse) GetNamespace() *Namespace {
@@ -1690,7 +2617,7 @@ type DeleteNamespaceRequest struct {
 
 func (x *DeleteNamespaceRequest) Reset() {
 	*x = DeleteNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +2629,7 @@ func (x *DeleteNamespaceRequest) String() string {
 func (*DeleteNamespaceRequest) ProtoMessage() {}
 
 func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +2642,7 @@ func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteNamespaceRequest) GetName() string {
@@ -1733,7 +2660,7 @@ type DeleteNamespaceResponse struct {
 
 func (x *DeleteNamespaceResponse) Reset() {
 	*x = DeleteNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +2672,7 @@ func (x *DeleteNamespaceResponse) String() string {
 func (*DeleteNamespaceResponse) ProtoMessage() {}
 
 func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +2685,7 @@ func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 var File_concord_admin_v1_admin_proto protoreflect.FileDescriptor
@@ -1844,7 +2771,7 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_value_bytes\x18\x01 \x01(\x04R\rmaxValueBytes\x12\"\n" +
 	"\rmax_key_bytes\x18\x02 \x01(\rR\vmaxKeyBytes\x12!\n" +
-	"\fmax_siblings\x18\x03 \x01(\rR\vmaxSiblings\"\x84\x02\n" +
+	"\fmax_siblings\x18\x03 \x01(\rR\vmaxSiblings\"\xbc\x02\n" +
 	"\tNamespace\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
 	"\x01n\x18\x02 \x01(\rR\x01n\x12\f\n" +
@@ -1856,7 +2783,71 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"durability\x120\n" +
 	"\x06limits\x18\a \x01(\v2\x18.concord.admin.v1.LimitsR\x06limits\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"S\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
+	"\bresolver\x18\t \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\"\xab\x02\n" +
+	"\bResolver\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rmodule_sha256\x18\x02 \x01(\tR\fmoduleSha256\x122\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x1e.concord.admin.v1.ResolverModeR\x04mode\x12\x16\n" +
+	"\x06config\x18\x04 \x01(\fR\x06config\x12*\n" +
+	"\x11write_deadline_ms\x18\x05 \x01(\rR\x0fwriteDeadlineMs\x12(\n" +
+	"\x10read_deadline_ms\x18\x06 \x01(\rR\x0ereadDeadlineMs\x12!\n" +
+	"\fmemory_pages\x18\a \x01(\rR\vmemoryPages\x12!\n" +
+	"\fmodule_bytes\x18\b \x01(\x04R\vmoduleBytes\"\xab\x01\n" +
+	"\tLawReport\x12\x16\n" +
+	"\x06passed\x18\x01 \x03(\tR\x06passed\x12>\n" +
+	"\n" +
+	"violations\x18\x02 \x03(\v2\x1e.concord.admin.v1.LawViolationR\n" +
+	"violations\x12\x18\n" +
+	"\achecked\x18\x03 \x01(\rR\achecked\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\bR\arefused\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\"\x94\x01\n" +
+	"\fLawViolation\x12\x10\n" +
+	"\x03law\x18\x01 \x01(\tR\x03law\x12\x14\n" +
+	"\x05input\x18\x02 \x03(\fR\x05input\x12\x1e\n" +
+	"\n" +
+	"tombstones\x18\x03 \x03(\bR\n" +
+	"tombstones\x12\x10\n" +
+	"\x03got\x18\x04 \x01(\fR\x03got\x12\x12\n" +
+	"\x04want\x18\x05 \x01(\fR\x04want\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\"\xe8\x02\n" +
+	"\x15UploadResolverRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
+	"\x06module\x18\x02 \x01(\fH\x00R\x06module\x12\x1a\n" +
+	"\abuiltin\x18\x03 \x01(\tH\x00R\abuiltin\x122\n" +
+	"\x04mode\x18\x04 \x01(\x0e2\x1e.concord.admin.v1.ResolverModeR\x04mode\x12\x16\n" +
+	"\x06config\x18\x05 \x01(\fR\x06config\x12\x18\n" +
+	"\asamples\x18\x06 \x03(\fR\asamples\x12*\n" +
+	"\x11write_deadline_ms\x18\a \x01(\rR\x0fwriteDeadlineMs\x12(\n" +
+	"\x10read_deadline_ms\x18\b \x01(\rR\x0ereadDeadlineMs\x12!\n" +
+	"\fmemory_pages\x18\t \x01(\rR\vmemoryPages\x12\x12\n" +
+	"\x04name\x18\n" +
+	" \x01(\tR\x04nameB\b\n" +
+	"\x06source\"\x88\x01\n" +
+	"\x16UploadResolverResponse\x129\n" +
+	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\x123\n" +
+	"\x06report\x18\x02 \x01(\v2\x1b.concord.admin.v1.LawReportR\x06report\"\x87\x01\n" +
+	"\x13TestResolverRequest\x12\x18\n" +
+	"\x06module\x18\x01 \x01(\fH\x00R\x06module\x12\x1a\n" +
+	"\abuiltin\x18\x02 \x01(\tH\x00R\abuiltin\x12\x16\n" +
+	"\x06config\x18\x03 \x01(\fR\x06config\x12\x18\n" +
+	"\asamples\x18\x04 \x03(\fR\asamplesB\b\n" +
+	"\x06source\"K\n" +
+	"\x14TestResolverResponse\x123\n" +
+	"\x06report\x18\x01 \x01(\v2\x1b.concord.admin.v1.LawReportR\x06report\"\x16\n" +
+	"\x14ListResolversRequest\"\xb5\x01\n" +
+	"\x11NamespaceResolver\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x126\n" +
+	"\bresolver\x18\x02 \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\x12\x14\n" +
+	"\x05calls\x18\x03 \x01(\x04R\x05calls\x12\x1a\n" +
+	"\bfailures\x18\x04 \x01(\x04R\bfailures\x12\x18\n" +
+	"\abreaker\x18\x05 \x01(\tR\abreaker\"Z\n" +
+	"\x15ListResolversResponse\x12A\n" +
+	"\tresolvers\x18\x01 \x03(\v2#.concord.admin.v1.NamespaceResolverR\tresolvers\"5\n" +
+	"\x15DeleteResolverRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"S\n" +
+	"\x16DeleteResolverResponse\x129\n" +
+	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"S\n" +
 	"\x16CreateNamespaceRequest\x129\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"T\n" +
 	"\x17CreateNamespaceResponse\x129\n" +
@@ -1889,13 +2880,22 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"Durability\x12\x1a\n" +
 	"\x16DURABILITY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDURABILITY_SYNC\x10\x01\x12\x17\n" +
-	"\x13DURABILITY_BUFFERED\x10\x022\xb2\t\n" +
+	"\x13DURABILITY_BUFFERED\x10\x02*~\n" +
+	"\fResolverMode\x12\x1d\n" +
+	"\x19RESOLVER_MODE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14RESOLVER_MODE_CLIENT\x10\x01\x12\x19\n" +
+	"\x15RESOLVER_MODE_ON_READ\x10\x02\x12\x1a\n" +
+	"\x16RESOLVER_MODE_ON_WRITE\x10\x032\xc2\f\n" +
 	"\fAdminService\x12f\n" +
 	"\x0fCreateNamespace\x12(.concord.admin.v1.CreateNamespaceRequest\x1a).concord.admin.v1.CreateNamespaceResponse\x12b\n" +
 	"\fGetNamespace\x12%.concord.admin.v1.GetNamespaceRequest\x1a&.concord.admin.v1.GetNamespaceResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListNamespaces\x12'.concord.admin.v1.ListNamespacesRequest\x1a(.concord.admin.v1.ListNamespacesResponse\"\x03\x90\x02\x01\x12f\n" +
 	"\x0fUpdateNamespace\x12(.concord.admin.v1.UpdateNamespaceRequest\x1a).concord.admin.v1.UpdateNamespaceResponse\x12f\n" +
-	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponse\x12e\n" +
+	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponse\x12c\n" +
+	"\x0eUploadResolver\x12'.concord.admin.v1.UploadResolverRequest\x1a(.concord.admin.v1.UploadResolverResponse\x12]\n" +
+	"\fTestResolver\x12%.concord.admin.v1.TestResolverRequest\x1a&.concord.admin.v1.TestResolverResponse\x12e\n" +
+	"\rListResolvers\x12&.concord.admin.v1.ListResolversRequest\x1a'.concord.admin.v1.ListResolversResponse\"\x03\x90\x02\x01\x12c\n" +
+	"\x0eDeleteResolver\x12'.concord.admin.v1.DeleteResolverRequest\x1a(.concord.admin.v1.DeleteResolverResponse\x12e\n" +
 	"\rClusterStatus\x12&.concord.admin.v1.ClusterStatusRequest\x1a'.concord.admin.v1.ClusterStatusResponse\"\x03\x90\x02\x01\x12T\n" +
 	"\tStageJoin\x12\".concord.admin.v1.StageJoinRequest\x1a#.concord.admin.v1.StageJoinResponse\x12W\n" +
 	"\n" +
@@ -1919,96 +2919,127 @@ func file_concord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_concord_admin_v1_admin_proto_rawDescData
 }
 
-var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_concord_admin_v1_admin_proto_goTypes = []any{
 	(MemberState)(0),                // 0: concord.admin.v1.MemberState
 	(Durability)(0),                 // 1: concord.admin.v1.Durability
-	(StagedChange_Kind)(0),          // 2: concord.admin.v1.StagedChange.Kind
-	(*Member)(nil),                  // 3: concord.admin.v1.Member
-	(*StagedChange)(nil),            // 4: concord.admin.v1.StagedChange
-	(*Transfer)(nil),                // 5: concord.admin.v1.Transfer
-	(*HandoffProgress)(nil),         // 6: concord.admin.v1.HandoffProgress
-	(*ClusterStatusRequest)(nil),    // 7: concord.admin.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),   // 8: concord.admin.v1.ClusterStatusResponse
-	(*StageJoinRequest)(nil),        // 9: concord.admin.v1.StageJoinRequest
-	(*StageJoinResponse)(nil),       // 10: concord.admin.v1.StageJoinResponse
-	(*StageLeaveRequest)(nil),       // 11: concord.admin.v1.StageLeaveRequest
-	(*StageLeaveResponse)(nil),      // 12: concord.admin.v1.StageLeaveResponse
-	(*PlanChangesRequest)(nil),      // 13: concord.admin.v1.PlanChangesRequest
-	(*PlanChangesResponse)(nil),     // 14: concord.admin.v1.PlanChangesResponse
-	(*CommitChangesRequest)(nil),    // 15: concord.admin.v1.CommitChangesRequest
-	(*CommitChangesResponse)(nil),   // 16: concord.admin.v1.CommitChangesResponse
-	(*ClearChangesRequest)(nil),     // 17: concord.admin.v1.ClearChangesRequest
-	(*ClearChangesResponse)(nil),    // 18: concord.admin.v1.ClearChangesResponse
-	(*WatchHandoffRequest)(nil),     // 19: concord.admin.v1.WatchHandoffRequest
-	(*WatchHandoffResponse)(nil),    // 20: concord.admin.v1.WatchHandoffResponse
-	(*Limits)(nil),                  // 21: concord.admin.v1.Limits
-	(*Namespace)(nil),               // 22: concord.admin.v1.Namespace
-	(*CreateNamespaceRequest)(nil),  // 23: concord.admin.v1.CreateNamespaceRequest
-	(*CreateNamespaceResponse)(nil), // 24: concord.admin.v1.CreateNamespaceResponse
-	(*GetNamespaceRequest)(nil),     // 25: concord.admin.v1.GetNamespaceRequest
-	(*GetNamespaceResponse)(nil),    // 26: concord.admin.v1.GetNamespaceResponse
-	(*ListNamespacesRequest)(nil),   // 27: concord.admin.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil),  // 28: concord.admin.v1.ListNamespacesResponse
-	(*UpdateNamespaceRequest)(nil),  // 29: concord.admin.v1.UpdateNamespaceRequest
-	(*UpdateNamespaceResponse)(nil), // 30: concord.admin.v1.UpdateNamespaceResponse
-	(*DeleteNamespaceRequest)(nil),  // 31: concord.admin.v1.DeleteNamespaceRequest
-	(*DeleteNamespaceResponse)(nil), // 32: concord.admin.v1.DeleteNamespaceResponse
-	nil,                             // 33: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	(*timestamppb.Timestamp)(nil),   // 34: google.protobuf.Timestamp
+	(ResolverMode)(0),               // 2: concord.admin.v1.ResolverMode
+	(StagedChange_Kind)(0),          // 3: concord.admin.v1.StagedChange.Kind
+	(*Member)(nil),                  // 4: concord.admin.v1.Member
+	(*StagedChange)(nil),            // 5: concord.admin.v1.StagedChange
+	(*Transfer)(nil),                // 6: concord.admin.v1.Transfer
+	(*HandoffProgress)(nil),         // 7: concord.admin.v1.HandoffProgress
+	(*ClusterStatusRequest)(nil),    // 8: concord.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),   // 9: concord.admin.v1.ClusterStatusResponse
+	(*StageJoinRequest)(nil),        // 10: concord.admin.v1.StageJoinRequest
+	(*StageJoinResponse)(nil),       // 11: concord.admin.v1.StageJoinResponse
+	(*StageLeaveRequest)(nil),       // 12: concord.admin.v1.StageLeaveRequest
+	(*StageLeaveResponse)(nil),      // 13: concord.admin.v1.StageLeaveResponse
+	(*PlanChangesRequest)(nil),      // 14: concord.admin.v1.PlanChangesRequest
+	(*PlanChangesResponse)(nil),     // 15: concord.admin.v1.PlanChangesResponse
+	(*CommitChangesRequest)(nil),    // 16: concord.admin.v1.CommitChangesRequest
+	(*CommitChangesResponse)(nil),   // 17: concord.admin.v1.CommitChangesResponse
+	(*ClearChangesRequest)(nil),     // 18: concord.admin.v1.ClearChangesRequest
+	(*ClearChangesResponse)(nil),    // 19: concord.admin.v1.ClearChangesResponse
+	(*WatchHandoffRequest)(nil),     // 20: concord.admin.v1.WatchHandoffRequest
+	(*WatchHandoffResponse)(nil),    // 21: concord.admin.v1.WatchHandoffResponse
+	(*Limits)(nil),                  // 22: concord.admin.v1.Limits
+	(*Namespace)(nil),               // 23: concord.admin.v1.Namespace
+	(*Resolver)(nil),                // 24: concord.admin.v1.Resolver
+	(*LawReport)(nil),               // 25: concord.admin.v1.LawReport
+	(*LawViolation)(nil),            // 26: concord.admin.v1.LawViolation
+	(*UploadResolverRequest)(nil),   // 27: concord.admin.v1.UploadResolverRequest
+	(*UploadResolverResponse)(nil),  // 28: concord.admin.v1.UploadResolverResponse
+	(*TestResolverRequest)(nil),     // 29: concord.admin.v1.TestResolverRequest
+	(*TestResolverResponse)(nil),    // 30: concord.admin.v1.TestResolverResponse
+	(*ListResolversRequest)(nil),    // 31: concord.admin.v1.ListResolversRequest
+	(*NamespaceResolver)(nil),       // 32: concord.admin.v1.NamespaceResolver
+	(*ListResolversResponse)(nil),   // 33: concord.admin.v1.ListResolversResponse
+	(*DeleteResolverRequest)(nil),   // 34: concord.admin.v1.DeleteResolverRequest
+	(*DeleteResolverResponse)(nil),  // 35: concord.admin.v1.DeleteResolverResponse
+	(*CreateNamespaceRequest)(nil),  // 36: concord.admin.v1.CreateNamespaceRequest
+	(*CreateNamespaceResponse)(nil), // 37: concord.admin.v1.CreateNamespaceResponse
+	(*GetNamespaceRequest)(nil),     // 38: concord.admin.v1.GetNamespaceRequest
+	(*GetNamespaceResponse)(nil),    // 39: concord.admin.v1.GetNamespaceResponse
+	(*ListNamespacesRequest)(nil),   // 40: concord.admin.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil),  // 41: concord.admin.v1.ListNamespacesResponse
+	(*UpdateNamespaceRequest)(nil),  // 42: concord.admin.v1.UpdateNamespaceRequest
+	(*UpdateNamespaceResponse)(nil), // 43: concord.admin.v1.UpdateNamespaceResponse
+	(*DeleteNamespaceRequest)(nil),  // 44: concord.admin.v1.DeleteNamespaceRequest
+	(*DeleteNamespaceResponse)(nil), // 45: concord.admin.v1.DeleteNamespaceResponse
+	nil,                             // 46: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
 }
 var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: concord.admin.v1.Member.state:type_name -> concord.admin.v1.MemberState
-	2,  // 1: concord.admin.v1.StagedChange.kind:type_name -> concord.admin.v1.StagedChange.Kind
-	3,  // 2: concord.admin.v1.ClusterStatusResponse.members:type_name -> concord.admin.v1.Member
-	4,  // 3: concord.admin.v1.ClusterStatusResponse.staged:type_name -> concord.admin.v1.StagedChange
-	6,  // 4: concord.admin.v1.ClusterStatusResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
-	4,  // 5: concord.admin.v1.StageJoinResponse.staged:type_name -> concord.admin.v1.StagedChange
-	4,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
-	4,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
-	5,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	33, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	5,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	6,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	3,  // 1: concord.admin.v1.StagedChange.kind:type_name -> concord.admin.v1.StagedChange.Kind
+	4,  // 2: concord.admin.v1.ClusterStatusResponse.members:type_name -> concord.admin.v1.Member
+	5,  // 3: concord.admin.v1.ClusterStatusResponse.staged:type_name -> concord.admin.v1.StagedChange
+	7,  // 4: concord.admin.v1.ClusterStatusResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	5,  // 5: concord.admin.v1.StageJoinResponse.staged:type_name -> concord.admin.v1.StagedChange
+	5,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
+	5,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
+	6,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	46, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	6,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	7,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
 	1,  // 12: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
-	21, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
-	34, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
-	22, // 15: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	22, // 16: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	22, // 17: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	22, // 18: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
-	22, // 19: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	22, // 20: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 21: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
-	25, // 22: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
-	27, // 23: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
-	29, // 24: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
-	31, // 25: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
-	7,  // 26: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
-	9,  // 27: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
-	11, // 28: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
-	13, // 29: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
-	15, // 30: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
-	17, // 31: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
-	19, // 32: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
-	24, // 33: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
-	26, // 34: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
-	28, // 35: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
-	30, // 36: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
-	32, // 37: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
-	8,  // 38: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
-	10, // 39: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
-	12, // 40: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
-	14, // 41: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
-	16, // 42: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
-	18, // 43: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
-	20, // 44: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	22, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
+	47, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
+	24, // 15: concord.admin.v1.Namespace.resolver:type_name -> concord.admin.v1.Resolver
+	2,  // 16: concord.admin.v1.Resolver.mode:type_name -> concord.admin.v1.ResolverMode
+	26, // 17: concord.admin.v1.LawReport.violations:type_name -> concord.admin.v1.LawViolation
+	2,  // 18: concord.admin.v1.UploadResolverRequest.mode:type_name -> concord.admin.v1.ResolverMode
+	23, // 19: concord.admin.v1.UploadResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
+	25, // 20: concord.admin.v1.UploadResolverResponse.report:type_name -> concord.admin.v1.LawReport
+	25, // 21: concord.admin.v1.TestResolverResponse.report:type_name -> concord.admin.v1.LawReport
+	24, // 22: concord.admin.v1.NamespaceResolver.resolver:type_name -> concord.admin.v1.Resolver
+	32, // 23: concord.admin.v1.ListResolversResponse.resolvers:type_name -> concord.admin.v1.NamespaceResolver
+	23, // 24: concord.admin.v1.DeleteResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 25: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 26: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 27: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 28: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
+	23, // 29: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	23, // 30: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	36, // 31: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
+	38, // 32: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
+	40, // 33: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
+	42, // 34: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
+	44, // 35: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
+	27, // 36: concord.admin.v1.AdminService.UploadResolver:input_type -> concord.admin.v1.UploadResolverRequest
+	29, // 37: concord.admin.v1.AdminService.TestResolver:input_type -> concord.admin.v1.TestResolverRequest
+	31, // 38: concord.admin.v1.AdminService.ListResolvers:input_type -> concord.admin.v1.ListResolversRequest
+	34, // 39: concord.admin.v1.AdminService.DeleteResolver:input_type -> concord.admin.v1.DeleteResolverRequest
+	8,  // 40: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
+	10, // 41: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
+	12, // 42: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
+	14, // 43: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
+	16, // 44: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
+	18, // 45: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
+	20, // 46: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
+	37, // 47: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
+	39, // 48: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
+	41, // 49: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
+	43, // 50: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
+	45, // 51: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
+	28, // 52: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
+	30, // 53: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
+	33, // 54: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
+	35, // 55: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
+	9,  // 56: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
+	11, // 57: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
+	13, // 58: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
+	15, // 59: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
+	17, // 60: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
+	19, // 61: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
+	21, // 62: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
+	47, // [47:63] is the sub-list for method output_type
+	31, // [31:47] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_concord_admin_v1_admin_proto_init() }
@@ -2016,13 +3047,21 @@ func file_concord_admin_v1_admin_proto_init() {
 	if File_concord_admin_v1_admin_proto != nil {
 		return
 	}
+	file_concord_admin_v1_admin_proto_msgTypes[23].OneofWrappers = []any{
+		(*UploadResolverRequest_Module)(nil),
+		(*UploadResolverRequest_Builtin)(nil),
+	}
+	file_concord_admin_v1_admin_proto_msgTypes[25].OneofWrappers = []any{
+		(*TestResolverRequest_Module)(nil),
+		(*TestResolverRequest_Builtin)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_admin_v1_admin_proto_rawDesc), len(file_concord_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   31,
+			NumEnums:      4,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

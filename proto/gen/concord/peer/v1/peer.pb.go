@@ -881,6 +881,96 @@ func (x *PurgeResponse) GetPurged() uint32 {
 	return 0
 }
 
+type FetchModuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hex SHA-256 of the module.
+	Sha256        string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchModuleRequest) Reset() {
+	*x = FetchModuleRequest{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchModuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchModuleRequest) ProtoMessage() {}
+
+func (x *FetchModuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchModuleRequest.ProtoReflect.Descriptor instead.
+func (*FetchModuleRequest) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FetchModuleRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+type FetchModuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty when this node does not hold the module.
+	Module        []byte `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchModuleResponse) Reset() {
+	*x = FetchModuleResponse{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchModuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchModuleResponse) ProtoMessage() {}
+
+func (x *FetchModuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchModuleResponse.ProtoReflect.Descriptor instead.
+func (*FetchModuleResponse) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FetchModuleResponse) GetModule() []byte {
+	if x != nil {
+		return x.Module
+	}
+	return nil
+}
+
 var File_concord_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_concord_peer_v1_peer_proto_rawDesc = "" +
@@ -941,7 +1031,11 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\fPurgeRequest\x124\n" +
 	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\"'\n" +
 	"\rPurgeResponse\x12\x16\n" +
-	"\x06purged\x18\x01 \x01(\rR\x06purged2\xbf\x04\n" +
+	"\x06purged\x18\x01 \x01(\rR\x06purged\",\n" +
+	"\x12FetchModuleRequest\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"-\n" +
+	"\x13FetchModuleResponse\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\fR\x06module2\x9e\x05\n" +
 	"\vPeerService\x12R\n" +
 	"\tReplicate\x12!.concord.peer.v1.ReplicateRequest\x1a\".concord.peer.v1.ReplicateResponse\x12H\n" +
 	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12U\n" +
@@ -949,7 +1043,8 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"Coordinate\x12\".concord.peer.v1.CoordinateRequest\x1a#.concord.peer.v1.CoordinateResponse\x12H\n" +
 	"\x04Tree\x12\x1c.concord.peer.v1.TreeRequest\x1a\x1d.concord.peer.v1.TreeResponse\"\x03\x90\x02\x01\x12Q\n" +
 	"\aSegment\x12\x1f.concord.peer.v1.SegmentRequest\x1a .concord.peer.v1.SegmentResponse\"\x03\x90\x02\x01\x12F\n" +
-	"\x05Purge\x12\x1d.concord.peer.v1.PurgeRequest\x1a\x1e.concord.peer.v1.PurgeResponse\x12V\n" +
+	"\x05Purge\x12\x1d.concord.peer.v1.PurgeRequest\x1a\x1e.concord.peer.v1.PurgeResponse\x12]\n" +
+	"\vFetchModule\x12#.concord.peer.v1.FetchModuleRequest\x1a$.concord.peer.v1.FetchModuleResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01B\xbe\x01\n" +
 	"\x13com.concord.peer.v1B\tPeerProtoP\x01Z>github.com/concord-kv/concord/proto/gen/concord/peer/v1;peerv1\xa2\x02\x03CPX\xaa\x02\x0fConcord.Peer.V1\xca\x02\x0fConcord\\Peer\\V1\xe2\x02\x1bConcord\\Peer\\V1\\GPBMetadata\xea\x02\x11Concord::Peer::V1b\x06proto3"
 
@@ -965,23 +1060,25 @@ func file_concord_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_concord_peer_v1_peer_proto_rawDescData
 }
 
-var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_concord_peer_v1_peer_proto_goTypes = []any{
-	(*KeyObject)(nil),          // 0: concord.peer.v1.KeyObject
-	(*ReplicateRequest)(nil),   // 1: concord.peer.v1.ReplicateRequest
-	(*ReplicateResponse)(nil),  // 2: concord.peer.v1.ReplicateResponse
-	(*ReadRequest)(nil),        // 3: concord.peer.v1.ReadRequest
-	(*ReadResponse)(nil),       // 4: concord.peer.v1.ReadResponse
-	(*CoordinateRequest)(nil),  // 5: concord.peer.v1.CoordinateRequest
-	(*CoordinateResponse)(nil), // 6: concord.peer.v1.CoordinateResponse
-	(*TreeRequest)(nil),        // 7: concord.peer.v1.TreeRequest
-	(*TreeResponse)(nil),       // 8: concord.peer.v1.TreeResponse
-	(*SegmentRequest)(nil),     // 9: concord.peer.v1.SegmentRequest
-	(*SegmentResponse)(nil),    // 10: concord.peer.v1.SegmentResponse
-	(*TransferRequest)(nil),    // 11: concord.peer.v1.TransferRequest
-	(*TransferResponse)(nil),   // 12: concord.peer.v1.TransferResponse
-	(*PurgeRequest)(nil),       // 13: concord.peer.v1.PurgeRequest
-	(*PurgeResponse)(nil),      // 14: concord.peer.v1.PurgeResponse
+	(*KeyObject)(nil),           // 0: concord.peer.v1.KeyObject
+	(*ReplicateRequest)(nil),    // 1: concord.peer.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),   // 2: concord.peer.v1.ReplicateResponse
+	(*ReadRequest)(nil),         // 3: concord.peer.v1.ReadRequest
+	(*ReadResponse)(nil),        // 4: concord.peer.v1.ReadResponse
+	(*CoordinateRequest)(nil),   // 5: concord.peer.v1.CoordinateRequest
+	(*CoordinateResponse)(nil),  // 6: concord.peer.v1.CoordinateResponse
+	(*TreeRequest)(nil),         // 7: concord.peer.v1.TreeRequest
+	(*TreeResponse)(nil),        // 8: concord.peer.v1.TreeResponse
+	(*SegmentRequest)(nil),      // 9: concord.peer.v1.SegmentRequest
+	(*SegmentResponse)(nil),     // 10: concord.peer.v1.SegmentResponse
+	(*TransferRequest)(nil),     // 11: concord.peer.v1.TransferRequest
+	(*TransferResponse)(nil),    // 12: concord.peer.v1.TransferResponse
+	(*PurgeRequest)(nil),        // 13: concord.peer.v1.PurgeRequest
+	(*PurgeResponse)(nil),       // 14: concord.peer.v1.PurgeResponse
+	(*FetchModuleRequest)(nil),  // 15: concord.peer.v1.FetchModuleRequest
+	(*FetchModuleResponse)(nil), // 16: concord.peer.v1.FetchModuleResponse
 }
 var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	0,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
@@ -994,16 +1091,18 @@ var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	7,  // 7: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
 	9,  // 8: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
 	13, // 9: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
-	11, // 10: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
-	2,  // 11: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
-	4,  // 12: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
-	6,  // 13: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
-	8,  // 14: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
-	10, // 15: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
-	14, // 16: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
-	12, // 17: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
+	15, // 10: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
+	11, // 11: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
+	2,  // 12: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
+	4,  // 13: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
+	6,  // 14: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
+	8,  // 15: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
+	10, // 16: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
+	14, // 17: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
+	16, // 18: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
+	12, // 19: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
+	12, // [12:20] is the sub-list for method output_type
+	4,  // [4:12] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1020,7 +1119,7 @@ func file_concord_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_peer_v1_peer_proto_rawDesc), len(file_concord_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

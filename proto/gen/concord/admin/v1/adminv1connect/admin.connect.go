@@ -48,6 +48,18 @@ const (
 	// AdminServiceDeleteNamespaceProcedure is the fully-qualified name of the AdminService's
 	// DeleteNamespace RPC.
 	AdminServiceDeleteNamespaceProcedure = "/concord.admin.v1.AdminService/DeleteNamespace"
+	// AdminServiceUploadResolverProcedure is the fully-qualified name of the AdminService's
+	// UploadResolver RPC.
+	AdminServiceUploadResolverProcedure = "/concord.admin.v1.AdminService/UploadResolver"
+	// AdminServiceTestResolverProcedure is the fully-qualified name of the AdminService's TestResolver
+	// RPC.
+	AdminServiceTestResolverProcedure = "/concord.admin.v1.AdminService/TestResolver"
+	// AdminServiceListResolversProcedure is the fully-qualified name of the AdminService's
+	// ListResolvers RPC.
+	AdminServiceListResolversProcedure = "/concord.admin.v1.AdminService/ListResolvers"
+	// AdminServiceDeleteResolverProcedure is the fully-qualified name of the AdminService's
+	// DeleteResolver RPC.
+	AdminServiceDeleteResolverProcedure = "/concord.admin.v1.AdminService/DeleteResolver"
 	// AdminServiceClusterStatusProcedure is the fully-qualified name of the AdminService's
 	// ClusterStatus RPC.
 	AdminServiceClusterStatusProcedure = "/concord.admin.v1.AdminService/ClusterStatus"
@@ -79,6 +91,18 @@ type AdminServiceClient interface {
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
+	// makes it the namespace's resolver. A module that is not valid
+	// WebAssembly for ABI v1, or that fails the determinism or
+	// order-insensitivity checks on the samples, is refused with
+	// INVALID_ARGUMENT and a LawReport detail.
+	UploadResolver(context.Context, *v1.UploadResolverRequest) (*v1.UploadResolverResponse, error)
+	// TestResolver runs the upload checks without changing anything.
+	TestResolver(context.Context, *v1.TestResolverRequest) (*v1.TestResolverResponse, error)
+	// ListResolvers lists the namespaces' resolvers with their call statistics.
+	ListResolvers(context.Context, *v1.ListResolversRequest) (*v1.ListResolversResponse, error)
+	// DeleteResolver returns a namespace to client-side resolution.
+	DeleteResolver(context.Context, *v1.DeleteResolverRequest) (*v1.DeleteResolverResponse, error)
 	// ClusterStatus shows the members, the ring, staged changes and handoffs.
 	ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error)
 	// StageJoin stages giving a node (already in gossip) a share of the ring.
@@ -140,6 +164,31 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
 			connect.WithClientOptions(opts...),
 		),
+		uploadResolver: connect.NewClient[v1.UploadResolverRequest, v1.UploadResolverResponse](
+			httpClient,
+			baseURL+AdminServiceUploadResolverProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UploadResolver")),
+			connect.WithClientOptions(opts...),
+		),
+		testResolver: connect.NewClient[v1.TestResolverRequest, v1.TestResolverResponse](
+			httpClient,
+			baseURL+AdminServiceTestResolverProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TestResolver")),
+			connect.WithClientOptions(opts...),
+		),
+		listResolvers: connect.NewClient[v1.ListResolversRequest, v1.ListResolversResponse](
+			httpClient,
+			baseURL+AdminServiceListResolversProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListResolvers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		deleteResolver: connect.NewClient[v1.DeleteResolverRequest, v1.DeleteResolverResponse](
+			httpClient,
+			baseURL+AdminServiceDeleteResolverProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteResolver")),
+			connect.WithClientOptions(opts...),
+		),
 		clusterStatus: connect.NewClient[v1.ClusterStatusRequest, v1.ClusterStatusResponse](
 			httpClient,
 			baseURL+AdminServiceClusterStatusProcedure,
@@ -195,6 +244,10 @@ type adminServiceClient struct {
 	listNamespaces  *connect.Client[v1.ListNamespacesRequest, v1.ListNamespacesResponse]
 	updateNamespace *connect.Client[v1.UpdateNamespaceRequest, v1.UpdateNamespaceResponse]
 	deleteNamespace *connect.Client[v1.DeleteNamespaceRequest, v1.DeleteNamespaceResponse]
+	uploadResolver  *connect.Client[v1.UploadResolverRequest, v1.UploadResolverResponse]
+	testResolver    *connect.Client[v1.TestResolverRequest, v1.TestResolverResponse]
+	listResolvers   *connect.Client[v1.ListResolversRequest, v1.ListResolversResponse]
+	deleteResolver  *connect.Client[v1.DeleteResolverRequest, v1.DeleteResolverResponse]
 	clusterStatus   *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
 	stageJoin       *connect.Client[v1.StageJoinRequest, v1.StageJoinResponse]
 	stageLeave      *connect.Client[v1.StageLeaveRequest, v1.StageLeaveResponse]
@@ -243,6 +296,42 @@ func (c *adminServiceClient) UpdateNamespace(ctx context.Context, req *v1.Update
 // DeleteNamespace calls concord.admin.v1.AdminService.DeleteNamespace.
 func (c *adminServiceClient) DeleteNamespace(ctx context.Context, req *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error) {
 	response, err := c.deleteNamespace.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UploadResolver calls concord.admin.v1.AdminService.UploadResolver.
+func (c *adminServiceClient) UploadResolver(ctx context.Context, req *v1.UploadResolverRequest) (*v1.UploadResolverResponse, error) {
+	response, err := c.uploadResolver.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// TestResolver calls concord.admin.v1.AdminService.TestResolver.
+func (c *adminServiceClient) TestResolver(ctx context.Context, req *v1.TestResolverRequest) (*v1.TestResolverResponse, error) {
+	response, err := c.testResolver.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListResolvers calls concord.admin.v1.AdminService.ListResolvers.
+func (c *adminServiceClient) ListResolvers(ctx context.Context, req *v1.ListResolversRequest) (*v1.ListResolversResponse, error) {
+	response, err := c.listResolvers.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteResolver calls concord.admin.v1.AdminService.DeleteResolver.
+func (c *adminServiceClient) DeleteResolver(ctx context.Context, req *v1.DeleteResolverRequest) (*v1.DeleteResolverResponse, error) {
+	response, err := c.deleteResolver.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -318,6 +407,18 @@ type AdminServiceHandler interface {
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
+	// makes it the namespace's resolver. A module that is not valid
+	// WebAssembly for ABI v1, or that fails the determinism or
+	// order-insensitivity checks on the samples, is refused with
+	// INVALID_ARGUMENT and a LawReport detail.
+	UploadResolver(context.Context, *v1.UploadResolverRequest) (*v1.UploadResolverResponse, error)
+	// TestResolver runs the upload checks without changing anything.
+	TestResolver(context.Context, *v1.TestResolverRequest) (*v1.TestResolverResponse, error)
+	// ListResolvers lists the namespaces' resolvers with their call statistics.
+	ListResolvers(context.Context, *v1.ListResolversRequest) (*v1.ListResolversResponse, error)
+	// DeleteResolver returns a namespace to client-side resolution.
+	DeleteResolver(context.Context, *v1.DeleteResolverRequest) (*v1.DeleteResolverResponse, error)
 	// ClusterStatus shows the members, the ring, staged changes and handoffs.
 	ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error)
 	// StageJoin stages giving a node (already in gossip) a share of the ring.
@@ -373,6 +474,31 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceDeleteNamespaceProcedure,
 		svc.DeleteNamespace,
 		connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUploadResolverHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceUploadResolverProcedure,
+		svc.UploadResolver,
+		connect.WithSchema(adminServiceMethods.ByName("UploadResolver")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTestResolverHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceTestResolverProcedure,
+		svc.TestResolver,
+		connect.WithSchema(adminServiceMethods.ByName("TestResolver")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListResolversHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListResolversProcedure,
+		svc.ListResolvers,
+		connect.WithSchema(adminServiceMethods.ByName("ListResolvers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDeleteResolverHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceDeleteResolverProcedure,
+		svc.DeleteResolver,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteResolver")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceClusterStatusHandler := connect.NewUnaryHandlerSimple(
@@ -432,6 +558,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateNamespaceHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteNamespaceProcedure:
 			adminServiceDeleteNamespaceHandler.ServeHTTP(w, r)
+		case AdminServiceUploadResolverProcedure:
+			adminServiceUploadResolverHandler.ServeHTTP(w, r)
+		case AdminServiceTestResolverProcedure:
+			adminServiceTestResolverHandler.ServeHTTP(w, r)
+		case AdminServiceListResolversProcedure:
+			adminServiceListResolversHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteResolverProcedure:
+			adminServiceDeleteResolverHandler.ServeHTTP(w, r)
 		case AdminServiceClusterStatusProcedure:
 			adminServiceClusterStatusHandler.ServeHTTP(w, r)
 		case AdminServiceStageJoinProcedure:
@@ -473,6 +607,22 @@ func (UnimplementedAdminServiceHandler) UpdateNamespace(context.Context, *v1.Upd
 
 func (UnimplementedAdminServiceHandler) DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.DeleteNamespace is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UploadResolver(context.Context, *v1.UploadResolverRequest) (*v1.UploadResolverResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.UploadResolver is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TestResolver(context.Context, *v1.TestResolverRequest) (*v1.TestResolverResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.TestResolver is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListResolvers(context.Context, *v1.ListResolversRequest) (*v1.ListResolversResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.ListResolvers is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DeleteResolver(context.Context, *v1.DeleteResolverRequest) (*v1.DeleteResolverResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.DeleteResolver is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) ClusterStatus(context.Context, *v1.ClusterStatusRequest) (*v1.ClusterStatusResponse, error) {

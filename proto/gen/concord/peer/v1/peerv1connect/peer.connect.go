@@ -45,6 +45,8 @@ const (
 	PeerServiceSegmentProcedure = "/concord.peer.v1.PeerService/Segment"
 	// PeerServicePurgeProcedure is the fully-qualified name of the PeerService's Purge RPC.
 	PeerServicePurgeProcedure = "/concord.peer.v1.PeerService/Purge"
+	// PeerServiceFetchModuleProcedure is the fully-qualified name of the PeerService's FetchModule RPC.
+	PeerServiceFetchModuleProcedure = "/concord.peer.v1.PeerService/FetchModule"
 	// PeerServiceTransferProcedure is the fully-qualified name of the PeerService's Transfer RPC.
 	PeerServiceTransferProcedure = "/concord.peer.v1.PeerService/Transfer"
 )
@@ -66,6 +68,8 @@ type PeerServiceClient interface {
 	// Purge deletes tombstones that every replica holds: each object is
 	// removed only if the receiver's copy is exactly the one given.
 	Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error)
+	// FetchModule returns a resolver module this node holds, by hash.
+	FetchModule(context.Context, *v1.FetchModuleRequest) (*v1.FetchModuleResponse, error)
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest) (*connect.ServerStreamForClient[v1.TransferResponse], error)
@@ -121,6 +125,13 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(peerServiceMethods.ByName("Purge")),
 			connect.WithClientOptions(opts...),
 		),
+		fetchModule: connect.NewClient[v1.FetchModuleRequest, v1.FetchModuleResponse](
+			httpClient,
+			baseURL+PeerServiceFetchModuleProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("FetchModule")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		transfer: connect.NewClient[v1.TransferRequest, v1.TransferResponse](
 			httpClient,
 			baseURL+PeerServiceTransferProcedure,
@@ -133,13 +144,14 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // peerServiceClient implements PeerServiceClient.
 type peerServiceClient struct {
-	replicate  *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
-	read       *connect.Client[v1.ReadRequest, v1.ReadResponse]
-	coordinate *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
-	tree       *connect.Client[v1.TreeRequest, v1.TreeResponse]
-	segment    *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
-	purge      *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
-	transfer   *connect.Client[v1.TransferRequest, v1.TransferResponse]
+	replicate   *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	read        *connect.Client[v1.ReadRequest, v1.ReadResponse]
+	coordinate  *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
+	tree        *connect.Client[v1.TreeRequest, v1.TreeResponse]
+	segment     *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
+	purge       *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
+	fetchModule *connect.Client[v1.FetchModuleRequest, v1.FetchModuleResponse]
+	transfer    *connect.Client[v1.TransferRequest, v1.TransferResponse]
 }
 
 // Replicate calls concord.peer.v1.PeerService.Replicate.
@@ -196,6 +208,15 @@ func (c *peerServiceClient) Purge(ctx context.Context, req *v1.PurgeRequest) (*v
 	return nil, err
 }
 
+// FetchModule calls concord.peer.v1.PeerService.FetchModule.
+func (c *peerServiceClient) FetchModule(ctx context.Context, req *v1.FetchModuleRequest) (*v1.FetchModuleResponse, error) {
+	response, err := c.fetchModule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // Transfer calls concord.peer.v1.PeerService.Transfer.
 func (c *peerServiceClient) Transfer(ctx context.Context, req *v1.TransferRequest) (*connect.ServerStreamForClient[v1.TransferResponse], error) {
 	return c.transfer.CallServerStream(ctx, connect.NewRequest(req))
@@ -218,6 +239,8 @@ type PeerServiceHandler interface {
 	// Purge deletes tombstones that every replica holds: each object is
 	// removed only if the receiver's copy is exactly the one given.
 	Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error)
+	// FetchModule returns a resolver module this node holds, by hash.
+	FetchModule(context.Context, *v1.FetchModuleRequest) (*v1.FetchModuleResponse, error)
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error
@@ -269,6 +292,13 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(peerServiceMethods.ByName("Purge")),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceFetchModuleHandler := connect.NewUnaryHandlerSimple(
+		PeerServiceFetchModuleProcedure,
+		svc.FetchModule,
+		connect.WithSchema(peerServiceMethods.ByName("FetchModule")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	peerServiceTransferHandler := connect.NewServerStreamHandlerSimple(
 		PeerServiceTransferProcedure,
 		svc.Transfer,
@@ -290,6 +320,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceSegmentHandler.ServeHTTP(w, r)
 		case PeerServicePurgeProcedure:
 			peerServicePurgeHandler.ServeHTTP(w, r)
+		case PeerServiceFetchModuleProcedure:
+			peerServiceFetchModuleHandler.ServeHTTP(w, r)
 		case PeerServiceTransferProcedure:
 			peerServiceTransferHandler.ServeHTTP(w, r)
 		default:
@@ -323,6 +355,10 @@ func (UnimplementedPeerServiceHandler) Segment(context.Context, *v1.SegmentReque
 
 func (UnimplementedPeerServiceHandler) Purge(context.Context, *v1.PurgeRequest) (*v1.PurgeResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.Purge is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) FetchModule(context.Context, *v1.FetchModuleRequest) (*v1.FetchModuleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.FetchModule is not implemented"))
 }
 
 func (UnimplementedPeerServiceHandler) Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error {

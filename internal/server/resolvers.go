@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/resolvers/builtin"
+	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
+)
+
+// maxModuleBytes is the largest module an upload may carry.
+const maxModuleBytes = 8 << 20
+
+// moduleSource returns the module bytes of an upload and the resolver's
+// name: a built-in's, or the given one.
+func moduleSource(module []byte, builtinName, name string) ([]byte, string, error) {
+	switch {
+	case builtinName != "" && len(module) > 0:
+		return nil, "", errs.Invalid("source", "give either a module or a built-in name, not both")
+	case builtinName != "":
+		wasm, ok := builtin.Module(builtinName)
+		if !ok {
+			return nil, "", errs.Invalid("builtin", "no built-in resolver %q; built-ins: %v", builtinName, builtin.Names())
+		}
+		return wasm, builtinName, nil
+	case len(module) == 0:
+		return nil, "", errs.Invalid("module", "the module is empty: upload a WebAssembly module or name a built-in (%v)", builtin.Names())
+	case len(module) > maxModuleBytes:
+		return nil, "", &errs.LimitError{Limit: "max_module_bytes", Max: maxModuleBytes, Actual: uint64(len(module))}
+	}
+	return module, name, nil
+}
+
+func modeFromProto(m adminv1.ResolverMode) (meta.ResolverMode, error) {
+	switch m {
+	case adminv1.ResolverMode_RESOLVER_MODE_UNSPECIFIED, adminv1.ResolverMode_RESOLVER_MODE_ON_WRITE:
+		return meta.ModeOnWrite, nil
+	case adminv1.ResolverMode_RESOLVER_MODE_ON_READ:
+		return meta.ModeOnRead, nil
+	case adminv1.ResolverMode_RESOLVER_MODE_CLIENT:
+		return meta.ModeClient, nil
+	}
+	return 0, errs.Invalid("mode", "unknown resolver mode %d", m)
+}
+
+func modeToProto(m meta.ResolverMode) adminv1.ResolverMode {
+	switch m {
+	case meta.ModeClient:
+		return adminv1.ResolverMode_RESOLVER_MODE_CLIENT
+	case meta.ModeOnRead:
+		return adminv1.ResolverMode_RESOLVER_MODE_ON_READ
+	case meta.ModeOnWrite:
+		return adminv1.ResolverMode_RESOLVER_MODE_ON_WRITE
+	}
+	return adminv1.ResolverMode_RESOLVER_MODE_UNSPECIFIED
+}
+
+func resolverToProto(r *meta.Resolver) *adminv1.Resolver {
+	if r == nil {
+		return nil
+	}
+	return &adminv1.Resolver{
+		Name: r.Name, ModuleSha256: r.Hash, Mode: modeToProto(r.Mode), Config: r.Config,
+		WriteDeadlineMs: uint32(r.WriteDeadline / time.Millisecond), ReadDeadlineMs: uint32(r.ReadDeadline / time.Millisecond),
+		MemoryPages: r.MemoryPages, ModuleBytes: r.ModuleBytes,
+	}
+}
+
+func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadResolverRequest) (*adminv1.UploadResolverResponse, error) {
+	wasm, name, err := moduleSource(req.GetModule(), req.GetBuiltin(), req.GetName())
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	mode, err := modeFromProto(req.GetMode())
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	report, err := s.checkLaws(ctx, wasm, req.GetConfig(), req.GetSamples())
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	if report.GetRefused() {
+		return nil, withDetail(connect.NewError(connect.CodeInvalidArgument, errors.New("the resolver failed the upload checks:\n"+report.GetText())), report)
+	}
+	if name == "" {
+		name = "sha256:" + s.shortHash(wasm)
+	}
+	ns, err := s.node.SetResolver(ctx, req.GetNamespace(), wasm, meta.Resolver{
+		Name: name, Mode: mode, Config: req.GetConfig(),
+		WriteDeadline: time.Duration(req.GetWriteDeadlineMs()) * time.Millisecond,
+		ReadDeadline:  time.Duration(req.GetReadDeadlineMs()) * time.Millisecond,
+		MemoryPages:   req.GetMemoryPages(),
+	})
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	return &adminv1.UploadResolverResponse{Namespace: namespaceToProto(ns), Report: report}, nil
+}
+
+func (s *adminService) TestResolver(ctx context.Context, req *adminv1.TestResolverRequest) (*adminv1.TestResolverResponse, error) {
+	wasm, _, err := moduleSource(req.GetModule(), req.GetBuiltin(), "")
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	report, err := s.checkLaws(ctx, wasm, req.GetConfig(), req.GetSamples())
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	return &adminv1.TestResolverResponse{Report: report}, nil
+}
+
+func (s *adminService) ListResolvers(context.Context, *adminv1.ListResolversRequest) (*adminv1.ListResolversResponse, error) {
+	stats := map[string]*adminv1.NamespaceResolver{}
+	for _, st := range s.node.ResolverStats() {
+		var failures uint64
+		for _, n := range st.Stats.Failures {
+			failures += n
+		}
+		stats[st.Namespace] = &adminv1.NamespaceResolver{Calls: st.Stats.Calls, Failures: failures, Breaker: st.Stats.Breaker.String()}
+	}
+	out := &adminv1.ListResolversResponse{}
+	for _, ns := range s.meta.List() {
+		if ns.Resolver == nil {
+			continue
+		}
+		nr := stats[ns.Name]
+		if nr == nil {
+			nr = &adminv1.NamespaceResolver{Breaker: "closed"}
+		}
+		nr.Namespace, nr.Resolver = ns.Name, resolverToProto(ns.Resolver)
+		out.Resolvers = append(out.Resolvers, nr)
+	}
+	return out, nil
+}
+
+func (s *adminService) DeleteResolver(_ context.Context, req *adminv1.DeleteResolverRequest) (*adminv1.DeleteResolverResponse, error) {
+	ns, err := s.node.ClearResolver(req.GetNamespace())
+	if err != nil {
+		return nil, toConnect(s.log, err)
+	}
+	return &adminv1.DeleteResolverResponse{Namespace: namespaceToProto(ns)}, nil
+}
