@@ -50,8 +50,8 @@ type Node struct {
 
 	trees     trees
 	resolvers *resolverSet
-	aae      *aae.Scheduler
-	inflight atomic.Int64 // client requests being served
+	aae       *aae.Scheduler
+	inflight  atomic.Int64 // client requests being served
 
 	hintsDelivered   atomic.Int64
 	tombstonesPurged atomic.Int64

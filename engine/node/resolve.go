@@ -15,10 +15,10 @@ import (
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/storage"
+	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
 	"github.com/concord-kv/concord/resolvers/builtin"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // resolverSet holds the compiled modules and instance pools of the

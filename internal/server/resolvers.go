@@ -9,8 +9,8 @@ import (
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
-	"github.com/concord-kv/concord/resolvers/builtin"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
+	"github.com/concord-kv/concord/resolvers/builtin"
 )
 
 // maxModuleBytes is the largest module an upload may carry.
