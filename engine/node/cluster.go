@@ -190,7 +190,7 @@ func (n *Node) Ring() (ring.Ring, bool) {
 // kept as extra replicas until their transfers are done.
 func (n *Node) setRing(r ring.Ring) {
 	pl := newPlacement(r)
-	n.placement.Store(pl)
+	n.placement.Store(pl) // the transition below reads the ring from here
 	prev, cur, _, nrep, ok := n.currentTransition()
 	if !ok || cur.Epoch() != r.Epoch() {
 		return
@@ -199,6 +199,7 @@ func (n *Node) setRing(r ring.Ring) {
 	if complete {
 		return
 	}
+	pl = newPlacement(r) // a fresh value: the stored one is shared already
 	moving := map[int]bool{}
 	for _, p := range progress {
 		if !p.Done {
@@ -211,6 +212,7 @@ func (n *Node) setRing(r ring.Ring) {
 			pl.extras[p] = ids
 		}
 	}
+	n.placement.Store(pl)
 }
 
 func (n *Node) loadRing() (*ring.Ring, error) {
@@ -521,3 +523,6 @@ func (n *Node) Stats() Stats {
 	}
 	return st
 }
+
+// PartitionOf returns the partition of a key.
+func (n *Node) PartitionOf(ns string, key []byte) uint16 { return n.replica.Partition(ns, key) }

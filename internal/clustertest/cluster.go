@@ -37,12 +37,15 @@ type Options struct {
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	t     testing.TB
-	opts  Options
-	Net   *memnet.Network
+	t    testing.TB
+	opts Options
+	Net  *memnet.Network
+	// Nodes are the nodes the cluster started with; AddNode's nodes are not
+	// appended here (tests read Nodes while the cluster runs).
 	Nodes []*Node
 
 	mu      sync.Mutex
+	all     []*Node         // every node, AddNode's included
 	blocked map[[2]int]bool // peer RPC blocked from → to
 }
 
@@ -89,10 +92,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	for i := range opts.Nodes {
 		n := &Node{c: c, Index: i, dir: t.TempDir(), gossip: fmt.Sprintf("127.0.0.%d:7946", i+1)}
 		c.Nodes = append(c.Nodes, n)
+		c.all = append(c.all, n)
 		n.start(t)
 	}
 	t.Cleanup(func() {
-		for _, n := range c.Nodes {
+		c.mu.Lock()
+		all := slices.Clone(c.all)
+		c.mu.Unlock()
+		for _, n := range all {
 			n.stop()
 		}
 	})
@@ -127,9 +134,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 // and commit it like an operator would).
 func (c *Cluster) AddNode() *Node {
 	c.t.Helper()
-	n := &Node{c: c, Index: len(c.Nodes), dir: c.t.TempDir(), gossip: fmt.Sprintf("127.0.0.%d:7946", len(c.Nodes)+1)}
 	c.mu.Lock()
-	c.Nodes = append(c.Nodes, n)
+	n := &Node{c: c, Index: len(c.all), dir: c.t.TempDir(), gossip: fmt.Sprintf("127.0.0.%d:7946", len(c.all)+1)}
+	c.all = append(c.all, n)
 	c.mu.Unlock()
 	n.start(c.t)
 	c.Eventually(func() bool { return c.Nodes[0].Node().Alive(n.ID()) }, "new node alive in gossip")
@@ -165,7 +172,7 @@ func (n *Node) start(t testing.TB) {
 		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
 	}
 	if n.Index > 0 {
-		cfg.Cluster.Join = []string{c.Nodes[0].gossip}
+		cfg.Cluster.Join = []string{c.Nodes[0].gossip} // Nodes[0] never changes
 	}
 	nd, err := node.Open(cfg)
 	if err != nil {
@@ -243,13 +250,13 @@ func (c *Cluster) Partition(groups ...[]int) {
 			}
 			var a, b []string
 			for _, i := range g {
-				a = append(a, c.Nodes[i].gossip)
+				a = append(a, c.all[i].gossip)
 				for _, j := range h {
 					c.blocked[[2]int{i, j}] = true
 				}
 			}
 			for _, j := range h {
-				b = append(b, c.Nodes[j].gossip)
+				b = append(b, c.all[j].gossip)
 			}
 			c.Net.Partition(a, b)
 		}
@@ -267,7 +274,7 @@ func (c *Cluster) Heal() {
 func (c *Cluster) block(i int, on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for j := range c.Nodes {
+	for j := range c.all {
 		if j != i {
 			c.blocked[[2]int{i, j}] = on
 			c.blocked[[2]int{j, i}] = on
@@ -284,7 +291,7 @@ func (c *Cluster) unisolate(i int) {
 	// Re-apply the remaining peer blocks to gossip.
 	for pair, on := range c.blocked {
 		if on {
-			c.Net.Partition([]string{c.Nodes[pair[0]].gossip}, []string{c.Nodes[pair[1]].gossip})
+			c.Net.Partition([]string{c.all[pair[0]].gossip}, []string{c.all[pair[1]].gossip})
 		}
 	}
 }
@@ -322,7 +329,10 @@ func (f *faultRT) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (c *Cluster) indexOfPeer(addr string) int {
-	return slices.IndexFunc(c.Nodes, func(n *Node) bool {
+	c.mu.Lock()
+	all := slices.Clone(c.all)
+	c.mu.Unlock()
+	return slices.IndexFunc(all, func(n *Node) bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		return n.peer == addr

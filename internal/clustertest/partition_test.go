@@ -15,15 +15,7 @@ import (
 // client read, so no read repair can help convergence.
 func localObjects(t *testing.T, c *clustertest.Cluster, key string) []dvv.Object {
 	t.Helper()
-	var out []dvv.Object
-	for _, n := range c.Nodes {
-		o, err := n.Node().ReadLocal(t.Context(), "default", []byte(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, o)
-	}
-	return out
+	return localObjectsIn(t, c, "default", key)
 }
 
 func converged(objs []dvv.Object) bool {

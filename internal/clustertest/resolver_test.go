@@ -1,0 +1,151 @@
+package clustertest_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/internal/clustertest"
+	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
+	"github.com/concord-kv/concord/resolvers/builtin"
+)
+
+// cart is the shopping-cart built-in's value format.
+type cart struct {
+	Items   map[string]cartItem `json:"items"`
+	Removed []string            `json:"removed"`
+}
+
+type cartItem struct {
+	Qty  int      `json:"qty"`
+	Tags []string `json:"tags"`
+}
+
+func cartValue(t *testing.T, items map[string]cartItem) []byte {
+	t.Helper()
+	b, err := json.Marshal(cart{Items: items, Removed: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func cartItems(t *testing.T, v []byte) []string {
+	t.Helper()
+	var c cart
+	if err := json.Unmarshal(v, &c); err != nil {
+		t.Fatalf("not a cart: %s (%v)", v, err)
+	}
+	var out []string
+	for sku := range c.Items {
+		out = append(out, sku)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCartResolverModes: the same concurrent, conflicting cart writes (two
+// sides of a partition add different items to one cart) in three namespaces
+// with the shopping-cart resolver in each mode. on_write: after healing
+// every replica holds one merged cart, with no read. on_read: a read
+// answers the merged cart and writes it back, and then every replica holds
+// it. client: the siblings go to the client.
+func TestCartResolverModes(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, clustertest.Options{HintInterval: time.Hour})
+	ctx := t.Context()
+	wasm, ok := builtin.Module("shopping-cart")
+	if !ok {
+		t.Fatal("no shopping-cart built-in")
+	}
+	admin := c.Nodes[0].Node()
+	for _, m := range []struct {
+		ns   string
+		mode meta.ResolverMode
+	}{{"carts-w", meta.ModeOnWrite}, {"carts-r", meta.ModeOnRead}, {"carts-c", meta.ModeClient}} {
+		if _, err := admin.Meta().Create(meta.Namespace{Name: m.ns}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.SetResolver(ctx, m.ns, wasm, meta.Resolver{Name: "shopping-cart", Mode: m.mode}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes {
+			ns, err := n.Node().Meta().Get("carts-c")
+			if err != nil || ns.Resolver == nil {
+				return false
+			}
+		}
+		return true
+	}, "namespaces and resolvers on every node")
+
+	c.Partition([]int{0, 1}, []int{2})
+	for _, ns := range []string{"carts-w", "carts-r", "carts-c"} {
+		key := []byte("cart-42")
+		if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]cartItem{"apple": {Qty: 2, Tags: []string{"a1"}}})}); err != nil {
+			t.Fatalf("%s: majority add: %v", ns, err)
+		}
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]cartItem{"pear": {Qty: 1, Tags: []string{"b1"}}}), W: u32(1)}); err != nil {
+			t.Fatalf("%s: minority add: %v", ns, err)
+		}
+	}
+	c.Heal()
+
+	// on_write: anti-entropy meets the versions on the servers, which merge
+	// them; every replica ends with one cart holding both items.
+	c.Eventually(func() bool {
+		objs := localObjectsIn(t, c, "carts-w", "cart-42")
+		if !converged(objs) || objs[0].Distinct() != 1 {
+			return false
+		}
+		return slices.Equal(cartItems(t, objs[0].Siblings()[0].Value), []string{"apple", "pear"})
+	}, "on_write: one merged cart on every replica")
+
+	// client: after convergence the client sees both siblings.
+	c.Eventually(func() bool { return converged(localObjectsIn(t, c, "carts-c", "cart-42")) }, "client namespace converged")
+	res, err := c.Nodes[1].KV().Get(ctx, &kvv1.GetRequest{Namespace: "carts-c", Key: []byte("cart-42")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetSiblings()) != 2 || res.GetResolvedBy() != "" {
+		t.Fatalf("client mode: %d siblings, resolved by %q; want the 2 siblings unresolved", len(res.GetSiblings()), res.GetResolvedBy())
+	}
+
+	// on_read: the replicas keep both versions until a read; the read
+	// answers the merge and writes it back.
+	c.Eventually(func() bool { return converged(localObjectsIn(t, c, "carts-r", "cart-42")) }, "on_read namespace converged")
+	if objs := localObjectsIn(t, c, "carts-r", "cart-42"); objs[0].Distinct() != 2 {
+		t.Fatalf("on_read resolved before any read: %d values", objs[0].Distinct())
+	}
+	res, err = c.Nodes[1].KV().Get(ctx, &kvv1.GetRequest{Namespace: "carts-r", Key: []byte("cart-42")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetSiblings()) != 1 || res.GetResolvedBy() != "shopping-cart" {
+		t.Fatalf("on_read: %d siblings, resolved by %q", len(res.GetSiblings()), res.GetResolvedBy())
+	}
+	if got := cartItems(t, res.GetSiblings()[0].GetValue()); !slices.Equal(got, []string{"apple", "pear"}) {
+		t.Fatalf("on_read merged cart = %v", got)
+	}
+	c.Eventually(func() bool {
+		objs := localObjectsIn(t, c, "carts-r", "cart-42")
+		return converged(objs) && objs[0].Len() == 1
+	}, "on_read: the write-back reached every replica")
+}
+
+func localObjectsIn(t *testing.T, c *clustertest.Cluster, ns, key string) []dvv.Object {
+	t.Helper()
+	var out []dvv.Object
+	for _, n := range c.Nodes {
+		o, err := n.Node().ReadLocal(t.Context(), ns, []byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o)
+	}
+	return out
+}
