@@ -13,18 +13,14 @@ import (
 	"github.com/concord-kv/concord/resolvers/builtin"
 )
 
-// cart is the shopping-cart built-in's value format.
+// cart is the shopping-cart built-in's value format: per item, its add
+// tags with the quantity each set, and the removed tags.
 type cart struct {
-	Items   map[string]cartItem `json:"items"`
-	Removed []string            `json:"removed"`
+	Items   map[string]map[string]int `json:"items"`
+	Removed []string                  `json:"removed"`
 }
 
-type cartItem struct {
-	Qty  int      `json:"qty"`
-	Tags []string `json:"tags"`
-}
-
-func cartValue(t *testing.T, items map[string]cartItem) []byte {
+func cartValue(t *testing.T, items map[string]map[string]int) []byte {
 	t.Helper()
 	b, err := json.Marshal(cart{Items: items, Removed: []string{}})
 	if err != nil {
@@ -73,23 +69,26 @@ func TestCartResolverModes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	start := time.Now()
 	c.Eventually(func() bool {
 		for _, n := range c.Nodes {
-			ns, err := n.Node().Meta().Get("carts-c")
-			if err != nil || ns.Resolver == nil {
-				return false
+			for _, name := range []string{"carts-w", "carts-r", "carts-c"} {
+				if ns, err := n.Node().Meta().Get(name); err != nil || ns.Resolver == nil {
+					return false
+				}
 			}
 		}
 		return true
 	}, "namespaces and resolvers on every node")
+	t.Logf("metadata spread in %v", time.Since(start))
 
 	c.Partition([]int{0, 1}, []int{2})
 	for _, ns := range []string{"carts-w", "carts-r", "carts-c"} {
 		key := []byte("cart-42")
-		if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]cartItem{"apple": {Qty: 2, Tags: []string{"a1"}}})}); err != nil {
+		if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]map[string]int{"apple": {"a1": 2}})}); err != nil {
 			t.Fatalf("%s: majority add: %v", ns, err)
 		}
-		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]cartItem{"pear": {Qty: 1, Tags: []string{"b1"}}}), W: u32(1)}); err != nil {
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]map[string]int{"pear": {"b1": 1}}), W: u32(1)}); err != nil {
 			t.Fatalf("%s: minority add: %v", ns, err)
 		}
 	}
