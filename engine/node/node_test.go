@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -94,4 +95,13 @@ func TestStoreKeepsIdentityAndNamespaces(t *testing.T) {
 	if _, err := node.Open(other); err == nil || !strings.Contains(err.Error(), "belongs to node") {
 		t.Errorf("reopening as another node: %v", err)
 	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
