@@ -6,6 +6,7 @@ package handoff
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/concord-kv/concord/engine/ring"
 )
@@ -104,4 +105,31 @@ func (p Progress) ETA() float64 {
 type Report struct {
 	Epoch     uint64     `json:"epoch"`
 	Transfers []Progress `json:"transfers"`
+}
+
+// PlanAll lists the transfers for namespaces keeping different replica
+// counts: the union of [Plan] for each n, one transfer per (partition,
+// receiver) — a transfer copies the whole partition, every namespace in it.
+func PlanAll(prev, cur ring.Ring, ns []int) []Transfer {
+	type key struct {
+		p  int
+		to string
+	}
+	seen := map[key]bool{}
+	var out []Transfer
+	for _, n := range ns {
+		for _, t := range Plan(prev, cur, n) {
+			if k := (key{t.Partition, t.To}); !seen[k] {
+				seen[k] = true
+				out = append(out, t)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Transfer) int {
+		if a.Partition != b.Partition {
+			return a.Partition - b.Partition
+		}
+		return strings.Compare(a.To, b.To)
+	})
+	return out
 }

@@ -80,3 +80,33 @@ func TestETA(t *testing.T) {
 		t.Fatalf("ETA when done = %v", p.ETA())
 	}
 }
+
+// TestPlanAllCoversEveryReplicaCount: namespaces with n=1 and n=3 on a
+// shrinking ring: every node that becomes a replica under either count
+// receives the partition once.
+func TestPlanAllCoversEveryReplicaCount(t *testing.T) {
+	t.Parallel()
+	prev, err := ring.New(64, members(4), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ring.Rebalance(prev, members(3), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := handoff.PlanAll(prev, cur, []int{1, 3, 4})
+	seen := map[[2]string]int{}
+	for _, tr := range all {
+		seen[[2]string{fmt.Sprint(tr.Partition), tr.To}]++
+	}
+	for _, n := range []int{1, 3, 4} {
+		for _, tr := range handoff.Plan(prev, cur, n) {
+			if seen[[2]string{fmt.Sprint(tr.Partition), tr.To}] != 1 {
+				t.Fatalf("n=%d transfer %+v missing or duplicated in PlanAll", n, tr)
+			}
+		}
+	}
+	if len(handoff.Plan(prev, cur, 4)) >= len(all) {
+		t.Fatalf("planning only for the largest n misses transfers: %d vs %d", len(handoff.Plan(prev, cur, 4)), len(all))
+	}
+}

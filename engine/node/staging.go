@@ -29,7 +29,8 @@ const (
 type transition struct {
 	Epoch uint64 `json:"epoch"` // the current ring's epoch
 	Prev  []byte `json:"prev"`  // the previous ring, encoded
-	N     int    `json:"n"`
+	N     int    `json:"n"`     // the largest replica count: what a node must hold
+	Ns    []int  `json:"ns"`    // every replica count in use: what transfers cover
 }
 
 // Staged returns the staged changes, in the order they were staged.
@@ -139,17 +140,29 @@ func (n *Node) Plan() (ring.Ring, []handoff.Transfer, error) {
 	if err != nil {
 		return ring.Ring{}, nil, fmt.Errorf("node: plan: %w", err)
 	}
-	return next, handoff.Plan(cur, next, n.handoffN()), nil
+	return next, handoff.PlanAll(cur, next, n.replicaCounts(cur, next)), nil
 }
 
-// handoffN is the replica count transfers are planned for: the most any
-// namespace keeps, at least the claim's target.
-func (n *Node) handoffN() int {
-	rep := targetN(n.cfg.Cluster)
-	for _, ns := range n.meta.List() {
-		rep = max(rep, int(ns.N))
+// replicaCounts lists the replica counts in use (every namespace's n and
+// the claim's target), each capped at the larger ring's size, sorted.
+func (n *Node) replicaCounts(rings ...ring.Ring) []int {
+	size := 1
+	for _, r := range rings {
+		size = max(size, len(r.Members()))
 	}
-	return rep
+	counts := []int{min(targetN(n.cfg.Cluster), size)}
+	for _, ns := range n.meta.List() {
+		counts = append(counts, min(int(ns.N), size))
+	}
+	slices.Sort(counts)
+	return slices.Compact(counts)
+}
+
+// handoffN is the largest replica count in use on the current ring: the
+// partitions a node replicates for some namespace.
+func (n *Node) handoffN() int {
+	r, _ := n.Ring()
+	return slices.Max(n.replicaCounts(r))
 }
 
 // Commit applies the staged changes: it publishes the transition and the
@@ -168,7 +181,8 @@ func (n *Node) Commit() (ring.Ring, []handoff.Transfer, error) {
 	if err != nil {
 		return ring.Ring{}, nil, err
 	}
-	if err := n.publishVersioned(docTransition, next.Epoch(), transition{Epoch: next.Epoch(), Prev: prev, N: n.handoffN()}); err != nil {
+	counts := n.replicaCounts(cur, next)
+	if err := n.publishVersioned(docTransition, next.Epoch(), transition{Epoch: next.Epoch(), Prev: prev, N: slices.Max(counts), Ns: counts}); err != nil {
 		return ring.Ring{}, nil, err
 	}
 	if err := n.PublishRing(next); err != nil {
@@ -200,13 +214,27 @@ func (n *Node) currentTransition() (prev, cur ring.Ring, plan []handoff.Transfer
 	if json.Unmarshal(d.Data, &tr) != nil || tr.Epoch != cur.Epoch() || prev.UnmarshalBinary(tr.Prev) != nil {
 		return prev, cur, nil, 0, false
 	}
-	return prev, cur, handoff.Plan(prev, cur, tr.N), tr.N, true
+	if len(tr.Ns) == 0 {
+		tr.Ns = []int{tr.N}
+	}
+	return prev, cur, handoff.PlanAll(prev, cur, tr.Ns), tr.N, true
+}
+
+// ringBehind reports whether this node knows of a ring change it has not
+// received the ring of yet.
+func (n *Node) ringBehind() bool {
+	cur, _ := n.Ring()
+	d, ok := n.doc(docTransition)
+	return ok && d.Version > cur.Epoch()
 }
 
 // Handoffs reports the transfers of the current ring change with the
 // progress their receivers published, and whether all are done.
 func (n *Node) Handoffs() (epoch uint64, progress []handoff.Progress, complete bool) {
 	_, cur, plan, _, ok := n.currentTransition()
+	if n.ringBehind() {
+		return cur.Epoch(), nil, false // a newer ring is on its way: not done
+	}
 	if !ok {
 		return cur.Epoch(), nil, true
 	}

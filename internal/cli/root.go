@@ -45,6 +45,6 @@ func New(env Env) *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&g.config, "config", "", "config file (YAML) with flag names as keys (env CONCORD_CONFIG)")
 	root.AddCommand(newServeCmd(), newDevCmd(), newKVCmd(g), newVersionCmd(g))
-	root.AddCommand(newClusterCmd(g), newNamespaceCmd(g))
+	root.AddCommand(newClusterCmd(g), newNamespaceCmd(g), newResolverCmd(g))
 	return root
 }

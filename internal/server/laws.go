@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/resolvers"
@@ -16,7 +17,7 @@ const maxSamples = 1000
 // checkLaws compiles a module (an invalid one is INVALID_ARGUMENT with the
 // reason) and runs the upload checks on the samples. A built-in needs no
 // samples: it is checked in concord's own tests.
-func (s *adminService) checkLaws(ctx context.Context, wasm, config []byte, samples [][]byte, isBuiltin bool) (*adminv1.LawReport, error) {
+func (s *adminService) checkLaws(ctx context.Context, namespace string, wasm, config []byte, samples [][]byte, isBuiltin bool) (*adminv1.LawReport, error) {
 	mod, err := s.node.Runtime().Compile(ctx, wasm)
 	if err != nil {
 		return nil, errs.Invalid("module", "%v", err)
@@ -34,7 +35,7 @@ func (s *adminService) checkLaws(ctx context.Context, wasm, config []byte, sampl
 	for i, v := range samples {
 		ss[i] = v
 	}
-	rep, err := laws.Check(ctx, s.node.Runtime(), mod, ss, laws.Options{Config: config, Limits: resolvers.Limits{}})
+	rep, err := laws.Check(ctx, s.node.Runtime(), mod, ss, laws.Options{Namespace: namespace, Config: config, Limits: resolvers.Limits{Deadline: meta.MaxResolverDeadline / 10}})
 	if err != nil {
 		return nil, err
 	}

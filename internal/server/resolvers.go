@@ -80,7 +80,7 @@ func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadRe
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}
-	report, err := s.checkLaws(ctx, wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
+	report, err := s.checkLaws(ctx, req.GetNamespace(), wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}
@@ -107,7 +107,7 @@ func (s *adminService) TestResolver(ctx context.Context, req *adminv1.TestResolv
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}
-	report, err := s.checkLaws(ctx, wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
+	report, err := s.checkLaws(ctx, "", wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}

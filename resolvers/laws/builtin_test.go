@@ -2,7 +2,9 @@ package laws_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/builtin"
 	"github.com/concord-kv/concord/resolvers/laws"
 )
@@ -29,7 +31,7 @@ func TestBuiltinsObeyEveryLaw(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = mod.Close(t.Context()) })
-			r, err := laws.Check(t.Context(), rt, mod, s, laws.Options{Namespace: "test", MaxInputs: 32})
+			r, err := laws.Check(t.Context(), rt, mod, s, laws.Options{Namespace: "test", MaxInputs: 32, Limits: resolvers.Limits{Deadline: time.Second}})
 			if err != nil {
 				t.Fatal(err)
 			}

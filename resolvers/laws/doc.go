@@ -48,8 +48,8 @@
 // in on_write mode every replica resolves the siblings it holds on its own,
 // in whatever order they arrived and on whichever instance is idle, and the
 // results must converge to one version. A module whose result depends on
-// order or on the instance's history makes replicas diverge, and every
-// anti-entropy round would produce yet another version.
+// order or on the instance's history makes replicas diverge, and each
+// anti-entropy round could produce yet another version.
 //
 // Idempotence and associativity are warnings. The server does not rely on
 // them to converge: the same siblings are always collapsed the same way (the

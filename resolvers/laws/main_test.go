@@ -77,10 +77,15 @@ func setup() error {
 	return nil
 }
 
-// check runs laws.Check on merges.wat in a mode.
+// check runs laws.Check on merges.wat in a mode. Unless opts sets one, the
+// deadline is a generous second, so that a loaded machine cannot turn a
+// slow call into an ABI violation.
 func check(t testing.TB, mode string, samples []laws.Sample, opts laws.Options) laws.Report {
 	t.Helper()
 	opts.Namespace, opts.Config = "test", []byte(mode)
+	if opts.Limits.Deadline == 0 {
+		opts.Limits.Deadline = time.Second
+	}
 	r, err := laws.Check(t.Context(), rt, merges, samples, opts)
 	if err != nil {
 		t.Fatalf("Check: %v", err)
