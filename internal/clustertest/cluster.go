@@ -296,10 +296,10 @@ func (c *Cluster) unisolate(i int) {
 	}
 }
 
-// Eventually polls cond until it holds, failing the test after 30 seconds.
+// Eventually polls cond until it holds, failing the test after 60 seconds.
 func (c *Cluster) Eventually(cond func() bool, what string) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out waiting for: %s", what)
