@@ -4,8 +4,11 @@ BUF   := go tool -modfile=proto/tools.mod buf
 
 # Packages with concurrency worth the race detector's time; the rest run
 # without it (the detector slows pure property tests several times over).
+# internal/clustertest runs without it: a dozen Pebble-backed nodes under
+# the detector take too long on two cores (run it by hand with -race).
 RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engine/meta/... \
-             ./internal/server/... ./resolvers/...
+             ./engine/aae/... ./engine/membership/... ./engine/coord/... \
+             ./internal/server/... ./resolvers/ ./resolvers/laws/
 
 .PHONY: test check fmt-check vet proto proto-check proto-baseline unit race build bench
 
