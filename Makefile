@@ -43,7 +43,7 @@ proto-baseline:
 	$(BUF) build -o proto/baseline.binpb
 
 unit:
-	go test -count=1 $$(go list ./... | grep -v -E "$$(go list $(RACE_PKGS) | paste -sd'|')")
+	go test -count=1 $$(comm -23 <(go list ./... | sort) <(go list $(RACE_PKGS) | sort))
 
 race:
 	go test -count=1 -race $(RACE_PKGS)
