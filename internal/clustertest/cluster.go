@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/concord-kv/concord/engine/membership/memnet"
@@ -23,6 +22,15 @@ import (
 	"github.com/concord-kv/concord/internal/server"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
+
+// T is what the harness needs of a test: *testing.T and *testing.B have it,
+// and so can a program that runs a cluster outside tests (the examples).
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
 
 // Options shape a test cluster. Zero values take the defaults.
 type Options struct {
@@ -37,7 +45,7 @@ type Options struct {
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	t    testing.TB
+	t    T
 	opts Options
 	Net  *memnet.Network
 	// Nodes are the nodes the cluster started with; AddNode's nodes are not
@@ -65,7 +73,7 @@ type Node struct {
 }
 
 // Start starts a cluster and commits a ring over all its nodes.
-func Start(t testing.TB, opts Options) *Cluster {
+func Start(t T, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
@@ -117,7 +125,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}, "every node alive in node 0's view")
 	r, err := c.Nodes[0].Node().SetRingMembers(ids)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	c.Eventually(func() bool {
 		for _, n := range c.Nodes {
@@ -143,16 +151,16 @@ func (c *Cluster) AddNode() *Node {
 	return n
 }
 
-func (n *Node) start(t testing.TB) {
+func (n *Node) start(t T) {
 	t.Helper()
 	c := n.c
 	apiLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	peerLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	cfg := node.DefaultConfig()
 	cfg.DataDir = n.dir
