@@ -56,7 +56,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 			m.log.Warn("membership: bad leave notice", "err", r.err)
 			return
 		}
-		m.handleLeave(id)
+		m.handleLeave(id, true)
 	default:
 		m.log.Debug("membership: ignoring unknown message type", "type", b[0])
 	}
@@ -67,17 +67,20 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 }
 
 func (d *delegate) LocalState(bool) []byte {
-	return encodeState(d.m.Docs())
+	return encodeState(d.m.localState())
 }
 
 func (d *delegate) MergeRemoteState(buf []byte, _ bool) {
-	docs, err := decodeState(buf)
+	st, err := decodeState(buf)
 	if err != nil {
 		d.m.log.Warn("membership: bad remote state", "err", err)
 		return
 	}
-	for _, doc := range docs {
+	for _, doc := range st.docs {
 		d.m.merge(doc)
+	}
+	for _, id := range st.left {
+		d.m.handleLeave(id, false)
 	}
 }
 

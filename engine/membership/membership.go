@@ -40,6 +40,13 @@ type Membership struct {
 	closed  bool
 }
 
+// docRetransmitFactor multiplies memberlist's RetransmitMult for this
+// package's broadcasts. memberlist counts one transmit per packet, so with
+// DefaultLocalConfig a message goes out only twice per node; documents and
+// leave notices are rare and worth a few more packets to reach everyone
+// before the next push/pull.
+const docRetransmitFactor = 2
+
 // pullKey is the version of a document a pull was started for.
 type pullKey struct {
 	version uint64
@@ -78,7 +85,7 @@ func New(cfg Config) (*Membership, error) {
 	mc := cfg.memberlistConfig(&delegate{m: m})
 	m.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return int(m.alive.Load()) },
-		RetransmitMult: mc.RetransmitMult,
+		RetransmitMult: docRetransmitFactor * mc.RetransmitMult,
 	}
 	m.inline = mc.UDPBufferSize - inlineMargin
 	m.notifier = newDocNotifier(cfg.OnDoc)
@@ -395,19 +402,44 @@ func (m *Membership) handleAnnounce(a announce) {
 	}()
 }
 
-// handleLeave records that a member announced it is leaving.
-func (m *Membership) handleLeave(id string) {
+// handleLeave records that a member left or is leaving: from its leave
+// notice (which is relayed once, like serf's intents, because memberlist
+// retransmits a broadcast only a few times) or from a push/pull state that
+// lists it as left (which only turns Dead into Left, so a stale list
+// cannot mark a member that came back).
+func (m *Membership) handleLeave(id string, notice bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || id == m.cfg.NodeID {
 		return
 	}
-	if mem, ok := m.members[id]; ok && mem.State == Dead {
+	mem, known := m.members[id]
+	switch {
+	case known && mem.State == Dead:
 		mem.State = Left
 		m.events.push(Event{Kind: EventLeft, Member: *mem})
+	case !notice || m.leaving[id] || (known && mem.State == Left):
 		return
+	default:
+		m.leaving[id] = true
 	}
-	m.leaving[id] = true
+	if notice {
+		m.queue.QueueBroadcast(&broadcast{name: "leave/" + id, msg: encodeLeave(id)})
+	}
+}
+
+// localState is the push/pull state: every document and every left member.
+func (m *Membership) localState() pushState {
+	st := pushState{docs: m.Docs()}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mem := range m.members {
+		if mem.State == Left && mem.ID != m.cfg.NodeID {
+			st.left = append(st.left, mem.ID)
+		}
+	}
+	slices.Sort(st.left)
+	return st
 }
 
 // memberChanged applies a memberlist notification to the member table.

@@ -57,38 +57,57 @@ func encodeLeave(id string) []byte {
 	return appendString([]byte{msgLeave}, id)
 }
 
-// encodeState encodes a full document set for push/pull.
-func encodeState(docs []Doc) []byte {
-	size := 1 + binary.MaxVarintLen64
-	for _, d := range docs {
+// pushState is what a node sends in a push/pull: its whole document set
+// and the IDs of the members it knows have left (so that a node that missed
+// a leave notice stops treating the member as failed).
+type pushState struct {
+	docs []Doc
+	left []string
+}
+
+func encodeState(st pushState) []byte {
+	size := 1 + 2*binary.MaxVarintLen64
+	for _, d := range st.docs {
 		size += len(d.Name) + len(d.Data) + 3*binary.MaxVarintLen64
+	}
+	for _, id := range st.left {
+		size += len(id) + binary.MaxVarintLen64
 	}
 	b := make([]byte, 0, size)
 	b = append(b, stateFormat)
-	b = binary.AppendUvarint(b, uint64(len(docs)))
-	for _, d := range docs {
+	b = binary.AppendUvarint(b, uint64(len(st.docs)))
+	for _, d := range st.docs {
 		b = appendDoc(b, d)
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.left)))
+	for _, id := range st.left {
+		b = appendString(b, id)
 	}
 	return b
 }
 
-func decodeState(b []byte) ([]Doc, error) {
+func decodeState(b []byte) (pushState, error) {
+	var st pushState
 	if len(b) == 0 {
-		return nil, nil
+		return st, nil
 	}
 	if b[0] != stateFormat {
-		return nil, errors.New("unknown state format")
+		return st, errors.New("unknown state format")
 	}
 	r := reader{buf: b[1:]}
-	n := r.uvarint()
-	if r.err == nil && n > uint64(len(r.buf)) { // every doc takes ≥ 1 byte
-		return nil, errShort
+	n := r.count()
+	st.docs = make([]Doc, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		st.docs = append(st.docs, r.doc())
 	}
-	docs := make([]Doc, 0, n)
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		docs = append(docs, r.doc())
+	if r.err != nil || len(r.buf) == 0 { // the left list is optional
+		return st, r.err
 	}
-	return docs, r.err
+	n = r.count()
+	for i := 0; i < n && r.err == nil; i++ {
+		st.left = append(st.left, r.string())
+	}
+	return st, r.err
 }
 
 // reader decodes the encodings above; the first error sticks.
@@ -108,6 +127,18 @@ func (r *reader) uvarint() uint64 {
 	}
 	r.buf = r.buf[n:]
 	return v
+}
+
+// count reads a number of items, each of which takes at least one byte.
+func (r *reader) count() int {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.buf)) {
+		r.err = errShort
+	}
+	if r.err != nil {
+		return 0
+	}
+	return int(n)
 }
 
 func (r *reader) bytes() []byte {
