@@ -10,10 +10,14 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
              ./engine/aae/... ./engine/membership/... ./engine/coord/... \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
-.PHONY: test check fmt-check vet proto proto-check proto-baseline unit race build bench
+.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench
 
 ## test: every check and every test, as CI runs them
-test: check unit race
+test: deps check unit race
+
+## deps: the AssemblyScript compiler for the guest-library tests (npm, pinned by package-lock.json)
+deps:
+	@[ -d resolvers/guest/assemblyscript/node_modules/assemblyscript ] || (cd resolvers/guest/assemblyscript && npm ci --no-audit --no-fund)
 
 ## check: formatting, vet, protos lint/format/breaking, generated code up to date
 check: fmt-check vet proto-check

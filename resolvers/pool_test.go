@@ -272,8 +272,8 @@ func TestDeterministicSandbox(t *testing.T) {
 	if wall := binary.LittleEndian.Uint64(clocks); wall != resolvers.FixedWalltime*1e9 {
 		t.Errorf("realtime clock = %d, want %d", wall, uint64(resolvers.FixedWalltime*1e9))
 	}
-	if mono := binary.LittleEndian.Uint64(clocks[8:]); mono != 0 {
-		t.Errorf("monotonic clock = %d, want 0", mono)
+	if mono := binary.LittleEndian.Uint64(clocks[8:]); mono != resolvers.FixedNanotime {
+		t.Errorf("monotonic clock = %d, want %d", mono, resolvers.FixedNanotime)
 	}
 }
 

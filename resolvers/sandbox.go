@@ -11,9 +11,17 @@ import (
 )
 
 // FixedWalltime is what a guest's wall clock (WASI clock_time_get realtime)
-// always reads: 2020-01-01T00:00:00Z. The monotonic clock always reads 0.
-// Resolution must not depend on time; the sibling timestamps are in the input.
+// always reads: 2020-01-01T00:00:00Z. The monotonic clock always reads
+// [FixedNanotime]. Resolution must not depend on time; the sibling
+// timestamps are in the input.
 const FixedWalltime = 1577836800
+
+// FixedNanotime is what a guest's monotonic clock always reads, in
+// nanoseconds. Not 0: the Go runtime (GOOS=wasip1) aborts at start-up with
+// "nanotime returning zero" when it reads 0. A constant (rather than a clock
+// that advances per read) keeps every elapsed time at zero, the same on a
+// fresh and on a reused instance.
+const FixedNanotime = 1
 
 // randSeed seeds the guest's WASI random_get. The stream restarts from this
 // seed at every init and every resolve call, so a fresh instance and a pooled
@@ -36,7 +44,7 @@ func moduleConfig(random io.Reader, stderr io.Writer) wazero.ModuleConfig {
 		WithStderr(stderr).
 		WithRandSource(random).
 		WithWalltime(func() (int64, int32) { return FixedWalltime, 0 }, sys.ClockResolution(1)).
-		WithNanotime(func() int64 { return 0 }, sys.ClockResolution(1))
+		WithNanotime(func() int64 { return FixedNanotime }, sys.ClockResolution(1))
 }
 
 func newRand() *rand.ChaCha8 { return rand.NewChaCha8(randSeed) }

@@ -11,8 +11,10 @@
 //	wasm, _ := builtin.Module("shopping-cart")
 //	module, err := rt.Compile(ctx, wasm) // rt: a *resolvers.Runtime
 //
-// All four are pure merges: commutative, associative and idempotent on the
-// values they output, and independent of sibling order. They take no config.
+// All four are pure merges, independent of sibling order, and commutative,
+// associative and idempotent when a merged value is fed back as a sibling
+// (for lww, with the winning sibling's timestamp: see ABI.md §8). They take
+// no config.
 //
 // The package is safe for concurrent use.
 package builtin

@@ -10,6 +10,7 @@ import (
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
 	"github.com/concord-kv/concord/resolvers/builtin"
+	"github.com/concord-kv/concord/resolvers/internal/wasmbin"
 )
 
 func TestNames(t *testing.T) {
@@ -35,6 +36,32 @@ func TestModule(t *testing.T) {
 	for _, name := range []string{"", "nope", "wasm/lww", "../wasm/lww", "lww.wasm", "TOOLCHAIN"} {
 		if _, ok := builtin.Module(name); ok {
 			t.Errorf("Module(%q) found a module", name)
+		}
+	}
+}
+
+// TestModuleShape checks each module's imports and exports: only concord.*
+// host functions (no WASI), and exactly the ABI's exports.
+func TestModuleShape(t *testing.T) {
+	t.Parallel()
+	for _, name := range builtin.Names() {
+		b, _ := builtin.Module(name)
+		s, err := wasmbin.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, imp := range s.Imports {
+			if imp.Module != "concord" {
+				t.Errorf("%s imports %s.%s", name, imp.Module, imp.Name)
+			}
+		}
+		var exports []string
+		for _, e := range s.Exports {
+			exports = append(exports, e.Name)
+		}
+		slices.Sort(exports)
+		if want := []string{"concord_abi_v1", "memory", "resolve"}; !slices.Equal(exports, want) {
+			t.Errorf("%s exports %q, want %q", name, exports, want)
 		}
 	}
 }
