@@ -57,4 +57,6 @@ build:
 
 ## bench: Go benchmarks of storage, versioning and the single-node API
 bench:
-	go test -run='^$$' -bench=. -benchtime=1s ./engine/storage/... ./engine/dvv/ ./internal/server/
+	go test -run='^$$' -bench=. -benchtime=1s ./engine/storage/... ./engine/dvv/ ./engine/node/ ./internal/server/
+	go test -run='^$$' -bench=. -benchtime=2000x ./internal/clustertest/
+	go test -run='^$$' -bench=. -benchtime=500x ./resolvers/ ./resolvers/builtin/ ./resolvers/guest/...
