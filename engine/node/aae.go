@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
@@ -250,11 +252,20 @@ func (n *Node) aaePartitions() []aae.PartitionPeers {
 }
 
 func (n *Node) startAAE(every time.Duration) error {
+	// Repairs are paced by a token bucket so a large divergence (a node back
+	// after a long outage) cannot crowd out client requests; ticks are
+	// skipped while many client requests are in flight.
+	keysPerSecond := n.cfg.Cluster.AAEKeysPerSecond
+	if keysPerSecond == 0 {
+		keysPerSecond = 5000
+	}
+	limiter := rate.NewLimiter(rate.Limit(keysPerSecond), max(keysPerSecond, 128))
 	s, err := aae.NewScheduler(aae.SchedulerConfig{
 		Interval:   every,
 		Timeout:    30 * time.Second,
 		Partitions: n.aaePartitions,
 		Pressure:   func() bool { return n.inflight.Load() > 64 },
+		Exchange:   aae.ExchangeOptions{Limiter: aae.LimiterFunc(limiter.WaitN)},
 		Logger:     n.log.With("component", "aae"),
 	})
 	if err != nil {

@@ -47,6 +47,9 @@ type ClusterConfig struct {
 	// AAEInterval is the pause between two anti-entropy exchanges (one
 	// partition each). Default 100ms: every partition every Q/10 seconds.
 	AAEInterval time.Duration
+	// AAEKeysPerSecond caps the keys anti-entropy repairs per second.
+	// Default 5000.
+	AAEKeysPerSecond int
 	// PurgeInterval is how often old tombstones are checked for purging.
 	// Default 30s.
 	PurgeInterval time.Duration

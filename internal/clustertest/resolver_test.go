@@ -1,7 +1,11 @@
 package clustertest_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -147,4 +151,51 @@ func localObjectsIn(t *testing.T, c *clustertest.Cluster, ns, key string) []dvv.
 		out = append(out, o)
 	}
 	return out
+}
+
+// TestNodesFetchUploadedModules: a module uploaded through one node (not a
+// built-in, so no other node has it) reaches the others by hash over peer
+// RPC the first time they need it.
+func TestNodesFetchUploadedModules(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, clustertest.Options{})
+	ctx := t.Context()
+	out := filepath.Join(t.TempDir(), "merges.wasm")
+	if b, err := exec.Command("wat2wasm", "-o", out, filepath.Join("..", "..", "resolvers", "laws", "testdata", "merges.wat")).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm (apt-get install wabt): %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.Nodes[0].Node()
+	if _, err := admin.Meta().Create(meta.Namespace{Name: "maxed"}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := admin.SetResolver(ctx, "maxed", wasm, meta.Resolver{Name: "max", Mode: meta.ModeOnWrite, Config: []byte("M")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := c.Nodes[2].Node().FetchModule(ctx, ns.Resolver.Hash); held != nil {
+		t.Fatal("node 3 holds the module before needing it")
+	}
+	c.Eventually(func() bool {
+		got, err := c.Nodes[2].Node().Meta().Get("maxed")
+		return err == nil && got.Resolver != nil
+	}, "resolver settings on node 3")
+	for _, v := range []string{"fig", "pear", "apple"} { // concurrent: no contexts
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "maxed", Key: []byte("k"), Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.Nodes[2].KV().Get(ctx, &kvv1.GetRequest{Namespace: "maxed", Key: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetSiblings()) != 1 || string(res.GetSiblings()[0].GetValue()) != "pear" {
+		t.Fatalf("merged on node 3: %v", res.GetSiblings())
+	}
+	if held, _ := c.Nodes[2].Node().FetchModule(ctx, ns.Resolver.Hash); !bytes.Equal(held, wasm) {
+		t.Fatal("node 3 resolved without holding the module it fetched")
+	}
 }

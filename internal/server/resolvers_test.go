@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -132,6 +133,9 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 		if len(got.GetSiblings()) != 1 || string(got.GetSiblings()[0].GetValue()) != "pear" {
 			t.Fatalf("on_write merge: %v", got.GetSiblings())
 		}
+		if body := scrape(t, ep); !strings.Contains(body, `concord_resolver_calls_total{namespace="ok"}`) {
+			t.Errorf("/metrics has no resolver calls for the namespace:\n%s", body)
+		}
 		list, err := admin.ListResolvers(ctx, &adminv1.ListResolversRequest{})
 		if err != nil || len(list.GetResolvers()) != 1 || list.GetResolvers()[0].GetCalls() == 0 {
 			t.Fatalf("list: %v %v", list, err)
@@ -155,4 +159,18 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 			t.Fatalf("built-in upload: %v %v", res, err)
 		}
 	})
+}
+
+func scrape(t *testing.T, ep string) string {
+	t.Helper()
+	res, err := http.Get(ep + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -62,10 +62,22 @@ func New(n *node.Node, opts Options) *Server {
 	s := &Server{node: n, log: opts.Logger}
 	metrics.RegisterNode(opts.Registry, func() metrics.NodeStats {
 		st := n.Stats()
-		return metrics.NodeStats{
+		out := metrics.NodeStats{
 			HintBacklog: st.HintBacklog, HintsDelivered: st.HintsDelivered, HintedWrites: st.HintedWrites,
 			ReadRepairs: st.ReadRepairs, AAEExchanges: st.AAEExchanges, AAEKeysRepaired: st.AAEKeysRepaired,
+			TombstonesPurged: st.TombstonesPurged,
 		}
+		for _, r := range n.ResolverStats() {
+			failures := map[string]uint64{}
+			for kind, c := range r.Stats.Failures {
+				failures[kind.String()] = c
+			}
+			out.Resolvers = append(out.Resolvers, metrics.ResolverStats{
+				Namespace: r.Namespace, Calls: r.Stats.Calls, Failures: failures,
+				BreakerRejections: r.Stats.BreakerRejections, ColdStarts: r.Stats.ColdStarts,
+			})
+		}
+		return out
 	})
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
