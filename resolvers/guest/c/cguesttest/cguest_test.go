@@ -15,6 +15,7 @@ import (
 
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
+	"github.com/concord-kv/concord/resolvers/guest/internal/guesttest"
 	"github.com/concord-kv/concord/resolvers/internal/wasmbin"
 )
 
@@ -168,4 +169,11 @@ func TestBuildIsReproducible(t *testing.T) {
 	if !slices.Equal(a, b) {
 		t.Fatalf("two builds of example/longest.c differ (%d and %d bytes)", len(a), len(b))
 	}
+}
+
+// TestExamplePassesTheUploadChecks: the C example is accepted by the
+// server's law checks with no warning.
+func TestExamplePassesTheUploadChecks(t *testing.T) {
+	t.Parallel()
+	guesttest.CheckLaws(t, build(t, filepath.Join("..", "example", "longest.c")), "apple", "banana", "fig", "plum", "")
 }

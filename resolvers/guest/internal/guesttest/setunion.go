@@ -10,6 +10,7 @@ import (
 
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
+	"github.com/concord-kv/concord/resolvers/laws"
 )
 
 // A Case is one merge of the set-union table.
@@ -132,6 +133,9 @@ func CheckSetUnion(t *testing.T, wasm []byte) {
 			check(t, Resolve(t, fresh, tc.Siblings), tc, tc.Siblings)
 		})
 	}
+	t.Run("laws", func(t *testing.T) {
+		CheckLaws(t, wasm, "apple\npear", "fig", "pear\nkiwi\napple", "")
+	})
 	t.Run("sustained", func(t *testing.T) {
 		// Many calls on one instance: memory must be reclaimed between calls
 		// (an allocator that never frees runs out of the 16 MiB cap).
@@ -250,5 +254,32 @@ func BenchSetUnion(b *testing.B, wasm []byte) {
 	b.ReportMetric(float64(len(wasm)), "wasm-bytes")
 	if s := p.Stats(); s.ColdStarts != 1 {
 		b.Fatalf("%d cold starts, want 1", s.ColdStarts)
+	}
+}
+
+// CheckLaws runs the server's upload checks on a module and fails on any
+// violation: a guest example must be accepted, with no warning either.
+func CheckLaws(t *testing.T, wasm []byte, samples ...string) {
+	t.Helper()
+	ctx := t.Context()
+	rt, err := resolvers.NewRuntime(ctx, resolvers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	m, err := rt.Compile(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := make([]laws.Sample, len(samples))
+	for i, s := range samples {
+		ss[i] = laws.Sample(s)
+	}
+	rep, err := laws.Check(ctx, rt, m, ss, laws.Options{Limits: resolvers.Limits{Deadline: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Violations) > 0 || len(rep.Passed) != len(laws.Laws()) {
+		t.Fatalf("the upload checks would not accept the module cleanly:\n%s", rep)
 	}
 }
