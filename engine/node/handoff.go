@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,7 +213,10 @@ func (n *Node) Transfer(ctx context.Context, req *peerv1.TransferRequest, send f
 		batch = transferBatch
 	}
 	lo, hi := keys.PartitionRange(uint16(req.GetPartition()))
-	if c := req.GetCursor(); len(c) > 0 {
+	if ns := req.GetNamespace(); ns != "" {
+		lo, hi = keys.NamespaceRange(uint16(req.GetPartition()), ns)
+	}
+	if c := req.GetCursor(); len(c) > 0 && bytes.Compare(c, lo) >= 0 {
 		lo = append(append([]byte(nil), c...), 0) // just after the cursor
 	}
 	snap, err := n.eng.NewSnapshot()

@@ -1,16 +1,19 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"connectrpc.com/connect"
 
 	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/replica"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
@@ -221,7 +224,9 @@ type ListRequest struct {
 
 // ListKeys calls yield for every live key of a namespace, partition by
 // partition and in key order inside each, with a token that resumes the
-// listing after that key. It stops when yield returns false.
+// listing after that key. It stops when yield returns false. Each
+// partition is read from one replica: this node's if it holds the
+// partition, another's over peer RPC otherwise.
 func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, token []byte) bool) error {
 	ns, err := n.namespace(req.Namespace)
 	if err != nil {
@@ -232,28 +237,31 @@ func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, to
 		return err
 	}
 	for p := start; int(p) < n.replica.Partitions(); p++ {
-		from := req.Prefix
-		if p == start && after != nil && string(after) >= string(from) {
-			from = append(after, 0) // the smallest key after the token's
+		var resume []byte // list keys strictly after this one
+		if p == start {
+			resume = after
 		}
 		stop := false
-		err := n.replica.Scan(p, ns.Name, from, func(e replica.Entry) (bool, error) {
+		visit := func(key []byte, obj dvv.Object) (bool, error) {
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
-			if len(e.Key) < len(req.Prefix) || string(e.Key[:len(req.Prefix)]) != string(req.Prefix) {
-				return false, nil // past the prefix
-			}
-			if !e.Object.HasLive() {
+			if resume != nil && bytes.Compare(key, resume) <= 0 {
 				return true, nil
 			}
-			if !yield(e.Key, encodeListToken(p, e.Key)) {
+			if !bytes.HasPrefix(key, req.Prefix) {
+				return bytes.Compare(key, req.Prefix) < 0, nil // before the prefix: go on; past it: done
+			}
+			if !obj.HasLive() {
+				return true, nil
+			}
+			if !yield(key, encodeListToken(p, key)) {
 				stop = true
 				return false, nil
 			}
 			return true, nil
-		})
-		if err != nil {
+		}
+		if err := n.scanPartition(ctx, p, ns, req.Prefix, resume, visit); err != nil {
 			return n.storageFailed("list", err)
 		}
 		if stop {
@@ -261,6 +269,76 @@ func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, to
 		}
 	}
 	return nil
+}
+
+// scanPartition visits a namespace's objects in one partition from a replica
+// that holds it completely, starting near from (or after resume).
+func (n *Node) scanPartition(ctx context.Context, p uint16, ns meta.Namespace, from, resume []byte, visit func([]byte, dvv.Object) (bool, error)) error {
+	pref, _ := n.Replicas(p, int(ns.N))
+	if slices.Contains(pref[:min(len(pref), int(ns.N))], n.id) && !n.receiving(p) {
+		if resume != nil && bytes.Compare(resume, from) > 0 {
+			from = resume
+		}
+		return n.replica.Scan(p, ns.Name, from, func(e replica.Entry) (bool, error) { return visit(e.Key, e.Object) })
+	}
+	// Old replicas still handing the partition over come last in pref:
+	// they hold it whole, so ask them first.
+	var lastErr error = errs.ErrUnavailable
+	for i := len(pref) - 1; i >= 0; i-- {
+		id := pref[i]
+		if id == n.id || !n.Alive(id) || n.peers == nil {
+			continue
+		}
+		if lastErr = n.scanRemote(ctx, id, p, ns.Name, resume, visit); lastErr == nil {
+			return nil
+		}
+	}
+	return lastErr
+}
+
+func (n *Node) scanRemote(ctx context.Context, id string, p uint16, ns string, resume []byte, visit func([]byte, dvv.Object) (bool, error)) error {
+	pc, err := n.peers.Raw(id)
+	if err != nil {
+		return err
+	}
+	req := &peerv1.TransferRequest{Partition: uint32(p), Namespace: ns, BatchSize: 1024}
+	if resume != nil {
+		req.Cursor = keys.Data(p, ns, resume)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := pc.Transfer(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		for _, ko := range stream.Msg().GetObjects() {
+			obj, err := dvv.Unmarshal(ko.GetObject())
+			if err != nil {
+				return err
+			}
+			if more, err := visit(ko.GetKey(), obj); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return stream.Err()
+}
+
+// receiving reports whether this node is still fetching a partition in a
+// ring change (its copy may be incomplete).
+func (n *Node) receiving(p uint16) bool {
+	_, progress, complete := n.Handoffs()
+	if complete {
+		return false
+	}
+	for _, pr := range progress {
+		if pr.Partition == int(p) && pr.To == n.id && !pr.Done {
+			return true
+		}
+	}
+	return false
 }
 
 const listTokenVersion = 1

@@ -116,13 +116,15 @@ func Start(t T, opts Options) *Cluster {
 		ids[i] = n.ID()
 	}
 	c.Eventually(func() bool {
-		for _, id := range ids {
-			if !c.Nodes[0].Node().Alive(id) {
-				return false
+		for _, n := range c.Nodes {
+			for _, id := range ids {
+				if !n.Node().Alive(id) {
+					return false
+				}
 			}
 		}
 		return true
-	}, "every node alive in node 0's view")
+	}, "every node alive in every node's view")
 	r, err := c.Nodes[0].Node().SetRingMembers(ids)
 	if err != nil {
 		t.Fatalf("%v", err)

@@ -674,7 +674,9 @@ type TransferRequest struct {
 	// Resume after this storage key; empty from the start.
 	Cursor []byte `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Objects per message; default 256.
-	BatchSize     uint32 `protobuf:"varint,3,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	BatchSize uint32 `protobuf:"varint,3,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// Only this namespace's objects (listing); empty: the whole partition.
+	Namespace     string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -728,6 +730,13 @@ func (x *TransferRequest) GetBatchSize() uint32 {
 		return x.BatchSize
 	}
 	return 0
+}
+
+func (x *TransferRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
 }
 
 type TransferResponse struct {
@@ -1018,12 +1027,13 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x1a\n" +
 	"\bsegments\x18\x02 \x03(\rR\bsegments\"G\n" +
 	"\x0fSegmentResponse\x124\n" +
-	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\"f\n" +
+	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\"\x84\x01\n" +
 	"\x0fTransferRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\fR\x06cursor\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\x03 \x01(\rR\tbatchSize\"\x89\x01\n" +
+	"batch_size\x18\x03 \x01(\rR\tbatchSize\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\x89\x01\n" +
 	"\x10TransferResponse\x124\n" +
 	"\aobjects\x18\x01 \x03(\v2\x1a.concord.peer.v1.KeyObjectR\aobjects\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\fR\x06cursor\x12'\n" +
