@@ -19,9 +19,6 @@ import (
 // short timings instead.
 func TestLoopbackSockets(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("uses real sockets and real time")
-	}
 	fast := func(mc *memberlist.Config) {
 		mc.ProbeInterval = 200 * time.Millisecond
 		mc.ProbeTimeout = 100 * time.Millisecond

@@ -58,7 +58,13 @@ type client struct {
 // a server of its own.
 func forEachProtocol(t *testing.T, test func(t *testing.T, c *client)) {
 	t.Helper()
-	for _, p := range protocols {
+	forProtocols(t, protocols, test)
+}
+
+// forProtocols runs test once per protocol of ps.
+func forProtocols(t *testing.T, ps []protocol, test func(t *testing.T, c *client)) {
+	t.Helper()
+	for _, p := range ps {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			test(t, dial(t, startServer(t), p))
