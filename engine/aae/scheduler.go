@@ -79,12 +79,13 @@ type Scheduler struct {
 	cfg SchedulerConfig
 	log *slog.Logger
 
-	mu      sync.Mutex
-	metrics Metrics
-	last    int         // partition of the previous round; -1 before the first
-	cursor  map[int]int // next StartSegment per partition
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu       sync.Mutex
+	metrics  Metrics
+	last     int         // partition of the previous round; -1 before the first
+	cursor   map[int]int // next StartSegment per partition
+	lastWarn time.Time   // when a failed exchange was last logged at warn
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // NewScheduler returns a stopped Scheduler, or the error of cfg.Validate.
@@ -224,7 +225,19 @@ func (s *Scheduler) exchange(ctx context.Context, partition int, local, peer Rep
 	}
 	s.mu.Unlock()
 	if failed {
-		s.log.Warn("aae: exchange failed", "partition", partition, "err", err)
+		// A peer that just went down fails every exchange until gossip
+		// declares it dead: warn once a minute at most, the rest at debug.
+		s.mu.Lock()
+		warn := time.Since(s.lastWarn) >= time.Minute
+		if warn {
+			s.lastWarn = time.Now()
+		}
+		s.mu.Unlock()
+		level := slog.LevelDebug
+		if warn {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "aae: exchange failed", "partition", partition, "err", err, "errors_total", s.Metrics().Errors)
 	}
 }
 

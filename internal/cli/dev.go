@@ -108,9 +108,10 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string, lf logFlags) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "concord dev: %d nodes, data in %s\n", f.nodes, dir)
 	for i, a := range apis {
-		fmt.Fprintf(out, "  node %d  http://%s\n", i+1, a)
+		fmt.Fprintf(out, "  node %d  http://%s   (gossip %s)\n", i+1, a, nodes[i].GossipAddr())
 	}
 	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint http://%s\n", apis[0])
+	fmt.Fprintf(out, "Add a node:  concord serve --data-dir DIR --join %s, then concord cluster join NODE; concord cluster commit\n", nodes[0].GossipAddr())
 	fmt.Fprintln(out, "Stop with Ctrl-C.")
 	var errs []error
 	for range f.nodes {
