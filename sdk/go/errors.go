@@ -1,0 +1,90 @@
+package concord
+
+import (
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
+)
+
+var (
+	// ErrNamespaceNotFound: the namespace does not exist (or the caller may
+	// not see it).
+	ErrNamespaceNotFound = errors.New("concord: namespace not found")
+	// ErrAlreadyExists: a Put with IfAbsent met a live value.
+	ErrAlreadyExists = errors.New("concord: key already has a value")
+)
+
+// QuorumError: fewer replicas than required answered in time. A failed
+// write may still be present on some replicas.
+type QuorumError struct {
+	Acks, Required int
+	err            error
+}
+
+func (e *QuorumError) Error() string {
+	return fmt.Sprintf("concord: %d of %d required replicas answered", e.Acks, e.Required)
+}
+
+func (e *QuorumError) Unwrap() error { return e.err }
+
+// ConflictError: a Put with IfContextCurrent found the key changed. It
+// carries the current state, so the caller can merge and retry at once.
+type ConflictError struct {
+	Current *Object
+	err     error
+}
+
+func (e *ConflictError) Error() string { return "concord: the key changed since it was read" }
+
+func (e *ConflictError) Unwrap() error { return e.err }
+
+// LimitError: the request passed a namespace limit (value or key size,
+// siblings).
+type LimitError struct {
+	Limit       string
+	Max, Actual uint64
+	err         error
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("concord: %s is %d, the request needs %d", e.Limit, e.Max, e.Actual)
+}
+
+func (e *LimitError) Unwrap() error { return e.err }
+
+// wrap turns a Connect error into the SDK's typed errors; the Connect error
+// stays reachable with errors.As.
+func wrap(err error) error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for _, d := range ce.Details() {
+		m, derr := d.Value()
+		if derr != nil {
+			continue
+		}
+		switch v := m.(type) {
+		case *kvv1.QuorumFailure:
+			return &QuorumError{Acks: int(v.GetAcks()), Required: int(v.GetRequired()), err: err}
+		case *kvv1.ContextConflict:
+			cur := &Object{Context: v.GetContext(), Found: len(v.GetSiblings()) > 0}
+			for _, s := range v.GetSiblings() {
+				cur.Siblings = append(cur.Siblings, Sibling{Value: s.GetValue(), WrittenAt: s.GetWrittenAt().AsTime()})
+			}
+			return &ConflictError{Current: cur, err: err}
+		case *kvv1.LimitExceeded:
+			return &LimitError{Limit: v.GetLimit(), Max: v.GetMax(), Actual: v.GetActual(), err: err}
+		}
+	}
+	switch ce.Code() {
+	case connect.CodeNotFound:
+		return fmt.Errorf("%w: %w", ErrNamespaceNotFound, err)
+	case connect.CodeAlreadyExists:
+		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	}
+	return err
+}
