@@ -2,8 +2,10 @@ package clustertest_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/concord-kv/concord/internal/clustertest"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -74,4 +76,55 @@ func TestKilledNodeCatchesUpThroughHints(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes, %d hints delivered", len(acked), delivered)
+}
+
+// TestSloppyQuorumUsesFallbackNodes: five nodes, N=3, one node down. Writes
+// with W=3 still succeed for keys it replicates: the next healthy node
+// after the preference list takes the write as a hint and counts toward W.
+// When the node returns the fallbacks deliver, and it holds every write it
+// missed.
+func TestSloppyQuorumUsesFallbackNodes(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, clustertest.Options{Nodes: 5})
+	ctx := t.Context()
+	down := c.Nodes[4]
+	down.Kill() // calls to it fail at once, before gossip even notices
+	var missed []string
+	for i := range 200 {
+		key := fmt.Sprintf("k%03d", i)
+		if _, err := c.Nodes[i%4].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte(key), W: u32(3)}); err != nil {
+			t.Fatalf("put %s with W=3 and one node down: %v", key, err)
+		}
+		pref, _ := c.Nodes[0].Node().Replicas(c.Nodes[0].Node().PartitionOf("default", []byte(key)), 3)
+		if slices.Contains(pref, down.ID()) {
+			missed = append(missed, key)
+		}
+	}
+	if len(missed) == 0 {
+		t.Fatal("no key had the down node among its replicas")
+	}
+	var backlog int64
+	for _, n := range c.Nodes[:4] {
+		backlog += n.Node().Stats().HintBacklog
+	}
+	if backlog < int64(len(missed)) {
+		t.Fatalf("%d hints kept for %d writes the down node missed", backlog, len(missed))
+	}
+	start := time.Now()
+	down.Restart()
+	t.Logf("restarted in %v", time.Since(start))
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes[:4] {
+			if n.Node().Stats().HintBacklog != 0 {
+				return false
+			}
+		}
+		return true
+	}, "fallbacks delivered their hints")
+	for _, key := range missed {
+		if o, _ := down.Node().ReadLocal(ctx, "default", []byte(key)); !o.HasLive() {
+			t.Fatalf("the returned node lacks %s", key)
+		}
+	}
+	t.Logf("%d writes went to fallbacks as hints and reached the owner %v after it returned", len(missed), time.Since(start))
 }
