@@ -40,6 +40,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	if bytes.Contains(line, []byte("use of closed network connection")) {
+		level = slog.LevelDebug // the node is shutting down: not news
+	}
 	ctx := context.Background()
 	if w.log.Enabled(ctx, level) {
 		w.log.Log(ctx, level, string(line))
