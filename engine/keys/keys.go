@@ -20,9 +20,9 @@ import (
 )
 
 const (
-	prefixData = 'd'
-	prefixMeta = 'm'
-	prefixHint = 'h'
+	dataPrefix = 'd'
+	metaPrefix = 'm'
+	hintPrefix = 'h'
 )
 
 // ErrMalformed is returned for a storage key that is not in this layout.
@@ -53,7 +53,7 @@ func Partition(namespace string, key []byte, q int) uint16 {
 // Data is the storage key of a user key.
 func Data(partition uint16, namespace string, key []byte) []byte {
 	b := make([]byte, 0, 3+len(namespace)+1+len(key))
-	b = append(b, prefixData)
+	b = append(b, dataPrefix)
 	b = binary.BigEndian.AppendUint16(b, partition)
 	b = append(b, namespace...)
 	b = append(b, 0)
@@ -62,7 +62,7 @@ func Data(partition uint16, namespace string, key []byte) []byte {
 
 // ParseData splits a data key into its parts. The returned key aliases k.
 func ParseData(k []byte) (partition uint16, namespace string, key []byte, err error) {
-	if len(k) < 4 || k[0] != prefixData {
+	if len(k) < 4 || k[0] != dataPrefix {
 		return 0, "", nil, fmt.Errorf("%w: %x", ErrMalformed, k)
 	}
 	partition = binary.BigEndian.Uint16(k[1:3])
@@ -85,17 +85,17 @@ func NamespaceRange(partition uint16, namespace string) (lower, upper []byte) {
 
 // PartitionRange is the range [lower, upper) holding all of a partition.
 func PartitionRange(partition uint16) (lower, upper []byte) {
-	lower = binary.BigEndian.AppendUint16([]byte{prefixData}, partition)
+	lower = binary.BigEndian.AppendUint16([]byte{dataPrefix}, partition)
 	if partition == 0xffff {
-		return lower, []byte{prefixData + 1}
+		return lower, []byte{dataPrefix + 1}
 	}
-	return lower, binary.BigEndian.AppendUint16([]byte{prefixData}, partition+1)
+	return lower, binary.BigEndian.AppendUint16([]byte{dataPrefix}, partition+1)
 }
 
 // Meta is the storage key of a cluster metadata document.
 func Meta(kind, name string) []byte {
 	b := make([]byte, 0, 2+len(kind)+len(name))
-	b = append(b, prefixMeta)
+	b = append(b, metaPrefix)
 	b = append(b, kind...)
 	b = append(b, 0)
 	return append(b, name...)
@@ -104,7 +104,7 @@ func Meta(kind, name string) []byte {
 // MetaRange is the range [lower, upper) of all metadata documents of a kind.
 func MetaRange(kind string) (lower, upper []byte) {
 	lower = Meta(kind, "")
-	upper = append(append([]byte{prefixMeta}, kind...), 1)
+	upper = append(append([]byte{metaPrefix}, kind...), 1)
 	return lower, upper
 }
 
@@ -127,7 +127,7 @@ func PrefixEnd(p []byte) []byte {
 //	'h' | owner | 0x00 | namespace | 0x00 | user key
 func Hint(owner, namespace string, key []byte) []byte {
 	b := make([]byte, 0, 1+len(owner)+1+len(namespace)+1+len(key))
-	b = append(b, prefixHint)
+	b = append(b, hintPrefix)
 	b = append(b, owner...)
 	b = append(b, 0)
 	b = append(b, namespace...)
@@ -137,7 +137,7 @@ func Hint(owner, namespace string, key []byte) []byte {
 
 // ParseHint splits a hint key. The returned key aliases k.
 func ParseHint(k []byte) (owner, namespace string, key []byte, err error) {
-	if len(k) < 3 || k[0] != prefixHint {
+	if len(k) < 3 || k[0] != hintPrefix {
 		return "", "", nil, fmt.Errorf("%w: %x", ErrMalformed, k)
 	}
 	rest := k[1:]
@@ -156,10 +156,10 @@ func ParseHint(k []byte) (owner, namespace string, key []byte, err error) {
 // empty owner, of all hints.
 func HintRange(owner string) (lower, upper []byte) {
 	if owner == "" {
-		return []byte{prefixHint}, []byte{prefixHint + 1}
+		return []byte{hintPrefix}, []byte{hintPrefix + 1}
 	}
-	lower = append(append([]byte{prefixHint}, owner...), 0)
-	upper = append(append([]byte{prefixHint}, owner...), 1)
+	lower = append(append([]byte{hintPrefix}, owner...), 0)
+	upper = append(append([]byte{hintPrefix}, owner...), 1)
 	return lower, upper
 }
 
