@@ -56,8 +56,16 @@ func TestDeleteDuringPartitionDoesNotResurrect(t *testing.T) {
 		return true
 	}, "tombstone spread and purged on every replica")
 	// Anti-entropy keeps running: the value must stay gone.
-	exchanges := c.Nodes[0].Node().Stats().AAEExchanges
-	c.Eventually(func() bool { return c.Nodes[0].Node().Stats().AAEExchanges > exchanges+200 }, "200 more anti-entropy exchanges")
+	// Each pair of replicas is exchanged by the one with the smaller ID:
+	// count the whole cluster's exchanges.
+	exchanges := func() (total int64) {
+		for _, n := range c.Nodes {
+			total += n.Node().Stats().AAEExchanges
+		}
+		return total
+	}
+	before := exchanges()
+	c.Eventually(func() bool { return exchanges() > before+200 }, "200 more anti-entropy exchanges")
 	for _, n := range c.Nodes {
 		res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: u32(3)})
 		if err != nil {
