@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,11 +157,16 @@ func (c *Cluster) AddNode() *Node {
 func (n *Node) start(t T) {
 	t.Helper()
 	c := n.c
-	apiLis, err := net.Listen("tcp", "127.0.0.1:0")
+	// A restarted node listens where it did before, as a real one would on
+	// its configured ports (gossip then has nothing stale to correct).
+	n.mu.Lock()
+	apiAddr, peerAddr := strings.TrimPrefix(n.API, "http://"), n.peer
+	n.mu.Unlock()
+	apiLis, err := listen(apiAddr)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	peerLis, err := net.Listen("tcp", "127.0.0.1:0")
+	peerLis, err := listen(peerAddr)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -204,6 +210,22 @@ func (n *Node) start(t T) {
 	n.mu.Unlock()
 }
 
+// listen listens on addr, or on a free loopback port when addr is empty.
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var err error
+	for range 50 { // the old listener's port may take a moment to free
+		var l net.Listener
+		if l, err = net.Listen("tcp", addr); err == nil {
+			return l, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, err
+}
+
 func (n *Node) stop() {
 	n.mu.Lock()
 	cancel, done := n.cancel, n.done
@@ -241,11 +263,44 @@ func (n *Node) Kill() {
 	n.stop()
 }
 
-// Restart starts a killed node again on its data directory and reconnects it.
+// Restart starts a killed node again on its data directory, reconnects it,
+// and waits until gossip sees every running node alive again.
 func (n *Node) Restart() {
 	n.c.t.Helper()
 	n.c.unisolate(n.Index)
 	n.start(n.c.t)
+	n.c.waitHealthy()
+}
+
+func (n *Node) running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cancel != nil
+}
+
+// waitHealthy waits until every running node sees every other running node
+// alive (after a heal or a restart, gossip needs a moment).
+func (c *Cluster) waitHealthy() {
+	c.t.Helper()
+	c.mu.Lock()
+	all := slices.Clone(c.all)
+	c.mu.Unlock()
+	var up []*Node
+	for _, n := range all {
+		if n.running() {
+			up = append(up, n)
+		}
+	}
+	c.Eventually(func() bool {
+		for _, a := range up {
+			for _, b := range up {
+				if !a.Node().Alive(b.ID()) {
+					return false
+				}
+			}
+		}
+		return true
+	}, "gossip sees every running node alive")
 }
 
 // Partition splits the cluster into groups of node indexes: gossip and peer
@@ -273,12 +328,31 @@ func (c *Cluster) Partition(groups ...[]int) {
 	}
 }
 
-// Heal ends every partition and isolation.
+// Heal ends every partition and isolation (killed nodes stay down) and
+// waits until gossip sees every running node alive again.
 func (c *Cluster) Heal() {
+	c.t.Helper()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.blocked = map[[2]int]bool{}
 	c.Net.Heal()
+	for i, n := range c.all {
+		if !n.running() {
+			c.isolateLocked(i)
+		}
+	}
+	c.mu.Unlock()
+	c.waitHealthy()
+}
+
+// isolateLocked cuts node i off gossip and peer RPC; c.mu is held.
+func (c *Cluster) isolateLocked(i int) {
+	c.Net.Isolate(c.all[i].gossip)
+	for j := range c.all {
+		if j != i {
+			c.blocked[[2]int{i, j}] = true
+			c.blocked[[2]int{j, i}] = true
+		}
+	}
 }
 
 func (c *Cluster) block(i int, on bool) {
