@@ -62,6 +62,7 @@ type Node struct {
 	exited   chan struct{}
 	Endpoint string // http://HOST:PORT of the client API
 	Gossip   string // HOST:PORT of the gossip listener
+	peer     string // HOST:PORT of the peer listener
 	logs     *logBuffer
 }
 
@@ -84,7 +85,12 @@ func Start(t testing.TB, dataDir string, extra ...string) *Node {
 func (n *Node) start() {
 	t := n.t
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", n.dataDir, "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--log-format", "json"}, n.args...)
+	// A restarted node keeps its ports, as a real one would.
+	api, peer := "127.0.0.1:0", "127.0.0.1:0"
+	if n.Endpoint != "" {
+		api, peer = strings.TrimPrefix(n.Endpoint, "http://"), n.peer
+	}
+	args := append([]string{"serve", "--data-dir", n.dataDir, "--api-addr", api, "--peer-addr", peer, "--gossip-addr", "127.0.0.1:0", "--log-format", "json"}, n.args...)
 	cmd := exec.Command(Binary(t), args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -100,7 +106,7 @@ func (n *Node) start() {
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	select {
 	case a := <-addr:
-		n.Endpoint, n.Gossip = a.api, a.gossip
+		n.Endpoint, n.Gossip, n.peer = a.api, a.gossip, a.peer
 	case <-n.exited:
 		t.Fatalf("concord serve exited before serving:\n%s", n.logs.String())
 	case <-time.After(60 * time.Second):
@@ -109,7 +115,7 @@ func (n *Node) start() {
 	n.waitReady()
 }
 
-type serving struct{ api, gossip string }
+type serving struct{ api, gossip, peer string }
 
 // scan copies the process's JSON logs and reports the addresses from the
 // "serving" line.
@@ -123,10 +129,11 @@ func (n *Node) scan(r io.Reader, addr chan<- serving) {
 			Msg    string `json:"msg"`
 			API    string `json:"api"`
 			Gossip string `json:"gossip"`
+			Peer   string `json:"peer"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" && rec.API != "" {
 			select {
-			case addr <- serving{rec.API, rec.Gossip}:
+			case addr <- serving{rec.API, rec.Gossip, rec.Peer}:
 			default:
 			}
 		}
