@@ -36,6 +36,9 @@ type ClusterConfig struct {
 	Join []string
 	// Zone is the failure domain (rack, availability zone).
 	Zone string
+	// AdvertiseHost is the host other nodes dial for gossip when it is not
+	// the bound one (a node listening on all interfaces).
+	AdvertiseHost string
 	// TargetN is the replica count the claim keeps on distinct nodes (and
 	// zones). Default 3.
 	TargetN int
@@ -123,15 +126,16 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return err
 	}
 	ml, err := membership.New(membership.Config{
-		NodeID:    n.id,
-		BindAddr:  host,
-		BindPort:  port,
-		Meta:      membership.Meta{PeerAddr: cc.PeerAddr, APIAddr: cc.APIAddr, Zone: cc.Zone},
-		Transport: cc.GossipTransport,
-		Docs:      docs,
-		OnDoc:     n.onDoc,
-		Logger:    n.log.With("component", "gossip"),
-		Local:     cc.FastGossip,
+		NodeID:        n.id,
+		BindAddr:      host,
+		AdvertiseAddr: cc.AdvertiseHost,
+		BindPort:      port,
+		Meta:          membership.Meta{PeerAddr: cc.PeerAddr, APIAddr: cc.APIAddr, Zone: cc.Zone},
+		Transport:     cc.GossipTransport,
+		Docs:          docs,
+		OnDoc:         n.onDoc,
+		Logger:        n.log.With("component", "gossip"),
+		Local:         cc.FastGossip,
 	})
 	if err != nil {
 		return fmt.Errorf("node: start gossip: %w", err)

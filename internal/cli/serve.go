@@ -48,6 +48,7 @@ type serveFlags struct {
 	gossipAddr    string
 	join          []string
 	zone          string
+	advertiseHost string
 	nodeID        string
 	partitions    int
 	replicas      uint32
@@ -66,7 +67,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) node.Config {
 	cfg.Namespace.DW = 1
 	cfg.Namespace.Limits.MaxValueBytes = f.maxValueBytes
 	cfg.Namespace.Limits.MaxSiblings = f.maxSiblings
-	cfg.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone}
+	cfg.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone, AdvertiseHost: f.advertiseHost}
 	return cfg
 }
 
@@ -100,6 +101,7 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.StringVar(&f.gossipAddr, "gossip-addr", "127.0.0.1:7702", "HOST:PORT of the gossip (memberlist) listener, TCP and UDP")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (empty: start a new cluster)")
 	fl.StringVar(&f.zone, "zone", "", "failure domain of this node (rack or availability zone)")
+	fl.StringVar(&f.advertiseHost, "advertise-host", "", "host or IP other nodes and clients use to reach this node (default: the host of each listener; required when listening on 0.0.0.0 or ::)")
 	fl.StringVar(&f.nodeID, "node-id", "", "node ID (default: generated on first start and kept in the store)")
 	fl.IntVar(&f.partitions, "partitions", 256, "ring partitions Q, a power of two, fixed when the cluster is created")
 	fl.Uint32Var(&f.replicas, "replicas", 3, "default N of new namespaces (R and W default to a majority of N)")
@@ -107,6 +109,22 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
 	f.log.register(cmd, "info")
 	return cmd
+}
+
+// advertised is the address other nodes and clients are told for a
+// listener: its port with the advertise host, or its own host.
+func advertised(addr net.Addr, host string) (string, error) {
+	lhost, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "", err
+	}
+	if host == "" {
+		if ip := net.ParseIP(lhost); ip != nil && ip.IsUnspecified() {
+			return "", fmt.Errorf("listening on %s (all interfaces): give --advertise-host, the address other nodes reach this one at", addr)
+		}
+		host = lhost
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // runNode opens a node with its API on apiAddr and its peer service on
@@ -122,7 +140,13 @@ func runNode(ctx context.Context, cfg node.Config, apiAddr, peerAddr string, rea
 		return errors.Join(fmt.Errorf("listen on %s: %w", peerAddr, err), apiLis.Close())
 	}
 	if cfg.Cluster != nil {
-		cfg.Cluster.PeerAddr, cfg.Cluster.APIAddr = peerLis.Addr().String(), apiLis.Addr().String()
+		host := cfg.Cluster.AdvertiseHost
+		peer, perr := advertised(peerLis.Addr(), host)
+		api, aerr := advertised(apiLis.Addr(), host)
+		if err := errors.Join(perr, aerr); err != nil {
+			return errors.Join(err, apiLis.Close(), peerLis.Close())
+		}
+		cfg.Cluster.PeerAddr, cfg.Cluster.APIAddr = peer, api
 	}
 	n, err := node.Open(cfg)
 	if err != nil {
