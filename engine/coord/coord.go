@@ -14,7 +14,6 @@ package coord
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -354,5 +353,3 @@ func (f *fallbacks) next() string {
 	}
 	return ""
 }
-
-var errNoCoordinator = errors.New("coord: no preference-list node reachable")
