@@ -1,0 +1,162 @@
+package replica_test
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/replica"
+	"github.com/concord-kv/concord/engine/storage/memory"
+)
+
+func newStore(t *testing.T, obs replica.Observer) *replica.Store {
+	t.Helper()
+	s, err := replica.New(memory.New(), 16, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestMutateIsAtomicPerKey: concurrent read-modify-writes of one key, each
+// replacing what it read, leave exactly one sibling and lose no update.
+func TestMutateIsAtomicPerKey(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				_, err := s.Mutate("ns", []byte("k"), false, func(cur dvv.Object) (dvv.Object, error) {
+					return cur.Update("a", cur.Context(), dvv.Sibling{Value: fmt.Appendf(nil, "%d-%d", w, i)}), nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	o, err := s.Get("ns", []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Len() != 1 || o.Context().Get("a") != 400 {
+		t.Fatalf("after 400 serialised updates: %d siblings, counter %d", o.Len(), o.Context().Get("a"))
+	}
+}
+
+func TestObserverSeesOldAndNewEncodings(t *testing.T) {
+	t.Parallel()
+	type change struct{ old, new []byte }
+	var seen []change
+	s := newStore(t, func(_ uint16, nsKey, old, new []byte) {
+		if !bytes.HasSuffix(nsKey, []byte("k")) {
+			t.Errorf("observer key %q", nsKey)
+		}
+		seen = append(seen, change{old, new})
+	})
+	v1 := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("1")})
+	if _, err := s.Merge("ns", []byte("k"), v1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Merge("ns", []byte("k"), v1, false); err != nil { // no change: no call
+		t.Fatal(err)
+	}
+	if ok, err := s.DeleteIfEqual("ns", []byte("k"), v1); err != nil || !ok {
+		t.Fatalf("delete: %v %v", ok, err)
+	}
+	enc, _ := v1.MarshalBinary()
+	if len(seen) != 2 || seen[0].old != nil || !bytes.Equal(seen[0].new, enc) || !bytes.Equal(seen[1].old, enc) || seen[1].new != nil {
+		t.Fatalf("observer calls: %+v", seen)
+	}
+}
+
+func TestDeleteIfEqualKeepsAChangedObject(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	v1 := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Tombstone: true})
+	if _, err := s.Merge("ns", []byte("k"), v1, false); err != nil {
+		t.Fatal(err)
+	}
+	v2 := v1.Update("b", dvv.Clock{}, dvv.Sibling{Value: []byte("new")})
+	if _, err := s.Merge("ns", []byte("k"), v2, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.DeleteIfEqual("ns", []byte("k"), v1); err != nil || ok {
+		t.Fatalf("a purge of the old tombstone removed a newer object: %v %v", ok, err)
+	}
+	if o, _ := s.Get("ns", []byte("k")); !o.HasLive() {
+		t.Fatal("the newer value is gone")
+	}
+}
+
+// TestHintsMergeAndDropOnlyWhatWasDelivered: hints for an owner merge; a
+// hint that changed after it was read for delivery is not dropped.
+func TestHintsMergeAndDropOnlyWhatWasDelivered(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	x := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("x")})
+	y := dvv.Object{}.Update("c", dvv.Clock{}, dvv.Sibling{Value: []byte("y")})
+	for _, o := range []dvv.Object{x, y} {
+		if err := s.StoreHint("b", "ns", []byte("k"), o, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.StoreHint("d", "ns", []byte("k2"), x, false); err != nil {
+		t.Fatal(err)
+	}
+	if s.HintBacklog() != 2 {
+		t.Fatalf("backlog %d, want 2 (one merged hint for b, one for d)", s.HintBacklog())
+	}
+	hints, err := s.Hints("b", 10)
+	if err != nil || len(hints) != 1 || hints[0].Object.Len() != 2 {
+		t.Fatalf("hints for b: %+v %v", hints, err)
+	}
+	// A write merged into the hint after it was read: the delivery must not drop it.
+	z := dvv.Object{}.Update("e", dvv.Clock{}, dvv.Sibling{Value: []byte("z")})
+	if err := s.StoreHint("b", "ns", []byte("k"), z, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropHint(hints[0]); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.Hints("b", 10); len(left) != 1 || left[0].Object.Len() != 3 {
+		t.Fatalf("a hint that changed after delivery was dropped: %+v", left)
+	}
+	if err := s.DropHint(func() replica.Hint { h, _ := s.Hints("b", 1); return h[0] }()); err != nil {
+		t.Fatal(err)
+	}
+	if s.HintBacklog() != 1 {
+		t.Fatalf("backlog after delivery %d, want 1 (d's)", s.HintBacklog())
+	}
+	all, _ := s.Hints("", 10)
+	if len(all) != 1 || all[0].Owner != "d" {
+		t.Fatalf("hints left: %+v", all)
+	}
+}
+
+func TestHintBacklogIsRecountedOnOpen(t *testing.T) {
+	t.Parallel()
+	eng := memory.New()
+	s, err := replica.New(eng, 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("x")})
+	for i := range 3 {
+		if err := s.StoreHint("b", "ns", fmt.Appendf(nil, "k%d", i), x, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := replica.New(eng, 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.HintBacklog() != 3 {
+		t.Fatalf("backlog after reopening = %d, want 3", again.HintBacklog())
+	}
+}
