@@ -15,8 +15,11 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
 ## test: every check and every test, as CI runs them
 test: deps check unit race
 
-## deps: the AssemblyScript compiler for the guest-library tests (npm, pinned by package-lock.json)
+## deps: the toolchains the tests build resolvers with (Debian packages, installed
+## when missing, see .ci/install-tools) and the AssemblyScript compiler (npm,
+## pinned by package-lock.json)
 deps:
+	@bash .ci/install-tools
 	@[ -d resolvers/guest/assemblyscript/node_modules/assemblyscript ] || (cd resolvers/guest/assemblyscript && npm ci --no-audit --no-fund)
 
 ## check: formatting, vet, protos lint/format/breaking, generated code up to date
