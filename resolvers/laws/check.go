@@ -42,7 +42,7 @@ func Check(ctx context.Context, rt *resolvers.Runtime, mod *resolvers.Module, sa
 		rng:       rand.New(rand.NewPCG(opts.Seed, 0x6f7264657273)), // "orders"
 		evaluated: map[Law]bool{},
 		skipped:   map[Law]bool{},
-		report:    Report{Skipped: map[Law]int{}},
+		report:    Report{Undecided: map[Law]int{}},
 	}
 	defer func() {
 		_ = c.fresh.Close(context.WithoutCancel(ctx))
@@ -83,7 +83,7 @@ func (c *checker) checkSet(ctx context.Context, sibs []abi.Sibling) error {
 	clear(c.skipped)
 	defer func() {
 		for l := range c.skipped {
-			c.report.Skipped[l]++
+			c.report.Undecided[l]++
 		}
 	}()
 	c.fresh.Drain()
@@ -288,9 +288,9 @@ func (c *checker) finish() Report {
 			r.Passed = append(r.Passed, l)
 		}
 	}
-	for l, n := range r.Skipped {
+	for l, n := range r.Undecided {
 		if n == 0 {
-			delete(r.Skipped, l)
+			delete(r.Undecided, l)
 		}
 	}
 	return r

@@ -40,7 +40,7 @@
 // an OK result as a value, a DELETE result as a tombstone, with the latest
 // timestamp of the siblings merged. A DEFER or ERROR result produces no
 // version, so idempotence and associativity cannot be evaluated on that set:
-// [Report].Skipped counts it; it is not a violation.
+// [Report].Undecided counts it; it is not a violation.
 //
 // # Refusal and warnings
 //

@@ -42,7 +42,7 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "passed: %s\n", strings.Join(names, ", "))
 	}
 	for _, l := range Laws() {
-		if n := r.Skipped[l]; n > 0 {
+		if n := r.Undecided[l]; n > 0 {
 			fmt.Fprintf(&b, "%s: not evaluated on %d sets (a merge returned DEFER or ERROR)\n", l, n)
 		}
 	}

@@ -51,7 +51,7 @@ func TestReportString(t *testing.T) {
 		},
 		{
 			name: "skipped",
-			r:    laws.Report{Skipped: map[laws.Law]int{laws.LawAssociativity: 4}},
+			r:    laws.Report{Undecided: map[laws.Law]int{laws.LawAssociativity: 4}},
 			want: []string{"associativity: not evaluated on 4 sets"},
 		},
 	} {

@@ -106,10 +106,10 @@ type Report struct {
 	Violations []Violation
 	// Checked is the number of sibling sets tried.
 	Checked int
-	// Skipped counts, per law, the sibling sets on which it could not be
+	// Undecided counts, per law, the sibling sets on which it could not be
 	// evaluated because a merge it depends on returned DEFER or ERROR. A law
 	// neither in Passed nor violated was never evaluated.
-	Skipped map[Law]int
+	Undecided map[Law]int
 }
 
 // Refused reports whether the module must be refused: determinism or
