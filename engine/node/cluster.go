@@ -146,12 +146,14 @@ func (n *Node) startCluster(ctx context.Context) error {
 			return fmt.Errorf("node: join %v: %w", cc.Join, err)
 		}
 	}
-	n.bg.Go(func() { n.deliverHints(n.bgCtx, cc.HintInterval) })
-	n.bg.Go(func() { n.runHandoffs(n.bgCtx, cc.HandoffInterval) })
+	n.bg.Go(func() { every(n.bgCtx, cc.HintInterval, n.deliverHints) })
+	n.bg.Go(func() { every(n.bgCtx, cc.HandoffInterval, n.runHandoffs) })
 	if err := n.startAAE(cc.AAEInterval); err != nil {
 		return err
 	}
-	n.bg.Go(func() { n.runPurge(n.bgCtx, cc.PurgeInterval, cc.TombstoneGrace) })
+	n.bg.Go(func() {
+		every(n.bgCtx, cc.PurgeInterval, func(ctx context.Context) { n.purge(ctx, cc.TombstoneGrace) })
+	})
 	return nil
 }
 
@@ -362,29 +364,35 @@ func (n *Node) peerAddr(id string) (string, bool) {
 	return m.Meta.PeerAddr, true
 }
 
-// deliverHints offers the hints this node keeps to their owners once they
-// are alive again, and drops the delivered ones.
-func (n *Node) deliverHints(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+// every runs round each interval until ctx ends: the node's background
+// loops (hint delivery, handoff, purge).
+func every(ctx context.Context, interval time.Duration, round func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			round(ctx)
 		}
-		if n.replica.HintBacklog() == 0 {
-			continue
-		}
-		r, ok := n.Ring()
-		if !ok {
-			continue
-		}
-		for _, m := range r.Members() {
-			owner := string(m.ID)
-			if owner != n.id && n.Alive(owner) {
-				n.deliverHintsTo(ctx, owner)
-			}
+	}
+}
+
+// deliverHints offers the hints this node keeps to their owners that are
+// alive again, and drops the delivered ones.
+func (n *Node) deliverHints(ctx context.Context) {
+	if n.replica.HintBacklog() == 0 {
+		return
+	}
+	r, ok := n.Ring()
+	if !ok {
+		return
+	}
+	for _, m := range r.Members() {
+		owner := string(m.ID)
+		if owner != n.id && n.Alive(owner) {
+			n.deliverHintsTo(ctx, owner)
 		}
 	}
 }

@@ -23,30 +23,21 @@ const transferBatch = 256
 // runHandoffs fetches the partitions this node gains in the current ring
 // change, one at a time, resuming from a stored cursor after a restart, and
 // drops the partitions it gave up once every transfer is done.
-func (n *Node) runHandoffs(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		prev, cur, plan, nrep, ok := n.currentTransition()
-		if !ok {
+func (n *Node) runHandoffs(ctx context.Context) {
+	prev, cur, plan, nrep, ok := n.currentTransition()
+	if !ok {
+		return
+	}
+	for _, tr := range plan {
+		if tr.To != n.id || ctx.Err() != nil {
 			continue
 		}
-		for _, tr := range plan {
-			if tr.To != n.id || ctx.Err() != nil {
-				continue
-			}
-			if err := n.fetchPartition(ctx, cur.Epoch(), tr, prev.PreferenceList(tr.Partition, nrep)); err != nil && ctx.Err() == nil {
-				n.log.Warn("partition transfer interrupted; will resume", "partition", tr.Partition, "from", tr.From, "err", err)
-			}
+		if err := n.fetchPartition(ctx, cur.Epoch(), tr, prev.PreferenceList(tr.Partition, nrep)); err != nil && ctx.Err() == nil {
+			n.log.Warn("partition transfer interrupted; will resume", "partition", tr.Partition, "from", tr.From, "err", err)
 		}
-		if _, _, complete := n.Handoffs(); complete {
-			n.dropLeftPartitions(prev, cur, nrep)
-		}
+	}
+	if _, _, complete := n.Handoffs(); complete {
+		n.dropLeftPartitions(prev, cur, nrep)
 	}
 }
 

@@ -35,32 +35,25 @@ func (n *Node) Purge(_ context.Context, objs []peer.Object) (int, error) {
 	return purged, nil
 }
 
-func (n *Node) runPurge(ctx context.Context, every, grace time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, _, complete := n.Handoffs(); !complete {
+// purge runs one purge round over the partitions this node is the first
+// replica of.
+func (n *Node) purge(ctx context.Context, grace time.Duration) {
+	if _, _, complete := n.Handoffs(); !complete {
+		return
+	}
+	r, ok := n.Ring()
+	if !ok {
+		return
+	}
+	n.purgeRounds.Add(1)
+	nrep := min(n.handoffN(), len(r.Members()))
+	cutoff := n.cfg.Now().Add(-grace).UnixNano()
+	for p := range r.Q() {
+		pref, _ := n.Replicas(uint16(p), nrep)
+		if len(pref) == 0 || pref[0] != n.id || ctx.Err() != nil {
 			continue
 		}
-		r, ok := n.Ring()
-		if !ok {
-			continue
-		}
-		n.purgeRounds.Add(1)
-		nrep := min(n.handoffN(), len(r.Members()))
-		cutoff := n.cfg.Now().Add(-grace).UnixNano()
-		for p := range r.Q() {
-			pref, _ := n.Replicas(uint16(p), nrep)
-			if len(pref) == 0 || pref[0] != n.id || ctx.Err() != nil {
-				continue
-			}
-			n.purgePartition(ctx, uint16(p), pref, cutoff)
-		}
+		n.purgePartition(ctx, uint16(p), pref, cutoff)
 	}
 }
 

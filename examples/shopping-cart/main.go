@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/internal/clustertest"
+	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -190,18 +191,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	return nil
 }
 
-func waitFor(ctx context.Context, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return nil
-}
+func waitFor(ctx context.Context, cond func() bool) error { return wait.Within(ctx, time.Minute, cond) }
 
 // harness gives the cluster harness what it needs outside a test.
 type harness struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 type devFlags struct {
@@ -129,7 +130,7 @@ func formDevCluster(ctx context.Context, nodes []*node.Node) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := poll(ctx, func() bool {
+	if err := wait.Until(ctx, func() bool {
 		for _, id := range ids {
 			if !nodes[0].Alive(id) {
 				return false
@@ -143,7 +144,7 @@ func formDevCluster(ctx context.Context, nodes []*node.Node) error {
 	if err != nil {
 		return err
 	}
-	if err := poll(ctx, func() bool {
+	if err := wait.Until(ctx, func() bool {
 		for _, n := range nodes {
 			if r, ok := n.Ring(); !ok || r.Epoch() < want.Epoch() {
 				return false
@@ -152,17 +153,6 @@ func formDevCluster(ctx context.Context, nodes []*node.Node) error {
 		return true
 	}); err != nil {
 		return fmt.Errorf("dev: the ring did not reach every node: %w", err)
-	}
-	return nil
-}
-
-func poll(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/wait"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
 
@@ -383,12 +384,8 @@ func (c *Cluster) unisolate(i int) {
 // Eventually polls cond until it holds, failing the test after 60 seconds.
 func (c *Cluster) Eventually(cond func() bool, what string) {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := wait.Within(context.Background(), 60*time.Second, cond); err != nil {
+		c.t.Fatalf("timed out waiting for: %s", what)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -113,12 +114,8 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for: %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := wait.Within(t.Context(), d, cond); err != nil {
+		t.Fatalf("timed out after %v waiting for: %s", d, what)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 var (
@@ -144,20 +146,18 @@ func (n *Node) waitReady() {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for ctx.Err() == nil {
+	ready := func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.Endpoint+"/readyz", nil)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(20 * time.Millisecond):
-		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
 	}
-	n.t.Fatalf("node %s not ready in 60s:\n%s", n.Endpoint, n.logs.String())
+	if err := wait.Until(ctx, ready); err != nil {
+		n.t.Fatalf("node %s not ready in 60s:\n%s", n.Endpoint, n.logs.String())
+	}
 }
 
 // Kill sends SIGKILL and waits for the process to exit.
