@@ -71,6 +71,9 @@ func (e *LimitError) what() string {
 // longer current: it carries the key's current state.
 type ConflictError struct {
 	Current dvv.Object
+	// Context is the sealed context of Current, ready for the client to
+	// pass back (contexts are sealed by the node; see engine/node).
+	Context []byte
 }
 
 func (e *ConflictError) Error() string {

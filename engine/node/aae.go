@@ -14,6 +14,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/storage"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
@@ -45,10 +46,16 @@ func (n *Node) buildTrees() error {
 }
 
 // deleteRanges deletes data ranges (a dropped namespace, a handed-off
-// partition) and takes their keys out of the trees first.
+// partition) and takes their keys out of the trees first. The node forgets
+// what it wrote there, so the partitions' actor floors rise in the same
+// batch (package actor).
 func (n *Node) deleteRanges(ranges [][2][]byte) error {
+	n.rangeMu.Lock() // two deletions of one range would take its keys out of the trees twice
+	defer n.rangeMu.Unlock()
 	var b storage.Batch
+	var parts []uint16
 	for _, r := range ranges {
+		parts = append(parts, binary.BigEndian.Uint16(r[0][1:3]))
 		err := n.scanRange(r[0], r[1], func(k, v []byte) {
 			n.trees[binary.BigEndian.Uint16(k[1:3])].Update(k[3:], v, nil)
 		})
@@ -57,7 +64,7 @@ func (n *Node) deleteRanges(ranges [][2][]byte) error {
 		}
 		b.DeleteRange(r[0], r[1])
 	}
-	return n.eng.Apply(&b, storage.WriteOptions{Sync: true})
+	return n.actors.DeleteForgetting(&b, parts)
 }
 
 func (n *Node) scanRange(lo, hi []byte, fn func(k, v []byte)) error {
@@ -95,6 +102,11 @@ func (l localReplica) Merge(_ context.Context, p int, objs []aae.KeyObject) erro
 		ns, key, obj, err := splitKeyObject(uint16(p), ko)
 		if err != nil {
 			return err
+		}
+		if l.n.meta.Fate(ns) != meta.Live {
+			// Dead: never. Unknown: once the metadata is here; the trees
+			// differ until then, so a later exchange brings it again.
+			continue
 		}
 		if _, err := l.n.replica.Merge(ns, key, obj, false); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/resolvers/builtin"
@@ -53,7 +52,7 @@ func BenchmarkPutConflicting(b *testing.B) {
 				if res.Object.Len() != 1 {
 					b.Fatalf("%d siblings after the write", res.Object.Len())
 				}
-				contexts[key] = dvv.EncodeContext(res.Object.Context())
+				contexts[key] = res.Context
 				i++
 			}
 		})

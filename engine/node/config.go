@@ -1,11 +1,11 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/concord-kv/concord/engine/actor"
 	"github.com/concord-kv/concord/engine/meta"
 )
 
@@ -64,8 +64,8 @@ func (c Config) Validate() error {
 	if err := probe.Validate(); err != nil {
 		return fmt.Errorf("node: namespace defaults: %w", err)
 	}
-	if c.NodeID != "" && len(c.NodeID) > 64 {
-		return errors.New("node: node ID is longer than 64 bytes")
+	if c.NodeID != "" && !actor.ValidNodeID(c.NodeID) {
+		return fmt.Errorf("node: node ID %q: use 1 to 64 letters, digits, '_' or '-'", c.NodeID)
 	}
 	return nil
 }

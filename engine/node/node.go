@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/aae"
+	"github.com/concord-kv/concord/engine/actor"
 	"github.com/concord-kv/concord/engine/coord"
+	"github.com/concord-kv/concord/engine/ctxseal"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/membership"
@@ -39,6 +41,8 @@ type Node struct {
 	replica *replica.Store
 	coord   *coord.Coordinator
 	id      string
+	actors  *actor.Book      // the incarnations this node issues dots under
+	seals   *ctxseal.Keyring // seals and opens client contexts
 
 	placement atomic.Pointer[placement] // nil until the node knows a ring
 	members   *membership.Membership    // nil for a single node
@@ -57,6 +61,7 @@ type Node struct {
 	tombstonesPurged atomic.Int64
 	purgeRounds      atomic.Int64
 	docMu            sync.Mutex // serialises onDoc
+	rangeMu          sync.Mutex // serialises range deletions (each takes its keys out of the trees)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,6 +111,17 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if q != fmt.Sprint(cfg.Partitions) {
 		return nil, fmt.Errorf("node: the store was created with %s partitions, not %d", q, cfg.Partitions)
 	}
+	if !actor.ValidNodeID(id) {
+		return nil, fmt.Errorf("node: the store's node ID %q is not valid", id)
+	}
+	actors, err := actor.Open(eng, id, cfg.Partitions)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	seals, err := openKeyring(eng)
+	if err != nil {
+		return nil, err
+	}
 	ms, err := meta.Open(eng, cfg.Namespace, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -123,10 +139,13 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		replica: rs,
 		trees:   tr,
 		id:      id,
+		actors:  actors,
+		seals:   seals,
 	}
 	if err := n.buildTrees(); err != nil {
 		return nil, fmt.Errorf("node: build anti-entropy trees: %w", err)
 	}
+	n.dropDeadIncarnations() // deleted before a restart, or superseded while it was down
 	rtOpts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
 	if cfg.DataDir != "" {
 		rtOpts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
@@ -197,7 +216,7 @@ func (n *Node) Close() error {
 		if n.resolvers != nil {
 			_ = n.resolvers.rt.Close(context.Background())
 		}
-		n.closeErr = n.eng.Close()
+		n.closeErr = errors.Join(n.actors.Close(), n.eng.Close())
 		n.log.Info("node closed")
 	})
 	return n.closeErr

@@ -27,7 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"r above n", func(c *node.Config) { c.Namespace.R = 4 }, "r is 4"},
 		{"w above n", func(c *node.Config) { c.Namespace.W = 5 }, "w is 5"},
 		{"dw above w", func(c *node.Config) { c.Namespace.DW = 3 }, "dw is 3"},
-		{"node id too long", func(c *node.Config) { c.NodeID = strings.Repeat("x", 65) }, "longer than 64"},
+		{"node id too long", func(c *node.Config) { c.NodeID = strings.Repeat("x", 65) }, "1 to 64"},
+		{"node id with a dot", func(c *node.Config) { c.NodeID = "a.b" }, "letters, digits"},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {

@@ -156,12 +156,14 @@ func (n *Node) pool(ctx context.Context, ns meta.Namespace) (*resolvers.Pool, er
 	return fresh, nil
 }
 
-// resolveObject runs the namespace's resolver over an object's siblings and
-// collapses them deterministically (dvv.Object.Resolve). On any failure the
-// object is returned unchanged: siblings are never lost to a resolver.
-func (n *Node) resolveObject(ctx context.Context, ns meta.Namespace, key []byte, obj dvv.Object, deadline time.Duration) (dvv.Object, bool) {
+// resolveSiblings runs the namespace's resolver over an object's siblings
+// and returns the merged sibling, which the caller collapses the object to
+// deterministically (dvv.Object.Resolve) under an actor of its choice. On
+// any failure ok is false and the caller keeps the siblings: they are never
+// lost to a resolver.
+func (n *Node) resolveSiblings(ctx context.Context, ns meta.Namespace, key []byte, obj dvv.Object, deadline time.Duration) (merged dvv.Sibling, ok bool) {
 	if ns.Resolver == nil || ns.Resolver.Mode == meta.ModeClient || obj.Len() < 2 {
-		return obj, false
+		return dvv.Sibling{}, false
 	}
 	sibs := obj.Siblings()
 	var stamp int64
@@ -169,12 +171,12 @@ func (n *Node) resolveObject(ctx context.Context, ns meta.Namespace, key []byte,
 		stamp = max(stamp, s.Timestamp)
 	}
 	if obj.Distinct() == 1 { // every sibling shows the same: no call needed
-		return obj.Resolve(n.id, dvv.Sibling{Value: sibs[0].Value, Tombstone: sibs[0].Tombstone, Timestamp: stamp}), true
+		return dvv.Sibling{Value: sibs[0].Value, Tombstone: sibs[0].Tombstone, Timestamp: stamp}, true
 	}
 	p, err := n.pool(ctx, ns)
 	if err != nil {
 		n.resolverFailed(ns, err)
-		return obj, false
+		return dvv.Sibling{}, false
 	}
 	in := abi.Input{Namespace: ns.Name, Key: key, Siblings: make([]abi.Sibling, len(sibs))}
 	for i, s := range sibs {
@@ -185,9 +187,8 @@ func (n *Node) resolveObject(ctx context.Context, ns meta.Namespace, key []byte,
 	cancel()
 	if err != nil {
 		n.resolverFailed(ns, err)
-		return obj, false
+		return dvv.Sibling{}, false
 	}
-	var merged dvv.Sibling
 	switch res.Status {
 	case abi.StatusOK:
 		merged = dvv.Sibling{Value: res.Value, Timestamp: stamp}
@@ -197,10 +198,10 @@ func (n *Node) resolveObject(ctx context.Context, ns meta.Namespace, key []byte,
 	case abi.StatusDelete:
 		merged = dvv.Sibling{Value: []byte{}, Tombstone: true, Timestamp: stamp}
 	default: // DEFER: the resolver chose to keep the siblings
-		return obj, false
+		return dvv.Sibling{}, false
 	}
 	n.resolvers.resolved.Add(1)
-	return obj.Resolve(n.id, merged), true
+	return merged, true
 }
 
 func (n *Node) resolverFailed(ns meta.Namespace, err error) {
@@ -213,13 +214,23 @@ func (n *Node) resolverFailed(ns meta.Namespace, err error) {
 // mergeResolver is the replica store's hook at merge points (replication,
 // read repair, anti-entropy, handoff, hints): on_write namespaces resolve
 // there too.
-func (n *Node) mergeResolver(nsName string, key []byte, obj dvv.Object) dvv.Object {
-	ns, err := n.meta.Get(nsName)
+// A resolution that writes a new version issues a dot, under an actor
+// chosen like a coordinator's (package actor) from the local copy cur.
+func (n *Node) mergeResolver(nsName string, key []byte, cur, merged dvv.Object) dvv.Object {
+	ns, err := n.liveNamespace(nsName)
 	if err != nil || ns.Resolver == nil || ns.Resolver.Mode != meta.ModeOnWrite {
-		return obj
+		return merged
 	}
-	out, _ := n.resolveObject(n.bgCtx, ns, key, obj, ns.Resolver.WriteDeadline)
-	return out
+	sib, ok := n.resolveSiblings(n.bgCtx, ns, key, merged, ns.Resolver.WriteDeadline)
+	if !ok {
+		return merged
+	}
+	actor, err := n.actors.Pick(n.replica.Partition(nsName, key), cur, merged.Context())
+	if err != nil {
+		n.log.Warn("resolve at merge: no actor; siblings kept", "err", err)
+		return merged
+	}
+	return merged.Resolve(actor, sib)
 }
 
 // ResolverStats is a namespace resolver's counters on this node.

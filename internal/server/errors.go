@@ -25,11 +25,8 @@ func toConnect(log *slog.Logger, err error) error {
 		conf *errs.ConflictError
 		quo  *errs.QuorumError
 		pre  *errs.PreconditionError
-		ce   *connect.Error
 	)
 	switch {
-	case errors.As(err, &ce):
-		return ce
 	case errors.As(err, &inv):
 		return connect.NewError(connect.CodeInvalidArgument, inv)
 	case errors.As(err, &lim):
@@ -41,7 +38,7 @@ func toConnect(log *slog.Logger, err error) error {
 	case errors.As(err, &conf):
 		return withDetail(connect.NewError(connect.CodeFailedPrecondition, conf), &kvv1.ContextConflict{
 			Siblings: siblingsToProto(conf.Current),
-			Context:  contextOf(conf.Current),
+			Context:  conf.Context,
 		})
 	case errors.As(err, &quo):
 		return withDetail(connect.NewError(connect.CodeUnavailable, quo), &kvv1.QuorumFailure{Acks: uint32(quo.Got), Required: uint32(quo.Need)})

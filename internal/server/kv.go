@@ -35,7 +35,7 @@ func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetRes
 	return &kvv1.GetResponse{
 		Found:      res.Object.HasLive(),
 		Siblings:   siblingsToProto(res.Object),
-		Context:    contextOf(res.Object),
+		Context:    res.Context,
 		ResolvedBy: res.ResolvedBy,
 		Replies:    uint32(res.Replies),
 	}, nil
@@ -55,7 +55,7 @@ func (s *kvService) Put(ctx context.Context, req *kvv1.PutRequest) (*kvv1.PutRes
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}
-	out := &kvv1.PutResponse{Context: contextOf(res.Object)}
+	out := &kvv1.PutResponse{Context: res.Context}
 	if req.GetReturnSiblings() {
 		out.Siblings = siblingsToProto(res.Object)
 	}
@@ -74,7 +74,7 @@ func (s *kvService) Delete(ctx context.Context, req *kvv1.DeleteRequest) (*kvv1.
 	if err != nil {
 		return nil, toConnect(s.log, err)
 	}
-	return &kvv1.DeleteResponse{Context: contextOf(res.Object)}, nil
+	return &kvv1.DeleteResponse{Context: res.Context}, nil
 }
 
 func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, stream *connect.ServerStream[kvv1.ListKeysResponse]) error {
@@ -139,5 +139,3 @@ func siblingsToProto(o dvv.Object) []*kvv1.Sibling {
 	}
 	return out
 }
-
-func contextOf(o dvv.Object) []byte { return dvv.EncodeContext(o.Context()) }
