@@ -38,9 +38,10 @@
 // the same node with stale contexts get two siblings, not a silent overwrite.
 //
 // This is correct only if an actor never issues the same dot twice: a node
-// must apply [Object.Update] to the latest object it has stored for the key
-// (its own previous writes included), and a node that lost its data must come
-// back under a new actor ID. [Sync] assumes that equal dots mean equal values.
+// must apply [Object.Update] to an object holding the actor's last dot for
+// the key, and must use a new actor whenever it cannot be sure it holds it
+// (concord's nodes use incarnations of their IDs: package engine/actor).
+// [Sync] assumes that equal dots mean equal values.
 //
 // # Why no pruning
 //
@@ -58,12 +59,12 @@
 // and must be treated as untrusted. An empty context token means "no
 // context" (a blind write).
 //
-// Contexts are not authenticated. A forged context can only claim that the
-// client saw more than it did, which supersedes values of that key as a delete
-// could; [MaxCounter] bounds the counters it may name, so a forged context
-// cannot exhaust an actor's counters. Every actor a context names is kept in
-// the key's clock, so the caller should bound the size of the tokens it
-// accepts.
+// Contexts are not authenticated here. A forged context could claim that
+// the client saw more than it did, and every actor it names is kept in the
+// key's clock, so a server must accept only contexts it issued (concord
+// seals them: package engine/ctxseal). [MaxCounter] bounds the counters a
+// decoded context may name, so even a forged one cannot exhaust an actor's
+// counters.
 //
 // # Purity and goroutine safety
 //
