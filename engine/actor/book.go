@@ -18,6 +18,10 @@ var (
 	leaseKey  = keys.Meta("actor", "lease")  // u64: every seq below it may have been used
 	floorsKey = keys.Meta("actor", "floors") // u64 per partition
 	cleanKey  = keys.Meta("actor", "clean")  // present after a clean shutdown
+	// dirtyKey is present while dots may have been issued in unsynced
+	// writes since the last clean shutdown: only then can a crash make the
+	// node forget dots that other replicas hold.
+	dirtyKey = keys.Meta("actor", "dirty")
 )
 
 // Book hands out a node's incarnations ([Choose], [Name]) and keeps what
@@ -31,12 +35,13 @@ type Book struct {
 	next   uint64   // the next seq to mint
 	lease  uint64   // seqs below lease are reserved in the store
 	floors []uint64 // per partition
+	dirty  bool     // dirtyKey is stored
 }
 
 // Open loads the book of node id from eng, whose ring has q partitions. A
-// store that was not shut down cleanly (see [Book.Close]) may have lost
-// unsynced writes the node coordinated, so every floor is raised: no
-// incarnation from before the crash is continued.
+// store that was not shut down cleanly (see [Book.Close]) after dots were
+// issued in unsynced writes may have lost some of them, so every floor is
+// raised: no incarnation from before the crash is continued.
 func Open(eng storage.Engine, id string, q int) (*Book, error) {
 	b := &Book{id: id, eng: eng, floors: make([]uint64, q)}
 	lease, fresh, err := readU64(eng, leaseKey)
@@ -55,20 +60,24 @@ func Open(eng storage.Engine, id string, q int) (*Book, error) {
 			b.floors[p] = binary.BigEndian.Uint64(raw[8*p:])
 		}
 	}
-	_, clean, err := readU64(eng, cleanKey)
+	_, unclean, err := readU64(eng, cleanKey)
 	if err != nil {
 		return nil, err
 	}
-	clean = !clean // readU64 reports "missing"
+	_, clean, err := readU64(eng, dirtyKey) // no unsynced dots: as good as clean
+	if err != nil {
+		return nil, err
+	}
 	b.next, b.lease = lease, lease
 	var batch storage.Batch
-	if !fresh && !clean {
+	if !fresh && unclean && !clean {
 		for p := range b.floors {
 			b.floors[p] = b.next
 		}
 		batch.Set(floorsKey, b.encodeFloors())
 	}
 	batch.Delete(cleanKey)
+	batch.Delete(dirtyKey)
 	if err := eng.Apply(&batch, storage.WriteOptions{Sync: true}); err != nil {
 		return nil, fmt.Errorf("actor: open: %w", err)
 	}
@@ -77,10 +86,19 @@ func Open(eng storage.Engine, id string, q int) (*Book, error) {
 
 // Pick returns the actor under which this node issues the next dot of a
 // key of partition p: the incarnation [Choose] continues, or a new one.
-// Call it under the key's lock, with the key's local copy.
-func (b *Book) Pick(p uint16, local dvv.Object, seen dvv.Clock) (string, error) {
+// Call it under the key's lock, with the key's local copy; synced tells
+// whether the dot will be written with a synced write.
+func (b *Book) Pick(p uint16, local dvv.Object, seen dvv.Clock, synced bool) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !synced && !b.dirty {
+		var batch storage.Batch
+		batch.Set(dirtyKey, binary.BigEndian.AppendUint64(nil, 1))
+		if err := b.eng.Apply(&batch, storage.WriteOptions{Sync: true}); err != nil {
+			return "", fmt.Errorf("actor: mark unsynced dots: %w", err)
+		}
+		b.dirty = true
+	}
 	if a, ok := Choose(b.id, b.floors[p], local, seen); ok {
 		return a, nil
 	}
@@ -129,6 +147,7 @@ func (b *Book) Floor(p uint16) uint64 {
 func (b *Book) Close() error {
 	var batch storage.Batch
 	batch.Set(cleanKey, binary.BigEndian.AppendUint64(nil, 1))
+	batch.Delete(dirtyKey)
 	if err := b.eng.Apply(&batch, storage.WriteOptions{Sync: true}); err != nil {
 		return fmt.Errorf("actor: mark clean shutdown: %w", err)
 	}

@@ -33,7 +33,9 @@
 //     the node deletes a range of a partition (a handoff, a dropped
 //     namespace) it first raises that partition's floor to the next SEQ,
 //     and after a start that did not follow a clean shutdown it raises
-//     every floor, so no incarnation that lived through a loss is continued;
+//     every floor if dots were issued in unsynced writes since the last
+//     clean one (a synced dot is on disk before it is replicated), so no
+//     incarnation that lived through a loss is continued;
 //   - nothing the node has seen claims more: if the other copies of the key
 //     (a merge, or the causal context a client read) hold a higher counter
 //     for the incarnation than the local copy, the local copy is behind and

@@ -216,7 +216,7 @@ func (n *Node) resolverFailed(ns meta.Namespace, err error) {
 // there too.
 // A resolution that writes a new version issues a dot, under an actor
 // chosen like a coordinator's (package actor) from the local copy cur.
-func (n *Node) mergeResolver(nsName string, key []byte, cur, merged dvv.Object) dvv.Object {
+func (n *Node) mergeResolver(nsName string, key []byte, cur, merged dvv.Object, synced bool) dvv.Object {
 	ns, err := n.liveNamespace(nsName)
 	if err != nil || ns.Resolver == nil || ns.Resolver.Mode != meta.ModeOnWrite {
 		return merged
@@ -225,7 +225,7 @@ func (n *Node) mergeResolver(nsName string, key []byte, cur, merged dvv.Object) 
 	if !ok {
 		return merged
 	}
-	actor, err := n.actors.Pick(n.replica.Partition(nsName, key), cur, merged.Context())
+	actor, err := n.actors.Pick(n.replica.Partition(nsName, key), cur, merged.Context(), synced)
 	if err != nil {
 		n.log.Warn("resolve at merge: no actor; siblings kept", "err", err)
 		return merged

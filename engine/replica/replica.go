@@ -127,16 +127,17 @@ func (s *Store) Merge(ns string, key []byte, in dvv.Object, sync bool) (dvv.Obje
 	return s.Mutate(ns, key, sync, func(cur dvv.Object) (dvv.Object, error) {
 		out := dvv.Sync(cur, in)
 		if s.resolve != nil && out.Len() > 1 {
-			out = s.resolve(ns, key, cur, out)
+			out = s.resolve(ns, key, cur, out, sync)
 		}
 		return out, nil
 	})
 }
 
 // ResolveHook merges siblings where versions meet (on_write resolvers): cur
-// is the local copy before the merge, merged the result. It runs under the
-// key's lock and must return merged unchanged when it cannot resolve.
-type ResolveHook func(ns string, key []byte, cur, merged dvv.Object) dvv.Object
+// is the local copy before the merge, merged the result, synced whether the
+// result is written with a synced write. It runs under the key's lock and
+// must return merged unchanged when it cannot resolve.
+type ResolveHook func(ns string, key []byte, cur, merged dvv.Object, synced bool) dvv.Object
 
 // SetResolveHook installs the hook Merge runs. Call it before the store is
 // shared.
