@@ -53,11 +53,14 @@ func (n *Node) deleteRanges(ranges [][2][]byte) error {
 	n.rangeMu.Lock() // two deletions of one range would take its keys out of the trees twice
 	defer n.rangeMu.Unlock()
 	var b storage.Batch
-	var parts []uint16
+	var parts []uint16 // partitions that lose data: only they forget
 	for _, r := range ranges {
-		parts = append(parts, binary.BigEndian.Uint16(r[0][1:3]))
 		err := n.scanRange(r[0], r[1], func(k, v []byte) {
-			n.trees[binary.BigEndian.Uint16(k[1:3])].Update(k[3:], v, nil)
+			p := binary.BigEndian.Uint16(k[1:3])
+			n.trees[p].Update(k[3:], v, nil)
+			if len(parts) == 0 || parts[len(parts)-1] != p {
+				parts = append(parts, p)
+			}
 		})
 		if err != nil {
 			return err
