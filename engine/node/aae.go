@@ -55,6 +55,9 @@ func (n *Node) deleteRanges(ranges [][2][]byte) error {
 	var b storage.Batch
 	var parts []uint16 // partitions that lose data: only they forget
 	for _, r := range ranges {
+		if len(r[0]) == 3 { // a whole partition (a handoff): it forgets even if a write races the scan
+			parts = append(parts, binary.BigEndian.Uint16(r[0][1:3]))
+		}
 		err := n.scanRange(r[0], r[1], func(k, v []byte) {
 			p := binary.BigEndian.Uint16(k[1:3])
 			n.trees[p].Update(k[3:], v, nil)
