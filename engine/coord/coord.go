@@ -3,9 +3,9 @@
 // (which must be in the key's preference list), then sent to the other
 // replicas; the coordinator answers after W acknowledgements (DW durable).
 // An unreachable replica is replaced by the next healthy node, which keeps
-// the object as a hint for it (sloppy quorum). A read asks the N replicas,
-// answers after R replies, and repairs stale replicas in the background
-// (read repair).
+// the object as a hint for it (sloppy quorum). A read asks the N replicas
+// the same way (a fallback answers with the hints it keeps), answers after
+// R replies, and repairs stale replicas in the background (read repair).
 //
 // The package knows the cluster only through [View] and reaches other nodes
 // only through [Peers], so tests can run it against fakes and the node can
@@ -49,7 +49,9 @@ type Replication struct {
 type Peers interface {
 	// Replicate sends an object; durable reports that it reached disk.
 	Replicate(ctx context.Context, to string, r Replication) (durable bool, err error)
-	// Read returns a node's replica of a key (the zero object if none).
+	// Read returns a node's replica of a key (the zero object if none),
+	// merged with the hints it keeps for the key when the node is not in
+	// the key's preference list (it answers as a fallback).
 	Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error)
 }
 
@@ -221,33 +223,45 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 	return obj, got, nil
 }
 
-// Read asks the preference list for a key, answers with the merge of the
-// first r replies, and repairs stale replicas in the background.
+// Read asks the first n healthy nodes of the key's extended preference
+// list, as a write reaches them: each replica, or for one that is down or
+// fails, the next healthy fallback in ring order. It answers with the merge
+// of the first r replies and repairs stale replicas in the background.
+//
+// A fallback answers with its copy merged with the hints it keeps for the
+// key ([replica.Store.GetWithHints]), so what a sloppy quorum acknowledged
+// a sloppy quorum reads: on the minority side of a partition, keys written
+// there can be read there. Fallbacks are never read-repaired: they are
+// not replicas, and what they hold reaches the owners by hint delivery.
 func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int) (dvv.Object, int, error) {
-	pref, _ := c.view.Replicas(c.local.Partition(ns, key), n)
-	self := c.view.Self()
+	pref, fallbacks := c.view.Replicas(c.local.Partition(ns, key), n)
 
 	type reply struct {
-		from string
-		obj  dvv.Object
-		err  error
+		from    string
+		replica bool // a preference-list node, not a fallback
+		obj     dvv.Object
+		err     error
 	}
-	replies := make(chan reply, len(pref))
+	replies := make(chan reply, len(pref)) // one per preference-list place
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
-	asked := 0
-	for _, id := range pref {
-		if id != self && !c.view.Alive(id) {
-			continue
-		}
-		asked++
+	fb := newFallbacks(fallbacks, c.view)
+	asked := len(pref)
+	for _, target := range pref {
 		go func() {
-			if id == self {
-				obj, err := c.local.Get(ns, key)
-				replies <- reply{id, obj, err}
-				return
+			if target == c.view.Self() || c.view.Alive(target) {
+				obj, err := c.readFrom(bgCtx, target, ns, key, false)
+				if err == nil {
+					replies <- reply{from: target, replica: true, obj: obj}
+					return
+				}
 			}
-			obj, err := c.peers.Read(bgCtx, id, ns, key)
-			replies <- reply{id, obj, err}
+			for f := fb.next(); f != ""; f = fb.next() {
+				if obj, err := c.readFrom(bgCtx, f, ns, key, true); err == nil {
+					replies <- reply{from: f, obj: obj}
+					return
+				}
+			}
+			replies <- reply{from: target, err: errs.ErrUnavailable}
 		}()
 	}
 
@@ -286,7 +300,9 @@ wait:
 	}
 	answered, result := len(seen), merged
 	// Read repair: wait for the rest in the background, then bring every
-	// replica that answered up to the merge of all answers.
+	// preference-list replica that answered up to the merge of all answers.
+	// Fallbacks that answered are left alone: their hints drain to the
+	// owners, and a merged object stored as their own would be a stray copy.
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
@@ -300,11 +316,11 @@ wait:
 			}
 		}
 		for _, rp := range seen {
-			if rp.obj.Equal(merged) {
+			if !rp.replica || rp.obj.Equal(merged) {
 				continue
 			}
 			c.Stats.ReadRepairs.Add(1)
-			if rp.from == self {
+			if rp.from == c.view.Self() {
 				if _, err := c.local.Merge(ns, key, merged, false); err != nil {
 					c.log.Warn("read repair failed", "node", rp.from, "err", err)
 				}
@@ -319,6 +335,20 @@ wait:
 		return dvv.Object{}, answered, err
 	}
 	return result, answered, nil
+}
+
+// readFrom reads a key from one node: this node's store or a peer's. A
+// fallback (this node) answers with the hints it keeps for the key merged
+// in; a peer decides that for itself (it knows whether it is a replica).
+func (c *Coordinator) readFrom(ctx context.Context, id, ns string, key []byte, fallback bool) (dvv.Object, error) {
+	switch {
+	case id != c.view.Self():
+		return c.peers.Read(ctx, id, ns, key)
+	case fallback:
+		return c.local.GetWithHints(ns, key)
+	default:
+		return c.local.Get(ns, key)
+	}
 }
 
 // timeout is the time left before ctx's deadline, or def without one.

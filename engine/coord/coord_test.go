@@ -81,9 +81,18 @@ func (p peers) Replicate(_ context.Context, to string, r coord.Replication) (boo
 	return r.Sync, err
 }
 
+// replicas is the N every test uses: a, b, c are the replicas, d, e the
+// fallbacks.
+const replicas = 3
+
+// Read answers as node.ReadLocal does: a replica with its copy, a fallback
+// with its copy and the hints it keeps for the key.
 func (p peers) Read(_ context.Context, to, ns string, key []byte) (dvv.Object, error) {
 	if p.c.isDown(to) {
 		return dvv.Object{}, errDown
+	}
+	if slices.Index(order, to) >= replicas {
+		return p.c.stores[to].GetWithHints(ns, key)
 	}
 	return p.c.stores[to].Get(ns, key)
 }
@@ -208,10 +217,14 @@ func TestReadMergesAndRepairs(t *testing.T) {
 	}
 }
 
+// TestReadQuorumFailsWhenTooFewAnswer: every node but a is down, so no
+// fallback can stand in for b and c either.
 func TestReadQuorumFailsWhenTooFewAnswer(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
-	c.down["b"], c.down["c"] = true, true
+	for _, id := range []string{"b", "c", "d", "e"} {
+		c.down[id] = true
+	}
 	co := c.coordinator("a")
 	_, replies, err := co.Read(t.Context(), "ns", []byte("k"), 3, 2)
 	var q *errs.QuorumError
@@ -219,6 +232,91 @@ func TestReadQuorumFailsWhenTooFewAnswer(t *testing.T) {
 		t.Fatalf("read with two replicas down: %d replies, %v", replies, err)
 	}
 	co.Wait()
+}
+
+// TestReadCountsHintsOnFallbacks is the minority side of a partition: b
+// and c are unreachable, so a write through a is acknowledged by a and the
+// hints d and e keep for b and c (sloppy quorum). A read with R=2 is then
+// answered by the first two healthy nodes of a, b, c, d, e, the fallbacks
+// from their hints — whether the coordinator is a replica or a fallback
+// itself: what a sloppy quorum acknowledged, a sloppy quorum reads.
+func TestReadCountsHintsOnFallbacks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		down        []string
+		coordinator string
+	}{
+		{"a replica and a fallback", []string{"b", "c", "d"}, "a"},
+		{"a fallback and another", []string{"a", "b", "c"}, "d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			c.down["b"], c.down["c"] = true, true
+			a := c.coordinator("a")
+			obj, _, err := a.Write(t.Context(), coord.WriteRequest{Namespace: "ns", Key: []byte("k"), N: replicas, W: 3, Apply: write("v")})
+			if err != nil {
+				t.Fatalf("sloppy write: %v", err)
+			}
+			a.Wait()
+			c.mu.Lock()
+			c.down = map[string]bool{}
+			for _, id := range tc.down {
+				c.down[id] = true
+			}
+			c.mu.Unlock()
+			co := c.coordinator(tc.coordinator)
+			got, replies, err := co.Read(t.Context(), "ns", []byte("k"), replicas, 2)
+			if err != nil || replies != 2 || !got.Equal(obj) {
+				t.Fatalf("read through %s: %v, %d replies, %v; want the written value from 2 nodes", tc.coordinator, got.Siblings(), replies, err)
+			}
+			co.Wait()
+		})
+	}
+}
+
+// TestReadRepairLeavesFallbacksAlone: a holds one value; d and e hold a
+// concurrent one only as hints for b and c, which are down. A read with
+// R=3 sees both and answers their merge; read repair brings a up to it but
+// writes nothing into d and e (they are no replicas), and their hints stay
+// as they were, to be delivered to b and c.
+func TestReadRepairLeavesFallbacksAlone(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	k := []byte("k")
+	old := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("at-a")})
+	hinted := dvv.Object{}.Update("b", dvv.Clock{}, dvv.Sibling{Value: []byte("hinted")})
+	if _, err := c.stores["a"].Merge("ns", k, old, false); err != nil {
+		t.Fatal(err)
+	}
+	for fb, owner := range map[string]string{"d": "b", "e": "c"} {
+		if err := c.stores[fb].StoreHint(owner, "ns", k, hinted, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.down["b"], c.down["c"] = true, true
+	co := c.coordinator("a")
+	want := dvv.Sync(old, hinted)
+	got, replies, err := co.Read(t.Context(), "ns", k, replicas, 3)
+	if err != nil || replies != 3 || !got.Equal(want) {
+		t.Fatalf("read: %v, %d replies, %v; want both values from a, d and e", got.Siblings(), replies, err)
+	}
+	co.Wait()
+	if o, _ := c.stores["a"].Get("ns", k); !o.Equal(want) {
+		t.Fatal("read repair did not bring the replica a up to the merge")
+	}
+	for fb, owner := range map[string]string{"d": "b", "e": "c"} {
+		if o, _ := c.stores[fb].Get("ns", k); !o.IsZero() {
+			t.Errorf("read repair stored the merge on the fallback %s as a replica: %v", fb, o.Siblings())
+		}
+		if h, _ := c.stores[fb].Hints(owner, 10); len(h) != 1 || !h[0].Object.Equal(hinted) {
+			t.Errorf("the hint %s keeps for %s changed: %+v", fb, owner, h)
+		}
+	}
+	if n := co.Stats.ReadRepairs.Load(); n != 1 {
+		t.Errorf("read repairs = %d, want 1 (a only)", n)
+	}
 }
 
 func TestOnlyPreferenceListNodesCoordinate(t *testing.T) {

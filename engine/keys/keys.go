@@ -8,7 +8,10 @@
 // so that one partition is one contiguous range (the unit of handoff) and,
 // inside it, one namespace is a contiguous range too. Namespace names never
 // contain 0x00 (see [meta.ValidateName]), which makes the separator
-// unambiguous. Cluster metadata lives under 'm', hints under 'h'.
+// unambiguous. The namespace of a data or hint key is a storage namespace,
+// which names one incarnation of a namespace (meta.Namespace.StorageName);
+// this package treats it as opaque. Cluster metadata lives under 'm', hints
+// under 'h'.
 package keys
 
 import (

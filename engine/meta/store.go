@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -84,7 +85,9 @@ func Open(eng storage.Engine, d Defaults, now func() time.Time) (*Store, error) 
 		return nil, fmt.Errorf("meta: load namespaces: %w", err)
 	}
 	if len(s.nss) == 0 {
-		if _, err := s.Create(Namespace{Name: DefaultNamespace}); err != nil {
+		// Incarnation 0: every fresh node creates this same namespace, and
+		// they must agree on where its data lives.
+		if _, err := s.create(Namespace{Name: DefaultNamespace}, func(uint64) uint64 { return 0 }); err != nil {
 			return nil, err
 		}
 	}
@@ -103,6 +106,24 @@ func (s *Store) Get(name string) (Namespace, error) {
 		return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, name)
 	}
 	return ns, nil
+}
+
+// Fate says what becomes of data stored under a storage namespace
+// ([Namespace.StorageName]) on this node: [Live] for the current incarnation
+// of an existing namespace, [Dead] for one deleted or superseded, [Unknown]
+// for one this node has no metadata for yet (or a malformed name).
+func (s *Store) Fate(storageName string) Fate {
+	name, inc, err := ParseStorageName(storageName)
+	if err != nil {
+		return Unknown
+	}
+	s.mu.RLock()
+	cur, ok := s.nss[name]
+	s.mu.RUnlock()
+	if !ok {
+		return Unknown
+	}
+	return cur.Fate(inc)
 }
 
 // List returns all namespaces sorted by name.
@@ -131,8 +152,14 @@ func (s *Store) All() []Namespace {
 	return out
 }
 
-// Create adds a namespace, filling unset settings from the defaults.
+// Create adds a namespace, filling unset settings from the defaults. It
+// starts a new incarnation: a namespace created again after a delete starts
+// empty.
 func (s *Store) Create(ns Namespace) (Namespace, error) {
+	return s.create(ns, NewIncarnation)
+}
+
+func (s *Store) create(ns Namespace, newIncarnation func(version uint64) uint64) (Namespace, error) {
 	ns = ns.WithDefaults(s.defaults)
 	ns.CreatedAt = s.now().UTC()
 	if err := ns.Validate(); err != nil {
@@ -143,6 +170,10 @@ func (s *Store) Create(ns Namespace) (Namespace, error) {
 			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceExists, ns.Name)
 		}
 		ns.Version = cur.Version + 1
+		if ns.Version > math.MaxUint32 {
+			return Namespace{}, errs.Precondition("namespace %q has changed %d times; create it under another name", ns.Name, cur.Version)
+		}
+		ns.Incarnation = newIncarnation(ns.Version)
 		return ns, nil
 	})
 }
@@ -154,7 +185,7 @@ func (s *Store) Update(ns Namespace) (Namespace, error) {
 		if !ok || cur.Deleted {
 			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, ns.Name)
 		}
-		ns.CreatedAt, ns.Version = cur.CreatedAt, cur.Version+1
+		ns.CreatedAt, ns.Version, ns.Incarnation = cur.CreatedAt, cur.Version+1, cur.Incarnation
 		if err := ns.Validate(); err != nil {
 			return Namespace{}, err
 		}
@@ -172,7 +203,7 @@ func (s *Store) Delete(name string) error {
 		if !ok || cur.Deleted {
 			return Namespace{}, fmt.Errorf("%w: %q", errs.ErrNamespaceNotFound, name)
 		}
-		return Namespace{Name: name, Version: cur.Version + 1, Deleted: true, CreatedAt: cur.CreatedAt}, nil
+		return Namespace{Name: name, Version: cur.Version + 1, Deleted: true, CreatedAt: cur.CreatedAt, Incarnation: cur.Incarnation}, nil
 	})
 	return err
 }

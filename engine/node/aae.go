@@ -238,7 +238,11 @@ func (n *Node) Segment(ctx context.Context, p uint16, segments []uint32) ([]peer
 	for i, s := range segments {
 		segs[i] = int(s)
 	}
-	return n.segmentObjects(ctx, p, segs)
+	objs, err := n.segmentObjects(ctx, p, segs)
+	if err != nil {
+		return nil, n.storageFailed("segment", err)
+	}
+	return objs, nil
 }
 
 // aaePartitions lists, for the scheduler, the partitions this node

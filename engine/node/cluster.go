@@ -141,10 +141,8 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return fmt.Errorf("node: start gossip: %w", err)
 	}
 	n.members = ml
-	if len(cc.Join) > 0 {
-		if _, err := ml.Join(ctx, cc.Join); err != nil {
-			return fmt.Errorf("node: join %v: %w", cc.Join, err)
-		}
+	if err := n.join(ctx, cc.Join, cur != nil); err != nil {
+		return err
 	}
 	n.bg.Go(func() { every(n.bgCtx, cc.HintInterval, n.deliverHints) })
 	n.bg.Go(func() { every(n.bgCtx, cc.HandoffInterval, n.runHandoffs) })
@@ -266,7 +264,7 @@ func (n *Node) localDocs() ([]membership.Doc, error) {
 		}
 		docs = append(docs, membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
 	}
-	return docs, nil
+	return append(docs, n.sealDocs()...), nil
 }
 
 // PublishRing spreads a new ring to the cluster (cluster commit).
@@ -283,25 +281,8 @@ func (n *Node) PublishRing(r ring.Ring) error {
 	return n.members.Publish(d)
 }
 
-// dropNamespaceData deletes a deleted namespace's keys from every
-// partition of this node (range deletions: cheap whatever the size).
-func (n *Node) dropNamespaceData(name string) {
-	var ranges [][2][]byte
-	for p := range n.cfg.Partitions {
-		lo, hi := keys.NamespaceRange(uint16(p), name)
-		ranges = append(ranges, [2][]byte{lo, hi})
-	}
-	if err := n.deleteRanges(ranges); err != nil {
-		n.log.Error("drop namespace data", "namespace", name, "err", err)
-		return
-	}
-	n.log.Info("namespace data dropped", "namespace", name)
-}
-
 func (n *Node) publishNamespace(ns meta.Namespace) {
-	if ns.Deleted {
-		n.dropNamespaceData(ns.Name)
-	}
+	n.dropDeadIncarnations() // a delete, or a create over data of a deleted incarnation
 	raw, err := meta.Encode(ns)
 	if err == nil && n.members != nil {
 		err = n.members.Publish(membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
@@ -336,6 +317,8 @@ func (n *Node) onDoc(d membership.Doc) {
 		if r, ok := n.Ring(); ok {
 			n.setRing(r)
 		}
+	case strings.HasPrefix(d.Name, docSealPrefix):
+		n.learnSealKey(d)
 	case strings.HasPrefix(d.Name, docNSPrefix):
 		ns, err := meta.Decode(d.Data)
 		if err != nil {
@@ -346,8 +329,10 @@ func (n *Node) onDoc(d membership.Doc) {
 		if err != nil {
 			n.log.Error("store namespace", "namespace", ns.Name, "err", err)
 		}
-		if changed && ns.Deleted {
-			n.dropNamespaceData(ns.Name)
+		if changed {
+			// Whatever came before this version (a delete, or nothing
+			// this node saw), incarnations other than this one are dead.
+			n.dropDeadIncarnations()
 		}
 	}
 }
@@ -425,8 +410,13 @@ func (n *Node) deliverHintsTo(ctx context.Context, owner string) {
 }
 
 // Apply implements peer.Local: it merges replicated objects, or keeps them
-// as hints for another owner.
+// as hints for another owner. Objects of dead namespace incarnations are
+// discarded; an unknown incarnation refuses the batch (incarnation.go).
 func (n *Node) Apply(_ context.Context, objs []peer.Object, sync bool, intendedOwner string) (bool, error) {
+	objs, err := n.liveObjects(objs)
+	if err != nil {
+		return false, err
+	}
 	for _, o := range objs {
 		var err error
 		if intendedOwner != "" && intendedOwner != n.id {
@@ -441,9 +431,16 @@ func (n *Node) Apply(_ context.Context, objs []peer.Object, sync bool, intendedO
 	return sync, nil
 }
 
-// ReadLocal implements peer.Local.
+// ReadLocal implements peer.Local: this node's replica of a key or, when
+// it is not in the key's preference list (it was asked as a fallback), its
+// copy merged with the hints it keeps for the key, so a sloppy read counts
+// the writes a sloppy quorum left here.
 func (n *Node) ReadLocal(_ context.Context, ns string, key []byte) (dvv.Object, error) {
-	obj, err := n.replica.Get(ns, key)
+	read := n.replica.Get
+	if n.replica.HintBacklog() > 0 && !n.replicates(ns, key) {
+		read = n.replica.GetWithHints
+	}
+	obj, err := read(ns, key)
 	if err != nil {
 		return dvv.Object{}, n.storageFailed("read", err)
 	}
@@ -539,5 +536,8 @@ func (n *Node) Stats() Stats {
 	return st
 }
 
-// PartitionOf returns the partition of a key.
-func (n *Node) PartitionOf(ns string, key []byte) uint16 { return n.replica.Partition(ns, key) }
+// PartitionOf returns the partition of a key of a namespace's current
+// incarnation.
+func (n *Node) PartitionOf(ns string, key []byte) uint16 {
+	return n.replica.Partition(n.storageName(ns), key)
+}

@@ -112,7 +112,13 @@ func (n *Node) pull(ctx context.Context, epoch uint64, pr *handoff.Progress) err
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
+		// Dead incarnations are left out; an unknown one stops the pull,
+		// which resumes from the cursor once the metadata is here.
+		live, err := n.liveObjects(objs)
+		if err != nil {
+			return err
+		}
+		for _, o := range live {
 			if _, err := n.replica.Merge(o.Namespace, o.Key, o.Object, false); err != nil {
 				return err
 			}

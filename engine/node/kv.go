@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"slices"
 
-	"connectrpc.com/connect"
-
 	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
@@ -33,7 +32,11 @@ type GetRequest struct {
 
 // Result is the state of a key after a read or a write.
 type Result struct {
-	Object     dvv.Object
+	Object dvv.Object
+	// Context is the sealed causal context the client passes back to write
+	// over what it read: the context of Object, or of the siblings a
+	// server-side resolution merged.
+	Context    []byte
 	Replies    int    // replicas that answered
 	ResolvedBy string // the resolver that merged the siblings on the server, if one did
 }
@@ -66,19 +69,28 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
 	if err := checkQuorum("r", req.R, ns); err != nil {
 		return Result{}, err
 	}
+	if err := n.checkReachable("r", int(orDefault(req.R, ns.R)), ns, req.Key); err != nil {
+		return Result{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	obj, replies, err := n.coord.Read(ctx, ns.Name, req.Key, int(ns.N), int(orDefault(req.R, ns.R)))
+	obj, replies, err := n.coord.Read(ctx, ns.StorageName(), req.Key, int(ns.N), int(orDefault(req.R, ns.R)))
 	if err != nil {
 		return Result{Replies: replies}, n.storageFailed("get", err)
 	}
-	res := Result{Object: obj, Replies: replies}
+	// The context is the read's, also when a resolver merges the siblings
+	// below: the merge shown here was never written, so its dot must not
+	// reach a client (a later write could reuse it).
+	res := Result{Object: obj, Context: n.seal(ns.Name, req.Key, obj), Replies: replies}
 	if r := ns.Resolver; r != nil && r.Mode != meta.ModeClient && obj.Len() > 1 {
-		resolved, ok := n.resolveObject(ctx, ns, req.Key, obj, r.ReadDeadline)
+		merged, ok := n.resolveSiblings(ctx, ns, req.Key, obj, r.ReadDeadline)
 		if !ok {
 			return res, nil
 		}
+		// Shown, never stored and never in a context: its dot reaches no
+		// one, so any actor does.
+		resolved := obj.Resolve(n.id, merged)
 		res.Object, res.ResolvedBy = resolved, r.Name
 		if r.Mode == meta.ModeOnRead {
 			n.writeBack(ctx, ns, req.Key, obj, resolved)
@@ -93,7 +105,7 @@ func (n *Node) writeBack(ctx context.Context, ns meta.Namespace, key []byte, rea
 	sib := resolved.Siblings()[0]
 	_, err := n.put(ctx, PutRequest{
 		Namespace: ns.Name, Key: key, Value: sib.Value, Tombstone: sib.Tombstone,
-		Context: dvv.EncodeContext(read.Context()),
+		Context: n.seal(ns.Name, key, read),
 	}, 0)
 	if err != nil {
 		n.log.Debug("on_read write-back failed; the next read retries", "namespace", ns.Name, "err", err)
@@ -105,7 +117,15 @@ func (n *Node) writeBack(ctx context.Context, ns meta.Namespace, key []byte, rea
 func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 	n.inflight.Add(1)
 	defer n.inflight.Add(-1)
-	return n.put(ctx, req, 0)
+	res, err := n.put(ctx, req, 0)
+	var conf *errs.ConflictError
+	switch {
+	case err == nil:
+		res.Context = n.seal(req.Namespace, req.Key, res.Object)
+	case errors.As(err, &conf):
+		conf.Context = n.seal(req.Namespace, req.Key, conf.Current)
+	}
+	return res, err
 }
 
 // maxHops bounds forwarding: a write is forwarded at most once.
@@ -132,12 +152,18 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 	if req.DW > orDefault(req.W, ns.W) {
 		return Result{}, errs.Invalid("dw", "dw is %d; it must be at most w (%d)", req.DW, orDefault(req.W, ns.W))
 	}
+	if req.DW > 0 && ns.Durability != meta.DurabilitySync {
+		return Result{}, errs.Invalid("dw", "namespace %q is buffered: its replicas acknowledge writes before they reach disk, so there is no durable acknowledgement to wait for; leave dw unset, or make the namespace sync (concord namespace update %s --durability sync)", ns.Name, ns.Name)
+	}
+	if err := n.checkReachable("w", int(orDefault(req.W, ns.W)), ns, req.Key); err != nil {
+		return Result{}, err
+	}
 	if len(req.Context) > maxContextBytes {
 		return Result{}, errs.Invalid("context", "the context is %d bytes, more than any context concord issues (%d); pass back the context bytes from a Get or Put unchanged", len(req.Context), maxContextBytes)
 	}
-	clock, err := dvv.DecodeContext(req.Context)
+	clock, err := n.openContext(ns.Name, req.Key, req.Context)
 	if err != nil {
-		return Result{}, errs.Invalid("context", "the context is not one concord issued; pass back the context bytes from a Get or Put unchanged")
+		return Result{}, err
 	}
 	if req.Tombstone && len(req.Context) == 0 && !req.Force {
 		return Result{}, errs.Invalid("context", "a delete needs the context of a read (so it removes only what you saw), or force=true to delete blindly")
@@ -148,11 +174,11 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 	w := int(orDefault(req.W, ns.W))
 	dw := int(min(orDefault(req.DW, ns.DW), uint32(w)))
 	if ns.Durability != meta.DurabilitySync {
-		dw = 0 // a buffered namespace asked for no durable acknowledgements
+		dw = 0 // the namespace's dw applies while it is sync (a request's dw was refused above)
 	}
-	if ok, others := n.coord.IsCoordinator(ns.Name, req.Key, int(ns.N)); !ok {
+	if ok, others := n.coord.IsCoordinator(ns.StorageName(), req.Key, int(ns.N)); !ok {
 		if hops >= maxHops {
-			return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
+			return Result{}, peer.ErrNotCoordinator // the forwarding node asks the next replica
 		}
 		return n.forward(ctx, req, others, w)
 	}
@@ -170,9 +196,15 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 		if req.Tombstone && req.Force && len(req.Context) == 0 {
 			clock = cur.Context() // a forced delete removes everything this coordinator holds
 		}
-		next := cur.Update(n.id, clock, sib)
+		actor, err := n.actors.Pick(n.replica.Partition(ns.StorageName(), req.Key), cur, clock, ns.Durability == meta.DurabilitySync)
+		if err != nil {
+			return dvv.Object{}, err
+		}
+		next := cur.Update(actor, clock, sib)
 		if r := ns.Resolver; r != nil && r.Mode == meta.ModeOnWrite && next.Len() > 1 {
-			next, _ = n.resolveObject(ctx, ns, req.Key, next, r.WriteDeadline)
+			if merged, ok := n.resolveSiblings(ctx, ns, req.Key, next, r.WriteDeadline); ok {
+				next = next.Resolve(actor, merged)
+			}
 		}
 		if max := ns.Limits.MaxSiblings; uint32(next.Len()) > max && next.Len() > cur.Len() {
 			return dvv.Object{}, &errs.LimitError{Limit: "max_siblings", Max: uint64(max), Actual: uint64(next.Len()), Exhausted: true,
@@ -181,7 +213,7 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 		return next, nil
 	}
 	obj, acks, err := n.coord.Write(ctx, coord.WriteRequest{
-		Namespace: ns.Name, Key: req.Key, N: int(ns.N), W: w, DW: dw,
+		Namespace: ns.StorageName(), Key: req.Key, N: int(ns.N), W: w, DW: dw,
 		Sync: ns.Durability == meta.DurabilitySync, Apply: apply,
 	})
 	if err != nil {
@@ -191,8 +223,12 @@ func (n *Node) put(ctx context.Context, req PutRequest, hops int) (Result, error
 }
 
 // forward hands a write to a preference-list node, trying them in order.
-// A node that answers — with success or a client error — decides; only
-// unreachable ones are skipped.
+// A node that answers decides: its success or its error (a client error, or
+// a QuorumError after it applied the write) goes back to the client as is,
+// and no other node is asked, since a second coordinator would apply the
+// write again. Only a node that did not answer (peer.ErrNoAnswer) or that
+// does not coordinate the key (peer.ErrNotCoordinator; it did nothing) is
+// skipped.
 func (n *Node) forward(ctx context.Context, req PutRequest, to []string, w int) (Result, error) {
 	if n.peers == nil {
 		return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
@@ -206,11 +242,13 @@ func (n *Node) forward(ctx context.Context, req PutRequest, to []string, w int) 
 		if err == nil {
 			return Result{Object: obj, Replies: acks}, nil
 		}
-		var ce *connect.Error
-		if errors.As(err, &ce) && ce.Code() != connect.CodeUnavailable && ce.Code() != connect.CodeUnknown {
-			return Result{}, ce
+		if !errors.Is(err, peer.ErrNoAnswer) && !errors.Is(err, peer.ErrNotCoordinator) {
+			return Result{}, err
 		}
-		n.log.Debug("forward failed", "to", id, "err", err)
+		n.log.Debug("forward: trying the next replica", "to", id, "err", err)
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
 }
@@ -279,7 +317,7 @@ func (n *Node) scanPartition(ctx context.Context, p uint16, ns meta.Namespace, f
 		if resume != nil && bytes.Compare(resume, from) > 0 {
 			from = resume
 		}
-		return n.replica.Scan(p, ns.Name, from, func(e replica.Entry) (bool, error) { return visit(e.Key, e.Object) })
+		return n.replica.Scan(p, ns.StorageName(), from, func(e replica.Entry) (bool, error) { return visit(e.Key, e.Object) })
 	}
 	// Old replicas still handing the partition over come last in pref:
 	// they hold it whole, so ask them first.
@@ -289,7 +327,7 @@ func (n *Node) scanPartition(ctx context.Context, p uint16, ns meta.Namespace, f
 		if id == n.id || !n.Alive(id) || n.peers == nil {
 			continue
 		}
-		if lastErr = n.scanRemote(ctx, id, p, ns.Name, resume, visit); lastErr == nil {
+		if lastErr = n.scanRemote(ctx, id, p, ns.StorageName(), resume, visit); lastErr == nil {
 			return nil
 		}
 	}

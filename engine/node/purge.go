@@ -36,8 +36,10 @@ func (n *Node) Purge(_ context.Context, objs []peer.Object) (int, error) {
 }
 
 // purge runs one purge round over the partitions this node is the first
-// replica of.
+// replica of. It first drops the data of dead namespace incarnations that a
+// write racing a metadata change may have left (incarnation.go).
 func (n *Node) purge(ctx context.Context, grace time.Duration) {
+	n.dropDeadData()
 	if _, _, complete := n.Handoffs(); !complete {
 		return
 	}

@@ -96,7 +96,10 @@ func (n *Node) FetchModule(_ context.Context, hash string) ([]byte, error) {
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
-	return wasm, err
+	if err != nil {
+		return nil, n.storageFailed("fetch module", err)
+	}
+	return wasm, nil
 }
 
 // compile returns the compiled module of a hash, compiling it once.

@@ -79,14 +79,19 @@ func (n *Node) learnSealKey(d membership.Doc) {
 	}
 }
 
-// seal is the context a client gets for an object of a key.
+// seal is the context a client gets for an object of a key of namespace
+// ns. It is bound to the namespace's current incarnation (its storage name,
+// incarnation.go): a context read before a namespace was deleted is refused
+// by the namespace created again under the name, so old clock entries never
+// cover the new incarnation's writes.
 func (n *Node) seal(ns string, key []byte, obj dvv.Object) []byte {
-	return n.seals.Seal(ns, key, obj.Context())
+	return n.seals.Seal(n.storageName(ns), key, obj.Context())
 }
 
-// openContext verifies a client's context for a key.
+// openContext verifies a client's context for a key of namespace ns (and
+// its current incarnation).
 func (n *Node) openContext(ns string, key, tok []byte) (dvv.Clock, error) {
-	c, err := n.seals.Open(ns, key, tok)
+	c, err := n.seals.Open(n.storageName(ns), key, tok)
 	switch {
 	case errors.Is(err, ctxseal.ErrUnknownKey):
 		n.log.Info("context sealed by an unknown node", "namespace", ns)

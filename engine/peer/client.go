@@ -1,6 +1,14 @@
 // Package peer is the node-to-node RPC of a cluster (concord.peer.v1 over
 // Connect, HTTP/2 cleartext): a [Client] that implements coord.Peers and a
 // [Handler] that serves the same calls from a [Local] node.
+//
+// Errors cross intact. The handler answers every error as a Connect error
+// carrying a concord.peer.v1.EngineError detail that holds the engine error
+// (package engine/errs) with all its fields; the client rebuilds the same
+// error from it, so callers see engine errors, never Connect errors. A call
+// whose error carries no such detail was not answered by the other node,
+// and the client reports [ErrNoAnswer]: only then may a caller try another
+// node instead.
 package peer
 
 import (
@@ -57,13 +65,14 @@ func NewClient(self string, httpClient connect.HTTPClient, resolve Resolver) *Cl
 func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 	addr, ok := c.resolve(id)
 	if !ok {
-		return nil, fmt.Errorf("peer: no address known for node %s", id)
+		return nil, fmt.Errorf("%w: no address known for node %s", ErrNoAnswer, id)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	pc, ok := c.clients[addr]
 	if !ok {
-		pc = peerv1connect.NewPeerServiceClient(c.http, "http://"+addr, connect.WithSendGzip())
+		pc = peerv1connect.NewPeerServiceClient(c.http, "http://"+addr, connect.WithSendGzip(),
+			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
 	return pc, nil
@@ -114,8 +123,10 @@ func (c *Client) Read(ctx context.Context, to, ns string, key []byte) (dvv.Objec
 	return decodeObject(res.GetObject())
 }
 
-// Coordinate asks node to coordinate a write. Errors come back as the
-// Connect errors the coordinator answered, ready to pass to the client.
+// Coordinate asks node to coordinate a write. An error is the engine error
+// the coordinator answered with (final: the write may have been applied), or
+// wraps [ErrNoAnswer] when the node did not answer (or a context error when
+// ctx ended first).
 func (c *Client) Coordinate(ctx context.Context, to string, req *peerv1.CoordinateRequest) (dvv.Object, int, error) {
 	pc, err := c.client(to)
 	if err != nil {
@@ -130,7 +141,8 @@ func (c *Client) Coordinate(ctx context.Context, to string, req *peerv1.Coordina
 }
 
 // Raw returns the generated client of a node, for the streaming and
-// anti-entropy calls.
+// anti-entropy calls. Its errors are decoded like those of the other
+// methods.
 func (c *Client) Raw(id string) (peerv1connect.PeerServiceClient, error) { return c.client(id) }
 
 func decodeObject(raw []byte) (dvv.Object, error) {

@@ -2,12 +2,13 @@ package peer
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"slices"
 
 	"connectrpc.com/connect"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
 )
@@ -19,15 +20,18 @@ type Object struct {
 	Object    dvv.Object
 }
 
-// Local is what a node offers its peers.
+// Local is what a node offers its peers. Its errors are engine errors
+// (package errs), [ErrNotCoordinator] or context errors; the handler sends
+// anything else as errs.ErrUnavailable without its text, so a Local logs
+// its internal failures itself.
 type Local interface {
 	// Apply merges objects into the local replica, or keeps them as hints
 	// for intendedOwner when it is set. It reports whether they were synced.
 	Apply(ctx context.Context, objs []Object, sync bool, intendedOwner string) (durable bool, err error)
 	// ReadLocal returns the local replica of a key.
 	ReadLocal(ctx context.Context, ns string, key []byte) (dvv.Object, error)
-	// Coordinate runs a client write forwarded by another node. Its error is
-	// the Connect error the client should see.
+	// Coordinate runs a client write forwarded by another node; it answers
+	// ErrNotCoordinator when this node does not coordinate the key.
 	Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (dvv.Object, int, error)
 	// Tree, Segment and Transfer serve anti-entropy and handoff.
 	Tree(ctx context.Context, partition uint16) ([]uint64, error)
@@ -46,8 +50,11 @@ type Handler struct {
 
 var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 
-// NewHandler returns the path and http.Handler of the peer service.
+// NewHandler returns the path and http.Handler of the peer service. Every
+// error leaves encoded for the peer [Client] (innermost of opts'
+// interceptors).
 func NewHandler(local Local, opts ...connect.HandlerOption) (string, http.Handler) {
+	opts = append(slices.Clip(opts), connect.WithInterceptors(handlerErrors{}))
 	return peerv1connect.NewPeerServiceHandler(&Handler{local: local}, opts...)
 }
 
@@ -124,7 +131,7 @@ func decodeObjects(in []*peerv1.KeyObject) ([]Object, error) {
 	for _, ko := range in {
 		obj, err := decodeObject(ko.GetObject())
 		if err != nil {
-			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("peer: malformed object"))
+			return nil, errs.Invalid("objects", "malformed object for key %q", ko.GetKey())
 		}
 		out = append(out, Object{Namespace: ko.GetNamespace(), Key: ko.GetKey(), Object: obj})
 	}

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -70,6 +71,42 @@ func (s *Store) Hints(owner string, limit int) ([]Hint, error) {
 		out = append(out, Hint{Owner: o, Namespace: ns, Key: append([]byte(nil), key...), Object: obj})
 	}
 	return out, it.Error()
+}
+
+// GetWithHints returns a key's object merged with every hint this node
+// keeps for it, whatever the owner: what a fallback answers a read with, so
+// that writes it took for an unreachable replica count in a sloppy read.
+//
+// Hints are laid out owner first, so it seeks once per owner that has
+// hints (a few at most; none on a healthy cluster, where it costs nothing).
+func (s *Store) GetWithHints(ns string, key []byte) (dvv.Object, error) {
+	obj, err := s.Get(ns, key)
+	if err != nil || s.hintCount.Load() == 0 {
+		return obj, err
+	}
+	lo, hi := keys.HintRange("")
+	it, err := s.eng.NewIter(lo, hi)
+	if err != nil {
+		return dvv.Object{}, fmt.Errorf("replica: scan hints: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; {
+		owner, _, _, err := keys.ParseHint(it.Key())
+		if err != nil {
+			return dvv.Object{}, err
+		}
+		k := keys.Hint(owner, ns, key)
+		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
+			h, err := dvv.Unmarshal(it.Value())
+			if err != nil {
+				return dvv.Object{}, fmt.Errorf("replica: decode hint %x: %w", k, err)
+			}
+			obj = dvv.Sync(obj, h)
+		}
+		_, next := keys.HintRange(owner) // past every hint of this owner
+		ok = it.SeekGE(next)
+	}
+	return obj, it.Error()
 }
 
 // DropHint deletes a delivered hint, unless it changed since it was read

@@ -160,3 +160,48 @@ func TestHintBacklogIsRecountedOnOpen(t *testing.T) {
 		t.Fatalf("backlog after reopening = %d, want 3", again.HintBacklog())
 	}
 }
+
+// TestGetWithHintsMergesTheKeysHintsOfEveryOwner: a fallback's answer to a
+// read is its replica merged with the hints it keeps for that key, whoever
+// they are for, and nothing of other keys.
+func TestGetWithHintsMergesTheKeysHintsOfEveryOwner(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	k := []byte("k")
+	own := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("own")})
+	forB := dvv.Object{}.Update("b", dvv.Clock{}, dvv.Sibling{Value: []byte("for-b")})
+	forC := dvv.Object{}.Update("c", dvv.Clock{}, dvv.Sibling{Value: []byte("for-c")})
+	other := dvv.Object{}.Update("d", dvv.Clock{}, dvv.Sibling{Value: []byte("other")})
+
+	if got, err := s.GetWithHints("ns", k); err != nil || !got.IsZero() {
+		t.Fatalf("nothing stored: %v %v", got.Siblings(), err)
+	}
+	if _, err := s.Merge("ns", k, own, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []struct {
+		owner, ns, key string
+		obj            dvv.Object
+	}{
+		{"b", "ns", "k", forB},
+		{"c", "ns", "k", forC},
+		{"a", "ns", "k2", other},     // another key with k as a prefix
+		{"b", "ns2", "k", other},     // the same key in another namespace
+		{"bb", "ns", "kk", other},    // an owner with b as a prefix
+		{"zz", "ns", "k\x00", other}, // a key just after k
+	} {
+		if err := s.StoreHint(h.owner, h.ns, []byte(h.key), h.obj, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetWithHints("ns", k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := dvv.Sync(dvv.Sync(own, forB), forC); !got.Equal(want) {
+		t.Fatalf("replica with hints = %d siblings %v, want own, for-b and for-c", got.Len(), got.Siblings())
+	}
+	if plain, _ := s.Get("ns", k); !plain.Equal(own) {
+		t.Fatal("Get must answer the replica alone")
+	}
+}

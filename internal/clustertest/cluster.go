@@ -10,10 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +63,9 @@ type Node struct {
 	Index  int
 	dir    string
 	gossip string
+	// apiPort and peerPort stay open from the first start to the end of
+	// the test, so a restart cannot lose its ports.
+	apiPort, peerPort *port
 
 	mu     sync.Mutex
 	N      *node.Node
@@ -111,6 +112,7 @@ func Start(t T, opts Options) *Cluster {
 		c.mu.Unlock()
 		for _, n := range all {
 			n.stop()
+			n.closePorts()
 		}
 	})
 	ids := make([]string, len(c.Nodes))
@@ -159,18 +161,19 @@ func (n *Node) start(t T) {
 	t.Helper()
 	c := n.c
 	// A restarted node listens where it did before, as a real one would on
-	// its configured ports (gossip then has nothing stale to correct).
-	n.mu.Lock()
-	apiAddr, peerAddr := strings.TrimPrefix(n.API, "http://"), n.peer
-	n.mu.Unlock()
-	apiLis, err := listen(apiAddr)
-	if err != nil {
-		t.Fatalf("%v", err)
+	// its configured ports (gossip then has nothing stale to correct): the
+	// ports are held open across the kill (see port).
+	if n.apiPort == nil {
+		var err error
+		if n.apiPort, err = newPort(); err == nil {
+			n.peerPort, err = newPort()
+		}
+		if err != nil {
+			n.closePorts()
+			t.Fatalf("%v", err)
+		}
 	}
-	peerLis, err := listen(peerAddr)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
+	apiLis, peerLis := n.apiPort.open(), n.peerPort.open()
 	cfg := node.DefaultConfig()
 	cfg.DataDir = n.dir
 	cfg.Partitions = c.opts.Partitions
@@ -193,6 +196,7 @@ func (n *Node) start(t T) {
 	}
 	nd, err := node.Open(cfg)
 	if err != nil {
+		_, _ = apiLis.Close(), peerLis.Close()
 		t.Fatalf("open node %d: %v", n.Index, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -211,20 +215,13 @@ func (n *Node) start(t T) {
 	n.mu.Unlock()
 }
 
-// listen listens on addr, or on a free loopback port when addr is empty.
-func listen(addr string) (net.Listener, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var err error
-	for range 50 { // the old listener's port may take a moment to free
-		var l net.Listener
-		if l, err = net.Listen("tcp", addr); err == nil {
-			return l, nil
+// closePorts releases the node's ports when the cluster stops.
+func (n *Node) closePorts() {
+	for _, p := range []*port{n.apiPort, n.peerPort} {
+		if p != nil {
+			_ = p.Close()
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return nil, err
 }
 
 func (n *Node) stop() {

@@ -92,3 +92,83 @@ func TestPartitionBothSidesWriteThenAntiEntropyConverges(t *testing.T) {
 	}
 	t.Logf("anti-entropy converged %d keys on 3 replicas in %v (%d keys repaired)", 2*keys, took, repaired)
 }
+
+// TestMinorityReadsWhatItWrote: five nodes, N=3, R=W=2, split 2|3. On the
+// minority side a key with one replica there is written through sloppy
+// quorum (its replica and the other minority node, a fallback keeping
+// hints, acknowledge), and a Get of it on that side — through either node —
+// is answered by the same two: the fallback counts the hints it keeps. After
+// healing, the hints reach the owners, and the fallback keeps no copy of
+// its own (read repair never treats it as a replica).
+func TestMinorityReadsWhatItWrote(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, clustertest.Options{Nodes: 5})
+	ctx := t.Context()
+	minority := []*clustertest.Node{c.Nodes[0], c.Nodes[1]}
+	// Keys with exactly one replica on the minority side, and which node
+	// of it is the fallback.
+	fallbackOf := map[string]*clustertest.Node{}
+	for i := 0; len(fallbackOf) < 24; i++ {
+		key := fmt.Sprintf("k%03d", i)
+		nd := c.Nodes[0].Node()
+		pref, _ := nd.Replicas(nd.PartitionOf("default", []byte(key)), 3)
+		in0, in1 := slices.Contains(pref, minority[0].ID()), slices.Contains(pref, minority[1].ID())
+		switch {
+		case in0 && !in1:
+			fallbackOf[key] = minority[1]
+		case in1 && !in0:
+			fallbackOf[key] = minority[0]
+		}
+	}
+	c.Partition([]int{0, 1}, []int{2, 3, 4})
+
+	i := 0
+	for key := range fallbackOf {
+		through := minority[i%2]
+		i++
+		if _, err := through.KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte(key)}); err != nil {
+			t.Fatalf("put %s on the minority side (W=2: a replica and a fallback): %v", key, err)
+		}
+	}
+	for key, fb := range fallbackOf {
+		// What the fallback answers a peer's read with: its hint counts.
+		if o, err := fb.Node().ReadLocal(ctx, "default", []byte(key)); err != nil || !slices.Equal(values(o), []string{key}) {
+			t.Fatalf("the fallback %d answers a read of %s with %v (%v), want the hint it keeps", fb.Index, key, values(o), err)
+		}
+		for _, through := range minority {
+			res, err := through.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key)})
+			if err != nil {
+				t.Fatalf("get %s through node %d on the minority side that wrote it: %v", key, through.Index, err)
+			}
+			if got := res.GetSiblings(); len(got) != 1 || string(got[0].GetValue()) != key {
+				t.Fatalf("get %s through node %d: %v, want the value written", key, through.Index, got)
+			}
+		}
+	}
+
+	c.Heal()
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes {
+			if n.Node().Stats().HintBacklog != 0 {
+				return false
+			}
+		}
+		return true
+	}, "hints delivered to the majority side")
+	for key, fb := range fallbackOf {
+		nd := c.Nodes[0].Node()
+		pref, _ := nd.Replicas(nd.PartitionOf("default", []byte(key)), 3)
+		for _, n := range c.Nodes {
+			o, err := n.Node().ReadLocal(ctx, "default", []byte(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case slices.Contains(pref, n.ID()) && !slices.Equal(values(o), []string{key}):
+				t.Fatalf("replica %d of %s holds %v after the hints drained", n.Index, key, values(o))
+			case n == fb && !o.IsZero():
+				t.Fatalf("the fallback %d keeps a copy of %s of its own: read repair treated it as a replica", n.Index, key)
+			}
+		}
+	}
+}

@@ -144,7 +144,12 @@ func localObjectsIn(t *testing.T, c *clustertest.Cluster, ns, key string) []dvv.
 	t.Helper()
 	var out []dvv.Object
 	for _, n := range c.Nodes {
-		o, err := n.Node().ReadLocal(t.Context(), ns, []byte(key))
+		cur, err := n.Node().Meta().Get(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Replicas hold the objects under the incarnation's storage name.
+		o, err := n.Node().ReadLocal(t.Context(), cur.StorageName(), []byte(key))
 		if err != nil {
 			t.Fatal(err)
 		}

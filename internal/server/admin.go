@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,6 +28,9 @@ func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNam
 		return nil, toConnect(s.log, errs.Invalid("namespace", "namespace is required"))
 	}
 	ns, err := namespaceFromProto(req.GetNamespace())
+	if err == nil {
+		err = checkBufferedDW(ns.WithDefaults(s.meta.Defaults()), ns.DW)
+	}
 	if err == nil {
 		ns, err = s.meta.Create(ns)
 	}
@@ -62,6 +66,11 @@ func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNam
 		return nil, toConnect(s.log, err)
 	}
 	next, err := applyMask(cur, in, req.GetUpdateMask())
+	// dw is set when the mask names it, or (no mask) when it differs: a
+	// namespace read and sent back whole keeps its inert dw.
+	if err == nil && (slices.Contains(req.GetUpdateMask(), "dw") || (len(req.GetUpdateMask()) == 0 && in.GetDw() != cur.DW)) {
+		err = checkBufferedDW(next, in.GetDw())
+	}
 	if err == nil {
 		next, err = s.meta.Update(next)
 	}
@@ -76,6 +85,18 @@ func (s *adminService) DeleteNamespace(_ context.Context, req *adminv1.DeleteNam
 		return nil, toConnect(s.log, err)
 	}
 	return &adminv1.DeleteNamespaceResponse{}, nil
+}
+
+// checkBufferedDW refuses a dw given explicitly for a namespace that is
+// buffered: its replicas acknowledge writes from the write-ahead log
+// buffer, so there is no durable acknowledgement to wait for. The dw a
+// buffered namespace keeps (filled from the defaults, or from when it was
+// sync) has no effect until it is made sync again.
+func checkBufferedDW(ns meta.Namespace, dw uint32) error {
+	if dw == 0 || ns.Durability != meta.DurabilityBuffered {
+		return nil
+	}
+	return errs.Invalid("dw", "namespace %q is buffered: its replicas acknowledge writes before they reach disk, so there is no durable acknowledgement to wait for; leave dw out, or make the namespace sync (durability sync)", ns.Name)
 }
 
 // maskable lists the fields UpdateNamespace can change and how to copy each.

@@ -142,6 +142,18 @@ func TestAdminServiceRefusesBadRequests(t *testing.T) {
 			words: []string{"durability"},
 		},
 		{
+			name:  "CreateBufferedWithDW",
+			call:  create(&adminv1.Namespace{Name: "buf", Durability: adminv1.Durability_DURABILITY_BUFFERED, Dw: 1}),
+			code:  connect.CodeInvalidArgument,
+			words: []string{"dw", "buffered", "durability sync"},
+		},
+		{
+			name:  "UpdateToBufferedWithDW",
+			call:  update(&adminv1.Namespace{Name: "existing", Durability: adminv1.Durability_DURABILITY_BUFFERED, Dw: 1}, []string{"durability", "dw"}),
+			code:  connect.CodeInvalidArgument,
+			words: []string{"dw", "buffered"},
+		},
+		{
 			name: "GetAnUnknownNamespace",
 			call: func(ctx context.Context, c *client) error {
 				return second(c.admin.GetNamespace(ctx, &adminv1.GetNamespaceRequest{Name: "nope"}))
@@ -185,6 +197,28 @@ func TestAdminServiceRefusesBadRequests(t *testing.T) {
 				}
 				wantProtoEqual(t, "namespace after a refused request", got.GetNamespace(), existing)
 			})
+		}
+	})
+}
+
+// TestBufferedNamespaceKeepsAnInertDW: a buffered namespace shows the dw it
+// took from the defaults (it applies if the namespace is made sync), and
+// sending the namespace back whole, with that dw, is no attempt to set it:
+// only a dw given explicitly is refused (TestAdminServiceRefusesBadRequests).
+func TestBufferedNamespaceKeepsAnInertDW(t *testing.T) {
+	t.Parallel()
+	forProtocols(t, protocols[:1], func(t *testing.T, c *client) {
+		ns := c.createNamespace(t, &adminv1.Namespace{Name: "logs", Durability: adminv1.Durability_DURABILITY_BUFFERED})
+		if ns.GetDw() != 1 {
+			t.Fatalf("dw of a new buffered namespace = %d, want the default 1", ns.GetDw())
+		}
+		ns.Limits.MaxSiblings = 7
+		if err := update(ns, nil)(t.Context(), c); err != nil {
+			t.Fatalf("update of the whole namespace as read: %v", err)
+		}
+		ns.Durability = adminv1.Durability_DURABILITY_SYNC
+		if err := update(ns, []string{"durability"})(t.Context(), c); err != nil {
+			t.Fatalf("make it sync: %v", err)
 		}
 	})
 }

@@ -12,7 +12,9 @@ import (
 )
 
 const (
-	tightNS     = "tight" // a namespace with max_siblings=3
+	wideNS      = "wide"     // n=3, r=2, w=2 (concord serve's defaults) on this one-node ring
+	bufferedNS  = "buffered" // durability buffered
+	tightNS     = "tight"    // a namespace with max_siblings=3
 	tightMax    = 3
 	maxKeyBytes = 1024    // the default limit
 	maxValBytes = 1 << 20 // the default limit
@@ -121,6 +123,30 @@ func TestBadInputIsRefusedAndLosesNothing(t *testing.T) {
 			words: []string{"dw is 2"},
 		},
 		{
+			name:  "DWOnABufferedNamespace",
+			call:  put(&kvv1.PutRequest{Namespace: bufferedNS, Key: key, Value: []byte("v"), Dw: new(uint32(1))}),
+			code:  connect.CodeInvalidArgument,
+			words: []string{"dw", `"buffered" is buffered`, "--durability sync"},
+		},
+		{
+			name:  "NAboveTheRing",
+			call:  put(&kvv1.PutRequest{Namespace: wideNS, Key: key, Value: []byte("v")}),
+			code:  connect.CodeFailedPrecondition,
+			words: []string{"n=3", "ring has 1 node", "w=2", "concord cluster join", "concord namespace update wide --w 1"},
+		},
+		{
+			name:  "NAboveTheRingOnDelete",
+			call:  del(&kvv1.DeleteRequest{Namespace: wideNS, Key: key, Force: true}),
+			code:  connect.CodeFailedPrecondition,
+			words: []string{"n=3", "ring has 1 node", "w=2"},
+		},
+		{
+			name:  "NAboveTheRingOnGet",
+			call:  get(&kvv1.GetRequest{Namespace: wideNS, Key: key}),
+			code:  connect.CodeFailedPrecondition,
+			words: []string{"n=3", "ring has 1 node", "r=2", "concord namespace update wide --r 1"},
+		},
+		{
 			name:  "DeleteWithoutContextOrForce",
 			call:  del(&kvv1.DeleteRequest{Namespace: ns, Key: key}),
 			code:  connect.CodeInvalidArgument,
@@ -199,6 +225,8 @@ type state struct {
 func seed(t *testing.T, c *client) *state {
 	t.Helper()
 	c.createNamespace(t, &adminv1.Namespace{Name: tightNS, Limits: &adminv1.Limits{MaxSiblings: tightMax}})
+	c.createNamespace(t, &adminv1.Namespace{Name: wideNS, N: 3, R: 2, W: 2})
+	c.createNamespace(t, &adminv1.Namespace{Name: bufferedNS, Durability: adminv1.Durability_DURABILITY_BUFFERED})
 	s := &state{stored: map[string]*kvv1.GetResponse{}}
 	s.staleContext = c.blindPut(t, "k", "a").GetContext()
 	c.blindPut(t, "k", "b")

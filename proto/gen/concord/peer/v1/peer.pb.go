@@ -21,6 +21,82 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The errors without fields.
+type EngineError_Sentinel int32
+
+const (
+	// Not sent; a receiver that meets it (a newer sender's error it does
+	// not know) treats it as SENTINEL_UNAVAILABLE.
+	EngineError_SENTINEL_UNSPECIFIED EngineError_Sentinel = 0
+	// errs.ErrUnavailable, and every internal failure.
+	EngineError_SENTINEL_UNAVAILABLE EngineError_Sentinel = 1
+	// errs.ErrNamespaceNotFound.
+	EngineError_SENTINEL_NAMESPACE_NOT_FOUND EngineError_Sentinel = 2
+	// errs.ErrNamespaceExists.
+	EngineError_SENTINEL_NAMESPACE_EXISTS EngineError_Sentinel = 3
+	// errs.ErrAlreadyExists (if_absent found a live value).
+	EngineError_SENTINEL_ALREADY_EXISTS EngineError_Sentinel = 4
+	// context.Canceled on the called node.
+	EngineError_SENTINEL_CANCELED EngineError_Sentinel = 5
+	// context.DeadlineExceeded on the called node.
+	EngineError_SENTINEL_DEADLINE_EXCEEDED EngineError_Sentinel = 6
+	// The called node does not coordinate writes of the key (its ring
+	// differs from the caller's); it did nothing, so the caller may ask
+	// another node.
+	EngineError_SENTINEL_NOT_COORDINATOR EngineError_Sentinel = 7
+)
+
+// Enum value maps for EngineError_Sentinel.
+var (
+	EngineError_Sentinel_name = map[int32]string{
+		0: "SENTINEL_UNSPECIFIED",
+		1: "SENTINEL_UNAVAILABLE",
+		2: "SENTINEL_NAMESPACE_NOT_FOUND",
+		3: "SENTINEL_NAMESPACE_EXISTS",
+		4: "SENTINEL_ALREADY_EXISTS",
+		5: "SENTINEL_CANCELED",
+		6: "SENTINEL_DEADLINE_EXCEEDED",
+		7: "SENTINEL_NOT_COORDINATOR",
+	}
+	EngineError_Sentinel_value = map[string]int32{
+		"SENTINEL_UNSPECIFIED":         0,
+		"SENTINEL_UNAVAILABLE":         1,
+		"SENTINEL_NAMESPACE_NOT_FOUND": 2,
+		"SENTINEL_NAMESPACE_EXISTS":    3,
+		"SENTINEL_ALREADY_EXISTS":      4,
+		"SENTINEL_CANCELED":            5,
+		"SENTINEL_DEADLINE_EXCEEDED":   6,
+		"SENTINEL_NOT_COORDINATOR":     7,
+	}
+)
+
+func (x EngineError_Sentinel) Enum() *EngineError_Sentinel {
+	p := new(EngineError_Sentinel)
+	*p = x
+	return p
+}
+
+func (x EngineError_Sentinel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EngineError_Sentinel) Descriptor() protoreflect.EnumDescriptor {
+	return file_concord_peer_v1_peer_proto_enumTypes[0].Descriptor()
+}
+
+func (EngineError_Sentinel) Type() protoreflect.EnumType {
+	return &file_concord_peer_v1_peer_proto_enumTypes[0]
+}
+
+func (x EngineError_Sentinel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EngineError_Sentinel.Descriptor instead.
+func (EngineError_Sentinel) EnumDescriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 0}
+}
+
 // KeyObject is one key's replica.
 type KeyObject struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -980,6 +1056,459 @@ func (x *FetchModuleResponse) GetModule() []byte {
 	return nil
 }
 
+// EngineError is the detail of every error a peer handler answers with: the
+// engine error (package engine/errs) it stands for, with everything needed
+// to rebuild it on the calling node. A Connect error that carries it is an
+// answer of the called node; one without it never reached the node's
+// handler (the node did not answer).
+type EngineError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The error's text as the engine wrote it, for the client. Empty for
+	// internal failures, whose text stays on the node that had them.
+	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*EngineError_Sentinel_
+	//	*EngineError_Invalid_
+	//	*EngineError_Limit_
+	//	*EngineError_Conflict_
+	//	*EngineError_Quorum_
+	//	*EngineError_Precondition_
+	Kind          isEngineError_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError) Reset() {
+	*x = EngineError{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError) ProtoMessage() {}
+
+func (x *EngineError) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError.ProtoReflect.Descriptor instead.
+func (*EngineError) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EngineError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *EngineError) GetKind() isEngineError_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *EngineError) GetSentinel() EngineError_Sentinel {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Sentinel_); ok {
+			return x.Sentinel
+		}
+	}
+	return EngineError_SENTINEL_UNSPECIFIED
+}
+
+func (x *EngineError) GetInvalid() *EngineError_Invalid {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Invalid_); ok {
+			return x.Invalid
+		}
+	}
+	return nil
+}
+
+func (x *EngineError) GetLimit() *EngineError_Limit {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Limit_); ok {
+			return x.Limit
+		}
+	}
+	return nil
+}
+
+func (x *EngineError) GetConflict() *EngineError_Conflict {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Conflict_); ok {
+			return x.Conflict
+		}
+	}
+	return nil
+}
+
+func (x *EngineError) GetQuorum() *EngineError_Quorum {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Quorum_); ok {
+			return x.Quorum
+		}
+	}
+	return nil
+}
+
+func (x *EngineError) GetPrecondition() *EngineError_Precondition {
+	if x != nil {
+		if x, ok := x.Kind.(*EngineError_Precondition_); ok {
+			return x.Precondition
+		}
+	}
+	return nil
+}
+
+type isEngineError_Kind interface {
+	isEngineError_Kind()
+}
+
+type EngineError_Sentinel_ struct {
+	Sentinel EngineError_Sentinel `protobuf:"varint,2,opt,name=sentinel,proto3,enum=concord.peer.v1.EngineError_Sentinel,oneof"`
+}
+
+type EngineError_Invalid_ struct {
+	Invalid *EngineError_Invalid `protobuf:"bytes,3,opt,name=invalid,proto3,oneof"`
+}
+
+type EngineError_Limit_ struct {
+	Limit *EngineError_Limit `protobuf:"bytes,4,opt,name=limit,proto3,oneof"`
+}
+
+type EngineError_Conflict_ struct {
+	Conflict *EngineError_Conflict `protobuf:"bytes,5,opt,name=conflict,proto3,oneof"`
+}
+
+type EngineError_Quorum_ struct {
+	Quorum *EngineError_Quorum `protobuf:"bytes,6,opt,name=quorum,proto3,oneof"`
+}
+
+type EngineError_Precondition_ struct {
+	Precondition *EngineError_Precondition `protobuf:"bytes,7,opt,name=precondition,proto3,oneof"`
+}
+
+func (*EngineError_Sentinel_) isEngineError_Kind() {}
+
+func (*EngineError_Invalid_) isEngineError_Kind() {}
+
+func (*EngineError_Limit_) isEngineError_Kind() {}
+
+func (*EngineError_Conflict_) isEngineError_Kind() {}
+
+func (*EngineError_Quorum_) isEngineError_Kind() {}
+
+func (*EngineError_Precondition_) isEngineError_Kind() {}
+
+// errs.InvalidError.
+type EngineError_Invalid struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError_Invalid) Reset() {
+	*x = EngineError_Invalid{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError_Invalid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError_Invalid) ProtoMessage() {}
+
+func (x *EngineError_Invalid) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError_Invalid.ProtoReflect.Descriptor instead.
+func (*EngineError_Invalid) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 0}
+}
+
+func (x *EngineError_Invalid) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *EngineError_Invalid) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// errs.LimitError.
+type EngineError_Limit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         string                 `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Max           uint64                 `protobuf:"varint,2,opt,name=max,proto3" json:"max,omitempty"`
+	Actual        uint64                 `protobuf:"varint,3,opt,name=actual,proto3" json:"actual,omitempty"`
+	Exhausted     bool                   `protobuf:"varint,4,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	Hint          string                 `protobuf:"bytes,5,opt,name=hint,proto3" json:"hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError_Limit) Reset() {
+	*x = EngineError_Limit{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError_Limit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError_Limit) ProtoMessage() {}
+
+func (x *EngineError_Limit) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError_Limit.ProtoReflect.Descriptor instead.
+func (*EngineError_Limit) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 1}
+}
+
+func (x *EngineError_Limit) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *EngineError_Limit) GetMax() uint64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *EngineError_Limit) GetActual() uint64 {
+	if x != nil {
+		return x.Actual
+	}
+	return 0
+}
+
+func (x *EngineError_Limit) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *EngineError_Limit) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
+// errs.ConflictError.
+type EngineError_Conflict struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's current object, engine/dvv binary encoding (empty: none).
+	Current []byte `protobuf:"bytes,1,opt,name=current,proto3" json:"current,omitempty"`
+	// The context the client passes back, as the coordinator issued it.
+	Context       []byte `protobuf:"bytes,2,opt,name=context,proto3" json:"context,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError_Conflict) Reset() {
+	*x = EngineError_Conflict{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError_Conflict) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError_Conflict) ProtoMessage() {}
+
+func (x *EngineError_Conflict) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError_Conflict.ProtoReflect.Descriptor instead.
+func (*EngineError_Conflict) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 2}
+}
+
+func (x *EngineError_Conflict) GetCurrent() []byte {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *EngineError_Conflict) GetContext() []byte {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+// errs.QuorumError.
+type EngineError_Quorum struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "write" or "read".
+	Op            string `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	Need          uint32 `protobuf:"varint,2,opt,name=need,proto3" json:"need,omitempty"`
+	Got           uint32 `protobuf:"varint,3,opt,name=got,proto3" json:"got,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError_Quorum) Reset() {
+	*x = EngineError_Quorum{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError_Quorum) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError_Quorum) ProtoMessage() {}
+
+func (x *EngineError_Quorum) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError_Quorum.ProtoReflect.Descriptor instead.
+func (*EngineError_Quorum) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 3}
+}
+
+func (x *EngineError_Quorum) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *EngineError_Quorum) GetNeed() uint32 {
+	if x != nil {
+		return x.Need
+	}
+	return 0
+}
+
+func (x *EngineError_Quorum) GetGot() uint32 {
+	if x != nil {
+		return x.Got
+	}
+	return 0
+}
+
+// errs.PreconditionError.
+type EngineError_Precondition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineError_Precondition) Reset() {
+	*x = EngineError_Precondition{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineError_Precondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineError_Precondition) ProtoMessage() {}
+
+func (x *EngineError_Precondition) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineError_Precondition.ProtoReflect.Descriptor instead.
+func (*EngineError_Precondition) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 4}
+}
+
+func (x *EngineError_Precondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_concord_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_concord_peer_v1_peer_proto_rawDesc = "" +
@@ -1045,7 +1574,43 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x12FetchModuleRequest\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"-\n" +
 	"\x13FetchModuleResponse\x12\x16\n" +
-	"\x06module\x18\x01 \x01(\fR\x06module2\x9e\x05\n" +
+	"\x06module\x18\x01 \x01(\fR\x06module\"\x97\b\n" +
+	"\vEngineError\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12C\n" +
+	"\bsentinel\x18\x02 \x01(\x0e2%.concord.peer.v1.EngineError.SentinelH\x00R\bsentinel\x12@\n" +
+	"\ainvalid\x18\x03 \x01(\v2$.concord.peer.v1.EngineError.InvalidH\x00R\ainvalid\x12:\n" +
+	"\x05limit\x18\x04 \x01(\v2\".concord.peer.v1.EngineError.LimitH\x00R\x05limit\x12C\n" +
+	"\bconflict\x18\x05 \x01(\v2%.concord.peer.v1.EngineError.ConflictH\x00R\bconflict\x12=\n" +
+	"\x06quorum\x18\x06 \x01(\v2#.concord.peer.v1.EngineError.QuorumH\x00R\x06quorum\x12O\n" +
+	"\fprecondition\x18\a \x01(\v2).concord.peer.v1.EngineError.PreconditionH\x00R\fprecondition\x1a7\n" +
+	"\aInvalid\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x1ay\n" +
+	"\x05Limit\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n" +
+	"\x03max\x18\x02 \x01(\x04R\x03max\x12\x16\n" +
+	"\x06actual\x18\x03 \x01(\x04R\x06actual\x12\x1c\n" +
+	"\texhausted\x18\x04 \x01(\bR\texhausted\x12\x12\n" +
+	"\x04hint\x18\x05 \x01(\tR\x04hint\x1a>\n" +
+	"\bConflict\x12\x18\n" +
+	"\acurrent\x18\x01 \x01(\fR\acurrent\x12\x18\n" +
+	"\acontext\x18\x02 \x01(\fR\acontext\x1a>\n" +
+	"\x06Quorum\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04need\x18\x02 \x01(\rR\x04need\x12\x10\n" +
+	"\x03got\x18\x03 \x01(\rR\x03got\x1a&\n" +
+	"\fPrecondition\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xf1\x01\n" +
+	"\bSentinel\x12\x18\n" +
+	"\x14SENTINEL_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SENTINEL_UNAVAILABLE\x10\x01\x12 \n" +
+	"\x1cSENTINEL_NAMESPACE_NOT_FOUND\x10\x02\x12\x1d\n" +
+	"\x19SENTINEL_NAMESPACE_EXISTS\x10\x03\x12\x1b\n" +
+	"\x17SENTINEL_ALREADY_EXISTS\x10\x04\x12\x15\n" +
+	"\x11SENTINEL_CANCELED\x10\x05\x12\x1e\n" +
+	"\x1aSENTINEL_DEADLINE_EXCEEDED\x10\x06\x12\x1c\n" +
+	"\x18SENTINEL_NOT_COORDINATOR\x10\aB\x06\n" +
+	"\x04kind2\x9e\x05\n" +
 	"\vPeerService\x12R\n" +
 	"\tReplicate\x12!.concord.peer.v1.ReplicateRequest\x1a\".concord.peer.v1.ReplicateResponse\x12H\n" +
 	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12U\n" +
@@ -1070,52 +1635,66 @@ func file_concord_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_concord_peer_v1_peer_proto_rawDescData
 }
 
-var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_concord_peer_v1_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_concord_peer_v1_peer_proto_goTypes = []any{
-	(*KeyObject)(nil),           // 0: concord.peer.v1.KeyObject
-	(*ReplicateRequest)(nil),    // 1: concord.peer.v1.ReplicateRequest
-	(*ReplicateResponse)(nil),   // 2: concord.peer.v1.ReplicateResponse
-	(*ReadRequest)(nil),         // 3: concord.peer.v1.ReadRequest
-	(*ReadResponse)(nil),        // 4: concord.peer.v1.ReadResponse
-	(*CoordinateRequest)(nil),   // 5: concord.peer.v1.CoordinateRequest
-	(*CoordinateResponse)(nil),  // 6: concord.peer.v1.CoordinateResponse
-	(*TreeRequest)(nil),         // 7: concord.peer.v1.TreeRequest
-	(*TreeResponse)(nil),        // 8: concord.peer.v1.TreeResponse
-	(*SegmentRequest)(nil),      // 9: concord.peer.v1.SegmentRequest
-	(*SegmentResponse)(nil),     // 10: concord.peer.v1.SegmentResponse
-	(*TransferRequest)(nil),     // 11: concord.peer.v1.TransferRequest
-	(*TransferResponse)(nil),    // 12: concord.peer.v1.TransferResponse
-	(*PurgeRequest)(nil),        // 13: concord.peer.v1.PurgeRequest
-	(*PurgeResponse)(nil),       // 14: concord.peer.v1.PurgeResponse
-	(*FetchModuleRequest)(nil),  // 15: concord.peer.v1.FetchModuleRequest
-	(*FetchModuleResponse)(nil), // 16: concord.peer.v1.FetchModuleResponse
+	(EngineError_Sentinel)(0),        // 0: concord.peer.v1.EngineError.Sentinel
+	(*KeyObject)(nil),                // 1: concord.peer.v1.KeyObject
+	(*ReplicateRequest)(nil),         // 2: concord.peer.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),        // 3: concord.peer.v1.ReplicateResponse
+	(*ReadRequest)(nil),              // 4: concord.peer.v1.ReadRequest
+	(*ReadResponse)(nil),             // 5: concord.peer.v1.ReadResponse
+	(*CoordinateRequest)(nil),        // 6: concord.peer.v1.CoordinateRequest
+	(*CoordinateResponse)(nil),       // 7: concord.peer.v1.CoordinateResponse
+	(*TreeRequest)(nil),              // 8: concord.peer.v1.TreeRequest
+	(*TreeResponse)(nil),             // 9: concord.peer.v1.TreeResponse
+	(*SegmentRequest)(nil),           // 10: concord.peer.v1.SegmentRequest
+	(*SegmentResponse)(nil),          // 11: concord.peer.v1.SegmentResponse
+	(*TransferRequest)(nil),          // 12: concord.peer.v1.TransferRequest
+	(*TransferResponse)(nil),         // 13: concord.peer.v1.TransferResponse
+	(*PurgeRequest)(nil),             // 14: concord.peer.v1.PurgeRequest
+	(*PurgeResponse)(nil),            // 15: concord.peer.v1.PurgeResponse
+	(*FetchModuleRequest)(nil),       // 16: concord.peer.v1.FetchModuleRequest
+	(*FetchModuleResponse)(nil),      // 17: concord.peer.v1.FetchModuleResponse
+	(*EngineError)(nil),              // 18: concord.peer.v1.EngineError
+	(*EngineError_Invalid)(nil),      // 19: concord.peer.v1.EngineError.Invalid
+	(*EngineError_Limit)(nil),        // 20: concord.peer.v1.EngineError.Limit
+	(*EngineError_Conflict)(nil),     // 21: concord.peer.v1.EngineError.Conflict
+	(*EngineError_Quorum)(nil),       // 22: concord.peer.v1.EngineError.Quorum
+	(*EngineError_Precondition)(nil), // 23: concord.peer.v1.EngineError.Precondition
 }
 var file_concord_peer_v1_peer_proto_depIdxs = []int32{
-	0,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
-	0,  // 1: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
-	0,  // 2: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
-	0,  // 3: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
-	1,  // 4: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
-	3,  // 5: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
-	5,  // 6: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
-	7,  // 7: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
-	9,  // 8: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
-	13, // 9: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
-	15, // 10: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
-	11, // 11: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
-	2,  // 12: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
-	4,  // 13: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
-	6,  // 14: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
-	8,  // 15: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
-	10, // 16: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
-	14, // 17: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
-	16, // 18: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
-	12, // 19: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
-	12, // [12:20] is the sub-list for method output_type
-	4,  // [4:12] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	1,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 1: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 2: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 3: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
+	0,  // 4: concord.peer.v1.EngineError.sentinel:type_name -> concord.peer.v1.EngineError.Sentinel
+	19, // 5: concord.peer.v1.EngineError.invalid:type_name -> concord.peer.v1.EngineError.Invalid
+	20, // 6: concord.peer.v1.EngineError.limit:type_name -> concord.peer.v1.EngineError.Limit
+	21, // 7: concord.peer.v1.EngineError.conflict:type_name -> concord.peer.v1.EngineError.Conflict
+	22, // 8: concord.peer.v1.EngineError.quorum:type_name -> concord.peer.v1.EngineError.Quorum
+	23, // 9: concord.peer.v1.EngineError.precondition:type_name -> concord.peer.v1.EngineError.Precondition
+	2,  // 10: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
+	4,  // 11: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
+	6,  // 12: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
+	8,  // 13: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
+	10, // 14: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
+	14, // 15: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
+	16, // 16: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
+	12, // 17: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
+	3,  // 18: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
+	5,  // 19: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
+	7,  // 20: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
+	9,  // 21: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
+	11, // 22: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
+	15, // 23: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
+	17, // 24: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
+	13, // 25: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
+	18, // [18:26] is the sub-list for method output_type
+	10, // [10:18] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_concord_peer_v1_peer_proto_init() }
@@ -1123,18 +1702,27 @@ func file_concord_peer_v1_peer_proto_init() {
 	if File_concord_peer_v1_peer_proto != nil {
 		return
 	}
+	file_concord_peer_v1_peer_proto_msgTypes[17].OneofWrappers = []any{
+		(*EngineError_Sentinel_)(nil),
+		(*EngineError_Invalid_)(nil),
+		(*EngineError_Limit_)(nil),
+		(*EngineError_Conflict_)(nil),
+		(*EngineError_Quorum_)(nil),
+		(*EngineError_Precondition_)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_peer_v1_peer_proto_rawDesc), len(file_concord_peer_v1_peer_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   17,
+			NumEnums:      1,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_concord_peer_v1_peer_proto_goTypes,
 		DependencyIndexes: file_concord_peer_v1_peer_proto_depIdxs,
+		EnumInfos:         file_concord_peer_v1_peer_proto_enumTypes,
 		MessageInfos:      file_concord_peer_v1_peer_proto_msgTypes,
 	}.Build()
 	File_concord_peer_v1_peer_proto = out.File
