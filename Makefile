@@ -10,7 +10,7 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
              ./engine/aae/... ./engine/membership/... ./engine/coord/... \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
-.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench
+.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench soak
 
 ## test: every check and every test, as CI runs them
 test: deps check unit race
@@ -49,6 +49,8 @@ proto-check:
 proto-baseline:
 	$(BUF) build -o proto/baseline.binpb
 
+# unit includes internal/faultlab: TestFaultLab, real processes in network
+# namespaces through every fault kind once (a few minutes, as root).
 unit:
 	go test -count=1 $$(comm -23 <(go list ./... | sort) <(go list $(RACE_PKGS) | sort))
 
@@ -63,3 +65,12 @@ bench:
 	go test -run='^$$' -bench=. -benchtime=1s ./engine/storage/... ./engine/dvv/ ./engine/node/ ./internal/server/
 	go test -run='^$$' -bench=. -benchtime=2000x ./internal/clustertest/
 	go test -run='^$$' -bench=. -benchtime=500x ./resolvers/ ./resolvers/builtin/ ./resolvers/guest/...
+
+## soak: the fault lab's long run (as root; it installs iproute2 and nftables when
+## missing): SOAK_CYCLES fault cycles (default 20)
+## against five processes, then the summary table (acknowledged, lost,
+## availability and settling time per fault kind, max siblings vs writers).
+## FAULTLAB_SEED repeats a schedule; FAULTLAB_LOGS keeps the logs and history.
+SOAK_CYCLES ?= 20
+soak:
+	FAULTLAB_CYCLES=$(SOAK_CYCLES) go test -count=1 -v -timeout 90m -run '^TestFaultLabSoak$$' ./internal/faultlab/

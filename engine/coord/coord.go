@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
-	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/replica"
 )
 
@@ -140,87 +139,72 @@ type WriteRequest struct {
 // a QuorumError the write is still applied locally and may reach the others.
 // It returns the object and the number of acknowledgements (this node's
 // included).
+//
+// A [writeTracker] decides where each send goes and when the write is
+// answered; Write makes the sends and feeds it their results. After the
+// answer the sends go on in the background (bounded by RepairTimeout)
+// until every replica has the object or a hint for it is kept.
 func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, int, error) {
 	obj, err := c.local.Mutate(req.Namespace, req.Key, req.Sync, req.Apply)
 	if err != nil {
 		return dvv.Object{}, 0, err
 	}
 	pref, fallbacks := c.view.Replicas(c.local.Partition(req.Namespace, req.Key), req.N)
-	self := c.view.Self()
+	tr := newWriteTracker(pref, c.view.Self(), fallbacks, req.W, req.DW, req.Sync)
 
-	type ack struct{ ok, durable bool }
-	acks := make(chan ack, len(pref)) // buffered: senders never block on a coordinator that answered
+	type sent struct {
+		place       string
+		ok, durable bool
+	}
+	results := make(chan sent, tr.attempts()) // buffered: senders never block on a coordinator that answered
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
-	var (
-		sends sync.WaitGroup
-		fb    = newFallbacks(fallbacks, c.view)
-		n     = 0
-	)
-	for _, target := range pref {
-		if target == self {
-			continue
-		}
-		n++
-		sends.Go(func() {
-			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: req.Sync}
-			if c.view.Alive(target) {
-				if durable, err := c.peers.Replicate(bgCtx, target, r); err == nil {
-					acks <- ack{true, durable}
-					return
-				}
-			}
-			// Sloppy quorum: the next healthy node keeps a hint for target.
-			r.IntendedOwner = target
-			for f := fb.next(); f != ""; f = fb.next() {
-				if durable, err := c.peers.Replicate(bgCtx, f, r); err == nil {
+	send := func(a attempt) {
+		c.bg.Go(func() {
+			if a.local {
+				// No fallback left (a cluster of N nodes or fewer): keep the
+				// hint here so the replica still gets the write when it is
+				// back. It is not another replica, so it is no acknowledgement.
+				if err := c.local.StoreHint(a.place, req.Namespace, req.Key, obj, req.Sync); err != nil {
+					c.log.Warn("store hint", "owner", a.place, "err", err)
+				} else {
 					c.Stats.HintedWrites.Add(1)
-					acks <- ack{true, durable}
-					return
 				}
+				results <- sent{place: a.place}
+				return
 			}
-			// No fallback left (a cluster of N nodes or fewer): keep the hint
-			// here so target still gets the write when it is back. It is not
-			// another replica, so it is no acknowledgement.
-			if err := c.local.StoreHint(target, req.Namespace, req.Key, obj, req.Sync); err != nil {
-				c.log.Warn("store hint", "owner", target, "err", err)
-			} else {
+			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: req.Sync}
+			if a.fallback {
+				r.IntendedOwner = a.place // sloppy quorum: the fallback keeps a hint
+			}
+			durable, err := c.peers.Replicate(bgCtx, a.node, r)
+			if err == nil && a.fallback {
 				c.Stats.HintedWrites.Add(1)
 			}
-			acks <- ack{}
+			results <- sent{place: a.place, ok: err == nil, durable: err == nil && durable}
 		})
 	}
-	c.bg.Add(1)
-	go func() {
-		defer c.bg.Done()
-		sends.Wait()
-		cancel()
-	}()
-
-	got, durable := 1, 0
-	if req.Sync {
-		durable = 1
-	}
-	timeout := time.NewTimer(c.timeout(ctx, c.opts.WriteTimeout))
-	defer timeout.Stop()
-	for answered := 0; got < req.W || durable < req.DW; answered++ {
-		if answered == n {
-			return obj, got, &errs.QuorumError{Op: "write", Need: req.W, Got: got}
-		}
-		select {
-		case a := <-acks:
-			if a.ok {
-				got++
-			}
-			if a.durable {
-				durable++
-			}
-		case <-ctx.Done():
-			return obj, got, ctx.Err()
-		case <-timeout.C:
-			return obj, got, &errs.QuorumError{Op: "write", Need: req.W, Got: got}
+	step := func(s sent) {
+		if s.ok {
+			tr.ack(s.place, s.durable)
+		} else if next, ok := tr.fail(s.place, c.view.Alive); ok {
+			send(next)
 		}
 	}
-	return obj, got, nil
+	for _, a := range tr.start(c.view.Alive) {
+		send(a)
+	}
+	err = await(ctx, c.timeout(ctx, c.opts.WriteTimeout), results, step, tr.decided, tr.timeout)
+	acks := tr.acks
+	if err == nil {
+		acks, err = tr.result()
+	}
+	c.bg.Go(func() {
+		defer cancel()
+		for !tr.finished() {
+			step(<-results)
+		}
+	})
+	return obj, acks, err
 }
 
 // Read asks the first n healthy nodes of the key's extended preference
@@ -233,108 +217,85 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // a sloppy quorum reads: on the minority side of a partition, keys written
 // there can be read there. Fallbacks are never read-repaired: they are
 // not replicas, and what they hold reaches the owners by hint delivery.
+//
+// A [readTracker] decides whom to ask, when the read is answered and which
+// replicas to repair; Read makes the calls and feeds it the replies.
 func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int) (dvv.Object, int, error) {
 	pref, fallbacks := c.view.Replicas(c.local.Partition(ns, key), n)
+	tr := newReadTracker(pref, c.view.Self(), fallbacks, r)
 
 	type reply struct {
-		from    string
-		replica bool // a preference-list node, not a fallback
-		obj     dvv.Object
-		err     error
+		place string
+		obj   dvv.Object
+		err   error
 	}
-	replies := make(chan reply, len(pref)) // one per preference-list place
+	replies := make(chan reply, tr.attempts()) // buffered: readers never block on a coordinator that answered
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
-	fb := newFallbacks(fallbacks, c.view)
-	asked := len(pref)
-	for _, target := range pref {
-		go func() {
-			if target == c.view.Self() || c.view.Alive(target) {
-				obj, err := c.readFrom(bgCtx, target, ns, key, false)
-				if err == nil {
-					replies <- reply{from: target, replica: true, obj: obj}
-					return
-				}
-			}
-			for f := fb.next(); f != ""; f = fb.next() {
-				if obj, err := c.readFrom(bgCtx, f, ns, key, true); err == nil {
-					replies <- reply{from: f, obj: obj}
-					return
-				}
-			}
-			replies <- reply{from: target, err: errs.ErrUnavailable}
-		}()
+	ask := func(a attempt) {
+		c.bg.Go(func() {
+			obj, err := c.readFrom(bgCtx, a.node, ns, key, a.fallback)
+			replies <- reply{place: a.place, obj: obj, err: err}
+		})
 	}
-
-	var (
-		merged dvv.Object
-		seen   []reply
-		failed int
-	)
-	collect := func(rp reply) {
-		if rp.err != nil {
-			failed++
-			return
-		}
-		seen = append(seen, rp)
-		merged = dvv.Sync(merged, rp.obj)
-	}
-	timeout := time.NewTimer(c.timeout(ctx, c.opts.ReadTimeout))
-	defer timeout.Stop()
-	var err error
-wait:
-	for len(seen) < r {
-		if len(seen)+failed == asked {
-			err = &errs.QuorumError{Op: "read", Need: r, Got: len(seen)}
-			break
-		}
-		select {
-		case rp := <-replies:
-			collect(rp)
-		case <-ctx.Done():
-			err = ctx.Err()
-			break wait
-		case <-timeout.C:
-			err = &errs.QuorumError{Op: "read", Need: r, Got: len(seen)}
-			break wait
+	step := func(rp reply) {
+		if rp.err == nil {
+			tr.reply(rp.place, rp.obj)
+		} else if next, ok := tr.fail(rp.place, c.view.Alive); ok {
+			ask(next)
 		}
 	}
-	answered, result := len(seen), merged
-	// Read repair: wait for the rest in the background, then bring every
+	for _, a := range tr.start(c.view.Alive) {
+		ask(a)
+	}
+	err := await(ctx, c.timeout(ctx, c.opts.ReadTimeout), replies, step, tr.decided, tr.timeout)
+	var result dvv.Object
+	got := len(tr.replies)
+	if err == nil {
+		result, got, err = tr.result()
+	}
+	// Read repair: collect the rest in the background, then bring every
 	// preference-list replica that answered up to the merge of all answers.
-	// Fallbacks that answered are left alone: their hints drain to the
-	// owners, and a merged object stored as their own would be a stray copy.
-	c.bg.Add(1)
-	go func() {
-		defer c.bg.Done()
+	c.bg.Go(func() {
 		defer cancel()
-		for len(seen)+failed < asked {
-			select {
-			case rp := <-replies:
-				collect(rp)
-			case <-bgCtx.Done():
-				return
-			}
+		for !tr.finished() {
+			step(<-replies)
 		}
-		for _, rp := range seen {
-			if !rp.replica || rp.obj.Equal(merged) {
-				continue
-			}
+		if bgCtx.Err() != nil {
+			return // out of time before the last answer: no repair
+		}
+		merged, stale := tr.repairs()
+		for _, id := range stale {
 			c.Stats.ReadRepairs.Add(1)
-			if rp.from == c.view.Self() {
+			if id == c.view.Self() {
 				if _, err := c.local.Merge(ns, key, merged, false); err != nil {
-					c.log.Warn("read repair failed", "node", rp.from, "err", err)
+					c.log.Warn("read repair failed", "node", id, "err", err)
 				}
 				continue
 			}
-			if _, err := c.peers.Replicate(bgCtx, rp.from, Replication{Namespace: ns, Key: key, Object: merged}); err != nil {
-				c.log.Debug("read repair failed", "node", rp.from, "err", err)
+			if _, err := c.peers.Replicate(bgCtx, id, Replication{Namespace: ns, Key: key, Object: merged}); err != nil {
+				c.log.Debug("read repair failed", "node", id, "err", err)
 			}
 		}
-	}()
-	if err != nil {
-		return dvv.Object{}, answered, err
+	})
+	return result, got, err
+}
+
+// await feeds results to step until decided, and calls expire when the
+// time d is up. It returns ctx's error if ctx ends first.
+func await[T any](ctx context.Context, d time.Duration, results <-chan T, step func(T), decided func() bool, expire func()) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for !decided() {
+		select {
+		case r := <-results:
+			step(r)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			expire()
+		}
 	}
-	return result, answered, nil
+	return nil
 }
 
 // readFrom reads a key from one node: this node's store or a peer's. A
@@ -357,29 +318,4 @@ func (c *Coordinator) timeout(ctx context.Context, def time.Duration) time.Durat
 		return time.Until(d)
 	}
 	return def
-}
-
-// fallbacks hands out healthy fallback nodes, each to one sender only.
-type fallbacks struct {
-	mu    sync.Mutex
-	nodes []string
-	view  View
-}
-
-func newFallbacks(nodes []string, view View) *fallbacks {
-	return &fallbacks{nodes: nodes, view: view}
-}
-
-// next returns the next healthy fallback, or "" when none is left.
-func (f *fallbacks) next() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.nodes) > 0 {
-		id := f.nodes[0]
-		f.nodes = f.nodes[1:]
-		if f.view.Alive(id) {
-			return id
-		}
-	}
-	return ""
 }

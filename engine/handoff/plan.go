@@ -1,7 +1,3 @@
-// Package handoff moves partitions between nodes when the ring changes:
-// [Plan] computes which partitions each new replica must fetch and from
-// whom, and [Progress] records how far a transfer got. The transfer loop
-// itself runs in package node, which owns storage and peers.
 package handoff
 
 import (

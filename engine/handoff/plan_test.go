@@ -110,3 +110,45 @@ func TestPlanAllCoversEveryReplicaCount(t *testing.T) {
 		t.Fatalf("planning only for the largest n misses transfers: %d vs %d", len(handoff.Plan(prev, cur, 4)), len(all))
 	}
 }
+
+// TestDropsAreWhatEachNodeLeaves: over joins and a leave, every node drops
+// exactly the partitions it leaves, and no partition is dropped by a node
+// that still replicates it.
+func TestDropsAreWhatEachNodeLeaves(t *testing.T) {
+	t.Parallel()
+	const q, n = 64, 3
+	prev, err := ring.New(q, members(4), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{3, 5, 6} {
+		cur, err := ring.Rebalance(prev, members(k), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaving := handoff.Leaving(prev, cur, n)
+		dropped := map[int][]string{}
+		for i := range max(k, 4) {
+			self := fmt.Sprintf("n%d", i)
+			drops := handoff.Drops(prev, cur, n, self)
+			if !slices.IsSorted(drops) {
+				t.Fatalf("%d members: drops of %s not sorted: %v", k, self, drops)
+			}
+			for _, p := range drops {
+				if slices.Contains(cur.PreferenceList(p, n), ring.NodeID(self)) {
+					t.Fatalf("%d members: %s drops partition %d it still replicates", k, self, p)
+				}
+				dropped[p] = append(dropped[p], self)
+			}
+		}
+		for p, ids := range leaving {
+			slices.Sort(ids)
+			if !slices.Equal(dropped[p], ids) {
+				t.Fatalf("%d members: partition %d dropped by %v, left by %v", k, p, dropped[p], ids)
+			}
+		}
+		if len(dropped) != len(leaving) {
+			t.Fatalf("%d members: %d partitions dropped, %d left", k, len(dropped), len(leaving))
+		}
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/storage"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // trees are the anti-entropy trees of every partition on this node, kept
@@ -128,47 +127,36 @@ type remoteReplica struct {
 }
 
 func (r remoteReplica) Segments(ctx context.Context, p int) ([]uint64, error) {
-	pc, err := r.n.peers.Raw(r.id)
-	if err != nil {
-		return nil, err
-	}
-	res, err := pc.Tree(ctx, &peerv1.TreeRequest{Partition: uint32(p)})
-	if err != nil {
-		return nil, err
-	}
-	return res.GetSegments(), nil
+	return r.n.peers.Tree(ctx, r.id, uint16(p))
 }
 
 func (r remoteReplica) Objects(ctx context.Context, p int, segments []int) ([]aae.KeyObject, error) {
-	pc, err := r.n.peers.Raw(r.id)
-	if err != nil {
-		return nil, err
-	}
 	segs := make([]uint32, len(segments))
 	for i, s := range segments {
 		segs[i] = uint32(s)
 	}
-	res, err := pc.Segment(ctx, &peerv1.SegmentRequest{Partition: uint32(p), Segments: segs})
+	objs, err := r.n.peers.Segment(ctx, r.id, uint16(p), segs)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]aae.KeyObject, len(res.GetObjects()))
-	for i, ko := range res.GetObjects() {
-		out[i] = aae.KeyObject{Key: nsKey(ko.GetNamespace(), ko.GetKey()), Object: ko.GetObject()}
+	out := make([]aae.KeyObject, len(objs))
+	for i, o := range objs {
+		out[i] = aae.KeyObject{Key: nsKey(o.Namespace, o.Key), Object: encodeObject(o.Object)}
 	}
 	return out, nil
 }
 
 func (r remoteReplica) Merge(ctx context.Context, p int, objs []aae.KeyObject) error {
-	wire := make([]*peerv1.KeyObject, len(objs))
+	out := make([]peer.Object, len(objs))
 	for i, ko := range objs {
-		ns, key, _, err := splitKeyObject(uint16(p), ko)
+		ns, key, obj, err := splitKeyObject(uint16(p), ko)
 		if err != nil {
 			return err
 		}
-		wire[i] = &peerv1.KeyObject{Namespace: ns, Key: key, Object: ko.Object}
+		out[i] = peer.Object{Namespace: ns, Key: key, Object: obj}
 	}
-	return r.n.peers.ReplicateBatch(ctx, r.id, wire, false)
+	_, err := r.n.peers.Replicate(ctx, r.id, out, false, "")
+	return err
 }
 
 func nsKey(ns string, key []byte) []byte { return keys.Data(0, ns, key)[3:] }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/concord-kv/concord/engine/dvv"
@@ -18,7 +17,6 @@ import (
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/ring"
 	"github.com/concord-kv/concord/engine/storage"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // ClusterConfig makes a node one member of a cluster. The caller owns the
@@ -64,7 +62,7 @@ type ClusterConfig struct {
 	// GossipTransport replaces memberlist's network transport (tests).
 	GossipTransport memberlist.Transport
 	// PeerHTTP is the HTTP client for peer calls; default an h2c client.
-	PeerHTTP connect.HTTPClient
+	PeerHTTP peer.HTTPClient
 }
 
 const (
@@ -393,7 +391,7 @@ func (n *Node) deliverHintsTo(ctx context.Context, owner string) {
 			objs[i] = peer.Object{Namespace: h.Namespace, Key: h.Key, Object: h.Object}
 		}
 		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = n.peers.ReplicateBatch(callCtx, owner, peer.EncodeObjects(objs), true)
+		_, err = n.peers.Replicate(callCtx, owner, objs, true, "")
 		cancel()
 		if err != nil {
 			n.log.Debug("hint delivery failed", "owner", owner, "err", err)
@@ -448,12 +446,12 @@ func (n *Node) ReadLocal(_ context.Context, ns string, key []byte) (dvv.Object, 
 }
 
 // Coordinate implements peer.Local: a write forwarded by another node.
-func (n *Node) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (dvv.Object, int, error) {
+func (n *Node) Coordinate(ctx context.Context, req peer.CoordinateRequest) (dvv.Object, int, error) {
 	res, err := n.put(ctx, PutRequest{
-		Namespace: req.GetNamespace(), Key: req.GetKey(), Value: req.GetValue(), Context: req.GetContext(),
-		W: req.GetW(), DW: req.GetDw(), IfAbsent: req.GetIfAbsent(), IfContextCurrent: req.GetIfContextCurrent(),
-		Tombstone: req.GetTombstone(), Force: req.GetForce(),
-	}, int(req.GetHops())+1)
+		Namespace: req.Namespace, Key: req.Key, Value: req.Value, Context: req.Context,
+		W: req.W, DW: req.DW, IfAbsent: req.IfAbsent, IfContextCurrent: req.IfContextCurrent,
+		Tombstone: req.Tombstone, Force: req.Force,
+	}, req.Hops+1)
 	return res.Object, res.Replies, err
 }
 

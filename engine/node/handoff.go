@@ -9,13 +9,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/ring"
 	"github.com/concord-kv/concord/engine/storage"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 const transferBatch = 256
@@ -65,27 +65,19 @@ func (n *Node) saveProgress(epoch uint64, pr handoff.Progress, sync bool) error 
 
 // fetchPartition pulls one partition from an old replica (the planned
 // source first, then the others), merging every object into the local
-// replica, and records progress after each batch.
+// replica, and records progress after each batch. A [handoff.Fetch]
+// decides where to pull from and keeps the progress.
 func (n *Node) fetchPartition(ctx context.Context, epoch uint64, tr handoff.Transfer, oldReplicas []ring.NodeID) error {
-	pr := n.loadProgress(epoch, tr)
-	if pr.Done {
+	f := handoff.Resume(tr, n.loadProgress(epoch, tr), oldReplicas)
+	if f.State() == handoff.Done {
 		return nil
 	}
-	sources := []string{tr.From}
-	for _, id := range oldReplicas {
-		if s := string(id); s != tr.From && s != n.id {
-			sources = append(sources, s)
-		}
-	}
 	var lastErr error
-	for _, src := range sources {
-		if !n.Alive(src) {
-			continue
-		}
-		pr.From = src
-		if lastErr = n.pull(ctx, epoch, &pr); lastErr == nil {
+	for src, ok := f.Start(n.Alive, time.Now()); ok; src, ok = f.Start(n.Alive, time.Now()) {
+		if lastErr = n.pull(ctx, epoch, f, src); lastErr == nil {
 			return nil
 		}
+		f.SourceFailed()
 	}
 	if lastErr == nil {
 		lastErr = errors.New("no old replica is reachable")
@@ -93,60 +85,52 @@ func (n *Node) fetchPartition(ctx context.Context, epoch uint64, tr handoff.Tran
 	return lastErr
 }
 
-func (n *Node) pull(ctx context.Context, epoch uint64, pr *handoff.Progress) error {
-	pc, err := n.peers.Raw(pr.From)
-	if err != nil {
-		return err
-	}
-	stream, err := pc.Transfer(ctx, &peerv1.TransferRequest{Partition: uint32(pr.Partition), Cursor: pr.Cursor, BatchSize: transferBatch})
-	if err != nil {
-		return err
-	}
-	defer stream.Close()
-	lastReport := time.Time{}
-	window := time.Now()
-	var windowBytes uint64
-	for stream.Receive() {
-		msg := stream.Msg()
-		objs, err := peer.DecodeObjects(msg.GetObjects())
-		if err != nil {
-			return err
-		}
-		// Dead incarnations are left out; an unknown one stops the pull,
-		// which resumes from the cursor once the metadata is here.
-		live, err := n.liveObjects(objs)
-		if err != nil {
-			return err
-		}
-		for _, o := range live {
-			if _, err := n.replica.Merge(o.Namespace, o.Key, o.Object, false); err != nil {
+// pull streams the partition from src, which f has started on, after f's
+// cursor, and saves the progress every transferBatch objects.
+func (n *Node) pull(ctx context.Context, epoch uint64, f *handoff.Fetch, src string) error {
+	pr := f.Progress()
+	t := n.peers.Transfer(ctx, src, peer.TransferRequest{Partition: uint16(pr.Partition), Cursor: pr.Cursor, BatchSize: transferBatch})
+	defer t.Close()
+	var b handoff.Batch // objects merged since the progress was last saved
+	err := func() error {
+		for t.Next() {
+			// Dead incarnations are left out; an unknown one stops the pull,
+			// which resumes from the cursor once the metadata is here.
+			live, err := n.liveObjects([]peer.Object{t.Object()})
+			if err != nil {
 				return err
 			}
+			for _, o := range live {
+				if _, err := n.replica.Merge(o.Namespace, o.Key, o.Object, false); err != nil {
+					return err
+				}
+			}
+			b.Keys++
+			b.Bytes += uint64(t.Size())
+			b.Cursor, b.Remaining = t.Cursor(), t.Remaining()
+			if b.Keys < transferBatch {
+				continue
+			}
+			report := f.Batch(b, time.Now())
+			b = handoff.Batch{}
+			if err := n.saveProgress(epoch, f.Progress(), false); err != nil {
+				return err
+			}
+			if report {
+				n.publishHandoffReport(epoch)
+			}
 		}
-		for _, ko := range msg.GetObjects() {
-			pr.Bytes += uint64(len(ko.GetKey()) + len(ko.GetObject()))
-			windowBytes += uint64(len(ko.GetKey()) + len(ko.GetObject()))
-		}
-		pr.Keys += uint64(len(objs))
-		pr.Cursor = msg.GetCursor()
-		pr.RemainingBytes = msg.GetRemainingBytes()
-		if el := time.Since(window); el >= 500*time.Millisecond {
-			pr.Rate = float64(windowBytes) / el.Seconds()
-			window, windowBytes = time.Now(), 0
-		}
-		if err := n.saveProgress(epoch, *pr, false); err != nil {
-			return err
-		}
-		if time.Since(lastReport) > 500*time.Millisecond {
-			n.publishHandoffReport(epoch)
-			lastReport = time.Now()
-		}
+		return t.Err()
+	}()
+	if b.Keys > 0 {
+		f.Batch(b, time.Now()) // what was merged since the last save
 	}
-	if err := stream.Err(); err != nil {
+	if err != nil {
 		return err
 	}
-	pr.Done, pr.RemainingBytes, pr.Rate = true, 0, 0
-	if err := n.saveProgress(epoch, *pr, true); err != nil { // also syncs the merged objects
+	f.Finished()
+	pr = f.Progress()
+	if err := n.saveProgress(epoch, pr, true); err != nil { // also syncs the merged objects
 		return err
 	}
 	n.log.Info("partition received", "partition", pr.Partition, "from", pr.From, "keys", pr.Keys, "bytes", pr.Bytes)
@@ -181,11 +165,9 @@ func (n *Node) dropLeftPartitions(prev, cur ring.Ring, nrep int) {
 		return
 	}
 	var ranges [][2][]byte
-	for p, ids := range handoff.Leaving(prev, cur, nrep) {
-		if slices.Contains(ids, n.id) {
-			lo, hi := keys.PartitionRange(uint16(p))
-			ranges = append(ranges, [2][]byte{lo, hi})
-		}
+	for _, p := range handoff.Drops(prev, cur, nrep, n.id) {
+		lo, hi := keys.PartitionRange(uint16(p))
+		ranges = append(ranges, [2][]byte{lo, hi})
 	}
 	dropped := len(ranges)
 	var b storage.Batch
@@ -199,21 +181,17 @@ func (n *Node) dropLeftPartitions(prev, cur ring.Ring, nrep int) {
 	}
 }
 
-// Transfer implements peer.Local: it streams a partition's objects from
-// after a cursor, in storage-key order.
-func (n *Node) Transfer(ctx context.Context, req *peerv1.TransferRequest, send func(*peerv1.TransferResponse) error) error {
-	if req.GetPartition() >= uint32(n.cfg.Partitions) {
-		return errs.Invalid("partition", "partition %d is out of range", req.GetPartition())
+// Transfer implements peer.Local: it sends a partition's objects from
+// after a cursor (a storage key), in storage-key order.
+func (n *Node) Transfer(ctx context.Context, req peer.TransferRequest, send func(peer.Object, uint64) error) error {
+	if int(req.Partition) >= n.cfg.Partitions {
+		return errs.Invalid("partition", "partition %d is out of range", req.Partition)
 	}
-	batch := int(req.GetBatchSize())
-	if batch <= 0 || batch > 4096 {
-		batch = transferBatch
+	lo, hi := keys.PartitionRange(req.Partition)
+	if req.Namespace != "" {
+		lo, hi = keys.NamespaceRange(req.Partition, req.Namespace)
 	}
-	lo, hi := keys.PartitionRange(uint16(req.GetPartition()))
-	if ns := req.GetNamespace(); ns != "" {
-		lo, hi = keys.NamespaceRange(uint16(req.GetPartition()), ns)
-	}
-	if c := req.GetCursor(); len(c) > 0 && bytes.Compare(c, lo) >= 0 {
+	if c := req.Cursor; len(c) > 0 && bytes.Compare(c, lo) >= 0 {
 		lo = append(append([]byte(nil), c...), 0) // just after the cursor
 	}
 	snap, err := n.eng.NewSnapshot()
@@ -230,20 +208,18 @@ func (n *Node) Transfer(ctx context.Context, req *peerv1.TransferRequest, send f
 		return n.storageFailed("transfer", err)
 	}
 	defer it.Close()
-	msg := &peerv1.TransferResponse{}
 	for ok := it.First(); ok; ok = it.Next() {
 		_, ns, key, err := keys.ParseData(it.Key())
 		if err != nil {
 			return err
 		}
-		msg.Objects = append(msg.Objects, &peerv1.KeyObject{Namespace: ns, Key: slices.Clone(key), Object: slices.Clone(it.Value())})
+		obj, err := dvv.Unmarshal(it.Value())
+		if err != nil {
+			return n.storageFailed("transfer", fmt.Errorf("decode %x: %w", it.Key(), err))
+		}
 		remaining -= min(remaining, uint64(len(it.Key())+len(it.Value())))
-		if len(msg.Objects) == batch {
-			msg.Cursor, msg.RemainingBytes = slices.Clone(it.Key()), remaining
-			if err := send(msg); err != nil {
-				return err
-			}
-			msg = &peerv1.TransferResponse{}
+		if err := send(peer.Object{Namespace: ns, Key: slices.Clone(key), Object: obj}, remaining); err != nil {
+			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -251,11 +227,6 @@ func (n *Node) Transfer(ctx context.Context, req *peerv1.TransferRequest, send f
 	}
 	if err := it.Error(); err != nil {
 		return n.storageFailed("transfer", err)
-	}
-	if len(msg.Objects) > 0 {
-		last := msg.Objects[len(msg.Objects)-1]
-		msg.Cursor = keys.Data(uint16(req.GetPartition()), last.GetNamespace(), last.GetKey())
-		return send(msg)
 	}
 	return nil
 }

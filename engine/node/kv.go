@@ -15,7 +15,6 @@ import (
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // maxContextBytes bounds a client's context: far above what a real clock of
@@ -234,9 +233,9 @@ func (n *Node) forward(ctx context.Context, req PutRequest, to []string, w int) 
 		return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
 	}
 	for _, id := range to {
-		obj, acks, err := n.peers.Coordinate(ctx, id, &peerv1.CoordinateRequest{
+		obj, acks, err := n.peers.Coordinate(ctx, id, peer.CoordinateRequest{
 			Namespace: req.Namespace, Key: req.Key, Value: req.Value, Context: req.Context,
-			W: req.W, Dw: req.DW, IfAbsent: req.IfAbsent, IfContextCurrent: req.IfContextCurrent,
+			W: req.W, DW: req.DW, IfAbsent: req.IfAbsent, IfContextCurrent: req.IfContextCurrent,
 			Tombstone: req.Tombstone, Force: req.Force, Hops: 1,
 		})
 		if err == nil {
@@ -335,33 +334,19 @@ func (n *Node) scanPartition(ctx context.Context, p uint16, ns meta.Namespace, f
 }
 
 func (n *Node) scanRemote(ctx context.Context, id string, p uint16, ns string, resume []byte, visit func([]byte, dvv.Object) (bool, error)) error {
-	pc, err := n.peers.Raw(id)
-	if err != nil {
-		return err
-	}
-	req := &peerv1.TransferRequest{Partition: uint32(p), Namespace: ns, BatchSize: 1024}
+	req := peer.TransferRequest{Partition: p, Namespace: ns, BatchSize: 1024}
 	if resume != nil {
 		req.Cursor = keys.Data(p, ns, resume)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := pc.Transfer(ctx, req)
-	if err != nil {
-		return err
-	}
-	defer stream.Close()
-	for stream.Receive() {
-		for _, ko := range stream.Msg().GetObjects() {
-			obj, err := dvv.Unmarshal(ko.GetObject())
-			if err != nil {
-				return err
-			}
-			if more, err := visit(ko.GetKey(), obj); err != nil || !more {
-				return err
-			}
+	t := n.peers.Transfer(ctx, id, req)
+	defer t.Close()
+	for t.Next() {
+		o := t.Object()
+		if more, err := visit(o.Key, o.Object); err != nil || !more {
+			return err
 		}
 	}
-	return stream.Err()
+	return t.Err()
 }
 
 // receiving reports whether this node is still fetching a partition in a

@@ -165,7 +165,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	}
 	var peers coord.Peers = noPeers{}
 	if n.peers != nil {
-		peers = n.peers
+		peers = coordPeers{n.peers}
 	}
 	n.coord = coord.New(rs, n, peers, coord.Options{Logger: n.log})
 	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)
@@ -249,3 +249,12 @@ func (noPeers) Read(context.Context, string, string, []byte) (dvv.Object, error)
 }
 
 var errNoCluster = errors.New("node: not part of a cluster")
+
+// coordPeers is the Peers of a node in a cluster: the coordinator's calls
+// over the peer client. coord declares them in its own types, so that it
+// knows nothing of the wire; this is the one place that joins the two.
+type coordPeers struct{ *peer.Client }
+
+func (p coordPeers) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
+	return p.Client.Replicate(ctx, to, []peer.Object{{Namespace: r.Namespace, Key: r.Key, Object: r.Object}}, r.Sync, r.IntendedOwner)
+}

@@ -8,7 +8,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/peer"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+	"github.com/concord-kv/concord/engine/purge"
 )
 
 // Tombstones are purged by the first replica of each partition: a
@@ -17,7 +17,8 @@ import (
 // it removed, first from the others, then here. A replica that is down, a
 // sibling written meanwhile, or a partition still moving all postpone the
 // purge. The grace period must outlast hint delivery, so no hint of an older
-// value can arrive after the tombstone that covered it is gone.
+// value can arrive after the tombstone that covered it is gone. Package
+// purge makes the decision; this file scans, reads and deletes.
 
 // Purge implements peer.Local.
 func (n *Node) Purge(_ context.Context, objs []peer.Object) (int, error) {
@@ -40,8 +41,10 @@ func (n *Node) Purge(_ context.Context, objs []peer.Object) (int, error) {
 // write racing a metadata change may have left (incarnation.go).
 func (n *Node) purge(ctx context.Context, grace time.Duration) {
 	n.dropDeadData()
-	if _, _, complete := n.Handoffs(); !complete {
-		return
+	_, _, complete := n.Handoffs()
+	rule := purge.Rule{Cutoff: n.cfg.Now().Add(-grace).UnixNano(), Moving: !complete}
+	if rule.Moving {
+		return // nothing is purged while partitions move
 	}
 	r, ok := n.Ring()
 	if !ok {
@@ -49,24 +52,23 @@ func (n *Node) purge(ctx context.Context, grace time.Duration) {
 	}
 	n.purgeRounds.Add(1)
 	nrep := min(n.handoffN(), len(r.Members()))
-	cutoff := n.cfg.Now().Add(-grace).UnixNano()
 	for p := range r.Q() {
 		pref, _ := n.Replicas(uint16(p), nrep)
-		if len(pref) == 0 || pref[0] != n.id || ctx.Err() != nil {
+		if !purge.Purger(pref, n.id) || ctx.Err() != nil {
 			continue
 		}
-		n.purgePartition(ctx, uint16(p), pref, cutoff)
+		n.purgePartition(ctx, uint16(p), pref, rule)
 	}
 }
 
 // purgePartition purges the old tombstones of one partition that every
 // replica in pref holds.
-func (n *Node) purgePartition(ctx context.Context, p uint16, pref []string, cutoff int64) {
+func (n *Node) purgePartition(ctx context.Context, p uint16, pref []string, rule purge.Rule) {
 	var candidates []peer.Object
 	lo, hi := keys.PartitionRange(p)
 	_ = n.scanRange(lo, hi, func(k, v []byte) {
 		obj, err := dvv.Unmarshal(v)
-		if err != nil || obj.HasLive() || newest(obj) > cutoff {
+		if err != nil || rule.Candidate(obj) != purge.Ask {
 			return
 		}
 		_, ns, key, err := keys.ParseData(k)
@@ -78,7 +80,7 @@ func (n *Node) purgePartition(ctx context.Context, p uint16, pref []string, cuto
 		if ctx.Err() != nil {
 			return
 		}
-		if !n.everyReplicaHolds(ctx, pref, c) {
+		if n.decidePurge(ctx, rule.Check(c.Object, pref, n.id), c) != purge.Purge {
 			continue
 		}
 		ok := true
@@ -86,10 +88,7 @@ func (n *Node) purgePartition(ctx context.Context, p uint16, pref []string, cuto
 			if id == n.id {
 				continue
 			}
-			pc, err := n.peers.Raw(id)
-			if err == nil {
-				_, err = pc.Purge(ctx, &peerv1.PurgeRequest{Objects: peer.EncodeObjects([]peer.Object{c})})
-			}
+			_, err := n.peers.Purge(ctx, id, []peer.Object{c})
 			ok = ok && err == nil
 		}
 		if ok {
@@ -98,29 +97,22 @@ func (n *Node) purgePartition(ctx context.Context, p uint16, pref []string, cuto
 	}
 }
 
-func (n *Node) everyReplicaHolds(ctx context.Context, pref []string, c peer.Object) bool {
-	for _, id := range pref {
-		if id == n.id {
-			continue
-		}
+// decidePurge asks the other replicas for their copy of c, one at a time,
+// until the check has its verdict.
+func (n *Node) decidePurge(ctx context.Context, check *purge.Check, c peer.Object) purge.Verdict {
+	for id, ok := check.Next(); ok; id, ok = check.Next() {
 		if !n.Alive(id) {
-			return false
+			check.Unreachable(id)
+			continue
 		}
 		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		obj, err := n.peers.Read(callCtx, id, c.Namespace, c.Key)
 		cancel()
-		if err != nil || !obj.Equal(c.Object) {
-			return false
+		if err != nil {
+			check.Unreachable(id)
+		} else {
+			check.Answer(id, obj)
 		}
 	}
-	return true
-}
-
-// newest is the latest sibling timestamp of an object.
-func newest(o dvv.Object) int64 {
-	var t int64
-	for _, s := range o.Siblings() {
-		t = max(t, s.Timestamp)
-	}
-	return t
+	return check.Verdict()
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/storage"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
 	"github.com/concord-kv/concord/resolvers/builtin"
@@ -74,18 +73,14 @@ func (n *Node) moduleBytes(ctx context.Context, hash string) ([]byte, error) {
 		if n.peers == nil || m.ID == n.id || !n.Alive(m.ID) {
 			continue
 		}
-		pc, err := n.peers.Raw(m.ID)
-		if err != nil {
+		wasm, err := n.peers.FetchModule(ctx, m.ID, hash)
+		if err != nil || len(wasm) == 0 || ModuleHash(wasm) != hash {
 			continue
 		}
-		res, err := pc.FetchModule(ctx, &peerv1.FetchModuleRequest{Sha256: hash})
-		if err != nil || len(res.GetModule()) == 0 || ModuleHash(res.GetModule()) != hash {
-			continue
-		}
-		if _, err := n.StoreModule(res.GetModule()); err != nil {
+		if _, err := n.StoreModule(wasm); err != nil {
 			return nil, err
 		}
-		return res.GetModule(), nil
+		return wasm, nil
 	}
 	return nil, fmt.Errorf("node: module %s is on no reachable node", hash)
 }

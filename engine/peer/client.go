@@ -1,14 +1,3 @@
-// Package peer is the node-to-node RPC of a cluster (concord.peer.v1 over
-// Connect, HTTP/2 cleartext): a [Client] that implements coord.Peers and a
-// [Handler] that serves the same calls from a [Local] node.
-//
-// Errors cross intact. The handler answers every error as a Connect error
-// carrying a concord.peer.v1.EngineError detail that holds the engine error
-// (package engine/errs) with all its fields; the client rebuilds the same
-// error from it, so callers see engine errors, never Connect errors. A call
-// whose error carries no such detail was not answered by the other node,
-// and the client reports [ErrNoAnswer]: only then may a caller try another
-// node instead.
 package peer
 
 import (
@@ -21,8 +10,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
 )
@@ -30,10 +19,19 @@ import (
 // Resolver maps a node ID to its peer address (host:port).
 type Resolver func(id string) (addr string, ok bool)
 
-// Client calls other nodes. It is safe for concurrent use.
+// HTTPClient sends the HTTP requests of peer calls; an *http.Client from
+// [NewH2CClient] is one.
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Client calls other nodes. Its errors are what the called node answered
+// (engine errors, [ErrNotCoordinator], context errors), an error wrapping
+// [ErrNoAnswer] when the node did not answer, or a context error when the
+// caller's context ended first. It is safe for concurrent use.
 type Client struct {
 	self    string
-	http    connect.HTTPClient
+	http    HTTPClient
 	resolve Resolver
 
 	mu      sync.Mutex
@@ -58,7 +56,7 @@ func NewH2CClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
 }
 
 // NewClient returns a Client for node self.
-func NewClient(self string, httpClient connect.HTTPClient, resolve Resolver) *Client {
+func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	return &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
 }
 
@@ -78,21 +76,16 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 	return pc, nil
 }
 
-// Replicate implements coord.Peers.
-func (c *Client) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
+// Replicate sends objects to node to for Local.Apply: it merges them into
+// its replica or, when intendedOwner is set, keeps them as hints for that
+// node. durable reports that they reached its disk (sync asks for that).
+func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync bool, intendedOwner string) (durable bool, err error) {
 	pc, err := c.client(to)
 	if err != nil {
 		return false, err
 	}
-	raw, err := r.Object.MarshalBinary()
-	if err != nil {
-		return false, err
-	}
 	res, err := pc.Replicate(ctx, &peerv1.ReplicateRequest{
-		From:          c.self,
-		Objects:       []*peerv1.KeyObject{{Namespace: r.Namespace, Key: r.Key, Object: raw}},
-		Sync:          r.Sync,
-		IntendedOwner: r.IntendedOwner,
+		From: c.self, Objects: encodeObjects(objs), Sync: sync, IntendedOwner: intendedOwner,
 	})
 	if err != nil {
 		return false, err
@@ -100,17 +93,8 @@ func (c *Client) Replicate(ctx context.Context, to string, r coord.Replication) 
 	return res.GetDurable(), nil
 }
 
-// ReplicateBatch sends many objects in one call (hint delivery, repair).
-func (c *Client) ReplicateBatch(ctx context.Context, to string, objs []*peerv1.KeyObject, sync bool) error {
-	pc, err := c.client(to)
-	if err != nil {
-		return err
-	}
-	_, err = pc.Replicate(ctx, &peerv1.ReplicateRequest{From: c.self, Objects: objs, Sync: sync})
-	return err
-}
-
-// Read implements coord.Peers.
+// Read returns node to's replica of a key (Local.ReadLocal); the zero
+// object if it holds none.
 func (c *Client) Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error) {
 	pc, err := c.client(to)
 	if err != nil {
@@ -120,34 +104,95 @@ func (c *Client) Read(ctx context.Context, to, ns string, key []byte) (dvv.Objec
 	if err != nil {
 		return dvv.Object{}, err
 	}
-	return decodeObject(res.GetObject())
+	obj, err := decodeObject(res.GetObject())
+	if err != nil {
+		return dvv.Object{}, malformed(to, err)
+	}
+	return obj, nil
 }
 
-// Coordinate asks node to coordinate a write. An error is the engine error
-// the coordinator answered with (final: the write may have been applied), or
-// wraps [ErrNoAnswer] when the node did not answer (or a context error when
-// ctx ended first).
-func (c *Client) Coordinate(ctx context.Context, to string, req *peerv1.CoordinateRequest) (dvv.Object, int, error) {
+// Coordinate asks node to to coordinate a write (Local.Coordinate) and
+// returns the written object and its acknowledgements. An error that does
+// not wrap [ErrNoAnswer] or [ErrNotCoordinator] is final: the coordinator
+// answered it, and the write may have been applied.
+func (c *Client) Coordinate(ctx context.Context, to string, req CoordinateRequest) (dvv.Object, int, error) {
 	pc, err := c.client(to)
 	if err != nil {
 		return dvv.Object{}, 0, err
 	}
-	res, err := pc.Coordinate(ctx, req)
+	res, err := pc.Coordinate(ctx, encodeCoordinate(req))
 	if err != nil {
 		return dvv.Object{}, 0, err
 	}
 	obj, err := decodeObject(res.GetObject())
-	return obj, int(res.GetAcks()), err
+	if err != nil {
+		return dvv.Object{}, 0, malformed(to, err)
+	}
+	return obj, int(res.GetAcks()), nil
 }
 
-// Raw returns the generated client of a node, for the streaming and
-// anti-entropy calls. Its errors are decoded like those of the other
-// methods.
-func (c *Client) Raw(id string) (peerv1connect.PeerServiceClient, error) { return c.client(id) }
-
-func decodeObject(raw []byte) (dvv.Object, error) {
-	if len(raw) == 0 {
-		return dvv.Object{}, nil
+// Tree returns the segment hashes of node to's anti-entropy tree of a
+// partition (Local.Tree).
+func (c *Client) Tree(ctx context.Context, to string, partition uint16) ([]uint64, error) {
+	pc, err := c.client(to)
+	if err != nil {
+		return nil, err
 	}
-	return dvv.Unmarshal(raw)
+	res, err := pc.Tree(ctx, &peerv1.TreeRequest{Partition: uint32(partition)})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetSegments(), nil
+}
+
+// Segment returns node to's objects in some segments of a partition's
+// anti-entropy tree (Local.Segment).
+func (c *Client) Segment(ctx context.Context, to string, partition uint16, segments []uint32) ([]Object, error) {
+	pc, err := c.client(to)
+	if err != nil {
+		return nil, err
+	}
+	res, err := pc.Segment(ctx, &peerv1.SegmentRequest{Partition: uint32(partition), Segments: segments})
+	if err != nil {
+		return nil, err
+	}
+	objs, err := decodeObjects(res.GetObjects())
+	if err != nil {
+		return nil, malformed(to, err)
+	}
+	return objs, nil
+}
+
+// Purge asks node to to remove the objects whose copies there are exactly
+// these (Local.Purge) and returns how many it removed.
+func (c *Client) Purge(ctx context.Context, to string, objs []Object) (int, error) {
+	pc, err := c.client(to)
+	if err != nil {
+		return 0, err
+	}
+	res, err := pc.Purge(ctx, &peerv1.PurgeRequest{Objects: encodeObjects(objs)})
+	if err != nil {
+		return 0, err
+	}
+	return int(res.GetPurged()), nil
+}
+
+// FetchModule returns the resolver module node to holds under a hash
+// (Local.FetchModule), nil if it holds none.
+func (c *Client) FetchModule(ctx context.Context, to, sha256 string) ([]byte, error) {
+	pc, err := c.client(to)
+	if err != nil {
+		return nil, err
+	}
+	res, err := pc.FetchModule(ctx, &peerv1.FetchModuleRequest{Sha256: sha256})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetModule(), nil
+}
+
+// malformed is the error of an answer whose objects do not decode: the
+// node answered, but with nothing usable.
+func malformed(from string, err error) error {
+	return fmt.Errorf("%w: node %s sent a malformed object: %v", errs.ErrUnavailable, from, err)
 }

@@ -13,11 +13,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/peer"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 )
 
 // failingLocal answers every call with err.
@@ -31,7 +29,7 @@ func (f failingLocal) ReadLocal(context.Context, string, []byte) (dvv.Object, er
 	return dvv.Object{}, f.err
 }
 
-func (f failingLocal) Coordinate(context.Context, *peerv1.CoordinateRequest) (dvv.Object, int, error) {
+func (f failingLocal) Coordinate(context.Context, peer.CoordinateRequest) (dvv.Object, int, error) {
 	return dvv.Object{}, 0, f.err
 }
 
@@ -41,7 +39,7 @@ func (f failingLocal) Segment(context.Context, uint16, []uint32) ([]peer.Object,
 	return nil, f.err
 }
 
-func (f failingLocal) Transfer(context.Context, *peerv1.TransferRequest, func(*peerv1.TransferResponse) error) error {
+func (f failingLocal) Transfer(context.Context, peer.TransferRequest, func(peer.Object, uint64) error) error {
 	return f.err
 }
 
@@ -121,7 +119,7 @@ func TestEngineErrorsCrossIntact(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := servePeer(t, failingLocal{err: tt.err})
-			_, _, got := c.Coordinate(t.Context(), "other", &peerv1.CoordinateRequest{Namespace: "default", Key: []byte("k")})
+			_, _, got := c.Coordinate(t.Context(), "other", peer.CoordinateRequest{Namespace: "default", Key: []byte("k")})
 			answered(t, got)
 			if got.Error() != tt.err.Error() {
 				t.Errorf("text: got %q, want %q", got.Error(), tt.err.Error())
@@ -193,7 +191,7 @@ func answered(t *testing.T, err error) {
 func TestInternalErrorsCrossWithoutText(t *testing.T) {
 	t.Parallel()
 	c := servePeer(t, failingLocal{err: errors.New("pebble: write /var/lib/concord/000123.log: no space left on device")})
-	_, _, err := c.Coordinate(t.Context(), "other", &peerv1.CoordinateRequest{})
+	_, _, err := c.Coordinate(t.Context(), "other", peer.CoordinateRequest{})
 	answered(t, err)
 	if !errors.Is(err, errs.ErrUnavailable) {
 		t.Errorf("got %v, want errs.ErrUnavailable", err)
@@ -210,37 +208,42 @@ func TestEveryCallDecodesErrors(t *testing.T) {
 	sent := &errs.QuorumError{Op: "read", Need: 3, Got: 2}
 	c := servePeer(t, failingLocal{err: sent})
 	ctx := t.Context()
-	raw, err := c.Raw("other")
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := []peer.Object{{Namespace: "default", Key: []byte("k"), Object: object(t)}}
 	calls := map[string]func() error{
 		"Replicate": func() error {
-			_, err := c.Replicate(ctx, "other", coordReplication())
+			_, err := c.Replicate(ctx, "other", objs, true, "")
 			return err
 		},
-		"ReplicateBatch": func() error { return c.ReplicateBatch(ctx, "other", nil, true) },
 		"Read": func() error {
 			_, err := c.Read(ctx, "other", "default", []byte("k"))
 			return err
 		},
+		"Coordinate": func() error {
+			_, _, err := c.Coordinate(ctx, "other", peer.CoordinateRequest{})
+			return err
+		},
 		"Tree": func() error {
-			_, err := raw.Tree(ctx, &peerv1.TreeRequest{})
+			_, err := c.Tree(ctx, "other", 0)
+			return err
+		},
+		"Segment": func() error {
+			_, err := c.Segment(ctx, "other", 0, []uint32{1})
 			return err
 		},
 		"Purge": func() error {
-			_, err := raw.Purge(ctx, &peerv1.PurgeRequest{})
+			_, err := c.Purge(ctx, "other", objs)
+			return err
+		},
+		"FetchModule": func() error {
+			_, err := c.FetchModule(ctx, "other", "abc")
 			return err
 		},
 		"Transfer": func() error {
-			stream, err := raw.Transfer(ctx, &peerv1.TransferRequest{})
-			if err != nil {
-				return err
+			tr := c.Transfer(ctx, "other", peer.TransferRequest{})
+			defer tr.Close()
+			for tr.Next() {
 			}
-			defer stream.Close()
-			for stream.Receive() {
-			}
-			return stream.Err()
+			return tr.Err()
 		},
 	}
 	for name, call := range calls {
@@ -251,10 +254,6 @@ func TestEveryCallDecodesErrors(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-}
-
-func coordReplication() coord.Replication {
-	return coord.Replication{Namespace: "default", Key: []byte("k"), Object: dvv.Object{}.Update("node-a", dvv.Clock{}, dvv.Sibling{Value: []byte("v")})}
 }
 
 // TestNoAnswer: a node that never answered — nothing listens, no address
@@ -289,7 +288,7 @@ func TestNoAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := tt.c.Coordinate(t.Context(), tt.to, &peerv1.CoordinateRequest{})
+			_, _, err := tt.c.Coordinate(t.Context(), tt.to, peer.CoordinateRequest{})
 			if !errors.Is(err, peer.ErrNoAnswer) {
 				t.Fatalf("got %v, want peer.ErrNoAnswer", err)
 			}
@@ -314,7 +313,7 @@ func TestCallerContextEndsTheCall(t *testing.T) {
 	c := clientTo(t, slow, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, _, err := c.Coordinate(ctx, "other", &peerv1.CoordinateRequest{})
+	_, _, err := c.Coordinate(ctx, "other", peer.CoordinateRequest{})
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, peer.ErrNoAnswer) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}

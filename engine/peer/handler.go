@@ -2,48 +2,29 @@ package peer
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"slices"
 
 	"connectrpc.com/connect"
 
-	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/keys"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
 )
 
-// Object is one key's replica as the handler hands it to the node.
-type Object struct {
-	Namespace string
-	Key       []byte
-	Object    dvv.Object
-}
+const (
+	// DefaultTransferBatch is the objects per Transfer message when the
+	// request names no batch size (or one above MaxTransferBatch).
+	DefaultTransferBatch = 256
+	// MaxTransferBatch bounds the objects per Transfer message.
+	MaxTransferBatch = 4096
+)
 
-// Local is what a node offers its peers. Its errors are engine errors
-// (package errs), [ErrNotCoordinator] or context errors; the handler sends
-// anything else as errs.ErrUnavailable without its text, so a Local logs
-// its internal failures itself.
-type Local interface {
-	// Apply merges objects into the local replica, or keeps them as hints
-	// for intendedOwner when it is set. It reports whether they were synced.
-	Apply(ctx context.Context, objs []Object, sync bool, intendedOwner string) (durable bool, err error)
-	// ReadLocal returns the local replica of a key.
-	ReadLocal(ctx context.Context, ns string, key []byte) (dvv.Object, error)
-	// Coordinate runs a client write forwarded by another node; it answers
-	// ErrNotCoordinator when this node does not coordinate the key.
-	Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (dvv.Object, int, error)
-	// Tree, Segment and Transfer serve anti-entropy and handoff.
-	Tree(ctx context.Context, partition uint16) ([]uint64, error)
-	Segment(ctx context.Context, partition uint16, segments []uint32) ([]Object, error)
-	Transfer(ctx context.Context, req *peerv1.TransferRequest, send func(*peerv1.TransferResponse) error) error
-	// Purge removes the objects whose local copies are exactly these.
-	Purge(ctx context.Context, objs []Object) (int, error)
-	// FetchModule returns a resolver module by hash, nil if not held.
-	FetchModule(ctx context.Context, sha256 string) ([]byte, error)
-}
-
-// Handler serves concord.peer.v1 from a Local node.
+// Handler serves concord.peer.v1 from a Local node: it decodes each
+// request into domain types, calls the Local, and encodes its answer. It is
+// safe for concurrent use if the Local is.
 type Handler struct {
 	local Local
 }
@@ -79,7 +60,7 @@ func (h *Handler) Read(ctx context.Context, req *peerv1.ReadRequest) (*peerv1.Re
 }
 
 func (h *Handler) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (*peerv1.CoordinateResponse, error) {
-	obj, acks, err := h.local.Coordinate(ctx, req)
+	obj, acks, err := h.local.Coordinate(ctx, decodeCoordinate(req))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +68,11 @@ func (h *Handler) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest)
 }
 
 func (h *Handler) Tree(ctx context.Context, req *peerv1.TreeRequest) (*peerv1.TreeResponse, error) {
-	segs, err := h.local.Tree(ctx, uint16(req.GetPartition()))
+	p, err := partition(req.GetPartition())
+	if err != nil {
+		return nil, err
+	}
+	segs, err := h.local.Tree(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +80,15 @@ func (h *Handler) Tree(ctx context.Context, req *peerv1.TreeRequest) (*peerv1.Tr
 }
 
 func (h *Handler) Segment(ctx context.Context, req *peerv1.SegmentRequest) (*peerv1.SegmentResponse, error) {
-	objs, err := h.local.Segment(ctx, uint16(req.GetPartition()), req.GetSegments())
+	p, err := partition(req.GetPartition())
 	if err != nil {
 		return nil, err
 	}
-	return &peerv1.SegmentResponse{Objects: EncodeObjects(objs)}, nil
+	objs, err := h.local.Segment(ctx, p, req.GetSegments())
+	if err != nil {
+		return nil, err
+	}
+	return &peerv1.SegmentResponse{Objects: encodeObjects(objs)}, nil
 }
 
 func (h *Handler) Purge(ctx context.Context, req *peerv1.PurgeRequest) (*peerv1.PurgeResponse, error) {
@@ -122,38 +111,49 @@ func (h *Handler) FetchModule(ctx context.Context, req *peerv1.FetchModuleReques
 	return &peerv1.FetchModuleResponse{Module: wasm}, nil
 }
 
+// Transfer streams the Local's objects in messages of the requested batch
+// size. Each message carries the cursor after its last object (the storage
+// key of that object) and the bytes left after it.
 func (h *Handler) Transfer(ctx context.Context, req *peerv1.TransferRequest, stream *connect.ServerStream[peerv1.TransferResponse]) error {
-	return h.local.Transfer(ctx, req, stream.Send)
-}
-
-func decodeObjects(in []*peerv1.KeyObject) ([]Object, error) {
-	out := make([]Object, 0, len(in))
-	for _, ko := range in {
-		obj, err := decodeObject(ko.GetObject())
-		if err != nil {
-			return nil, errs.Invalid("objects", "malformed object for key %q", ko.GetKey())
+	p, err := partition(req.GetPartition())
+	if err != nil {
+		return err
+	}
+	batch := int(req.GetBatchSize())
+	if batch <= 0 || batch > MaxTransferBatch {
+		batch = DefaultTransferBatch
+	}
+	tr := TransferRequest{Partition: p, Namespace: req.GetNamespace(), Cursor: req.GetCursor(), BatchSize: batch}
+	msg := &peerv1.TransferResponse{}
+	var last Object
+	flush := func() error {
+		msg.Cursor = keys.Data(p, last.Namespace, last.Key)
+		err := stream.Send(msg)
+		msg = &peerv1.TransferResponse{}
+		return err
+	}
+	err = h.local.Transfer(ctx, tr, func(o Object, remaining uint64) error {
+		msg.Objects = append(msg.Objects, &peerv1.KeyObject{Namespace: o.Namespace, Key: o.Key, Object: encodeObject(o.Object)})
+		msg.RemainingBytes, last = remaining, o
+		if len(msg.Objects) < batch {
+			return nil
 		}
-		out = append(out, Object{Namespace: ko.GetNamespace(), Key: ko.GetKey(), Object: obj})
+		return flush()
+	})
+	if err != nil {
+		return err
 	}
-	return out, nil
+	if len(msg.Objects) > 0 {
+		return flush()
+	}
+	return nil
 }
 
-// EncodeObjects turns objects into their wire form.
-func EncodeObjects(objs []Object) []*peerv1.KeyObject {
-	out := make([]*peerv1.KeyObject, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, &peerv1.KeyObject{Namespace: o.Namespace, Key: o.Key, Object: encodeObject(o.Object)})
+// partition checks a partition number from the wire; the Local checks it
+// against its ring.
+func partition(p uint32) (uint16, error) {
+	if p > math.MaxUint16 {
+		return 0, errs.Invalid("partition", "partition %d is out of range", p)
 	}
-	return out
-}
-
-// DecodeObjects turns wire objects back into objects.
-func DecodeObjects(in []*peerv1.KeyObject) ([]Object, error) { return decodeObjects(in) }
-
-func encodeObject(o dvv.Object) []byte {
-	if o.IsZero() {
-		return nil
-	}
-	raw, _ := o.MarshalBinary()
-	return raw
+	return uint16(p), nil
 }

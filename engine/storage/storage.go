@@ -8,6 +8,12 @@ var (
 	// ErrClosed is returned by every operation on a closed engine, snapshot
 	// or iterator. Test for it with errors.Is.
 	ErrClosed = errors.New("storage: closed")
+	// ErrFailed is returned by every operation of an engine after a write
+	// failed at the disk (its log could not be written or synced): the
+	// failed write was not acknowledged, and since the engine can no longer
+	// tell what it holds from what is durable, it serves nothing more until
+	// it is reopened. Test for it with errors.Is.
+	ErrFailed = errors.New("storage: failed")
 )
 
 // WriteOptions control how [Engine.Apply] persists a batch.
@@ -72,7 +78,9 @@ type Engine interface {
 	Reader
 	// Apply applies every operation of b atomically, in order. The engine
 	// does not retain b: the caller may Reset and reuse it after Apply
-	// returns.
+	// returns. A synced Apply returns nil only once the batch is durable; if
+	// the disk fails it returns an error wrapping ErrFailed, and the batch
+	// may or may not be found after a restart.
 	Apply(b *Batch, opts WriteOptions) error
 	// NewSnapshot returns a consistent view of the current state.
 	NewSnapshot() (Snapshot, error)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/concord-kv/concord/engine/handoff"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 )
@@ -202,7 +203,7 @@ func printClusterStatus(w io.Writer, res *adminv1.ClusterStatusResponse) {
 	printStaged(w, res.GetStaged())
 	fmt.Fprintln(w)
 	views, total := summarizeHandoffs(res.GetHandoffs(), nil)
-	if total.total == 0 || total.done == total.total {
+	if total.Total == 0 || total.Done == total.Total {
 		fmt.Fprintln(w, "Handoffs: none in progress")
 		return
 	}
@@ -210,7 +211,7 @@ func printClusterStatus(w io.Writer, res *adminv1.ClusterStatusResponse) {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVER\tPARTITIONS\tKEYS\tBYTES\tRATE\tETA")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%s\t%s\t%s\n", v.name, v.done, v.total, v.keys, formatBytes(v.bytes), v.rateText(), v.etaText())
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%s\t%s\t%s\n", v.name, v.Done, v.Total, v.Keys, formatBytes(v.Bytes), v.rateText(), v.etaText())
 	}
 	_ = tw.Flush()
 }
@@ -316,7 +317,7 @@ func watchHandoff(ctx context.Context, g *globalFlags, out io.Writer) error {
 		}
 		views, total := tr.update(msg.GetHandoffs(), time.Now())
 		tty := isTerminal(out)
-		if r == nil && total.total > 0 && (!tty || !msg.GetComplete()) {
+		if r == nil && total.Total > 0 && (!tty || !msg.GetComplete()) {
 			if tty {
 				r = newBarRenderer(ctx, out, views)
 			} else {
@@ -348,17 +349,17 @@ func watchHandoff(ctx context.Context, g *globalFlags, out io.Writer) error {
 
 // printHandoffDone sums up a completed handoff: in total, then per receiver.
 func printHandoffDone(w io.Writer, epoch uint64, views []handoffView, total handoffView, took time.Duration) {
-	if total.total == 0 {
+	if total.Total == 0 {
 		fmt.Fprintf(w, "No handoff in progress (ring epoch %d).\n", epoch)
 		return
 	}
-	fmt.Fprintf(w, "Handoff of ring epoch %d complete: %d partitions, %d keys, %s", epoch, total.total, total.keys, formatBytes(total.bytes))
+	fmt.Fprintf(w, "Handoff of ring epoch %d complete: %d partitions, %d keys, %s", epoch, total.Total, total.Keys, formatBytes(total.Bytes))
 	if took > 0 {
 		fmt.Fprintf(w, " (watched for %s)", took.Round(time.Second))
 	}
 	fmt.Fprintln(w, ".")
 	for _, v := range views {
-		fmt.Fprintf(w, "  %s received %d partitions, %d keys, %s\n", v.name, v.total, v.keys, formatBytes(v.bytes))
+		fmt.Fprintf(w, "  %s received %d partitions, %d keys, %s\n", v.name, v.Total, v.Keys, formatBytes(v.Bytes))
 	}
 }
 
@@ -371,42 +372,39 @@ func printJSONLine(w io.Writer, msg proto.Message) error {
 	return err
 }
 
-// handoffView is the progress of a set of transfers: those of one receiving
-// node, or all of them.
+// handoffView is the progress of a set of transfers, added up by
+// handoff.Summarize: those of one receiving node, or all of them.
 type handoffView struct {
-	name        string
-	done, total int
-	keys, bytes uint64
-	rate        float64       // bytes per second; 0 when unknown
-	eta         time.Duration // -1 when unknown
+	name string
+	handoff.Summary
 }
 
 // String is the plain one-line form, e.g.
 // "12/40 partitions, 3100 keys, 3.1 MB, 1.2 MB/s, ETA 20s".
 func (v handoffView) String() string {
-	return fmt.Sprintf("%d/%d partitions, %s", v.done, v.total, v.detail())
+	return fmt.Sprintf("%d/%d partitions, %s", v.Done, v.Total, v.detail())
 }
 
 // detail is the part of the line after the partition counts.
 func (v handoffView) detail() string {
-	return fmt.Sprintf("%d keys, %s, %s, ETA %s", v.keys, formatBytes(v.bytes), v.rateText(), v.etaText())
+	return fmt.Sprintf("%d keys, %s, %s, ETA %s", v.Keys, formatBytes(v.Bytes), v.rateText(), v.etaText())
 }
 
 func (v handoffView) rateText() string {
-	if v.rate <= 0 {
+	if v.Rate <= 0 {
 		return "- B/s"
 	}
-	return formatBytes(uint64(v.rate)) + "/s"
+	return formatBytes(uint64(v.Rate)) + "/s"
 }
 
 func (v handoffView) etaText() string {
 	switch {
-	case v.done == v.total:
+	case v.Done == v.Total:
 		return "done"
-	case v.eta < 0:
+	case v.ETA < 0:
 		return "?"
 	}
-	return v.eta.Round(time.Second).String()
+	return v.ETA.Round(time.Second).String()
 }
 
 // formatBytes writes a byte count with a decimal unit: "512 B", "3.1 MB".
@@ -424,115 +422,39 @@ func formatBytes(b uint64) string {
 	return fmt.Sprintf("%.1f PB", v/1000)
 }
 
-// handoffSum adds up transfers for a view.
-type handoffSum struct {
-	done, total, started int
-	keys, bytes          uint64
-	startedBytes         uint64 // bytes, sent and left, of done and started transfers
-	remaining            uint64 // bytes the started transfers still have to move
-	serverRate           float64
-}
-
-func (s *handoffSum) add(h *adminv1.HandoffProgress) {
-	s.total++
-	s.keys += h.GetKeys()
-	s.bytes += h.GetBytes()
-	switch {
-	case h.GetDone():
-		s.done++
-		s.startedBytes += h.GetBytes()
-	case h.GetBytes() > 0 || h.GetRemainingBytes() > 0:
-		s.started++
-		s.startedBytes += h.GetBytes() + h.GetRemainingBytes()
-		s.remaining += h.GetRemainingBytes()
-		s.serverRate += h.GetRate()
-	}
-}
-
-// left estimates the bytes still to move: what started transfers have left,
-// plus the transfers not started at the average size of the others.
-func (s *handoffSum) left() (uint64, bool) {
-	notStarted := s.total - s.done - s.started
-	if notStarted == 0 {
-		return s.remaining, true
-	}
-	if s.done+s.started == 0 {
-		return 0, false
-	}
-	return s.remaining + uint64(notStarted)*(s.startedBytes/uint64(s.done+s.started)), true
-}
-
-func (s *handoffSum) view(name string, rate float64) handoffView {
-	v := handoffView{name: name, done: s.done, total: s.total, keys: s.keys, bytes: s.bytes, rate: rate, eta: -1}
-	if v.rate <= 0 {
-		v.rate = s.serverRate
-	}
-	if left, ok := s.left(); ok && v.rate > 0 {
-		v.eta = time.Duration(float64(left) / v.rate * float64(time.Second))
-	}
-	return v
-}
-
 // summarizeHandoffs adds up transfers per receiving node (sorted by ID) and
-// in total. rates gives bytes per second by receiver ("" for the total);
-// missing ones fall back to the rates the server reported.
+// in total (handoff.Summarize). rates gives bytes per second by receiver
+// ("" for the total); missing ones fall back to the rates the server
+// reported.
 func summarizeHandoffs(hs []*adminv1.HandoffProgress, rates map[string]float64) ([]handoffView, handoffView) {
-	per := map[string]*handoffSum{}
-	var all handoffSum
-	for _, h := range hs {
-		s := per[h.GetTo()]
-		if s == nil {
-			s = &handoffSum{}
-			per[h.GetTo()] = s
-		}
-		s.add(h)
-		all.add(h)
-	}
+	per, total := handoff.Summarize(progressFromProto(hs), rates)
 	views := make([]handoffView, 0, len(per))
-	for _, id := range slices.Sorted(maps.Keys(per)) {
-		views = append(views, per[id].view(id, rates[id]))
+	for _, s := range per {
+		views = append(views, handoffView{name: s.Receiver, Summary: s})
 	}
-	return views, all.view("total", rates[""])
+	return views, handoffView{name: "total", Summary: total}
+}
+
+func progressFromProto(hs []*adminv1.HandoffProgress) []handoff.Progress {
+	out := make([]handoff.Progress, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, handoff.Progress{
+			Partition: int(h.GetPartition()), From: h.GetFrom(), To: h.GetTo(), Keys: h.GetKeys(), Bytes: h.GetBytes(),
+			RemainingBytes: h.GetRemainingBytes(), Rate: h.GetRate(), Done: h.GetDone(),
+		})
+	}
+	return out
 }
 
 // handoffTracker turns successive WatchHandoff messages into views, with
 // rates measured from the growth of the bytes between messages.
-type handoffTracker struct {
-	first, last time.Time
-	bytes       map[string]uint64
-	rates       map[string]float64
-}
-
-// rateSmoothing weighs the newest interval in the moving average of rates.
-const rateSmoothing = 0.3
+type handoffTracker struct{ meter handoff.RateMeter }
 
 func (t *handoffTracker) update(hs []*adminv1.HandoffProgress, now time.Time) ([]handoffView, handoffView) {
-	bytes := map[string]uint64{}
-	for _, h := range hs {
-		bytes[h.GetTo()] += h.GetBytes()
-		bytes[""] += h.GetBytes()
-	}
-	if t.first.IsZero() {
-		t.first, t.rates = now, map[string]float64{}
-	} else if dt := now.Sub(t.last).Seconds(); dt > 0 {
-		for id, b := range bytes {
-			prev, seen := t.bytes[id]
-			if !seen || b < prev {
-				continue
-			}
-			inst := float64(b-prev) / dt
-			if r, ok := t.rates[id]; ok {
-				t.rates[id] = rateSmoothing*inst + (1-rateSmoothing)*r
-			} else {
-				t.rates[id] = inst
-			}
-		}
-	}
-	t.last, t.bytes = now, bytes
-	return summarizeHandoffs(hs, t.rates)
+	return summarizeHandoffs(hs, t.meter.Observe(progressFromProto(hs), now))
 }
 
-func (t *handoffTracker) elapsed() time.Duration { return t.last.Sub(t.first) }
+func (t *handoffTracker) elapsed() time.Duration { return t.meter.Elapsed() }
 
 // handoffRenderer shows handoff progress while it runs.
 type handoffRenderer interface {
@@ -572,7 +494,7 @@ func newBarRenderer(ctx context.Context, w io.Writer, views []handoffView) *barR
 		bars:  map[string]*mpb.Bar{},
 	}
 	for _, v := range views {
-		r.addBar(v.name, v.name, v.total)
+		r.addBar(v.name, v.name, v.Total)
 	}
 	return r
 }
@@ -607,11 +529,11 @@ func (r *barRenderer) update(_ uint64, views []handoffView, total handoffView) {
 			if tb, ok := r.bars[""]; ok {
 				tb.SetPriority(len(r.order) + 1)
 			}
-			r.addBar(v.name, v.name, v.total)
+			r.addBar(v.name, v.name, v.Total)
 		}
 	}
 	if _, ok := r.bars[""]; !ok {
-		r.addBar("", "total", total.total)
+		r.addBar("", "total", total.Total)
 	}
 	for _, v := range views {
 		r.setBar(v.name, v)
@@ -621,8 +543,8 @@ func (r *barRenderer) update(_ uint64, views []handoffView, total handoffView) {
 
 func (r *barRenderer) setBar(key string, v handoffView) {
 	b := r.bars[key]
-	b.SetTotal(int64(v.total), false)
-	b.SetCurrent(int64(v.done))
+	b.SetTotal(int64(v.Total), false)
+	b.SetCurrent(int64(v.Done))
 }
 
 func (r *barRenderer) finish(epoch uint64, views []handoffView, total handoffView) {

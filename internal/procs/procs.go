@@ -1,6 +1,7 @@
 // Package procs runs real concord processes for tests: it builds the binary
-// once per test binary, starts `concord serve` on loopback ports, waits for
-// readiness, and kills or restarts nodes. Only tests import it.
+// once per test binary, starts `concord serve` (on loopback ports, or on
+// given addresses under a command prefix such as `ip netns exec`), waits
+// for readiness, and kills, pauses or restarts nodes. Only tests import it.
 package procs
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,10 +32,16 @@ var (
 	buildErr  error
 )
 
-// Binary builds ./cmd/concord once and returns its path.
+// Binary builds ./cmd/concord once and returns its path. With
+// $CONCORD_BINARY set, it returns that binary instead (to run the process
+// tests against another build).
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv("CONCORD_BINARY"); bin != "" {
+			binPath, buildErr = filepath.Abs(bin)
+			return
+		}
 		dir, err := os.MkdirTemp("", "concord-bin-")
 		if err != nil {
 			buildErr = err
@@ -54,10 +62,35 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// Node is one `concord serve` process.
+// Options say how [StartWith] runs a node. Zero values take the defaults.
+type Options struct {
+	// Args are more flags of `concord serve`. They come after the
+	// harness's own, so they win over them.
+	Args []string
+	// Wrap is a command prefix the process runs under, such as
+	// {"ip", "netns", "exec", "ns1"}. It must exec concord in place, so that
+	// signals reach it.
+	Wrap []string
+	// Host is the IP the API, peer and gossip listeners bind. Default
+	// 127.0.0.1.
+	Host string
+	// APIPort, PeerPort and GossipPort are the listeners' ports; 0 picks a
+	// free one at the first start. A restarted node keeps its ports.
+	APIPort, PeerPort, GossipPort int
+	// LogFile, when set, receives every line the process logs, across
+	// restarts; a failed test then shows the file's path and the last lines
+	// instead of every line.
+	LogFile string
+}
+
+// tailLines is how many log lines a node with a LogFile keeps in memory.
+const tailLines = 60
+
+// Node is one `concord serve` process. Its methods are meant for the test
+// goroutine (they call t.Fatal); Logs and Running are safe anywhere.
 type Node struct {
 	t       testing.TB
-	args    []string
+	opts    Options
 	dataDir string
 
 	cmd      *exec.Cmd
@@ -68,17 +101,41 @@ type Node struct {
 	logs     *logBuffer
 }
 
-// Start runs `concord serve --data-dir dataDir` plus extra args on a free
-// loopback port and waits until /readyz answers. The process is killed when
-// the test ends.
+// Start runs `concord serve --data-dir dataDir` plus extra args on free
+// loopback ports and waits until /readyz answers. The process is killed
+// when the test ends.
 func Start(t testing.TB, dataDir string, extra ...string) *Node {
 	t.Helper()
-	n := &Node{t: t, dataDir: dataDir, args: extra, logs: &logBuffer{}}
+	return StartWith(t, dataDir, Options{Args: extra})
+}
+
+// StartWith runs `concord serve --data-dir dataDir` as opts say and waits
+// until /readyz answers. The process is killed when the test ends.
+func StartWith(t testing.TB, dataDir string, opts Options) *Node {
+	t.Helper()
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	n := &Node{t: t, dataDir: dataDir, opts: opts, logs: &logBuffer{}}
+	if opts.LogFile != "" {
+		f, err := os.OpenFile(opts.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.logs.file, n.logs.max = f, tailLines
+	}
 	n.start()
 	t.Cleanup(func() {
 		n.Kill()
+		if n.logs.file != nil {
+			_ = n.logs.file.Close()
+		}
 		if t.Failed() {
-			t.Logf("logs of node %s:\n%s", n.dataDir, n.logs.String())
+			where := ""
+			if opts.LogFile != "" {
+				where = fmt.Sprintf(" (all of them in %s; last %d here)", opts.LogFile, tailLines)
+			}
+			t.Logf("logs of node %s%s:\n%s", n.Endpoint, where, n.logs.String())
 		}
 	})
 	return n
@@ -87,13 +144,15 @@ func Start(t testing.TB, dataDir string, extra ...string) *Node {
 func (n *Node) start() {
 	t := n.t
 	t.Helper()
-	// A restarted node keeps its ports, as a real one would.
-	api, peer := "127.0.0.1:0", "127.0.0.1:0"
-	if n.Endpoint != "" {
-		api, peer = strings.TrimPrefix(n.Endpoint, "http://"), n.peer
-	}
-	args := append([]string{"serve", "--data-dir", n.dataDir, "--api-addr", api, "--peer-addr", peer, "--gossip-addr", "127.0.0.1:0", "--log-format", "json"}, n.args...)
-	cmd := exec.Command(Binary(t), args...)
+	o := n.opts
+	args := append(o.Wrap[:len(o.Wrap):len(o.Wrap)], Binary(t), "serve", "--data-dir", n.dataDir,
+		"--api-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.APIPort)),
+		"--peer-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.PeerPort)),
+		"--gossip-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.GossipPort)),
+		"--log-format", "json")
+	args = append(args, o.Args...)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = sysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +161,7 @@ func (n *Node) start() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	n.logs.add(fmt.Sprintf(`{"msg":"procs: started","pid":%d,"time":%q}`, cmd.Process.Pid, time.Now().Format(time.RFC3339Nano)))
 	n.cmd, n.exited = cmd, make(chan struct{})
 	addr := make(chan serving, 1)
 	go n.scan(stderr, addr)
@@ -109,12 +169,24 @@ func (n *Node) start() {
 	select {
 	case a := <-addr:
 		n.Endpoint, n.Gossip, n.peer = a.api, a.gossip, a.peer
+		// A restarted node keeps its ports, as a real one would.
+		n.opts.APIPort, n.opts.PeerPort, n.opts.GossipPort = port(a.api), port(a.peer), port(a.gossip)
 	case <-n.exited:
 		t.Fatalf("concord serve exited before serving:\n%s", n.logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("concord serve did not report its address in 60s:\n%s", n.logs.String())
 	}
 	n.waitReady()
+}
+
+// port is the port of "http://host:port" or "host:port" (0 if none).
+func port(addr string) int {
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.Atoi(p)
+	return v
 }
 
 type serving struct{ api, gossip, peer string }
@@ -160,7 +232,8 @@ func (n *Node) waitReady() {
 	}
 }
 
-// Kill sends SIGKILL and waits for the process to exit.
+// Kill sends SIGKILL (which also ends a paused process) and waits for the
+// process to exit.
 func (n *Node) Kill() {
 	if n.cmd == nil || n.cmd.Process == nil {
 		return
@@ -169,32 +242,78 @@ func (n *Node) Kill() {
 	<-n.exited
 }
 
-// Restart starts the node again with the same data directory and flags (on a
-// new port; Endpoint changes).
+// Pause stops the process with SIGSTOP: it holds its sockets but answers
+// nothing, like a node in a long GC pause or a stalled VM.
+func (n *Node) Pause() { n.signal(syscall.SIGSTOP, "SIGSTOP") }
+
+// Resume continues a paused process with SIGCONT.
+func (n *Node) Resume() { n.signal(syscall.SIGCONT, "SIGCONT") }
+
+func (n *Node) signal(s syscall.Signal, name string) {
+	n.t.Helper()
+	if err := n.cmd.Process.Signal(s); err != nil {
+		n.t.Fatalf("%s to %s: %v", name, n.Endpoint, err)
+	}
+	n.logs.add(fmt.Sprintf(`{"msg":"procs: sent %s","time":%q}`, name, time.Now().Format(time.RFC3339Nano)))
+}
+
+// Running reports whether the process has been started and not exited.
+func (n *Node) Running() bool {
+	if n.exited == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// SetArgs replaces the extra flags the next Restart uses.
+func (n *Node) SetArgs(args ...string) { n.opts.Args = args }
+
+// Restart starts the node again with the same data directory, ports and
+// flags (see SetArgs), killing it first if it runs.
 func (n *Node) Restart() {
 	n.t.Helper()
 	n.Kill()
 	n.start()
 }
 
-// Logs returns what the process has logged so far.
+// Logs returns what the process has logged so far (the last lines only
+// when it logs to a file).
 func (n *Node) Logs() string { return n.logs.String() }
 
+// logBuffer keeps a process's log lines (the last max of them when max > 0)
+// and copies each to file when it is set.
 type logBuffer struct {
 	mu    sync.Mutex
 	lines []string
+	max   int
+	file  *os.File
 }
 
 func (b *logBuffer) add(l string) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.lines = append(b.lines, l)
-	b.mu.Unlock()
+	if b.max > 0 && len(b.lines) > 2*b.max {
+		b.lines = append(b.lines[:0], b.lines[len(b.lines)-b.max:]...)
+	}
+	if b.file != nil {
+		_, _ = b.file.WriteString(l + "\n")
+	}
 }
 
 func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
+	lines := b.lines
+	if b.max > 0 && len(lines) > b.max {
+		lines = lines[len(lines)-b.max:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // FreePort returns a loopback port that was free a moment ago.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,14 +17,13 @@ import (
 type adminService struct {
 	node *node.Node
 	meta *meta.Store
-	log  *slog.Logger
 }
 
 var _ adminv1connect.AdminServiceHandler = (*adminService)(nil)
 
 func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNamespaceRequest) (*adminv1.CreateNamespaceResponse, error) {
 	if req.GetNamespace() == nil {
-		return nil, toConnect(s.log, errs.Invalid("namespace", "namespace is required"))
+		return nil, errs.Invalid("namespace", "namespace is required")
 	}
 	ns, err := namespaceFromProto(req.GetNamespace())
 	if err == nil {
@@ -35,7 +33,7 @@ func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNam
 		ns, err = s.meta.Create(ns)
 	}
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.CreateNamespaceResponse{Namespace: namespaceToProto(ns)}, nil
 }
@@ -43,7 +41,7 @@ func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNam
 func (s *adminService) GetNamespace(_ context.Context, req *adminv1.GetNamespaceRequest) (*adminv1.GetNamespaceResponse, error) {
 	ns, err := s.meta.Get(req.GetName())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.GetNamespaceResponse{Namespace: namespaceToProto(ns)}, nil
 }
@@ -59,11 +57,11 @@ func (s *adminService) ListNamespaces(context.Context, *adminv1.ListNamespacesRe
 func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNamespaceRequest) (*adminv1.UpdateNamespaceResponse, error) {
 	in := req.GetNamespace()
 	if in == nil {
-		return nil, toConnect(s.log, errs.Invalid("namespace", "namespace is required"))
+		return nil, errs.Invalid("namespace", "namespace is required")
 	}
 	cur, err := s.meta.Get(in.GetName())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	next, err := applyMask(cur, in, req.GetUpdateMask())
 	// dw is set when the mask names it, or (no mask) when it differs: a
@@ -75,14 +73,14 @@ func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNam
 		next, err = s.meta.Update(next)
 	}
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.UpdateNamespaceResponse{Namespace: namespaceToProto(next)}, nil
 }
 
 func (s *adminService) DeleteNamespace(_ context.Context, req *adminv1.DeleteNamespaceRequest) (*adminv1.DeleteNamespaceResponse, error) {
 	if err := s.meta.Delete(req.GetName()); err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.DeleteNamespaceResponse{}, nil
 }

@@ -47,7 +47,7 @@ func (s *adminService) ClusterStatus(context.Context, *adminv1.ClusterStatusRequ
 func (s *adminService) StageJoin(_ context.Context, req *adminv1.StageJoinRequest) (*adminv1.StageJoinResponse, error) {
 	cs, err := s.node.StageJoin(req.GetNode())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.StageJoinResponse{Staged: stagedToProto(cs)}, nil
 }
@@ -55,7 +55,7 @@ func (s *adminService) StageJoin(_ context.Context, req *adminv1.StageJoinReques
 func (s *adminService) StageLeave(_ context.Context, req *adminv1.StageLeaveRequest) (*adminv1.StageLeaveResponse, error) {
 	cs, err := s.node.StageLeave(req.GetNode())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.StageLeaveResponse{Staged: stagedToProto(cs)}, nil
 }
@@ -63,7 +63,7 @@ func (s *adminService) StageLeave(_ context.Context, req *adminv1.StageLeaveRequ
 func (s *adminService) PlanChanges(context.Context, *adminv1.PlanChangesRequest) (*adminv1.PlanChangesResponse, error) {
 	next, transfers, err := s.node.Plan()
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	after := map[string]uint32{}
 	for id, c := range next.Counts() {
@@ -78,14 +78,14 @@ func (s *adminService) PlanChanges(context.Context, *adminv1.PlanChangesRequest)
 func (s *adminService) CommitChanges(context.Context, *adminv1.CommitChangesRequest) (*adminv1.CommitChangesResponse, error) {
 	next, transfers, err := s.node.Commit()
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.CommitChangesResponse{RingEpoch: next.Epoch(), Transfers: transfersToProto(transfers)}, nil
 }
 
 func (s *adminService) ClearChanges(context.Context, *adminv1.ClearChangesRequest) (*adminv1.ClearChangesResponse, error) {
 	if err := s.node.ClearStaged(); err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.ClearChangesResponse{}, nil
 }

@@ -12,6 +12,40 @@ import (
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 )
 
+// engineErrors is the innermost interceptor of the KV and admin services:
+// every error their handlers return, unary or streaming, leaves through
+// toConnect. An error that already is a Connect error (an answer built
+// with its own details, a stream whose client went away) passes unchanged.
+type engineErrors struct{ log *slog.Logger }
+
+func (e engineErrors) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		res, err := next(ctx, req)
+		if err != nil {
+			return nil, e.toConnect(err)
+		}
+		return res, nil
+	}
+}
+
+func (engineErrors) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (e engineErrors) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		return e.toConnect(next(ctx, conn))
+	}
+}
+
+func (e engineErrors) toConnect(err error) error {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return toConnect(e.log, err)
+}
+
 // toConnect maps an engine error to the Connect error a client sees. It is
 // the one place that decides codes; anything it does not know is logged and
 // answered as Internal without its text.

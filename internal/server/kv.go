@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -22,7 +21,6 @@ const (
 // kvService adapts a node to kvv1connect.KVServiceHandler.
 type kvService struct {
 	node *node.Node
-	log  *slog.Logger
 }
 
 var _ kvv1connect.KVServiceHandler = (*kvService)(nil)
@@ -30,7 +28,7 @@ var _ kvv1connect.KVServiceHandler = (*kvService)(nil)
 func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetResponse, error) {
 	res, err := s.node.Get(ctx, node.GetRequest{Namespace: req.GetNamespace(), Key: req.GetKey(), R: req.GetR()})
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &kvv1.GetResponse{
 		Found:      res.Object.HasLive(),
@@ -53,7 +51,7 @@ func (s *kvService) Put(ctx context.Context, req *kvv1.PutRequest) (*kvv1.PutRes
 		IfContextCurrent: req.GetIfContextCurrent(),
 	})
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	out := &kvv1.PutResponse{Context: res.Context}
 	if req.GetReturnSiblings() {
@@ -72,7 +70,7 @@ func (s *kvService) Delete(ctx context.Context, req *kvv1.DeleteRequest) (*kvv1.
 		Force:     req.GetForce(),
 	})
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &kvv1.DeleteResponse{Context: res.Context}, nil
 }
@@ -83,7 +81,7 @@ func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, str
 	case pageSize == 0:
 		pageSize = defaultPageSize
 	case pageSize > maxPageSize:
-		return toConnect(s.log, errs.Invalid("page_size", "page_size is %d; it must be at most %d", pageSize, maxPageSize))
+		return errs.Invalid("page_size", "page_size is %d; it must be at most %d", pageSize, maxPageSize)
 	}
 	limit := int(req.GetLimit())
 	page := &kvv1.ListKeysResponse{}
@@ -113,7 +111,7 @@ func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, str
 			return true
 		})
 	if err != nil {
-		return toConnect(s.log, err)
+		return err
 	}
 	if sendErr != nil {
 		return sendErr

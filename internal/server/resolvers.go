@@ -74,15 +74,15 @@ func resolverToProto(r *meta.Resolver) *adminv1.Resolver {
 func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadResolverRequest) (*adminv1.UploadResolverResponse, error) {
 	wasm, name, err := moduleSource(req.GetModule(), req.GetBuiltin(), req.GetName())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	mode, err := modeFromProto(req.GetMode())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	report, err := s.checkLaws(ctx, req.GetNamespace(), wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	if report.GetRefused() {
 		return nil, withDetail(connect.NewError(connect.CodeInvalidArgument, errors.New("the resolver failed the upload checks:\n"+report.GetText())), report)
@@ -97,7 +97,7 @@ func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadRe
 		MemoryPages:   req.GetMemoryPages(),
 	})
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.UploadResolverResponse{Namespace: namespaceToProto(ns), Report: report}, nil
 }
@@ -105,11 +105,11 @@ func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadRe
 func (s *adminService) TestResolver(ctx context.Context, req *adminv1.TestResolverRequest) (*adminv1.TestResolverResponse, error) {
 	wasm, _, err := moduleSource(req.GetModule(), req.GetBuiltin(), "")
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	report, err := s.checkLaws(ctx, "", wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.TestResolverResponse{Report: report}, nil
 }
@@ -141,7 +141,7 @@ func (s *adminService) ListResolvers(context.Context, *adminv1.ListResolversRequ
 func (s *adminService) DeleteResolver(_ context.Context, req *adminv1.DeleteResolverRequest) (*adminv1.DeleteResolverResponse, error) {
 	ns, err := s.node.ClearResolver(req.GetNamespace())
 	if err != nil {
-		return nil, toConnect(s.log, err)
+		return nil, err
 	}
 	return &adminv1.DeleteResolverResponse{Namespace: namespaceToProto(ns)}, nil
 }

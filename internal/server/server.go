@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -91,8 +92,12 @@ func New(n *node.Node, opts Options) *Server {
 	reflector := grpcreflect.NewStaticReflector(services...)
 
 	mux := http.NewServeMux()
-	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n, log: s.log}, handlerOpts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n, meta: n.Meta(), log: s.log}, handlerOpts...))
+	// The KV and admin handlers return engine errors; their innermost
+	// interceptor turns them into Connect errors (errors.go), so the
+	// metrics interceptor outside it counts the codes clients see.
+	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(engineErrors{log: s.log}))
+	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n, meta: n.Meta()}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(s.health, handlerOpts...))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))

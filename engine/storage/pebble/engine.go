@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	cpebble "github.com/cockroachdb/pebble/v2"
 
@@ -18,13 +20,21 @@ const batchOverhead = 12
 // Engine is a [storage.Engine] backed by a Pebble store. It is safe for
 // concurrent use.
 type Engine struct {
-	db *cpebble.DB
+	db  *cpebble.DB
+	log *slog.Logger
 
 	// mu is held shared by every engine operation and exclusively by
 	// Close, so Close waits for operations in flight and Pebble never sees
 	// a call on a closed DB.
 	mu     sync.RWMutex
 	closed bool
+
+	// fence is set by the first unrecoverable failure; every operation
+	// then returns it (see [Engine.Apply]).
+	fence *fence
+	// wedged is set when a commit panicked with Pebble's commit pipeline
+	// locked, so that Close must not call into Pebble.
+	wedged atomic.Bool
 
 	// open holds the iterators and snapshots that Close must release.
 	open registry
@@ -38,9 +48,10 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
+	f := &fence{}
 	db, err := cpebble.Open(dir, &cpebble.Options{
 		FS:                 o.FS,
-		Logger:             slogLogger{o.Logger},
+		Logger:             slogLogger{l: o.Logger, fence: f},
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.MemTableSize,
 		MaxOpenFiles:       o.MaxOpenFiles,
@@ -49,7 +60,16 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
 	}
-	return &Engine{db: db, open: registry{items: make(map[closer]struct{})}}, nil
+	return &Engine{db: db, log: o.Logger, fence: f, open: registry{items: make(map[closer]struct{})}}, nil
+}
+
+// usable returns ErrClosed after Close, the failure after a failure, or
+// nil. The caller holds e.mu.
+func (e *Engine) usable() error {
+	if e.closed {
+		return storage.ErrClosed
+	}
+	return nil
 }
 
 // Get implements [storage.Reader]. The value is copied and Pebble's handle
@@ -57,8 +77,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 func (e *Engine) Get(key []byte) ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, storage.ErrClosed
+	if err := e.usable(); err != nil {
+		return nil, err
 	}
 	return get(e.db, key)
 }
@@ -67,19 +87,29 @@ func (e *Engine) Get(key []byte) ([]byte, error) {
 func (e *Engine) NewIter(lower, upper []byte) (storage.Iterator, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, storage.ErrClosed
+	if err := e.usable(); err != nil {
+		return nil, err
 	}
-	return newIter(e.db, &e.open, lower, upper)
+	return newIter(e.db, &e.open, e.fence, lower, upper)
 }
 
 // Apply implements [storage.Engine]. With opts.Sync the batch is committed
 // with pebble.Sync and is durable when Apply returns.
+//
+// When the WAL cannot be written or synced, Pebble's commit reports the
+// error to every writer of the failed group commit and then calls its
+// logger's Fatalf (its commit pipeline cannot go on); a later commit may
+// instead panic with the pipeline locked. Apply recovers both, so the
+// write fails with [storage.ErrFailed] and is never acknowledged, and the
+// engine is fenced: Pebble has already made the batch visible in its
+// memtable, so from then on every read and write of the engine, its
+// snapshots and iterators fails too, rather than serve data that a
+// restart may not find.
 func (e *Engine) Apply(b *storage.Batch, opts storage.WriteOptions) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return storage.ErrClosed
+	if err := e.usable(); err != nil {
+		return err
 	}
 	pb := e.db.NewBatchWithSize(b.Size() + batchOverhead*b.Len())
 	defer pb.Close()
@@ -105,9 +135,33 @@ func (e *Engine) Apply(b *storage.Batch, opts storage.WriteOptions) error {
 	if opts.Sync {
 		wo = cpebble.Sync
 	}
+	return e.commit(pb, wo)
+}
+
+// commit applies pb and turns Pebble's fatal errors into a fenced engine.
+func (e *Engine) commit(pb *cpebble.Batch, wo *cpebble.WriteOptions) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if f, ok := r.(fatal); ok {
+			err = f.err // Fatalf has fenced the engine and logged
+			return
+		}
+		// Pebble panics like this when its WAL writer failed earlier (the
+		// error of a write that was not synced, seen by a later one),
+		// leaving its commit pipeline locked.
+		e.wedged.Store(true)
+		e.fence.fail(fmt.Errorf("storage/pebble: commit panicked: %v", r))
+		err = e.fence.failure()
+		e.log.Error("storage failed: Pebble's commit panicked; the engine serves nothing more and cannot be closed cleanly",
+			"component", "pebble", "err", err)
+	}()
 	if err := e.db.Apply(pb, wo); err != nil {
 		return fmt.Errorf("storage/pebble: apply: %w", err)
 	}
+	// A Fatalf that returned (none does; see slogLogger) would leave the
 	return nil
 }
 
@@ -115,10 +169,10 @@ func (e *Engine) Apply(b *storage.Batch, opts storage.WriteOptions) error {
 func (e *Engine) NewSnapshot() (storage.Snapshot, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, storage.ErrClosed
+	if err := e.usable(); err != nil {
+		return nil, err
 	}
-	s := &snapshot{snap: e.db.NewSnapshot(), reg: &e.open}
+	s := &snapshot{snap: e.db.NewSnapshot(), reg: &e.open, fence: e.fence}
 	if !e.open.add(s) { // unreachable: Close waits for e.mu
 		_ = s.snap.Close()
 		return nil, storage.ErrClosed
@@ -131,14 +185,17 @@ func (e *Engine) NewSnapshot() (storage.Snapshot, error) {
 func (e *Engine) Flush() error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return storage.ErrClosed
+	if err := e.usable(); err != nil {
+		return err
 	}
 	return e.db.Flush()
 }
 
 // Close implements [storage.Engine]. It closes the iterators and snapshots
-// still open, then the Pebble store.
+// still open, then the Pebble store. After a failure it returns the
+// failure (wrapping [storage.ErrFailed]); if a commit panicked with
+// Pebble's commit pipeline locked, the Pebble store cannot be closed and
+// is left to the process's exit.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -154,10 +211,14 @@ func (e *Engine) Close() error {
 	for _, c := range snaps {
 		c.forceClose()
 	}
-	if err := e.db.Close(); err != nil {
-		return fmt.Errorf("storage/pebble: close: %w", err)
+	failure := e.fence.failure()
+	if e.wedged.Load() {
+		return failure
 	}
-	return nil
+	if err := e.db.Close(); err != nil {
+		return errors.Join(failure, fmt.Errorf("storage/pebble: close: %w", err))
+	}
+	return failure
 }
 
 // get reads key from a DB or a snapshot and copies the value, so that
@@ -179,7 +240,8 @@ func get(r cpebble.Reader, key []byte) ([]byte, error) {
 
 // snapshot is a [storage.Snapshot] over a Pebble snapshot.
 type snapshot struct {
-	reg *registry
+	reg   *registry
+	fence *fence
 
 	// mu is held shared by reads and exclusively by Close and by the
 	// engine's Close.
@@ -193,6 +255,9 @@ func (s *snapshot) Get(key []byte) ([]byte, error) {
 	if s.snap == nil {
 		return nil, storage.ErrClosed
 	}
+	if err := s.fence.failure(); err != nil {
+		return nil, err
+	}
 	return get(s.snap, key)
 }
 
@@ -202,7 +267,10 @@ func (s *snapshot) NewIter(lower, upper []byte) (storage.Iterator, error) {
 	if s.snap == nil {
 		return nil, storage.ErrClosed
 	}
-	return newIter(s.snap, s.reg, lower, upper)
+	if err := s.fence.failure(); err != nil {
+		return nil, err
+	}
+	return newIter(s.snap, s.reg, s.fence, lower, upper)
 }
 
 func (s *snapshot) Close() error {

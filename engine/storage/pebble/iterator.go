@@ -17,6 +17,7 @@ import (
 // notice it without locking.
 type iterator struct {
 	reg   *registry
+	fence *fence
 	lower []byte
 
 	mu   sync.Mutex
@@ -31,13 +32,13 @@ type iterator struct {
 }
 
 // newIter opens an iterator over [lower, upper) of r and registers it.
-func newIter(r cpebble.Reader, reg *registry, lower, upper []byte) (storage.Iterator, error) {
+func newIter(r cpebble.Reader, reg *registry, f *fence, lower, upper []byte) (storage.Iterator, error) {
 	if len(lower) == 0 {
 		// The empty key is the smallest key, so an empty lower bound is no
 		// bound; nil also keeps Pebble away from seeking to an empty key.
 		lower = nil
 	}
-	i := &iterator{reg: reg, lower: bytes.Clone(lower)}
+	i := &iterator{reg: reg, fence: f, lower: bytes.Clone(lower)}
 	if upper != nil && bytes.Compare(lower, upper) >= 0 {
 		// Empty range; Pebble wants lower < upper.
 		i.closed = true
@@ -66,6 +67,10 @@ func (i *iterator) move(f func(it *cpebble.Iterator) bool) bool {
 	defer i.mu.Unlock()
 	if i.it == nil {
 		i.err = storage.ErrClosed
+		return false
+	}
+	if err := i.fence.failure(); err != nil {
+		i.err = err
 		return false
 	}
 	if !f(i.it) {
