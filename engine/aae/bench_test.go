@@ -27,44 +27,6 @@ func benchData(b *testing.B, n int) (keys, objs [][]byte) {
 	return keys, objs
 }
 
-func BenchmarkTreeUpdate(b *testing.B) {
-	keys, objs := benchData(b, 1024)
-	tr := aae.NewTree(0)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		k := i % len(keys)
-		tr.Update(keys[k], objs[k], objs[(k+1)%len(objs)])
-		i++
-	}
-}
-
-func BenchmarkTreeUpdateParallel(b *testing.B) {
-	keys, objs := benchData(b, 1024)
-	tr := aae.NewTree(0)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			k := i % len(keys)
-			tr.Update(keys[k], objs[k], objs[(k+1)%len(objs)])
-			i++
-		}
-	})
-}
-
-func BenchmarkTreeBuild100k(b *testing.B) {
-	keys, objs := benchData(b, 100_000)
-	b.ReportAllocs()
-	for b.Loop() {
-		tr := aae.NewTree(0)
-		for i := range keys {
-			tr.Update(keys[i], nil, objs[i])
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
-}
-
 // BenchmarkExchange1Percent exchanges a partition where 1% of the keys
 // differ: half of them missing on b, half with a newer version on a. The
 // replicas do not store what they receive, so every iteration does the same

@@ -5,28 +5,19 @@
 //
 // # TicTac trees
 //
-// Each replica keeps, per partition, a [Tree] in the style of Riak's TicTac
-// AAE (M. Sayers, "kv_index_tictactree"): a fixed number of segments (1024
-// by default), each the XOR of h(key, object) over the keys that hash into
-// it ([SegmentOf], [Hash]). XOR makes the tree independent of the order of
-// the writes and lets it change incrementally: a write of key k from object
-// o to o' XORs the segment of k with h(k, o) ^ h(k, o') ([Tree.Update]).
-// There is no periodic rebuild, no scan on the write path and no lock:
-// replicas holding the same objects have the same segments, whatever order
-// the writes reached them in. The objects are hashed in their canonical
-// encoding ([dvv.Object.MarshalBinary]), so equal objects hash alike on
-// every replica.
-//
-// With 64-bit hashes, the chance that a divergence goes unseen (a hash
-// collision, or changes cancelling out under XOR in one segment) is about
-// 2^-64 per segment per exchange: negligible next to hardware errors.
+// Each replica keeps, per partition, a TicTac Merkle tree (package
+// [github.com/concord-kv/concord/engine/aae/tictac], pure and documented
+// there): a fixed number of segments, each the XOR of h(key, object) over
+// the keys that hash into it, so that replicas holding the same objects
+// have the same segments whatever order the writes reached them in, and a
+// write changes one segment in place.
 //
 // # How a node uses it
 //
-//   - The write path calls [Tree.Update] for every object it persists, with
-//     the exact old and new encoded bytes (nil for an absent key), under the
-//     same per-key lock as the write, so that the tree applies every change
-//     once. That covers client writes, replication, read repair, handoff and
+//   - The write path calls the tree's Update for every object it persists,
+//     with the exact old and new encoded bytes (nil for an absent key), under
+//     the same per-key lock as the write, so that the tree applies every
+//     change once. That covers client writes, replication, read repair, handoff and
 //     [Replica.Merge] of this package.
 //   - At start, the trees are rebuilt from a storage scan of each partition
 //     (Update(key, nil, object) for each key); they are not persisted.
@@ -47,11 +38,11 @@
 //
 // Tombstones are objects like any other: anti-entropy spreads them and never
 // removes them. Purging a tombstone once every replica holds it is not done
-// here; the purge must call Update(key, tombstone, nil) on the tree.
+// here (package engine/purge decides it); the purge must call
+// Update(key, tombstone, nil) on the tree.
 //
-// # Purity and goroutine safety
+// # Goroutine safety
 //
-// [Tree], [Diff], [SegmentOf], [Hash] and [Root] are pure: no IO, no clock,
-// no goroutines. [Tree] and [Scheduler] are safe for concurrent use;
-// [Exchange] is safe to run concurrently with writes to both replicas.
+// [Scheduler] is safe for concurrent use; [Exchange] is safe to run
+// concurrently with writes to both replicas.
 package aae

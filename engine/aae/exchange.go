@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/concord-kv/concord/engine/aae/tictac"
 	"github.com/concord-kv/concord/engine/dvv"
 )
 
@@ -22,10 +23,10 @@ type KeyObject struct {
 // it. Implementations must be safe for concurrent use.
 type Replica interface {
 	// Segments returns the segment hashes of the replica's tree of the
-	// partition ([Tree.Segments]).
+	// partition ([tictac.Tree.Segments]).
 	Segments(ctx context.Context, partition int) ([]uint64, error)
 	// Objects returns every key of the partition that falls in one of the
-	// segments ([SegmentOf]), with its stored object, each key once,
+	// segments ([tictac.SegmentOf]), with its stored object, each key once,
 	// preferably in ascending key order (as a storage scan yields them;
 	// Exchange sorts them otherwise). segments is ascending. Exchange owns
 	// the returned slice and may reorder it.
@@ -125,7 +126,7 @@ func Exchange(ctx context.Context, partition int, a, b Replica, opts ExchangeOpt
 		return st, fmt.Errorf("%w: partition %d: %d and %d", ErrSegmentCount, partition, len(sa), len(sb))
 	}
 	st.SegmentsCompared = len(sa)
-	diff := Diff(sa, sb)
+	diff := tictac.Diff(sa, sb)
 	st.SegmentsDiffering = len(diff)
 	if len(diff) == 0 {
 		return st, nil

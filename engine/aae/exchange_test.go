@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/concord-kv/concord/engine/aae"
+	"github.com/concord-kv/concord/engine/aae/tictac"
 	"github.com/concord-kv/concord/engine/dvv"
 )
 
@@ -182,7 +183,7 @@ func divergent(t *testing.T, segments, n int) (a, b *memReplica, differing int) 
 	for i := range n {
 		a.write(t, key("ns", fmt.Sprint(i)), "v", false)
 	}
-	return a, b, len(aae.Diff(a.tree.Segments(), b.tree.Segments()))
+	return a, b, len(tictac.Diff(a.tree.Segments(), b.tree.Segments()))
 }
 
 func TestExchangeBoundsSegmentsPerRound(t *testing.T) {
@@ -225,13 +226,13 @@ func TestExchangeDefaultBound(t *testing.T) {
 func TestExchangeStartSegment(t *testing.T) {
 	t.Parallel()
 	a, b, _ := divergent(t, 64, 300)
-	diff := aae.Diff(a.tree.Segments(), b.tree.Segments())
+	diff := tictac.Diff(a.tree.Segments(), b.tree.Segments())
 	last := diff[len(diff)-1]
 	st := exchangeOK(t, t.Context(), a, b, aae.ExchangeOptions{MaxSegmentsPerRound: 2, StartSegment: last})
 	if st.NextSegment != diff[0]+1 {
 		t.Fatalf("NextSegment = %d, want %d (wrapped past %d to %d)", st.NextSegment, diff[0]+1, last, diff[0])
 	}
-	got := aae.Diff(a.tree.Segments(), b.tree.Segments())
+	got := tictac.Diff(a.tree.Segments(), b.tree.Segments())
 	if len(got) != len(diff)-2 || got[0] != diff[1] || got[len(got)-1] != diff[len(diff)-2] {
 		t.Fatalf("after starting at %d, still differing: %v (was %v)", last, got, diff)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/concord-kv/concord/engine/aae"
+	"github.com/concord-kv/concord/engine/aae/tictac"
 	"github.com/concord-kv/concord/engine/dvv"
 )
 
@@ -18,7 +19,7 @@ type memReplica struct {
 	actor string // node ID used for local writes
 
 	mu     sync.Mutex
-	tree   *aae.Tree
+	tree   *tictac.Tree
 	objs   map[string][]byte
 	frozen bool  // Merge computes but stores nothing (benchmarks)
 	fail   error // returned by every method when set
@@ -28,7 +29,7 @@ type memReplica struct {
 var _ aae.Replica = (*memReplica)(nil)
 
 func newMem(actor string, segments int) *memReplica {
-	return &memReplica{actor: actor, tree: aae.NewTree(segments), objs: make(map[string][]byte)}
+	return &memReplica{actor: actor, tree: tictac.New(segments), objs: make(map[string][]byte)}
 }
 
 // tester is what the helpers need of a *testing.T, *testing.B or *rapid.T.
@@ -169,8 +170,8 @@ func (m *memReplica) check(ctx context.Context) error {
 
 // treeOf builds a fresh tree from stored objects, as a node does from a
 // storage scan at start.
-func treeOf(segments int, objs map[string][]byte) *aae.Tree {
-	t := aae.NewTree(segments)
+func treeOf(segments int, objs map[string][]byte) *tictac.Tree {
+	t := tictac.New(segments)
 	for k, raw := range objs {
 		t.Update([]byte(k), nil, raw)
 	}
@@ -186,7 +187,7 @@ func assertConverged(tb tester, a, b *memReplica) {
 		tb.Fatalf("objects differ: a has %d keys, b has %d", len(sa), len(sb))
 	}
 	if !a.tree.Equal(b.tree) {
-		tb.Fatalf("trees differ in segments %v", aae.Diff(a.tree.Segments(), b.tree.Segments()))
+		tb.Fatalf("trees differ in segments %v", tictac.Diff(a.tree.Segments(), b.tree.Segments()))
 	}
 	if !a.tree.Equal(treeOf(a.tree.Len(), sa)) {
 		tb.Fatal("a's tree does not match its data")

@@ -10,6 +10,15 @@
 // The package knows the cluster only through [View] and reaches other nodes
 // only through [Peers], so tests can run it against fakes and the node can
 // run it against gossip and Connect.
+//
+// The decisions of the request path are a pure core, in the manner of
+// etcd-io/raft: a write tracker and a read tracker (tracker*.go) choose the
+// node that answers for each replica (the replica itself or the next live
+// fallback), count the answers, say when a request is done or failed, and
+// which replicas a read repairs. They take every answer, failure and
+// timeout as an event and do no IO, start no goroutines and never read the
+// clock; [Coordinator.Write] and [Coordinator.Read] make the calls, run the
+// timers and feed them. The scenario files in testdata/ are their tests.
 package coord
 
 import (
@@ -54,18 +63,6 @@ type Peers interface {
 	Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error)
 }
 
-// Options tune a Coordinator. Zero values take the defaults.
-type Options struct {
-	// WriteTimeout bounds a write when the client set no deadline. Default 5s.
-	WriteTimeout time.Duration
-	// ReadTimeout bounds a read when the client set no deadline. Default 5s.
-	ReadTimeout time.Duration
-	// RepairTimeout bounds the background work after an answer: late
-	// replies, read repair, sends to replicas that had not answered. Default 10s.
-	RepairTimeout time.Duration
-	Logger        *slog.Logger
-}
-
 // Stats are counters since start.
 type Stats struct {
 	ReadRepairs  atomic.Int64 // objects sent to stale replicas after reads
@@ -84,20 +81,15 @@ type Coordinator struct {
 	Stats Stats
 }
 
-// New returns a Coordinator over the local replica store.
+// New returns a Coordinator over the local replica store. Options come from
+// code, not from users, so invalid ones are a programming error: New
+// panics if [Options.Validate] fails (as time.NewTicker does on a
+// non-positive interval).
 func New(local *replica.Store, view View, peers Peers, opts Options) *Coordinator {
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = 5 * time.Second
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = 5 * time.Second
-	}
-	if opts.RepairTimeout == 0 {
-		opts.RepairTimeout = 10 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts = opts.withDefaults()
 	return &Coordinator{local: local, view: view, peers: peers, opts: opts, log: opts.Logger}
 }
 

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/concord-kv/concord/engine/aae"
+	"github.com/concord-kv/concord/engine/aae/tictac"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
@@ -21,12 +22,12 @@ import (
 
 // trees are the anti-entropy trees of every partition on this node, kept
 // current by the replica store's observer on every write.
-type trees []*aae.Tree
+type trees []*tictac.Tree
 
 func newTrees(q int) trees {
 	t := make(trees, q)
 	for p := range t {
-		t[p] = aae.NewTree(aae.DefaultSegments)
+		t[p] = tictac.New(tictac.DefaultSegments)
 	}
 	return t
 }

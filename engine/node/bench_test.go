@@ -6,7 +6,6 @@ import (
 
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
-	"github.com/concord-kv/concord/resolvers/builtin"
 )
 
 // BenchmarkPutConflicting measures what an on_write resolver adds to a put,
@@ -28,12 +27,11 @@ func BenchmarkPutConflicting(b *testing.B) {
 			}
 			defer n.Close()
 			ns := meta.Namespace{Name: "carts", Limits: meta.Limits{MaxSiblings: 10_000}}
-			if _, err := n.Meta().Create(ns); err != nil {
+			if _, err := n.CreateNamespace(ns); err != nil {
 				b.Fatal(err)
 			}
 			if mode != "no resolver" {
-				wasm, _ := builtin.Module("shopping-cart")
-				if _, err := n.SetResolver(ctx, "carts", wasm, meta.Resolver{Name: "shopping-cart", Mode: meta.ModeOnWrite}); err != nil {
+				if _, _, err := n.ActivateResolver(ctx, node.ResolverUpload{Namespace: "carts", Builtin: "shopping-cart", Resolver: meta.Resolver{Mode: meta.ModeOnWrite}}); err != nil {
 					b.Fatal(err)
 				}
 			}

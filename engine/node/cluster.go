@@ -479,32 +479,6 @@ func (n *Node) Members() []membership.Member {
 	return n.members.Members()
 }
 
-// SetRingMembers rebalances the ring onto exactly these nodes (all known to
-// gossip) and spreads it: the commit of staged joins and leaves.
-func (n *Node) SetRingMembers(ids []string) (ring.Ring, error) {
-	cur, ok := n.Ring()
-	if !ok {
-		return ring.Ring{}, errors.New("node: no ring yet")
-	}
-	members := make([]ring.Member, 0, len(ids))
-	for _, id := range ids {
-		zone := ""
-		if id == n.id {
-			zone = zoneOf(n.cfg.Cluster)
-		} else if m, ok := n.members.Member(id); ok {
-			zone = m.Meta.Zone
-		} else {
-			return ring.Ring{}, fmt.Errorf("node: %s is not a known member", id)
-		}
-		members = append(members, ring.Member{ID: ring.NodeID(id), Zone: zone})
-	}
-	next, err := ring.Rebalance(cur, members, targetN(n.cfg.Cluster))
-	if err != nil {
-		return ring.Ring{}, err
-	}
-	return next, n.PublishRing(next)
-}
-
 // Stats are the node's cluster counters.
 type Stats struct {
 	HintBacklog      int64 // hints this node keeps for others

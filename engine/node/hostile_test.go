@@ -34,10 +34,10 @@ func TestHostileResolverLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Meta().Create(meta.Namespace{Name: "hostile"}); err != nil {
+	if _, err := n.CreateNamespace(meta.Namespace{Name: "hostile"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.SetResolver(ctx, "hostile", hostileModule(t), meta.Resolver{Name: "hostile", Mode: meta.ModeOnWrite, WriteDeadline: 20 * time.Millisecond, MemoryPages: 16}); err != nil {
+	if _, err := n.SetResolverUnchecked(ctx, "hostile", hostileModule(t), meta.Resolver{Name: "hostile", Mode: meta.ModeOnWrite, WriteDeadline: 20 * time.Millisecond, MemoryPages: 16}); err != nil {
 		t.Fatal(err)
 	}
 	for _, behaviour := range []string{"L", "T", "G", "E", "B", "S", "X"} {

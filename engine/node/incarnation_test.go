@@ -19,14 +19,14 @@ func value(v string) dvv.Object {
 // before and after.
 func recreate(t *testing.T, n *node.Node, name string) (before, after meta.Namespace) {
 	t.Helper()
-	before, err := n.Meta().Get(name)
+	before, err := n.Namespace(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Meta().Delete(name); err != nil {
+	if err := n.DeleteNamespace(name); err != nil {
 		t.Fatal(err)
 	}
-	if after, err = n.Meta().Create(meta.Namespace{Name: name}); err != nil {
+	if after, err = n.CreateNamespace(meta.Namespace{Name: name}); err != nil {
 		t.Fatal(err)
 	}
 	return before, after
@@ -57,7 +57,7 @@ func TestApplyKeepsOnlyTheLiveIncarnation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Meta().Create(meta.Namespace{Name: "x"}); err != nil {
+	if _, err := n.CreateNamespace(meta.Namespace{Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	old, cur := recreate(t, n, "x")
@@ -96,7 +96,7 @@ func TestApplyKeepsOnlyTheLiveIncarnation(t *testing.T) {
 	if b := n.Stats().HintBacklog; b != 1 {
 		t.Fatalf("hint backlog %d, want 1 (the live incarnation's hint only)", b)
 	}
-	if err := n.Meta().Delete("x"); err != nil {
+	if err := n.DeleteNamespace("x"); err != nil {
 		t.Fatal(err)
 	}
 	if b := n.Stats().HintBacklog; b != 0 {
@@ -117,7 +117,7 @@ func TestRecreatedNamespaceStartsEmptyAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := n.Meta().Create(meta.Namespace{Name: "x"})
+	first, err := n.CreateNamespace(meta.Namespace{Name: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRecreatedNamespaceStartsEmptyAfterRestart(t *testing.T) {
 	newer := first
 	newer.Version += 2 // the delete (version+1) never arrived
 	newer.Incarnation = meta.NewIncarnation(newer.Version)
-	if changed, err := n.Meta().Apply(newer); err != nil || !changed {
+	if changed, err := n.ApplyNamespaceDoc(newer); err != nil || !changed {
 		t.Fatalf("apply the newer incarnation: %v, %v", changed, err)
 	}
 	checkEmpty := func(when string) {
@@ -190,7 +190,7 @@ func TestContextOfADeletedNamespaceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Meta().Create(meta.Namespace{Name: "x"}); err != nil {
+	if _, err := n.CreateNamespace(meta.Namespace{Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := n.Put(ctx, node.PutRequest{Namespace: "x", Key: []byte("k"), Value: []byte("old")})

@@ -1,7 +1,11 @@
 // Package node assembles one concord node from a [Config]: its storage
 // engine, metadata store and replica store, and serves the key-value
-// operations on them. It is the one place a server is built (like etcd's
-// embed); internal/server puts it behind Connect.
+// operations on them. It also holds the rules every administrative call
+// follows: namespaces change through [Node.CreateNamespace] and its
+// siblings, and a resolver becomes active only through
+// [Node.ActivateResolver], after the law checks. internal/embed runs a node
+// with its servers (internal/server puts it behind Connect, translating
+// only).
 package node
 
 import (
@@ -202,9 +206,6 @@ func randomID() string {
 
 // ID is the node's actor ID.
 func (n *Node) ID() string { return n.id }
-
-// Meta is the node's metadata store.
-func (n *Node) Meta() *meta.Store { return n.meta }
 
 // Close stops the node and closes its store. It is safe to call twice.
 func (n *Node) Close() error {

@@ -61,7 +61,7 @@ func TestStoreKeepsIdentityAndNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := n.ID()
-	if _, err := n.Meta().Create(meta.Namespace{Name: "carts", N: 1}); err != nil {
+	if _, err := n.CreateNamespace(meta.Namespace{Name: "carts", N: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Close(); err != nil {
@@ -76,7 +76,7 @@ func TestStoreKeepsIdentityAndNamespaces(t *testing.T) {
 		t.Errorf("node ID changed across restart: %s → %s", id, n.ID())
 	}
 	var names []string
-	for _, ns := range n.Meta().List() {
+	for _, ns := range n.Namespaces() {
 		names = append(names, ns.Name)
 	}
 	if strings.Join(names, ",") != "carts,default" {

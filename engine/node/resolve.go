@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
-	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/storage"
@@ -249,29 +248,27 @@ func (n *Node) ResolverStats() []ResolverStats {
 	return out
 }
 
-// Runtime is the node's WebAssembly runtime (for upload checks).
-func (n *Node) Runtime() *resolvers.Runtime { return n.resolvers.rt }
-
-// SetResolver makes wasm (checked by the caller) the namespace's resolver.
-func (n *Node) SetResolver(ctx context.Context, nsName string, wasm []byte, r meta.Resolver) (meta.Namespace, error) {
+// setResolver makes wasm, compiled as mod (which the node now owns), the
+// namespace's resolver with the settings r, already validated.
+func (n *Node) setResolver(ctx context.Context, nsName string, wasm []byte, mod *resolvers.Module, r meta.Resolver) (meta.Namespace, error) {
 	ns, err := n.meta.Get(nsName)
 	if err != nil {
+		_ = mod.Close(context.WithoutCancel(ctx))
 		return meta.Namespace{}, err
-	}
-	r = r.WithDefaults()
-	if err := r.Validate(); err != nil {
-		return meta.Namespace{}, err
-	}
-	mod, err := n.resolvers.rt.Compile(ctx, wasm)
-	if err != nil {
-		return meta.Namespace{}, errs.Invalid("module", "%v", err)
 	}
 	if r.Hash, err = n.StoreModule(wasm); err != nil {
+		_ = mod.Close(context.WithoutCancel(ctx))
 		return meta.Namespace{}, err
 	}
 	n.resolvers.mu.Lock()
-	n.resolvers.modules[r.Hash] = mod
+	_, had := n.resolvers.modules[r.Hash] // pools may run the compilation held already: keep it
+	if !had {
+		n.resolvers.modules[r.Hash] = mod
+	}
 	n.resolvers.mu.Unlock()
+	if had {
+		_ = mod.Close(context.WithoutCancel(ctx))
+	}
 	r.ModuleBytes = uint64(len(wasm))
 	ns.Resolver = &r
 	return n.meta.Update(ns)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
-	"github.com/concord-kv/concord/resolvers/builtin"
 )
 
 // TestNamespacesKeepTheirOwnResolvers: two namespaces with different
@@ -20,11 +19,10 @@ func TestNamespacesKeepTheirOwnResolvers(t *testing.T) {
 	}
 	defer n.Close()
 	for ns, name := range map[string]string{"sets": "set-union", "lww": "lww"} {
-		if _, err := n.Meta().Create(meta.Namespace{Name: ns}); err != nil {
+		if _, err := n.CreateNamespace(meta.Namespace{Name: ns}); err != nil {
 			t.Fatal(err)
 		}
-		wasm, _ := builtin.Module(name)
-		if _, err := n.SetResolver(ctx, ns, wasm, meta.Resolver{Name: name, Mode: meta.ModeOnWrite}); err != nil {
+		if _, _, err := n.ActivateResolver(ctx, node.ResolverUpload{Namespace: ns, Builtin: name, Resolver: meta.Resolver{Mode: meta.ModeOnWrite}}); err != nil {
 			t.Fatal(err)
 		}
 	}

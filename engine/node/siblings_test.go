@@ -24,7 +24,7 @@ func TestMaxSiblingsBindsCoordinatorsNotReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	tight, err := n.Meta().Create(meta.Namespace{Name: "tight", Limits: meta.Limits{MaxSiblings: 2}})
+	tight, err := n.CreateNamespace(meta.Namespace{Name: "tight", Limits: meta.Limits{MaxSiblings: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

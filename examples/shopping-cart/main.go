@@ -136,7 +136,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	fmt.Fprintf(out, "namespace carts: resolver %s, on_write\n", up.GetNamespace().GetResolver().GetName())
 	if err := waitFor(ctx, func() bool {
 		for _, n := range c.Nodes {
-			if ns, err := n.Node().Meta().Get("carts"); err != nil || ns.Resolver == nil {
+			if ns, err := n.Node().Namespace("carts"); err != nil || ns.Resolver == nil {
 				return false
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,22 +14,21 @@ import (
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/cli"
-	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/embed"
 )
 
-// startNode serves an in-memory node over HTTP and returns its endpoint.
+// startNode serves a single in-memory node on loopback and returns its
+// endpoint.
 func startNode(t *testing.T) string {
 	t.Helper()
-	cfg := node.DefaultLocalConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	n, err := node.Open(cfg)
+	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0"}
+	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = n.Close() })
-	ts := httptest.NewServer(server.New(n, server.Options{Logger: cfg.Logger}).Handler())
-	t.Cleanup(ts.Close)
-	return ts.URL
+	t.Cleanup(func() { _ = e.Close() })
+	return "http://" + e.APIAddr()
 }
 
 // run executes the CLI with args, an environment and stdin, and returns

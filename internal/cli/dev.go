@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-kv/concord/engine/node"
-	"github.com/concord-kv/concord/internal/wait"
+	"github.com/concord-kv/concord/internal/embed"
 )
 
 type devFlags struct {
@@ -49,7 +49,7 @@ port of --api-addr plus i. Not for production.`,
 				}
 				defer os.RemoveAll(dir)
 			}
-			return runDev(cmd, f, dir, f.log)
+			return runDev(cmd, f, dir)
 		},
 	}
 	cmd.Flags().StringVar(&f.apiAddr, "api-addr", "127.0.0.1:7700", "HOST:PORT of node 1's API; node i uses PORT+i-1 (port 0 picks free ones)")
@@ -59,9 +59,7 @@ port of --api-addr plus i. Not for production.`,
 	return cmd
 }
 
-func runDev(cmd *cobra.Command, f *devFlags, dir string, lf logFlags) error {
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
+func runDev(cmd *cobra.Command, f *devFlags, dir string) error {
 	host, port, err := net.SplitHostPort(f.apiAddr)
 	if err != nil {
 		return fmt.Errorf("--api-addr %q: %w", f.apiAddr, err)
@@ -70,89 +68,78 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string, lf logFlags) error {
 	if err != nil {
 		return fmt.Errorf("--api-addr %q: bad port", f.apiAddr)
 	}
-	nodes := make([]*node.Node, f.nodes)
-	apis := make([]string, f.nodes)
-	errc := make(chan error, f.nodes)
-	for i := range f.nodes {
-		log, _ := lf.logger(cmd.ErrOrStderr())
-		cfg := node.DefaultConfig()
-		cfg.DataDir = filepath.Join(dir, fmt.Sprintf("node%d", i+1))
-		cfg.Logger = log.With("dev_node", i+1)
-		cfg.Namespace.N = uint32(min(3, f.nodes))
-		cfg.Namespace.R, cfg.Namespace.W = cfg.Namespace.N/2+1, cfg.Namespace.N/2+1
-		cfg.Cluster = &node.ClusterConfig{GossipAddr: host + ":0", FastGossip: true, HintInterval: 200 * time.Millisecond}
-		if i > 0 {
-			cfg.Cluster.Join = []string{nodes[0].GossipAddr()}
+	// Every node runs until the command's context ends or one of them
+	// stops: then all stop.
+	ctx, stop := context.WithCancel(cmd.Context())
+	defer stop()
+	var nodes []*embed.Embedded
+	closeAll := func() error {
+		stop()
+		var errs []error
+		for _, e := range nodes {
+			errs = append(errs, e.Close())
 		}
-		api := host + ":0"
-		if basePort != 0 {
-			api = net.JoinHostPort(host, strconv.Itoa(basePort+i))
-		}
-		ready := make(chan struct{})
-		go func() {
-			errc <- runNode(ctx, cfg, api, host+":0", func(n *node.Node, addr string) {
-				nodes[i], apis[i] = n, addr
-				close(ready)
-			})
-		}()
-		select {
-		case <-ready:
-		case err := <-errc:
-			cancel()
-			return fmt.Errorf("dev node %d: %w", i+1, err)
-		}
+		return errors.Join(errs...)
 	}
-	if err := formDevCluster(ctx, nodes); err != nil {
-		cancel()
-		return err
+	for i := range f.nodes {
+		cfg, err := f.nodeConfig(cmd, dir, host, basePort, i)
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		if i > 0 {
+			cfg.Node.Cluster.Join = []string{nodes[0].Node().GossipAddr()}
+		}
+		e, err := embed.Start(ctx, cfg)
+		if err != nil {
+			return errors.Join(fmt.Errorf("dev node %d: %w", i+1, err), closeAll())
+		}
+		nodes = append(nodes, e)
+		go func() { <-e.Done(); stop() }()
+	}
+	members := make([]*node.Node, len(nodes))
+	for i, e := range nodes {
+		members[i] = e.Node()
+	}
+	formCtx, cancel := context.WithTimeout(ctx, devFormTimeout)
+	err = embed.FormCluster(formCtx, members...)
+	cancel()
+	if err != nil {
+		return errors.Join(fmt.Errorf("dev: %w", err), closeAll())
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "concord dev: %d nodes, data in %s\n", f.nodes, dir)
-	for i, a := range apis {
-		fmt.Fprintf(out, "  node %d  http://%s   (gossip %s)\n", i+1, a, nodes[i].GossipAddr())
+	for i, e := range nodes {
+		fmt.Fprintf(out, "  node %d  http://%s   (gossip %s)\n", i+1, e.APIAddr(), e.Node().GossipAddr())
 	}
-	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint http://%s\n", apis[0])
-	fmt.Fprintf(out, "Add a node:  concord serve --data-dir DIR --join %s, then concord cluster join NODE; concord cluster commit\n", nodes[0].GossipAddr())
+	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint http://%s\n", nodes[0].APIAddr())
+	fmt.Fprintf(out, "Add a node:  concord serve --data-dir DIR --join %s, then concord cluster join NODE; concord cluster commit\n", nodes[0].Node().GossipAddr())
 	fmt.Fprintln(out, "Stop with Ctrl-C.")
-	var errs []error
-	for range f.nodes {
-		errs = append(errs, <-errc)
-	}
-	return errors.Join(errs...)
+	<-ctx.Done()
+	return closeAll()
 }
 
-// formDevCluster waits until every node is alive in node 1's gossip view,
-// commits a ring over all of them, and waits until every node has it.
-func formDevCluster(ctx context.Context, nodes []*node.Node) error {
-	ids := make([]string, len(nodes))
-	for i, n := range nodes {
-		ids[i] = n.ID()
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := wait.Until(ctx, func() bool {
-		for _, id := range ids {
-			if !nodes[0].Alive(id) {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("dev: nodes did not find each other: %w", err)
-	}
-	want, err := nodes[0].SetRingMembers(ids)
+// devFormTimeout bounds forming the dev cluster: gossip finding every node,
+// the commit, and the (empty, or for a kept --data-dir small) handoff.
+const devFormTimeout = time.Minute
+
+// nodeConfig is the configuration of dev node i (from 0): loopback, free
+// peer and gossip ports, its API on the port of --api-addr plus i (or a
+// free one), quick gossip and hint delivery.
+func (f *devFlags) nodeConfig(cmd *cobra.Command, dir, host string, basePort, i int) (embed.Config, error) {
+	log, err := f.log.logger(cmd.ErrOrStderr())
 	if err != nil {
-		return err
+		return embed.Config{}, err
 	}
-	if err := wait.Until(ctx, func() bool {
-		for _, n := range nodes {
-			if r, ok := n.Ring(); !ok || r.Epoch() < want.Epoch() {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("dev: the ring did not reach every node: %w", err)
+	cfg := embed.Config{APIAddr: net.JoinHostPort(host, "0"), PeerAddr: net.JoinHostPort(host, "0")}
+	if basePort != 0 {
+		cfg.APIAddr = net.JoinHostPort(host, strconv.Itoa(basePort+i))
 	}
-	return nil
+	n := &cfg.Node
+	*n = node.DefaultConfig()
+	n.DataDir = filepath.Join(dir, fmt.Sprintf("node%d", i+1))
+	n.Logger = log.With("dev_node", i+1)
+	n.Namespace.N = uint32(min(3, f.nodes))
+	n.Namespace.R, n.Namespace.W = n.Namespace.N/2+1, n.Namespace.N/2+1
+	n.Cluster = &node.ClusterConfig{GossipAddr: net.JoinHostPort(host, "0"), FastGossip: true, HintInterval: 200 * time.Millisecond}
+	return cfg, nil
 }

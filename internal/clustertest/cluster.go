@@ -1,5 +1,6 @@
 // Package clustertest runs an in-process concord cluster for tests: real
-// nodes on real Pebble directories, real Connect servers on loopback, gossip
+// nodes on real Pebble directories, run with their real Connect servers on
+// loopback by internal/embed (as `concord serve` runs one), gossip
 // over an in-memory network (memnet), and faults injected on both gossip and
 // peer RPC: partitions, isolation, kills and restarts. Every cluster
 // scenario test uses it.
@@ -18,7 +19,7 @@ import (
 	"github.com/concord-kv/concord/engine/membership/memnet"
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/engine/peer"
-	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/wait"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -67,15 +68,18 @@ type Node struct {
 	// the test, so a restart cannot lose its ports.
 	apiPort, peerPort *port
 
-	mu     sync.Mutex
-	N      *node.Node
-	API    string // http://host:port of the client API
-	peer   string // host:port of the peer service
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex
+	e    *embed.Embedded // nil while the node is down
+	N    *node.Node
+	API  string // http://host:port of the client API
+	peer string // host:port of the peer service
 }
 
-// Start starts a cluster and commits a ring over all its nodes.
+// Start starts a cluster and forms it as an operator would
+// ([embed.FormCluster]): the first node starts the cluster, the others
+// start with it to join, and their joins are staged and committed on the
+// first node. Start returns once every node has the ring and every
+// partition has moved.
 func Start(t T, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes == 0 {
@@ -115,32 +119,15 @@ func Start(t T, opts Options) *Cluster {
 			n.closePorts()
 		}
 	})
-	ids := make([]string, len(c.Nodes))
+	nodes := make([]*node.Node, len(c.Nodes))
 	for i, n := range c.Nodes {
-		ids[i] = n.ID()
+		nodes[i] = n.Node()
 	}
-	c.Eventually(func() bool {
-		for _, n := range c.Nodes {
-			for _, id := range ids {
-				if !n.Node().Alive(id) {
-					return false
-				}
-			}
-		}
-		return true
-	}, "every node alive in every node's view")
-	r, err := c.Nodes[0].Node().SetRingMembers(ids)
-	if err != nil {
-		t.Fatalf("%v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := embed.FormCluster(ctx, nodes...); err != nil {
+		t.Fatalf("form the cluster: %v", err)
 	}
-	c.Eventually(func() bool {
-		for _, n := range c.Nodes {
-			if got, ok := n.Node().Ring(); !ok || got.Epoch() < r.Epoch() {
-				return false
-			}
-		}
-		return true
-	}, "ring committed on every node")
 	return c
 }
 
@@ -173,15 +160,13 @@ func (n *Node) start(t T) {
 			t.Fatalf("%v", err)
 		}
 	}
-	apiLis, peerLis := n.apiPort.open(), n.peerPort.open()
-	cfg := node.DefaultConfig()
-	cfg.DataDir = n.dir
-	cfg.Partitions = c.opts.Partitions
-	cfg.Logger = c.opts.Logger.With("test_node", n.Index)
-	cfg.Namespace.N, cfg.Namespace.R, cfg.Namespace.W = c.opts.N, c.opts.R, c.opts.W
-	cfg.Cluster = &node.ClusterConfig{
-		PeerAddr:        peerLis.Addr().String(),
-		APIAddr:         apiLis.Addr().String(),
+	cfg := embed.Config{APIListener: n.apiPort.open(), PeerListener: n.peerPort.open()}
+	cfg.Node = node.DefaultConfig()
+	cfg.Node.DataDir = n.dir
+	cfg.Node.Partitions = c.opts.Partitions
+	cfg.Node.Logger = c.opts.Logger.With("test_node", n.Index)
+	cfg.Node.Namespace.N, cfg.Node.Namespace.R, cfg.Node.Namespace.W = c.opts.N, c.opts.R, c.opts.W
+	cfg.Node.Cluster = &node.ClusterConfig{
 		GossipAddr:      n.gossip,
 		FastGossip:      true,
 		HintInterval:    c.opts.HintInterval,
@@ -192,26 +177,14 @@ func (n *Node) start(t T) {
 		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
 	}
 	if n.Index > 0 {
-		cfg.Cluster.Join = []string{c.Nodes[0].gossip} // Nodes[0] never changes
+		cfg.Node.Cluster.Join = []string{c.Nodes[0].gossip} // Nodes[0] never changes
 	}
-	nd, err := node.Open(cfg)
+	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
-		_, _ = apiLis.Close(), peerLis.Close()
-		t.Fatalf("open node %d: %v", n.Index, err)
+		t.Fatalf("start node %d: %v", n.Index, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	srv := server.New(nd, server.Options{Logger: cfg.Logger})
-	go func() {
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = server.ServePeer(ctx, peerLis, nd, cfg.Logger) })
-		_ = srv.Serve(ctx, apiLis)
-		wg.Wait()
-		_ = nd.Close()
-		close(done)
-	}()
 	n.mu.Lock()
-	n.N, n.API, n.peer, n.cancel, n.done = nd, "http://"+apiLis.Addr().String(), peerLis.Addr().String(), cancel, done
+	n.e, n.N, n.API, n.peer = e, e.Node(), "http://"+e.APIAddr(), e.PeerAddr()
 	n.mu.Unlock()
 }
 
@@ -226,14 +199,12 @@ func (n *Node) closePorts() {
 
 func (n *Node) stop() {
 	n.mu.Lock()
-	cancel, done := n.cancel, n.done
-	n.cancel = nil
+	e := n.e
+	n.e = nil
 	n.mu.Unlock()
-	if cancel == nil {
-		return
+	if e != nil {
+		_ = e.Close()
 	}
-	cancel()
-	<-done
 }
 
 // Node returns the running node.
@@ -273,7 +244,7 @@ func (n *Node) Restart() {
 func (n *Node) running() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.cancel != nil
+	return n.e != nil
 }
 
 // waitHealthy waits until every running node sees every other running node

@@ -42,7 +42,7 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 	}
 	c.Eventually(func() bool {
 		for _, n := range c.Nodes {
-			if _, err := n.Node().Meta().Get("tight"); err != nil {
+			if _, err := n.Node().Namespace("tight"); err != nil {
 				return false
 			}
 		}
@@ -144,7 +144,7 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 func forwardPlacement(t *testing.T, c *clustertest.Cluster, ns, name string) (key []byte, pref, outside []*clustertest.Node) {
 	t.Helper()
 	n0 := c.Nodes[0].Node()
-	meta, err := n0.Meta().Get(ns)
+	meta, err := n0.Namespace(ns)
 	if err != nil {
 		t.Fatal(err)
 	}

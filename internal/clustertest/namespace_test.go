@@ -32,13 +32,13 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 	create()
 	c.Eventually(func() bool {
 		for _, n := range c.Nodes {
-			if _, err := n.Node().Meta().Get("x"); err != nil {
+			if _, err := n.Node().Namespace("x"); err != nil {
 				return false
 			}
 		}
 		return true
 	}, "namespace x on every node")
-	first, _ := c.Nodes[0].Node().Meta().Get("x")
+	first, _ := c.Nodes[0].Node().Namespace("x")
 	const keys = 40
 	for i := range keys {
 		key := fmt.Sprintf("k%02d", i)
@@ -52,20 +52,20 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	create()
-	second, err := c.Nodes[0].Node().Meta().Get("x")
+	second, err := c.Nodes[0].Node().Namespace("x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Eventually(func() bool {
-		ns, err := c.Nodes[1].Node().Meta().Get("x")
+		ns, err := c.Nodes[1].Node().Namespace("x")
 		return err == nil && ns.Version == second.Version
 	}, "the new namespace on node 1")
-	if ns, _ := c.Nodes[2].Node().Meta().Get("x"); ns.Version != first.Version {
+	if ns, _ := c.Nodes[2].Node().Namespace("x"); ns.Version != first.Version {
 		t.Fatalf("the cut-off node saw namespace version %d during the partition", ns.Version)
 	}
 	c.Heal()
 	c.Eventually(func() bool {
-		ns, err := c.Nodes[2].Node().Meta().Get("x")
+		ns, err := c.Nodes[2].Node().Namespace("x")
 		return err == nil && ns.Version == second.Version
 	}, "the new namespace on the cut-off node")
 

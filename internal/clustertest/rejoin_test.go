@@ -52,6 +52,9 @@ func TestRejoinedNodeLosesNoBlindWrite(t *testing.T) {
 		}
 		return true
 	}, "X handed its partitions off and dropped them")
+	// X drops its partitions once it sees every transfer done; the node
+	// that commits must see that too, or it refuses the next commit.
+	c.Eventually(func() bool { _, _, done := admin.Handoffs(); return done }, "leave handoff complete on the committing node")
 
 	if _, err := admin.StageJoin(x.ID()); err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/clustertest"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
-	"github.com/concord-kv/concord/resolvers/builtin"
 )
 
 // cart is the shopping-cart built-in's value format: per item, its add
@@ -57,19 +57,15 @@ func TestCartResolverModes(t *testing.T) {
 	t.Parallel()
 	c := clustertest.Start(t, clustertest.Options{HintInterval: time.Hour})
 	ctx := t.Context()
-	wasm, ok := builtin.Module("shopping-cart")
-	if !ok {
-		t.Fatal("no shopping-cart built-in")
-	}
 	admin := c.Nodes[0].Node()
 	for _, m := range []struct {
 		ns   string
 		mode meta.ResolverMode
 	}{{"carts-w", meta.ModeOnWrite}, {"carts-r", meta.ModeOnRead}, {"carts-c", meta.ModeClient}} {
-		if _, err := admin.Meta().Create(meta.Namespace{Name: m.ns}); err != nil {
+		if _, err := admin.CreateNamespace(meta.Namespace{Name: m.ns}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := admin.SetResolver(ctx, m.ns, wasm, meta.Resolver{Name: "shopping-cart", Mode: m.mode}); err != nil {
+		if _, _, err := admin.ActivateResolver(ctx, node.ResolverUpload{Namespace: m.ns, Builtin: "shopping-cart", Resolver: meta.Resolver{Mode: m.mode}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +73,7 @@ func TestCartResolverModes(t *testing.T) {
 	c.Eventually(func() bool {
 		for _, n := range c.Nodes {
 			for _, name := range []string{"carts-w", "carts-r", "carts-c"} {
-				if ns, err := n.Node().Meta().Get(name); err != nil || ns.Resolver == nil {
+				if ns, err := n.Node().Namespace(name); err != nil || ns.Resolver == nil {
 					return false
 				}
 			}
@@ -144,7 +140,7 @@ func localObjectsIn(t *testing.T, c *clustertest.Cluster, ns, key string) []dvv.
 	t.Helper()
 	var out []dvv.Object
 	for _, n := range c.Nodes {
-		cur, err := n.Node().Meta().Get(ns)
+		cur, err := n.Node().Namespace(ns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,10 +170,13 @@ func TestNodesFetchUploadedModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := c.Nodes[0].Node()
-	if _, err := admin.Meta().Create(meta.Namespace{Name: "maxed"}); err != nil {
+	if _, err := admin.CreateNamespace(meta.Namespace{Name: "maxed"}); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := admin.SetResolver(ctx, "maxed", wasm, meta.Resolver{Name: "max", Mode: meta.ModeOnWrite, Config: []byte("M")})
+	ns, _, err := admin.ActivateResolver(ctx, node.ResolverUpload{
+		Namespace: "maxed", Module: wasm, Samples: [][]byte{[]byte("1"), []byte("5"), []byte("9")},
+		Resolver: meta.Resolver{Name: "max", Mode: meta.ModeOnWrite, Config: []byte("M")},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +184,7 @@ func TestNodesFetchUploadedModules(t *testing.T) {
 		t.Fatal("node 3 holds the module before needing it")
 	}
 	c.Eventually(func() bool {
-		got, err := c.Nodes[2].Node().Meta().Get("maxed")
+		got, err := c.Nodes[2].Node().Namespace("maxed")
 		return err == nil && got.Resolver != nil
 	}, "resolver settings on node 3")
 	for _, v := range []string{"fig", "pear", "apple"} { // concurrent: no contexts

@@ -67,11 +67,13 @@ func (s *schedule) inject(kind string) {
 	case faultKill:
 		n := s.pick()
 		w.Detail = n.name
+		keys := s.burstKeys()
+		s.work.burst(l.t.Context(), n, keys)
 		n.proc.Kill()
 		s.holdFor()
 		n.proc.Restart()
 		s.work.focus.Store(n) // the restarted node coordinates at once
-		s.work.burst(l.t.Context(), n)
+		s.work.burst(l.t.Context(), n, keys)
 	case faultPause:
 		n := s.pick()
 		w.Detail = n.name
@@ -108,14 +110,16 @@ func (s *schedule) inject(kind string) {
 // operator would, waiting for each handoff; between the two, n stays out
 // of the ring for the hold time, long enough to drop the partitions it
 // handed off. Clients keep calling n all the while (it forwards what it no
-// longer replicates), and a burst of blind writes through n to every blind
-// key goes out before the leave and right after the join's commit, while
-// n's partitions are still on their way back (issue 8's lost writes).
+// longer replicates), and a burst of blind writes through n to keys of
+// this fault's own goes out before the leave and again the moment n has
+// the join's ring, while its partitions are still on their way back
+// (issue 8's lost writes).
 func (s *schedule) leaveRejoin(n *labNode) {
 	l := s.lab
 	l.t.Helper()
 	via := s.pickOther(n)
-	s.work.burst(l.t.Context(), n)
+	keys := s.burstKeys()
+	s.work.burst(l.t.Context(), n, keys)
 	l.cli(via, "cluster", "leave", n.id)
 	l.cli(via, "cluster", "commit")
 	s.waitRing(n, false)
@@ -123,7 +127,7 @@ func (s *schedule) leaveRejoin(n *labNode) {
 	l.cli(via, "cluster", "join", n.id)
 	l.cli(via, "cluster", "commit")
 	s.waitEpoch(n, s.epoch(via))
-	s.work.burst(l.t.Context(), n)
+	s.work.burst(l.t.Context(), n, keys)
 	s.waitRing(n, true)
 }
 
@@ -185,6 +189,10 @@ func (s *schedule) waitRing(n *labNode, in bool) {
 	}
 }
 
+// burstKeys names the keys of this fault's bursts: blind keys nobody else
+// writes.
+func (s *schedule) burstKeys() string { return fmt.Sprintf("blind-f%02d", len(s.windows)) }
+
 func (s *schedule) holdFor() { s.sleep(s.hold) }
 func (s *schedule) rest()    { s.sleep(s.quiet) }
 
@@ -199,11 +207,8 @@ func (s *schedule) sleep(d time.Duration) {
 func (s *schedule) pick() *labNode { return s.lab.nodes[s.rng.IntN(len(s.lab.nodes))] }
 
 func (s *schedule) pickOther(n *labNode) *labNode {
-	for {
-		if o := s.pick(); o != n {
-			return o
-		}
-	}
+	others := slices.DeleteFunc(slices.Clone(s.lab.nodes), func(o *labNode) bool { return o == n })
+	return others[s.rng.IntN(len(others))]
 }
 
 func (s *schedule) shuffled() []*host {

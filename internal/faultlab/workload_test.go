@@ -138,17 +138,22 @@ func (w *workload) client(ctx context.Context, id int, nodes []*labNode, do func
 		if f := w.focus.Load(); f != nil && rng.IntN(2) == 0 {
 			n = f
 		}
-		o := op{Client: id, Node: n.name, Start: time.Now()}
-		octx, cancel := context.WithTimeout(ctx, w.opTimeout)
-		do(octx, &o, n.kv)
-		cancel()
-		o.End = time.Now()
-		o.Cut = ctx.Err() != nil
-		w.hist.add(o)
+		w.execute(ctx, op{Client: id, Node: n.name}, func(octx context.Context, o *op) { do(octx, o, n.kv) })
 	}
 }
 
-// setAdd adds the element "s<client>.<n>" to a set key.
+// execute runs one operation within the operation timeout and records it.
+func (w *workload) execute(ctx context.Context, o op, do func(context.Context, *op)) {
+	o.Start = time.Now()
+	octx, cancel := context.WithTimeout(ctx, w.opTimeout)
+	do(octx, &o)
+	cancel()
+	o.End = time.Now()
+	o.Cut = ctx.Err() != nil
+	w.hist.add(o)
+}
+
+// setAdd adds the element "s<client>.<start in ns>" to a set key.
 func (w *workload) setAdd(ctx context.Context, o *op, kv *concord.Client) {
 	gen := int(time.Since(w.start) / w.generation)
 	o.Kind = opSetAdd
@@ -176,9 +181,14 @@ func (w *workload) setAdd(ctx context.Context, o *op, kv *concord.Client) {
 func (w *workload) blind(ctx context.Context, o *op, kv *concord.Client) {
 	seq := w.blindSeq.Add(1) - 1
 	pool := seq / int64(w.blindKeys*w.blindPerKey)
-	o.Kind = opBlind
 	o.Key = fmt.Sprintf("blind-%03d-%02d", pool, seq%int64(w.blindKeys))
 	o.Value = fmt.Sprintf("b%d.%d", o.Client, seq)
+	putBlind(ctx, o, kv)
+}
+
+// putBlind puts o's value to o's key without a context.
+func putBlind(ctx context.Context, o *op, kv *concord.Client) {
+	o.Kind = opBlind
 	if _, err := kv.Put(ctx, []byte(o.Key), []byte(o.Value)); err != nil {
 		o.fail("write", err)
 		return
@@ -186,29 +196,17 @@ func (w *workload) blind(ctx context.Context, o *op, kv *concord.Client) {
 	o.Acked = true
 }
 
-// burst writes a unique blind value to every key of the current blind
-// pool through n at once, as the fault schedule's own client: the writes
-// issue 8 found losing, a node that just rejoined (or restarted)
-// coordinating keys it coordinated before. It returns when all are done.
-func (w *workload) burst(ctx context.Context, n *labNode) {
+// burst writes a unique blind value to each of blindKeys keys named
+// prefix-NN through n at once, as the fault schedule's own client, and
+// returns when all are done. Two bursts with one prefix around a fault are
+// issue 8's reproduction: a node that coordinated writes of some keys
+// coordinates them again right after it rejoined (or restarted).
+func (w *workload) burst(ctx context.Context, n *labNode, prefix string) {
 	id := w.setWriters + w.blindWriters + int(w.bursts.Add(1)) - 1
-	pool := w.blindSeq.Load() / int64(w.blindKeys*w.blindPerKey)
 	var wg sync.WaitGroup
 	for k := range w.blindKeys {
-		wg.Go(func() {
-			o := op{Kind: opBlind, Client: id, Node: n.name, Start: time.Now(),
-				Key: fmt.Sprintf("blind-%03d-%02d", pool, k), Value: fmt.Sprintf("n%d.%d", id, k)}
-			octx, cancel := context.WithTimeout(ctx, w.opTimeout)
-			defer cancel()
-			if _, err := n.kv.Put(octx, []byte(o.Key), []byte(o.Value)); err != nil {
-				o.fail("write", err)
-			} else {
-				o.Acked = true
-			}
-			o.End = time.Now()
-			o.Cut = ctx.Err() != nil
-			w.hist.add(o)
-		})
+		o := op{Client: id, Node: n.name, Key: fmt.Sprintf("%s-%02d", prefix, k), Value: fmt.Sprintf("n%d.%d", id, k)}
+		wg.Go(func() { w.execute(ctx, o, func(octx context.Context, o *op) { putBlind(octx, o, n.kv) }) })
 	}
 	wg.Wait()
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -13,10 +12,10 @@ import (
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 )
 
-// adminService adapts the metadata store to adminv1connect.AdminServiceHandler.
+// adminService adapts the node's administration calls to
+// adminv1connect.AdminServiceHandler. It translates; the node decides.
 type adminService struct {
 	node *node.Node
-	meta *meta.Store
 }
 
 var _ adminv1connect.AdminServiceHandler = (*adminService)(nil)
@@ -27,10 +26,7 @@ func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNam
 	}
 	ns, err := namespaceFromProto(req.GetNamespace())
 	if err == nil {
-		err = checkBufferedDW(ns.WithDefaults(s.meta.Defaults()), ns.DW)
-	}
-	if err == nil {
-		ns, err = s.meta.Create(ns)
+		ns, err = s.node.CreateNamespace(ns)
 	}
 	if err != nil {
 		return nil, err
@@ -39,7 +35,7 @@ func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNam
 }
 
 func (s *adminService) GetNamespace(_ context.Context, req *adminv1.GetNamespaceRequest) (*adminv1.GetNamespaceResponse, error) {
-	ns, err := s.meta.Get(req.GetName())
+	ns, err := s.node.Namespace(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -48,30 +44,21 @@ func (s *adminService) GetNamespace(_ context.Context, req *adminv1.GetNamespace
 
 func (s *adminService) ListNamespaces(context.Context, *adminv1.ListNamespacesRequest) (*adminv1.ListNamespacesResponse, error) {
 	out := &adminv1.ListNamespacesResponse{}
-	for _, ns := range s.meta.List() {
+	for _, ns := range s.node.Namespaces() {
 		out.Namespaces = append(out.Namespaces, namespaceToProto(ns))
 	}
 	return out, nil
 }
 
 func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNamespaceRequest) (*adminv1.UpdateNamespaceResponse, error) {
-	in := req.GetNamespace()
-	if in == nil {
+	if req.GetNamespace() == nil {
 		return nil, errs.Invalid("namespace", "namespace is required")
 	}
-	cur, err := s.meta.Get(in.GetName())
+	in, err := namespaceFromProto(req.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
-	next, err := applyMask(cur, in, req.GetUpdateMask())
-	// dw is set when the mask names it, or (no mask) when it differs: a
-	// namespace read and sent back whole keeps its inert dw.
-	if err == nil && (slices.Contains(req.GetUpdateMask(), "dw") || (len(req.GetUpdateMask()) == 0 && in.GetDw() != cur.DW)) {
-		err = checkBufferedDW(next, in.GetDw())
-	}
-	if err == nil {
-		next, err = s.meta.Update(next)
-	}
+	next, err := s.node.UpdateNamespace(node.NamespaceUpdate{Namespace: in, Fields: req.GetUpdateMask()})
 	if err != nil {
 		return nil, err
 	}
@@ -79,56 +66,10 @@ func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNam
 }
 
 func (s *adminService) DeleteNamespace(_ context.Context, req *adminv1.DeleteNamespaceRequest) (*adminv1.DeleteNamespaceResponse, error) {
-	if err := s.meta.Delete(req.GetName()); err != nil {
+	if err := s.node.DeleteNamespace(req.GetName()); err != nil {
 		return nil, err
 	}
 	return &adminv1.DeleteNamespaceResponse{}, nil
-}
-
-// checkBufferedDW refuses a dw given explicitly for a namespace that is
-// buffered: its replicas acknowledge writes from the write-ahead log
-// buffer, so there is no durable acknowledgement to wait for. The dw a
-// buffered namespace keeps (filled from the defaults, or from when it was
-// sync) has no effect until it is made sync again.
-func checkBufferedDW(ns meta.Namespace, dw uint32) error {
-	if dw == 0 || ns.Durability != meta.DurabilityBuffered {
-		return nil
-	}
-	return errs.Invalid("dw", "namespace %q is buffered: its replicas acknowledge writes before they reach disk, so there is no durable acknowledgement to wait for; leave dw out, or make the namespace sync (durability sync)", ns.Name)
-}
-
-// maskable lists the fields UpdateNamespace can change and how to copy each.
-var maskable = map[string]func(dst *meta.Namespace, src meta.Namespace){
-	"r":                      func(d *meta.Namespace, s meta.Namespace) { d.R = s.R },
-	"w":                      func(d *meta.Namespace, s meta.Namespace) { d.W = s.W },
-	"dw":                     func(d *meta.Namespace, s meta.Namespace) { d.DW = s.DW },
-	"durability":             func(d *meta.Namespace, s meta.Namespace) { d.Durability = s.Durability },
-	"limits.max_value_bytes": func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxValueBytes = s.Limits.MaxValueBytes },
-	"limits.max_key_bytes":   func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeyBytes = s.Limits.MaxKeyBytes },
-	"limits.max_siblings":    func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
-}
-
-// applyMask copies the masked fields of in onto cur; an empty mask copies
-// every non-zero field.
-func applyMask(cur meta.Namespace, in *adminv1.Namespace, mask []string) (meta.Namespace, error) {
-	src, err := namespaceFromProto(in)
-	if err != nil {
-		return meta.Namespace{}, err
-	}
-	if len(mask) == 0 {
-		next := src.WithDefaults(meta.Defaults{N: cur.N, R: cur.R, W: cur.W, DW: cur.DW, Durability: cur.Durability, Limits: cur.Limits})
-		next.Resolver = cur.Resolver // resolvers change only through the resolver calls
-		return next, nil
-	}
-	next := cur
-	for _, f := range mask {
-		set, ok := maskable[f]
-		if !ok {
-			return meta.Namespace{}, errs.Invalid("update_mask", "%q cannot be updated; updatable fields: r, w, dw, durability, limits.max_value_bytes, limits.max_key_bytes, limits.max_siblings", f)
-		}
-		set(&next, src)
-	}
-	return next, nil
 }
 
 func namespaceFromProto(p *adminv1.Namespace) (meta.Namespace, error) {
@@ -148,9 +89,6 @@ func namespaceFromProto(p *adminv1.Namespace) (meta.Namespace, error) {
 		ns.Durability = meta.DurabilityBuffered
 	default:
 		return meta.Namespace{}, errs.Invalid("durability", "unknown durability %d", p.GetDurability())
-	}
-	if err := meta.ValidateName(ns.Name); err != nil {
-		return meta.Namespace{}, err
 	}
 	return ns, nil
 }

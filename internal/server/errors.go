@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/node"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 )
 
@@ -59,8 +60,11 @@ func toConnect(log *slog.Logger, err error) error {
 		conf *errs.ConflictError
 		quo  *errs.QuorumError
 		pre  *errs.PreconditionError
+		law  *node.ResolverRefusedError
 	)
 	switch {
+	case errors.As(err, &law):
+		return withDetail(connect.NewError(connect.CodeInvalidArgument, law), lawReportToProto(law.Report))
 	case errors.As(err, &inv):
 		return connect.NewError(connect.CodeInvalidArgument, inv)
 	case errors.As(err, &lim):

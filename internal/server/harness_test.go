@@ -2,7 +2,7 @@ package server_test
 
 // The tests of this package are the client contract of a single node: each
 // one starts a real node (Pebble in a temp dir), serves it with
-// server.Serve on a loopback socket and talks to it through the generated
+// internal/embed on a loopback socket and talks to it through the generated
 // Connect clients, once per wire protocol. The helpers live in this file
 // rather than in a servertest package because only this package uses them.
 
@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-kv/concord/engine/node"
-	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/embed"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -73,37 +72,23 @@ func forProtocols(t *testing.T, ps []protocol, test func(t *testing.T, c *client
 }
 
 // startServer opens a node on a Pebble store in a temp dir and serves it on
-// 127.0.0.1; it returns the base URL. Cleanup stops the server, then closes
-// the node.
+// 127.0.0.1 (through internal/embed, as every node is run); it returns the
+// base URL. Cleanup stops the server, then closes the node.
 func startServer(tb testing.TB) string {
 	tb.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	cfg := node.DefaultLocalConfig()
-	cfg.DataDir = tb.TempDir()
-	cfg.Logger = quiet
-	n, err := node.Open(cfg)
+	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0"}
+	cfg.Node.DataDir = tb.TempDir()
+	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
-		tb.Fatalf("open node: %v", err)
+		tb.Fatalf("start node: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = n.Close()
-		tb.Fatalf("listen: %v", err)
-	}
-	srv := server.New(n, server.Options{Logger: quiet})
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
 	tb.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			tb.Errorf("close node: %v", err)
+		if err := e.Close(); err != nil {
+			tb.Errorf("stop node: %v", err)
 		}
 	})
-	return "http://" + lis.Addr().String()
+	return "http://" + e.APIAddr()
 }
 
 // newHTTPClient returns an HTTP/1.1 client, or with h2c an HTTP/2 cleartext

@@ -2,39 +2,13 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"connectrpc.com/connect"
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
-	"github.com/concord-kv/concord/resolvers/builtin"
 )
-
-// maxModuleBytes is the largest module an upload may carry.
-const maxModuleBytes = 8 << 20
-
-// moduleSource returns the module bytes of an upload and the resolver's
-// name: a built-in's, or the given one.
-func moduleSource(module []byte, builtinName, name string) ([]byte, string, error) {
-	switch {
-	case builtinName != "" && len(module) > 0:
-		return nil, "", errs.Invalid("source", "give either a module or a built-in name, not both")
-	case builtinName != "":
-		wasm, ok := builtin.Module(builtinName)
-		if !ok {
-			return nil, "", errs.Invalid("builtin", "no built-in resolver %q; built-ins: %v", builtinName, builtin.Names())
-		}
-		return wasm, builtinName, nil
-	case len(module) == 0:
-		return nil, "", errs.Invalid("module", "the module is empty: upload a WebAssembly module or name a built-in (%v)", builtin.Names())
-	case len(module) > maxModuleBytes:
-		return nil, "", &errs.LimitError{Limit: "max_module_bytes", Max: maxModuleBytes, Actual: uint64(len(module))}
-	}
-	return module, name, nil
-}
 
 func modeFromProto(m adminv1.ResolverMode) (meta.ResolverMode, error) {
 	switch m {
@@ -72,46 +46,34 @@ func resolverToProto(r *meta.Resolver) *adminv1.Resolver {
 }
 
 func (s *adminService) UploadResolver(ctx context.Context, req *adminv1.UploadResolverRequest) (*adminv1.UploadResolverResponse, error) {
-	wasm, name, err := moduleSource(req.GetModule(), req.GetBuiltin(), req.GetName())
-	if err != nil {
-		return nil, err
-	}
 	mode, err := modeFromProto(req.GetMode())
 	if err != nil {
 		return nil, err
 	}
-	report, err := s.checkLaws(ctx, req.GetNamespace(), wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
-	if err != nil {
-		return nil, err
-	}
-	if report.GetRefused() {
-		return nil, withDetail(connect.NewError(connect.CodeInvalidArgument, errors.New("the resolver failed the upload checks:\n"+report.GetText())), report)
-	}
-	if name == "" {
-		name = "sha256:" + s.shortHash(wasm)
-	}
-	ns, err := s.node.SetResolver(ctx, req.GetNamespace(), wasm, meta.Resolver{
-		Name: name, Mode: mode, Config: req.GetConfig(),
-		WriteDeadline: time.Duration(req.GetWriteDeadlineMs()) * time.Millisecond,
-		ReadDeadline:  time.Duration(req.GetReadDeadlineMs()) * time.Millisecond,
-		MemoryPages:   req.GetMemoryPages(),
+	ns, report, err := s.node.ActivateResolver(ctx, node.ResolverUpload{
+		Namespace: req.GetNamespace(), Module: req.GetModule(), Builtin: req.GetBuiltin(), Samples: req.GetSamples(),
+		Resolver: meta.Resolver{
+			Name: req.GetName(), Mode: mode, Config: req.GetConfig(),
+			WriteDeadline: time.Duration(req.GetWriteDeadlineMs()) * time.Millisecond,
+			ReadDeadline:  time.Duration(req.GetReadDeadlineMs()) * time.Millisecond,
+			MemoryPages:   req.GetMemoryPages(),
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.UploadResolverResponse{Namespace: namespaceToProto(ns), Report: report}, nil
+	return &adminv1.UploadResolverResponse{Namespace: namespaceToProto(ns), Report: lawReportToProto(report)}, nil
 }
 
 func (s *adminService) TestResolver(ctx context.Context, req *adminv1.TestResolverRequest) (*adminv1.TestResolverResponse, error) {
-	wasm, _, err := moduleSource(req.GetModule(), req.GetBuiltin(), "")
+	report, err := s.node.CheckResolver(ctx, node.ResolverUpload{
+		Module: req.GetModule(), Builtin: req.GetBuiltin(), Samples: req.GetSamples(),
+		Resolver: meta.Resolver{Config: req.GetConfig()},
+	})
 	if err != nil {
 		return nil, err
 	}
-	report, err := s.checkLaws(ctx, "", wasm, req.GetConfig(), req.GetSamples(), req.GetBuiltin() != "")
-	if err != nil {
-		return nil, err
-	}
-	return &adminv1.TestResolverResponse{Report: report}, nil
+	return &adminv1.TestResolverResponse{Report: lawReportToProto(report)}, nil
 }
 
 func (s *adminService) ListResolvers(context.Context, *adminv1.ListResolversRequest) (*adminv1.ListResolversResponse, error) {
@@ -124,7 +86,7 @@ func (s *adminService) ListResolvers(context.Context, *adminv1.ListResolversRequ
 		stats[st.Namespace] = &adminv1.NamespaceResolver{Calls: st.Stats.Calls, Failures: failures, Breaker: st.Stats.Breaker.String()}
 	}
 	out := &adminv1.ListResolversResponse{}
-	for _, ns := range s.meta.List() {
+	for _, ns := range s.node.Namespaces() {
 		if ns.Resolver == nil {
 			continue
 		}

@@ -1,6 +1,8 @@
 // Package server puts a [node.Node] behind one HTTP listener: the Connect
 // services (Connect, gRPC and gRPC-Web; JSON and binary; HTTP/1.1 and h2c),
 // gRPC health and reflection, /livez, /readyz and Prometheus /metrics.
+// Handlers translate between the API and the node's methods; what a call
+// may do (namespace checks, the resolver law checks) the node decides.
 package server
 
 import (
@@ -97,7 +99,7 @@ func New(n *node.Node, opts Options) *Server {
 	// metrics interceptor outside it counts the codes clients see.
 	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(engineErrors{log: s.log}))
 	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n, meta: n.Meta()}, apiOpts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(s.health, handlerOpts...))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))

@@ -12,6 +12,18 @@
 // survives a process crash (it is in the OS page cache once Apply returns)
 // but not a machine crash.
 //
+// Disk failures: when the WAL cannot be written or synced, Pebble fails
+// every synced writer of the group commit and calls its logger's Fatalf
+// (by default, os.Exit). This package's logger panics instead, and
+// [Engine.Apply] recovers the panic: the write returns an error wrapping
+// [storage.ErrFailed] and is never acknowledged. The engine is fenced from
+// then on: every read, write, snapshot and iterator fails with the same
+// error, since Pebble has already made the failed batch visible in memory.
+// A Fatalf on one of Pebble's own goroutines (a flush or compaction that
+// cannot write its MANIFEST) still ends the process. Recovery is a restart:
+// reopening replays the WAL up to what was synced. The tests inject these
+// failures with Pebble's errorfs (storagetest.RunDiskFaults).
+//
 // Reads: [Engine.Get] copies the value and releases Pebble's handle before it
 // returns, so a Get never pins memtables or sstables. Iterators and
 // snapshots do pin them until closed; close them promptly. [Engine.Close]

@@ -69,7 +69,7 @@ func (e *Engine) usable() error {
 	if e.closed {
 		return storage.ErrClosed
 	}
-	return nil
+	return e.fence.failure()
 }
 
 // Get implements [storage.Reader]. The value is copied and Pebble's handle
@@ -162,7 +162,8 @@ func (e *Engine) commit(pb *cpebble.Batch, wo *cpebble.WriteOptions) (err error)
 		return fmt.Errorf("storage/pebble: apply: %w", err)
 	}
 	// A Fatalf that returned (none does; see slogLogger) would leave the
-	return nil
+	// fence set: a failed write is never acknowledged.
+	return e.fence.failure()
 }
 
 // NewSnapshot implements [storage.Engine].

@@ -1,10 +1,12 @@
 package pebble_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
@@ -84,4 +86,50 @@ func TestDiskFaults(t *testing.T) {
 	storagetest.RunDiskFaults(t, func(t *testing.T) storagetest.Disk {
 		return newErrorDisk(vfs.NewCrashableMem())
 	})
+}
+
+// TestUnsyncedWritesOnAFailedLog: unsynced writes do not wait for the WAL,
+// so Pebble acknowledges them while its log writer fails in the
+// background; once a later commit sees the failure, Pebble panics with its
+// commit pipeline locked. The engine must turn that into ErrFailed, fail
+// from then on, and close without waiting on the locked pipeline.
+//
+// Each write fills a WAL block, so the next one hands the log writer's
+// error to the commit. The test stays within Pebble's first memtable
+// (256 KiB): rotating the WAL after it failed makes Pebble v2.1.7 panic in
+// rotateWAL and then unlock an unlocked mutex, a fatal error that no
+// recover stops and that ends the process.
+func TestUnsyncedWritesOnAFailedLog(t *testing.T) {
+	t.Parallel()
+	d := newErrorDisk(vfs.NewCrashableMem())
+	e := d.Open(t)
+	d.Inject(storagetest.FailWrite)
+	var b storage.Batch
+	value := make([]byte, 33<<10) // a WAL block is 32 KiB
+	var err error
+	for i := 0; err == nil; i++ {
+		if i == 5 {
+			t.Fatal("5 unsynced writes on a failed log were all acknowledged")
+		}
+		b.Reset()
+		b.Set(storagetest.Key(i), value)
+		err = e.Apply(&b, storage.WriteOptions{})
+		// Let the log writer's goroutine write the full block and fail.
+		for deadline := time.Now().Add(10 * time.Second); err == nil && d.Injected() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Millisecond) // the writer records its error after the injection
+	}
+	if !errors.Is(err, storage.ErrFailed) {
+		t.Fatalf("Apply on a failed log: %v, want ErrFailed", err)
+	}
+	if _, err := e.Get(storagetest.Key(0)); !errors.Is(err, storage.ErrFailed) {
+		t.Errorf("Get after the failure: %v, want ErrFailed", err)
+	}
+	if err := e.Apply(&b, storage.WriteOptions{Sync: true}); !errors.Is(err, storage.ErrFailed) {
+		t.Errorf("synced Apply after the failure: %v, want ErrFailed", err)
+	}
+	if err := e.Close(); !errors.Is(err, storage.ErrFailed) {
+		t.Errorf("Close after the failure: %v, want ErrFailed", err)
+	}
 }

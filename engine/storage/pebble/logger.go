@@ -44,6 +44,7 @@ func (s slogLogger) Fatalf(format string, args ...any) {
 	msg := s.log(slog.LevelError, format, args)
 	err := fmt.Errorf("%w: %s", storage.ErrFailed, msg)
 	s.fence.fail(err)
+	panic(fatal{err})
 }
 
 func (s slogLogger) log(level slog.Level, format string, args []any) string {

@@ -8,4 +8,9 @@
 //	func TestConformance(t *testing.T) {
 //		storagetest.RunConformance(t, func(t *testing.T) storage.Engine { return memory.New() })
 //	}
+//
+// An engine that writes a log to a filesystem also runs [RunDiskFaults] on
+// a [Disk] that can fail its log writes and fsyncs and simulate a machine
+// crash: a write the disk failed is never acknowledged, and every write
+// that was acknowledged survives the crash.
 package storagetest

@@ -1,0 +1,110 @@
+package node
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
+)
+
+// Namespace administration. The node is the one way in: it checks what the
+// metadata store cannot know by itself (a dw on a buffered namespace, which
+// fields an update may touch) and then changes the store, which spreads the
+// new document through gossip. A resolver is attached and removed with
+// [Node.ActivateResolver] and [Node.ClearResolver], never by an update.
+
+// CreateNamespace creates a namespace. Settings left zero take the node's
+// defaults ([Config].Namespace).
+func (n *Node) CreateNamespace(ns meta.Namespace) (meta.Namespace, error) {
+	if err := meta.ValidateName(ns.Name); err != nil {
+		return meta.Namespace{}, err
+	}
+	if err := checkBufferedDW(ns.WithDefaults(n.meta.Defaults()), ns.DW); err != nil {
+		return meta.Namespace{}, err
+	}
+	ns.Resolver = nil // only ActivateResolver attaches one
+	return n.meta.Create(ns)
+}
+
+// Namespace returns a namespace's settings (errs.ErrNamespaceNotFound if
+// there is no such namespace).
+func (n *Node) Namespace(name string) (meta.Namespace, error) { return n.meta.Get(name) }
+
+// Namespaces lists the namespaces, by name.
+func (n *Node) Namespaces() []meta.Namespace { return n.meta.List() }
+
+// DeleteNamespace deletes a namespace and, on every node, its data.
+func (n *Node) DeleteNamespace(name string) error { return n.meta.Delete(name) }
+
+// NamespaceUpdate changes some settings of a namespace.
+type NamespaceUpdate struct {
+	// Namespace names the namespace and holds the new values.
+	Namespace meta.Namespace
+	// Fields lists the settings to change: r, w, dw, durability,
+	// limits.max_value_bytes, limits.max_key_bytes, limits.max_siblings (n,
+	// fixed when the namespace is created, and the resolver are not among
+	// them). Empty: every setting Namespace gives a non-zero value.
+	Fields []string
+}
+
+// updatableFields are the names NamespaceUpdate.Fields may hold, in the
+// order error messages list them.
+var updatableFields = []string{"r", "w", "dw", "durability", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings"}
+
+// updatable copies each of updatableFields from src to dst.
+var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
+	"r":                      func(d *meta.Namespace, s meta.Namespace) { d.R = s.R },
+	"w":                      func(d *meta.Namespace, s meta.Namespace) { d.W = s.W },
+	"dw":                     func(d *meta.Namespace, s meta.Namespace) { d.DW = s.DW },
+	"durability":             func(d *meta.Namespace, s meta.Namespace) { d.Durability = s.Durability },
+	"limits.max_value_bytes": func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxValueBytes = s.Limits.MaxValueBytes },
+	"limits.max_key_bytes":   func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeyBytes = s.Limits.MaxKeyBytes },
+	"limits.max_siblings":    func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
+}
+
+// UpdateNamespace applies u to the namespace's current settings and
+// stores the result. A dw is checked against the namespace's durability
+// when u sets it: when Fields names it, or (no Fields) when it differs from
+// the current one, so a namespace read and sent back whole keeps its inert
+// dw.
+func (n *Node) UpdateNamespace(u NamespaceUpdate) (meta.Namespace, error) {
+	cur, err := n.meta.Get(u.Namespace.Name)
+	if err != nil {
+		return meta.Namespace{}, err
+	}
+	in := u.Namespace
+	var next meta.Namespace
+	if len(u.Fields) == 0 {
+		next = in.WithDefaults(meta.Defaults{N: cur.N, R: cur.R, W: cur.W, DW: cur.DW, Durability: cur.Durability, Limits: cur.Limits})
+	} else {
+		next = cur
+		for _, f := range u.Fields {
+			set, ok := updatable[f]
+			if !ok {
+				return meta.Namespace{}, errs.Invalid("update_mask", "%q cannot be updated; updatable fields: %s", f, strings.Join(updatableFields, ", "))
+			}
+			set(&next, in)
+		}
+	}
+	next.Name = cur.Name
+	next.Resolver = cur.Resolver // resolvers change only through ActivateResolver and ClearResolver
+	if slices.Contains(u.Fields, "dw") || (len(u.Fields) == 0 && in.DW != cur.DW) {
+		if err := checkBufferedDW(next, in.DW); err != nil {
+			return meta.Namespace{}, err
+		}
+	}
+	return n.meta.Update(next)
+}
+
+// checkBufferedDW refuses a dw given explicitly for a namespace that is
+// buffered: its replicas acknowledge writes from the write-ahead log
+// buffer, so there is no durable acknowledgement to wait for. The dw a
+// buffered namespace keeps (filled from the defaults, or from when it was
+// sync) has no effect until it is made sync again.
+func checkBufferedDW(ns meta.Namespace, dw uint32) error {
+	if dw == 0 || ns.Durability != meta.DurabilityBuffered {
+		return nil
+	}
+	return errs.Invalid("dw", "namespace %q is buffered: its replicas acknowledge writes before they reach disk, so there is no durable acknowledgement to wait for; leave dw out, or make the namespace sync (durability sync)", ns.Name)
+}
