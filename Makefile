@@ -73,4 +73,4 @@ bench:
 ## FAULTLAB_SEED repeats a schedule; FAULTLAB_LOGS keeps the logs and history.
 SOAK_CYCLES ?= 20
 soak:
-	FAULTLAB_CYCLES=$(SOAK_CYCLES) go test -count=1 -v -timeout 90m -run '^TestFaultLabSoak$$' ./internal/faultlab/
+	FAULTLAB_CYCLES=$(SOAK_CYCLES) go test -count=1 -v -timeout 90m -run '^TestFaultLab$$' ./internal/faultlab/

@@ -266,10 +266,7 @@ func (n *Node) startAAE(every time.Duration) error {
 	// Repairs are paced by a token bucket so a large divergence (a node back
 	// after a long outage) cannot crowd out client requests; ticks are
 	// skipped while many client requests are in flight.
-	keysPerSecond := n.cfg.Cluster.AAEKeysPerSecond
-	if keysPerSecond == 0 {
-		keysPerSecond = 5000
-	}
+	keysPerSecond := n.cfg.Cluster.AAEKeysPerSecond // defaulted by Open
 	limiter := rate.NewLimiter(rate.Limit(keysPerSecond), max(keysPerSecond, 128))
 	s, err := aae.NewScheduler(aae.SchedulerConfig{
 		Interval:   every,

@@ -55,8 +55,12 @@ type ClusterConfig struct {
 	// Default 30s.
 	PurgeInterval time.Duration
 	// TombstoneGrace is how long a tombstone is kept at least, even when
-	// every replica holds it. It must outlast hint delivery. Default 1h.
+	// every replica holds it. It must outlast hint delivery: Open warns
+	// when it is not longer than HintInterval. Default 1h.
 	TombstoneGrace time.Duration
+	// JoinTimeout bounds how long Open waits for a seed to answer when
+	// the node joins a cluster. Default 30s.
+	JoinTimeout time.Duration
 	// FastGossip uses memberlist's local-network timings (tests, dev).
 	FastGossip bool
 	// GossipTransport replaces memberlist's network transport (tests).
@@ -93,21 +97,6 @@ func (n *Node) startCluster(ctx context.Context) error {
 	n.meta.OnChange(n.publishNamespace)
 	if cc == nil {
 		return nil
-	}
-	if cc.HintInterval == 0 {
-		cc.HintInterval = time.Second
-	}
-	if cc.HandoffInterval == 0 {
-		cc.HandoffInterval = 500 * time.Millisecond
-	}
-	if cc.AAEInterval == 0 {
-		cc.AAEInterval = 100 * time.Millisecond
-	}
-	if cc.PurgeInterval == 0 {
-		cc.PurgeInterval = 30 * time.Second
-	}
-	if cc.TombstoneGrace == 0 {
-		cc.TombstoneGrace = time.Hour
 	}
 	httpClient := cc.PeerHTTP
 	if httpClient == nil {
@@ -155,7 +144,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 
 func targetN(cc *ClusterConfig) int {
 	if cc == nil || cc.TargetN == 0 {
-		return 3
+		return DefaultTargetN
 	}
 	return cc.TargetN
 }

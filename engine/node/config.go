@@ -1,9 +1,12 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/concord-kv/concord/engine/actor"
 	"github.com/concord-kv/concord/engine/meta"
@@ -15,6 +18,11 @@ type Config struct {
 	// DataDir holds the node's Pebble store. Empty means an in-memory
 	// engine (tests only: nothing survives Close).
 	DataDir string
+	// FS is the filesystem DataDir is on. Nil means the disk. Tests pass
+	// one of Pebble's in-memory or fault-injecting filesystems
+	// (github.com/cockroachdb/pebble/v2/vfs and vfs/errorfs); the
+	// WebAssembly compilation cache, which needs the disk, is then off.
+	FS vfs.FS
 	// NodeID names the node as a causal actor. Empty: a random ID is made on
 	// first start and kept in the store, so it survives restarts.
 	NodeID string
@@ -67,5 +75,119 @@ func (c Config) Validate() error {
 	if c.NodeID != "" && !actor.ValidNodeID(c.NodeID) {
 		return fmt.Errorf("node: node ID %q: use 1 to 64 letters, digits, '_' or '-'", c.NodeID)
 	}
+	if c.FS != nil && c.DataDir == "" {
+		return fmt.Errorf("node: FS is set but DataDir is empty: an in-memory node has no files")
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// withDefaults returns a copy of c with every zero field set to its
+// default, the cluster configuration included (copied, so the caller's is
+// never changed).
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Cluster != nil {
+		cc := c.Cluster.withDefaults()
+		c.Cluster = &cc
+	}
+	return c
+}
+
+// Defaults of the zero fields of [ClusterConfig].
+const (
+	DefaultTargetN          = 3
+	DefaultHintInterval     = time.Second
+	DefaultHandoffInterval  = 500 * time.Millisecond
+	DefaultAAEInterval      = 100 * time.Millisecond
+	DefaultAAEKeysPerSecond = 5000
+	DefaultPurgeInterval    = 30 * time.Second
+	DefaultTombstoneGrace   = time.Hour
+	DefaultJoinTimeout      = 30 * time.Second
+)
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c ClusterConfig) withDefaults() ClusterConfig {
+	setDefault(&c.TargetN, DefaultTargetN)
+	setDefault(&c.HintInterval, DefaultHintInterval)
+	setDefault(&c.HandoffInterval, DefaultHandoffInterval)
+	setDefault(&c.AAEInterval, DefaultAAEInterval)
+	setDefault(&c.AAEKeysPerSecond, DefaultAAEKeysPerSecond)
+	setDefault(&c.PurgeInterval, DefaultPurgeInterval)
+	setDefault(&c.TombstoneGrace, DefaultTombstoneGrace)
+	setDefault(&c.JoinTimeout, DefaultJoinTimeout)
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Validate reports every problem with the cluster configuration. Zero
+// fields take their defaults and are valid; negative counts and durations
+// are not (a negative interval would panic in time.NewTicker). Settings
+// that are valid but unsafe in production are not errors: Open logs them
+// (see risks).
+func (c ClusterConfig) Validate() error {
+	d := c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("node: cluster: "+format, args...))
+	}
+	if d.TargetN < 1 {
+		bad("TargetN is %d; it must be at least 1 (zero means %d)", c.TargetN, DefaultTargetN)
+	}
+	if d.AAEKeysPerSecond < 1 {
+		bad("AAEKeysPerSecond is %d; it must be at least 1 (zero means %d)", c.AAEKeysPerSecond, DefaultAAEKeysPerSecond)
+	}
+	for _, p := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"HintInterval", d.HintInterval},
+		{"HandoffInterval", d.HandoffInterval},
+		{"AAEInterval", d.AAEInterval},
+		{"PurgeInterval", d.PurgeInterval},
+		{"TombstoneGrace", d.TombstoneGrace},
+		{"JoinTimeout", d.JoinTimeout},
+	} {
+		if p.v < 0 {
+			bad("%s is %v; it must be positive (zero means the default)", p.name, p.v)
+		}
+	}
+	if _, _, err := splitHostPort(c.GossipAddr); err != nil {
+		errs = append(errs, err)
+	}
+	for i, seed := range c.Join {
+		if seed == "" {
+			bad("Join[%d] is empty", i)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// risks returns the settings of c that are valid but unsafe in production,
+// for Open to log. A tombstone that does not outlast hint delivery is one:
+// tests set a long HintInterval to turn hint delivery off and a short
+// TombstoneGrace to see purges, but in production a hint delivered after
+// its key's tombstone was purged brings the deleted value back.
+func (c ClusterConfig) risks() []string {
+	d := c.withDefaults()
+	var out []string
+	if d.TombstoneGrace <= d.HintInterval {
+		out = append(out, fmt.Sprintf("TombstoneGrace (%v) is not longer than HintInterval (%v): a hint delivered after its key's tombstone was purged brings the deleted value back", d.TombstoneGrace, d.HintInterval))
+	}
+	return out
 }

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/actor"
 	"github.com/concord-kv/concord/engine/coord"
@@ -74,21 +76,21 @@ type Node struct {
 // Open starts a node: it opens (or creates) the store in cfg.DataDir and
 // loads its metadata.
 func Open(cfg Config) (*Node, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Cluster != nil {
+		for _, r := range cfg.Cluster.risks() {
+			cfg.Logger.Warn("risky cluster configuration", "risk", r)
+		}
 	}
 	var eng storage.Engine
 	if cfg.DataDir == "" {
 		eng = memory.New()
 	} else {
 		var err error
-		eng, err = pebble.Open(cfg.DataDir, pebble.Options{Logger: cfg.Logger.With("component", "pebble")})
+		eng, err = pebble.Open(cfg.DataDir, pebble.Options{FS: cfg.FS, Logger: cfg.Logger.With("component", "pebble")})
 		if err != nil {
 			return nil, fmt.Errorf("node: open storage: %w", err)
 		}
@@ -151,7 +153,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	}
 	n.dropDeadIncarnations() // deleted before a restart, or superseded while it was down
 	rtOpts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
-	if cfg.DataDir != "" {
+	if cfg.DataDir != "" && (cfg.FS == nil || cfg.FS == vfs.Default) {
 		rtOpts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
 	rt, err := resolvers.NewRuntime(context.Background(), rtOpts)
@@ -161,7 +163,11 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	n.resolvers = newResolverSet(rt)
 	rs.SetResolveHook(n.mergeResolver)
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
-	joinCtx, cancel := context.WithTimeout(n.bgCtx, 30*time.Second)
+	joinTimeout := DefaultJoinTimeout
+	if cfg.Cluster != nil {
+		joinTimeout = cfg.Cluster.JoinTimeout
+	}
+	joinCtx, cancel := context.WithTimeout(n.bgCtx, joinTimeout)
 	defer cancel()
 	if err := n.startCluster(joinCtx); err != nil {
 		n.stop()

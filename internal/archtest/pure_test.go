@@ -28,7 +28,8 @@ import (
 //     and reads the clock; its TicTac tree is engine/aae/tictac.
 //   - engine/coord: the quorum trackers (tracker*.go) are pure, but they
 //     share the package with the coordinator, which runs goroutines and
-//     timeouts; they become listable in a package of their own.
+//     timeouts; coord's TestTrackersArePure checks the imports of their
+//     files (docs/architecture.md says why they stay there).
 var purePackages = []struct {
 	path string   // module-relative
 	may  []string // project packages it may import, each listed here too

@@ -7,6 +7,6 @@
 //
 // It has no non-test code. TestFaultLab is the short schedule CI runs (it
 // needs root, iproute2 and nftables, which it installs when missing);
-// `make soak` runs TestFaultLabSoak with FAULTLAB_CYCLES fault cycles and
+// `make soak` runs it with FAULTLAB_CYCLES fault cycles (the soak) and
 // prints the summary table. docs/development.md describes both.
 package faultlab

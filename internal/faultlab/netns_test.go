@@ -203,13 +203,14 @@ func staleRun(id string) bool {
 	return syscall.Kill(int(pid), 0) == syscall.ESRCH
 }
 
-// requireLab skips unless the machine can run the lab: it needs root, and
-// iproute2 and nftables, which it installs from Debian's packages when
-// they are missing (CI runs on a clean machine).
+// requireLab fails unless the machine can run the lab: it needs root (as
+// make test does, and CI runs it), and iproute2 and nftables, which it
+// installs from Debian's packages when they are missing (CI runs on a
+// clean machine).
 func requireLab(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the fault lab needs root (network namespaces, nftables)")
+		t.Fatal("the fault lab needs root (network namespaces, nftables): run the tests as root, as make test and CI do")
 	}
 	ensureTool(t, "ip", "iproute2")
 	ensureTool(t, "nft", "nftables")
