@@ -61,6 +61,9 @@ func TestPutOnAFailedFsync(t *testing.T) {
 		}
 	}
 
+	if err := n.Healthy(); err != nil {
+		t.Fatalf("Healthy before the fault: %v", err)
+	}
 	disk.Inject(storagetest.FailSync)
 	err = put(n, acked)
 	if err == nil {
@@ -77,6 +80,9 @@ func TestPutOnAFailedFsync(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, "storage failure") || !strings.Contains(out, storage.ErrFailed.Error()) {
 		t.Errorf("the failure is not logged; the log:\n%s", out)
+	}
+	if err := n.Healthy(); !errors.Is(err, storage.ErrFailed) {
+		t.Errorf("Healthy after the failure: %v, want storage.ErrFailed (health checks must fail)", err)
 	}
 	if err := put(n, acked+1); !errors.Is(err, errs.ErrUnavailable) {
 		t.Errorf("Put after the failure: %v, want ErrUnavailable", err)

@@ -265,3 +265,12 @@ type coordPeers struct{ *peer.Client }
 func (p coordPeers) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
 	return p.Client.Replicate(ctx, to, []peer.Object{{Namespace: r.Namespace, Key: r.Key, Object: r.Object}}, r.Sync, r.IntendedOwner)
 }
+
+// Healthy reports whether the node can serve: nil, or why not (its storage
+// failed, see storage.ErrFailed; the node must be restarted).
+func (n *Node) Healthy() error {
+	if _, err := n.eng.Get(keys.Meta("identity", "node-id")); err != nil {
+		return fmt.Errorf("node: storage: %w", err)
+	}
+	return nil
+}

@@ -91,6 +91,7 @@ func New(n *node.Node, opts Options) *Server {
 	}
 	services := []string{kvv1connect.KVServiceName, adminv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
+	checker := nodeHealth{static: s.health, node: n}
 	reflector := grpcreflect.NewStaticReflector(services...)
 
 	mux := http.NewServeMux()
@@ -100,7 +101,7 @@ func New(n *node.Node, opts Options) *Server {
 	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(engineErrors{log: s.log}))
 	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
-	mux.Handle(grpchealth.NewHandler(s.health, handlerOpts...))
+	mux.Handle(grpchealth.NewHandler(checker, handlerOpts...))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
@@ -108,6 +109,10 @@ func New(n *node.Node, opts Options) *Server {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := n.Healthy(); err != nil {
+			http.Error(w, "not ready: storage failed; restart the node", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
@@ -161,3 +166,18 @@ func serveHTTP(ctx context.Context, lis net.Listener, handler http.Handler, log 
 }
 
 func timeFromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// nodeHealth answers gRPC health checks: NOT_SERVING once the node's
+// storage has failed, the static status (SERVING until shutdown) otherwise.
+type nodeHealth struct {
+	static *grpchealth.StaticChecker
+	node   *node.Node
+}
+
+func (h nodeHealth) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	res, err := h.static.Check(ctx, req)
+	if err == nil && h.node.Healthy() != nil {
+		res.Status = grpchealth.StatusNotServing
+	}
+	return res, err
+}
