@@ -35,9 +35,15 @@ type Config struct {
 	AdvertiseAddr string
 	AdvertisePort int
 
-	// SecretKey, if set, encrypts gossip (AES, 16, 24 or 32 bytes). Every
-	// node must use the same key.
+	// SecretKey, if set, encrypts gossip (AES-GCM, 16, 24 or 32 bytes),
+	// and messages that are not encrypted with a key of this node's
+	// keyring are dropped. Every node must hold the key others encrypt
+	// with.
 	SecretKey []byte
+	// SecondaryKeys are further keys this node decrypts with but does not
+	// encrypt with (memberlist's keyring): for rotating SecretKey without
+	// a split cluster. Each is 16, 24 or 32 bytes; they need a SecretKey.
+	SecondaryKeys [][]byte
 
 	// Meta is this node's gossiped metadata; it must encode to at most
 	// [MaxMetaSize] bytes. Change it later with [Membership.UpdateMeta].
@@ -108,6 +114,14 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("%w: SecretKey must be 16, 24 or 32 bytes", ErrInvalidConfig)
 	}
+	if len(c.SecondaryKeys) > 0 && len(c.SecretKey) == 0 {
+		return fmt.Errorf("%w: SecondaryKeys without a SecretKey", ErrInvalidConfig)
+	}
+	for i, k := range c.SecondaryKeys {
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			return fmt.Errorf("%w: SecondaryKeys[%d] must be 16, 24 or 32 bytes", ErrInvalidConfig, i)
+		}
+	}
 	if c.BroadcastTimeout < 0 || c.EventBuffer < 0 {
 		return fmt.Errorf("%w: negative BroadcastTimeout or EventBuffer", ErrInvalidConfig)
 	}
@@ -157,6 +171,10 @@ func (c *Config) memberlistConfig(d *delegate) *memberlist.Config {
 		mc.AdvertisePort = c.BindPort // memberlist replaces it when BindPort is 0
 	}
 	mc.SecretKey = c.SecretKey
+	if len(c.SecondaryKeys) > 0 {
+		// Validate checked the keys, the only error NewKeyring has.
+		mc.Keyring, _ = memberlist.NewKeyring(c.SecondaryKeys, c.SecretKey)
+	}
 	mc.Transport = c.Transport
 	mc.Delegate = d
 	mc.Events = (*eventDelegate)(d)

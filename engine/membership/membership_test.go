@@ -478,6 +478,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"bad port", membership.Config{NodeID: "a", BindPort: 70000}, membership.ErrInvalidConfig},
 		{"bind addr not an IP", membership.Config{NodeID: "a", BindAddr: "localhost"}, membership.ErrInvalidConfig},
 		{"short secret key", membership.Config{NodeID: "a", SecretKey: []byte("short")}, membership.ErrInvalidConfig},
+		{"secondary keys without a secret key", membership.Config{NodeID: "a", SecondaryKeys: [][]byte{make([]byte, 16)}}, membership.ErrInvalidConfig},
+		{"short secondary key", membership.Config{NodeID: "a", SecretKey: make([]byte, 16), SecondaryKeys: [][]byte{[]byte("short")}}, membership.ErrInvalidConfig},
 		{"meta too large", membership.Config{NodeID: "a", Meta: membership.Meta{APIAddr: string(make([]byte, 600))}}, membership.ErrMetaTooLarge},
 		{"doc without name", membership.Config{NodeID: "a", Docs: []membership.Doc{{Version: 1}}}, membership.ErrInvalidDoc},
 	}

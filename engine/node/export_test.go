@@ -18,7 +18,7 @@ func (n *Node) SetResolverUnchecked(ctx context.Context, ns string, wasm []byte,
 	if err := r.Validate(); err != nil {
 		return meta.Namespace{}, err
 	}
-	mod, err := n.resolvers.rt.Compile(ctx, wasm)
+	mod, err := n.registry.Runtime().Compile(ctx, wasm)
 	if err != nil {
 		return meta.Namespace{}, err
 	}

@@ -1,11 +1,29 @@
-// Package node assembles one concord node from a [Config]: its storage
-// engine, metadata store and replica store, and serves the key-value
-// operations on them. It also holds the rules every administrative call
-// follows: namespaces change through [Node.CreateNamespace] and its
-// siblings, and a resolver becomes active only through
-// [Node.ActivateResolver], after the law checks. internal/embed runs a node
-// with its servers (internal/server puts it behind Connect, translating
-// only).
+// Package node assembles one concord node from a [Config] and runs it: it
+// opens the storage engine, metadata and replica store, builds the parts
+// (each a package of its own, with one job) and starts and stops their
+// background services, and it is the public API of the node: the
+// key-value operations and every administrative call.
+//
+// The parts, and what the node hands each:
+//
+//   - [front.Front], the KV front: validation, forwarding, listings,
+//     server-side resolution; it runs requests through [coord.Coordinator];
+//   - [topology.Topology]: the ring, staging, plan and commit, the ring
+//     change in progress, and placement;
+//   - [registry.Registry]: resolver modules, compiled once, and their
+//     pools, never fetched or compiled under a replica lock;
+//   - [hints.Deliverer], [transfer.Receiver], [purger.Purger] and
+//     [antientropy.Service]: the background services, each with Start and
+//     Close;
+//   - [incarnations.Keeper] and [seals.Keys]: the namespace incarnation
+//     rules and the context-sealing keys.
+//
+// The node also holds the rules every administrative call follows:
+// namespaces change through [Node.CreateNamespace] and its siblings, and a
+// resolver becomes active only through [Node.ActivateResolver], after the
+// law checks. internal/embed runs a node with its servers (internal/server
+// puts it behind Connect, translating only); the node is the
+// [peer.Local] of its peer service.
 package node
 
 import (
@@ -17,19 +35,22 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/actor"
 	"github.com/concord-kv/concord/engine/coord"
-	"github.com/concord-kv/concord/engine/ctxseal"
-	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/membership"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node/antientropy"
+	"github.com/concord-kv/concord/engine/node/front"
+	"github.com/concord-kv/concord/engine/node/hints"
+	"github.com/concord-kv/concord/engine/node/incarnations"
+	"github.com/concord-kv/concord/engine/node/purger"
+	"github.com/concord-kv/concord/engine/node/registry"
+	"github.com/concord-kv/concord/engine/node/seals"
+	"github.com/concord-kv/concord/engine/node/topology"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/storage"
@@ -42,32 +63,32 @@ import (
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
+	id      string
 	eng     storage.Engine
 	meta    *meta.Store
 	replica *replica.Store
+	actors  *actor.Book // the incarnations this node issues dots under
 	coord   *coord.Coordinator
-	id      string
-	actors  *actor.Book      // the incarnations this node issues dots under
-	seals   *ctxseal.Keyring // seals and opens client contexts
 
-	placement atomic.Pointer[placement] // nil until the node knows a ring
-	members   *membership.Membership    // nil for a single node
-	peers     *peer.Client              // nil for a single node
+	seals    *seals.Keys
+	top      *topology.Topology
+	trees    *antientropy.Trees
+	incs     *incarnations.Keeper
+	registry *registry.Registry
+	front    *front.Front
 
-	bgCtx    context.Context
+	members  *membership.Membership // nil for a single node
+	peers    *peer.Client           // nil for a single node
+	services services               // nil for a single node
+	hints    *hints.Deliverer       // nil for a single node
+	aae      *antientropy.Service   // nil for a single node
+	purger   *purger.Purger         // serves other nodes' purges; started in a cluster
+
+	bgCtx    context.Context // ends at Close: the rejoin loop, merge-time resolutions
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
-
-	trees     trees
-	resolvers *resolverSet
-	aae       *aae.Scheduler
-	inflight  atomic.Int64 // client requests being served
-
-	hintsDelivered   atomic.Int64
-	tombstonesPurged atomic.Int64
-	purgeRounds      atomic.Int64
-	docMu            sync.Mutex // serialises onDoc
-	rangeMu          sync.Mutex // serialises range deletions (each takes its keys out of the trees)
+	docMu    sync.Mutex // serialises onDoc
+	rangeMu  sync.Mutex // serialises range deletions (each takes its keys out of the trees)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -102,84 +123,129 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// open assembles the node over eng, bottom up: identity, metadata, the
+// replica store with its trees, topology, the resolver registry, then
+// (for a cluster) gossip and the background services, and last the
+// coordinator and the KV front.
 func open(cfg Config, eng storage.Engine) (*Node, error) {
-	id, err := loadOrStore(eng, "node-id", cfg.NodeID, randomID)
+	id, err := loadIdentity(eng, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.NodeID != "" && id != cfg.NodeID {
-		return nil, fmt.Errorf("node: the store belongs to node %q, not %q", id, cfg.NodeID)
-	}
-	q, err := loadOrStore(eng, "partitions", fmt.Sprint(cfg.Partitions), nil)
-	if err != nil {
-		return nil, err
-	}
-	if q != fmt.Sprint(cfg.Partitions) {
-		return nil, fmt.Errorf("node: the store was created with %s partitions, not %d", q, cfg.Partitions)
-	}
-	if !actor.ValidNodeID(id) {
-		return nil, fmt.Errorf("node: the store's node ID %q is not valid", id)
-	}
-	actors, err := actor.Open(eng, id, cfg.Partitions)
-	if err != nil {
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", id), id: id, eng: eng}
+	if n.actors, err = actor.Open(eng, id, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	seals, err := openKeyring(eng)
-	if err != nil {
+	if n.seals, err = seals.Open(eng, n.log); err != nil {
 		return nil, err
 	}
-	ms, err := meta.Open(eng, cfg.Namespace, cfg.Now)
-	if err != nil {
+	if n.meta, err = meta.Open(eng, cfg.Namespace, cfg.Now); err != nil {
 		return nil, err
 	}
-	tr := newTrees(cfg.Partitions)
-	rs, err := replica.New(eng, cfg.Partitions, tr.observe)
-	if err != nil {
+	n.trees = antientropy.NewTrees(eng, cfg.Partitions)
+	if n.replica, err = replica.New(eng, cfg.Partitions, n.trees.Observe); err != nil {
 		return nil, err
 	}
-	n := &Node{
-		cfg:     cfg,
-		log:     cfg.Logger.With("node", id),
-		eng:     eng,
-		meta:    ms,
-		replica: rs,
-		trees:   tr,
-		id:      id,
-		actors:  actors,
-		seals:   seals,
-	}
-	if err := n.buildTrees(); err != nil {
+	if err := n.trees.Build(); err != nil {
 		return nil, fmt.Errorf("node: build anti-entropy trees: %w", err)
 	}
-	n.dropDeadIncarnations() // deleted before a restart, or superseded while it was down
-	rtOpts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
-	if cfg.DataDir != "" && (cfg.FS == nil || cfg.FS == vfs.Default) {
-		rtOpts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
-	}
-	rt, err := resolvers.NewRuntime(context.Background(), rtOpts)
-	if err != nil {
-		return nil, fmt.Errorf("node: start the WebAssembly runtime: %w", err)
-	}
-	n.resolvers = newResolverSet(rt)
-	rs.SetResolveHook(n.mergeResolver)
-	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
-	joinTimeout := DefaultJoinTimeout
-	if cfg.Cluster != nil {
-		joinTimeout = cfg.Cluster.JoinTimeout
-	}
-	joinCtx, cancel := context.WithTimeout(n.bgCtx, joinTimeout)
-	defer cancel()
-	if err := n.startCluster(joinCtx); err != nil {
-		n.stop()
+	n.incs = incarnations.New(incarnations.Config{
+		Namespaces: n.meta, Data: eng, Hints: n.replica, DeleteRanges: n.deleteRanges,
+		Partitions: cfg.Partitions, Logger: n.log,
+	})
+	n.incs.DropDead() // deleted before a restart, or superseded while it was down
+	cc := cfg.Cluster
+	if n.top, err = topology.Open(topology.Config{
+		Self: id, Store: eng, Partitions: cfg.Partitions, TargetN: targetN(cc), Zone: zoneOf(cc),
+		Joining: cc != nil && len(cc.Join) > 0, ReplicaCounts: n.replicaCounts, Logger: n.log,
+		VerifyMember: verifyMember(cc),
+	}); err != nil {
 		return nil, err
 	}
+	if cc != nil {
+		httpClient := cc.PeerHTTP
+		if httpClient == nil {
+			httpClient = peer.NewH2CClient(nil)
+		}
+		n.peers = peer.NewClient(id, httpClient, n.peerAddr)
+	}
+	if n.registry, err = n.openRegistry(); err != nil {
+		return nil, err
+	}
+	n.replica.SetResolveHook(n.mergeResolver)
+	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
+	n.meta.OnChange(n.publishNamespace)
 	var peers coord.Peers = noPeers{}
 	if n.peers != nil {
 		peers = coordPeers{n.peers}
 	}
-	n.coord = coord.New(rs, n, peers, coord.Options{Logger: n.log})
+	n.coord = coord.New(n.replica, n.top, peers, coord.Options{Logger: n.log})
+	fc := front.Config{
+		Namespaces: n.meta, Coordinator: n.coord, Topology: n.top, Resolvers: n.registry,
+		Actors: n.actors, Seals: n.seals, Store: n.replica, Now: cfg.Now, Logger: n.log,
+	}
+	if n.peers != nil {
+		fc.Peers = n.peers
+	}
+	n.front = front.New(fc)
+	n.purger = n.newPurger()
+	if cc != nil {
+		if err := n.startCluster(cc); err != nil {
+			n.stop()
+			return nil, err
+		}
+	}
 	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)
 	return n, nil
+}
+
+// loadIdentity returns the node's ID, checking the store against cfg.
+func loadIdentity(eng storage.Engine, cfg Config) (string, error) {
+	id, err := loadOrStore(eng, "node-id", cfg.NodeID, randomID)
+	if err != nil {
+		return "", err
+	}
+	if cfg.NodeID != "" && id != cfg.NodeID {
+		return "", fmt.Errorf("node: the store belongs to node %q, not %q", id, cfg.NodeID)
+	}
+	q, err := loadOrStore(eng, "partitions", fmt.Sprint(cfg.Partitions), nil)
+	if err != nil {
+		return "", err
+	}
+	if q != fmt.Sprint(cfg.Partitions) {
+		return "", fmt.Errorf("node: the store was created with %s partitions, not %d", q, cfg.Partitions)
+	}
+	if !actor.ValidNodeID(id) {
+		return "", fmt.Errorf("node: the store's node ID %q is not valid", id)
+	}
+	return id, nil
+}
+
+// openRegistry starts the WebAssembly runtime and the resolver registry.
+func (n *Node) openRegistry() (*registry.Registry, error) {
+	opts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
+	if n.cfg.DataDir != "" && (n.cfg.FS == nil || n.cfg.FS == vfs.Default) {
+		opts.CacheDir = filepath.Join(n.cfg.DataDir, "wasm-cache")
+	}
+	rt, err := resolvers.NewRuntime(context.Background(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("node: start the WebAssembly runtime: %w", err)
+	}
+	rc := registry.Config{Runtime: rt, Store: n.eng, Members: n.top, Logger: n.log}
+	if n.peers != nil {
+		rc.Peers = n.peers
+	}
+	return registry.New(rc), nil
+}
+
+// replicaCounts is the replica count of every namespace (topology plans
+// transfers for each).
+func (n *Node) replicaCounts() []int {
+	var out []int
+	for _, ns := range n.meta.List() {
+		out = append(out, int(ns.N))
+	}
+	return out
 }
 
 // loadOrStore returns the value stored under the identity key name, storing
@@ -210,60 +276,25 @@ func randomID() string {
 	return "n" + hex.EncodeToString(b[:])
 }
 
-// ID is the node's actor ID.
-func (n *Node) ID() string { return n.id }
-
 // Close stops the node and closes its store. It is safe to call twice.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.stop()
-		if n.coord != nil {
-			n.coord.Wait()
-		}
-		if n.resolvers != nil {
-			_ = n.resolvers.rt.Close(context.Background())
-		}
+		n.coord.Wait()
+		_ = n.registry.Close(context.Background())
 		n.closeErr = errors.Join(n.actors.Close(), n.eng.Close())
 		n.log.Info("node closed")
 	})
 	return n.closeErr
 }
 
-// stop ends the background loops and leaves the cluster.
+// stop ends the background services (in the reverse order of their
+// start) and the rejoin loop, and leaves the cluster.
 func (n *Node) stop() {
+	_ = n.services.Close()
 	n.bgCancel()
 	n.bg.Wait()
-	if n.aae != nil {
-		_ = n.aae.Close()
-	}
-	if n.members != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = n.members.Leave(ctx)
-		cancel()
-		_ = n.members.Close()
-	}
-}
-
-// noPeers is the Peers of a node without a cluster: it reaches nobody.
-type noPeers struct{}
-
-func (noPeers) Replicate(context.Context, string, coord.Replication) (bool, error) {
-	return false, errNoCluster
-}
-
-func (noPeers) Read(context.Context, string, string, []byte) (dvv.Object, error) {
-	return dvv.Object{}, errNoCluster
-}
-
-var errNoCluster = errors.New("node: not part of a cluster")
-
-// coordPeers is the Peers of a node in a cluster: the coordinator's calls
-// over the peer client. coord declares them in its own types, so that it
-// knows nothing of the wire; this is the one place that joins the two.
-type coordPeers struct{ *peer.Client }
-
-func (p coordPeers) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
-	return p.Client.Replicate(ctx, to, []peer.Object{{Namespace: r.Namespace, Key: r.Key, Object: r.Object}}, r.Sync, r.IntendedOwner)
+	n.leave()
 }
 
 // Healthy reports whether the node can serve: nil, or why not (its storage

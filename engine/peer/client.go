@@ -2,7 +2,9 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"iter"
 	"net"
 	"net/http"
 	"sync"
@@ -55,6 +57,29 @@ func NewH2CClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
 	return &http.Client{Transport: rt}
 }
 
+// NewTLSClient returns an HTTP client that speaks HTTP/2 over TLS with
+// conf (the peer listener under mutual TLS: conf carries this node's
+// certificate and the cluster CA). A [Client] given one calls https://
+// addresses. wrap is as for [NewH2CClient].
+func NewTLSClient(conf *tls.Config, wrap func(http.RoundTripper) http.RoundTripper) HTTPClient {
+	var p http.Protocols
+	p.SetHTTP2(true)
+	var rt http.RoundTripper = &http.Transport{
+		Protocols:           &p,
+		TLSClientConfig:     conf,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+		IdleConnTimeout:     time.Minute,
+	}
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	return tlsClient{&http.Client{Transport: rt}}
+}
+
+// tlsClient marks an HTTP client that calls peers over TLS.
+type tlsClient struct{ *http.Client }
+
 // NewClient returns a Client for node self.
 func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	return &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
@@ -69,7 +94,11 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 	defer c.mu.Unlock()
 	pc, ok := c.clients[addr]
 	if !ok {
-		pc = peerv1connect.NewPeerServiceClient(c.http, "http://"+addr, connect.WithSendGzip(),
+		scheme := "http://"
+		if _, ok := c.http.(tlsClient); ok {
+			scheme = "https://"
+		}
+		pc = peerv1connect.NewPeerServiceClient(c.http, scheme+addr, connect.WithSendGzip(),
 			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
@@ -79,18 +108,25 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 // Replicate sends objects to node to for Local.Apply: it merges them into
 // its replica or, when intendedOwner is set, keeps them as hints for that
 // node. durable reports that they reached its disk (sync asks for that).
+// A large batch travels in several requests below [MaxRequestBytes]; on an
+// error some of them may have been applied (merges are idempotent: send
+// them again).
 func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync bool, intendedOwner string) (durable bool, err error) {
 	pc, err := c.client(to)
 	if err != nil {
 		return false, err
 	}
-	res, err := pc.Replicate(ctx, &peerv1.ReplicateRequest{
-		From: c.self, Objects: encodeObjects(objs), Sync: sync, IntendedOwner: intendedOwner,
-	})
-	if err != nil {
-		return false, err
+	durable = true
+	for part := range batches(objs) {
+		res, err := pc.Replicate(ctx, &peerv1.ReplicateRequest{
+			From: c.self, Objects: part, Sync: sync, IntendedOwner: intendedOwner,
+		})
+		if err != nil {
+			return false, err
+		}
+		durable = durable && res.GetDurable()
 	}
-	return res.GetDurable(), nil
+	return durable, nil
 }
 
 // Read returns node to's replica of a key (Local.ReadLocal); the zero
@@ -164,17 +200,22 @@ func (c *Client) Segment(ctx context.Context, to string, partition uint16, segme
 }
 
 // Purge asks node to to remove the objects whose copies there are exactly
-// these (Local.Purge) and returns how many it removed.
+// these (Local.Purge) and returns how many it removed. Batches are split as
+// Replicate's.
 func (c *Client) Purge(ctx context.Context, to string, objs []Object) (int, error) {
 	pc, err := c.client(to)
 	if err != nil {
 		return 0, err
 	}
-	res, err := pc.Purge(ctx, &peerv1.PurgeRequest{Objects: encodeObjects(objs)})
-	if err != nil {
-		return 0, err
+	purged := 0
+	for part := range batches(objs) {
+		res, err := pc.Purge(ctx, &peerv1.PurgeRequest{Objects: part})
+		if err != nil {
+			return purged, err
+		}
+		purged += int(res.GetPurged())
 	}
-	return int(res.GetPurged()), nil
+	return purged, nil
 }
 
 // FetchModule returns the resolver module node to holds under a hash
@@ -189,6 +230,29 @@ func (c *Client) FetchModule(ctx context.Context, to, sha256 string) ([]byte, er
 		return nil, err
 	}
 	return res.GetModule(), nil
+}
+
+// batches yields objs in wire form, in parts of at most batchBytes of
+// objects each (an object larger than that alone), and one empty part for
+// no objects.
+func batches(objs []Object) iter.Seq[[]*peerv1.KeyObject] {
+	return func(yield func([]*peerv1.KeyObject) bool) {
+		all := encodeObjects(objs)
+		start, size := 0, 0
+		for i, ko := range all {
+			n := len(ko.Namespace) + len(ko.Key) + len(ko.Object)
+			if i > start && size+n > batchBytes {
+				if !yield(all[start:i]) {
+					return
+				}
+				start, size = i, 0
+			}
+			size += n
+		}
+		if start < len(all) || len(all) == 0 {
+			yield(all[start:])
+		}
+	}
 }
 
 // malformed is the error of an answer whose objects do not decode: the

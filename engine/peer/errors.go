@@ -119,8 +119,10 @@ func toWire(err error) (connect.Code, *peerv1.EngineError) {
 
 // decodeError turns the error of a peer call into what the caller sees: the
 // engine error the node answered with, a context error when the caller's
-// own context ended first, or an error wrapping [ErrNoAnswer].
-func decodeError(err error) error {
+// own context ended first, or an error wrapping [ErrNoAnswer]. A call
+// cancelled while ctx is still live was cut off by the connection (a reset
+// stream, a refused handshake): no answer.
+func decodeError(ctx context.Context, err error) error {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return fmt.Errorf("%w: %v", ErrNoAnswer, err)
@@ -137,10 +139,10 @@ func decodeError(err error) error {
 		}
 		return fromWire(w)
 	}
-	switch ce.Code() {
-	case connect.CodeCanceled:
+	switch code := ce.Code(); {
+	case code == connect.CodeCanceled && ctx.Err() != nil:
 		return fmt.Errorf("peer: %w", context.Canceled)
-	case connect.CodeDeadlineExceeded:
+	case code == connect.CodeDeadlineExceeded && ctx.Err() != nil:
 		return fmt.Errorf("peer: %w", context.DeadlineExceeded)
 	}
 	return fmt.Errorf("%w: %v", ErrNoAnswer, ce)
@@ -223,7 +225,7 @@ func (clientErrors) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		res, err := next(ctx, req)
 		if err != nil {
-			return nil, decodeError(err)
+			return nil, decodeError(ctx, err)
 		}
 		return res, nil
 	}
@@ -231,7 +233,7 @@ func (clientErrors) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 
 func (clientErrors) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		return decodingConn{next(ctx, spec)}
+		return decodingConn{next(ctx, spec), ctx}
 	}
 }
 
@@ -241,16 +243,19 @@ func (clientErrors) WrapStreamingHandler(next connect.StreamingHandlerFunc) conn
 
 // decodingConn decodes the errors of a client stream; io.EOF, which ends
 // a stream, passes unchanged.
-type decodingConn struct{ connect.StreamingClientConn }
-
-func (c decodingConn) Send(m any) error { return decodeStreamError(c.StreamingClientConn.Send(m)) }
-func (c decodingConn) Receive(m any) error {
-	return decodeStreamError(c.StreamingClientConn.Receive(m))
+type decodingConn struct {
+	connect.StreamingClientConn
+	ctx context.Context // the stream's, for decodeError
 }
 
-func decodeStreamError(err error) error {
+func (c decodingConn) Send(m any) error { return c.decode(c.StreamingClientConn.Send(m)) }
+func (c decodingConn) Receive(m any) error {
+	return c.decode(c.StreamingClientConn.Receive(m))
+}
+
+func (c decodingConn) decode(err error) error {
 	if err == nil || errors.Is(err, io.EOF) {
 		return err
 	}
-	return decodeError(err)
+	return decodeError(c.ctx, err)
 }

@@ -66,7 +66,7 @@ func serve(t *testing.T, h http.Handler) (addr string, closeServer func()) {
 func servePeer(t *testing.T, local peer.Local) *peer.Client {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(peer.NewHandler(local))
+	mux.Handle(peer.NewHandler(local, nil))
 	addr, _ := serve(t, mux)
 	return clientTo(t, addr, nil)
 }
@@ -231,11 +231,11 @@ func TestEveryCallDecodesErrors(t *testing.T) {
 			return err
 		},
 		"Purge": func() error {
-			_, err := c.Purge(ctx, "other", objs)
+			_, err := c.Purge(ctx, "other", []peer.Object{{Namespace: "default", Key: []byte("k"), Object: tombstone("a")}})
 			return err
 		},
 		"FetchModule": func() error {
-			_, err := c.FetchModule(ctx, "other", "abc")
+			_, err := c.FetchModule(ctx, "other", strings.Repeat("ab", 32))
 			return err
 		},
 		"Transfer": func() error {

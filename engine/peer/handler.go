@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/meta"
 	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
 )
@@ -22,26 +24,39 @@ const (
 	MaxTransferBatch = 4096
 )
 
+// StreamProcedures are the HTTP paths of the peer service's streaming
+// calls (Transfer), for servers that bound streams apart from unary calls.
+var StreamProcedures = []string{peerv1connect.PeerServiceTransferProcedure}
+
 // Handler serves concord.peer.v1 from a Local node: it decodes each
 // request into domain types, calls the Local, and encodes its answer. It is
 // safe for concurrent use if the Local is.
 type Handler struct {
-	local Local
+	local  Local
+	policy Policy
 }
 
 var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 
-// NewHandler returns the path and http.Handler of the peer service. Every
-// error leaves encoded for the peer [Client] (innermost of opts'
-// interceptors).
-func NewHandler(local Local, opts ...connect.HandlerOption) (string, http.Handler) {
-	opts = append(slices.Clip(opts), connect.WithInterceptors(handlerErrors{}))
-	return peerv1connect.NewPeerServiceHandler(&Handler{local: local}, opts...)
+// NewHandler returns the path and http.Handler of the peer service. It
+// checks every request against policy before local sees it (validate.go;
+// nil: against the hard ceilings only) and reads at most
+// [MaxRequestBytes] of a request. Every error leaves encoded for the peer
+// [Client] (innermost of opts' interceptors).
+func NewHandler(local Local, policy Policy, opts ...connect.HandlerOption) (string, http.Handler) {
+	if policy == nil {
+		policy = ceilings{}
+	}
+	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), connect.WithInterceptors(handlerErrors{}))
+	return peerv1connect.NewPeerServiceHandler(&Handler{local: local, policy: policy}, opts...)
 }
 
 func (h *Handler) Replicate(ctx context.Context, req *peerv1.ReplicateRequest) (*peerv1.ReplicateResponse, error) {
 	objs, err := decodeObjects(req.GetObjects())
 	if err != nil {
+		return nil, err
+	}
+	if err := cmp.Or(h.checkHintOwner(req.GetIntendedOwner()), h.checkObjects(objs)); err != nil {
 		return nil, err
 	}
 	durable, err := h.local.Apply(ctx, objs, req.GetSync(), req.GetIntendedOwner())
@@ -52,6 +67,9 @@ func (h *Handler) Replicate(ctx context.Context, req *peerv1.ReplicateRequest) (
 }
 
 func (h *Handler) Read(ctx context.Context, req *peerv1.ReadRequest) (*peerv1.ReadResponse, error) {
+	if _, err := h.checkKey(req.GetNamespace(), req.GetKey()); err != nil {
+		return nil, err
+	}
 	obj, err := h.local.ReadLocal(ctx, req.GetNamespace(), req.GetKey())
 	if err != nil {
 		return nil, err
@@ -96,6 +114,9 @@ func (h *Handler) Purge(ctx context.Context, req *peerv1.PurgeRequest) (*peerv1.
 	if err != nil {
 		return nil, err
 	}
+	if err := cmp.Or(checkPurge(objs), h.checkObjects(objs)); err != nil {
+		return nil, err
+	}
 	n, err := h.local.Purge(ctx, objs)
 	if err != nil {
 		return nil, err
@@ -104,6 +125,9 @@ func (h *Handler) Purge(ctx context.Context, req *peerv1.PurgeRequest) (*peerv1.
 }
 
 func (h *Handler) FetchModule(ctx context.Context, req *peerv1.FetchModuleRequest) (*peerv1.FetchModuleResponse, error) {
+	if err := checkModuleHash(req.GetSha256()); err != nil {
+		return nil, err
+	}
 	wasm, err := h.local.FetchModule(ctx, req.GetSha256())
 	if err != nil {
 		return nil, err
@@ -118,6 +142,11 @@ func (h *Handler) Transfer(ctx context.Context, req *peerv1.TransferRequest, str
 	p, err := partition(req.GetPartition())
 	if err != nil {
 		return err
+	}
+	if ns := req.GetNamespace(); ns != "" {
+		if _, _, err := meta.ParseStorageName(ns); err != nil {
+			return errs.Invalid("namespace", "%q is not a storage namespace", ns)
+		}
 	}
 	batch := int(req.GetBatchSize())
 	if batch <= 0 || batch > MaxTransferBatch {

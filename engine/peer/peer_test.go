@@ -188,6 +188,11 @@ func value(actor, v string) dvv.Object {
 	return o.Update(actor, dvv.Clock{}, dvv.Sibling{Value: []byte(v), Timestamp: 1})
 }
 
+func tombstone(actor string) dvv.Object {
+	var o dvv.Object
+	return o.Update(actor, dvv.Clock{}, dvv.Sibling{Tombstone: true, Timestamp: 1})
+}
+
 func sameObjects(t *testing.T, got, want []peer.Object) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -431,7 +436,8 @@ func TestCallsCarryDomainTypes(t *testing.T) {
 		l.put(5, o)
 	}
 	l.tree[5] = []uint64{0, 42, 7}
-	l.modules["abc"] = []byte("\x00asm")
+	const modHash, missingHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+	l.modules[modHash] = []byte("\x00asm")
 	c := servePeer(t, l)
 	ctx := t.Context()
 
@@ -472,7 +478,7 @@ func TestCallsCarryDomainTypes(t *testing.T) {
 		}
 	})
 	t.Run("FetchModule", func(t *testing.T) {
-		for hash, want := range map[string][]byte{"abc": l.modules["abc"], "missing": nil} {
+		for hash, want := range map[string][]byte{modHash: l.modules[modHash], missingHash: nil} {
 			got, err := c.FetchModule(ctx, "other", hash)
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%s: got %q, %v; want %q", hash, got, err, want)
@@ -480,8 +486,12 @@ func TestCallsCarryDomainTypes(t *testing.T) {
 		}
 	})
 	t.Run("Purge", func(t *testing.T) {
-		stale := peer.Object{Namespace: objs[0].Namespace, Key: objs[0].Key, Object: value("node-b", "other")}
-		n, err := c.Purge(ctx, "other", []peer.Object{stale, objs[1]})
+		gone := peer.Object{Namespace: "carts", Key: []byte("t1"), Object: tombstone("node-a")}
+		kept := peer.Object{Namespace: "carts", Key: []byte("t2"), Object: tombstone("node-a")}
+		l.put(6, gone)
+		l.put(6, kept)
+		stale := peer.Object{Namespace: kept.Namespace, Key: kept.Key, Object: tombstone("node-b")}
+		n, err := c.Purge(ctx, "other", []peer.Object{stale, gone})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -499,7 +509,7 @@ func TestHandlerRefusesOutOfRangePartitions(t *testing.T) {
 	l := newMemLocal()
 	fill(l, 0, 3)
 	mux := http.NewServeMux()
-	mux.Handle(peer.NewHandler(l))
+	mux.Handle(peer.NewHandler(l, nil))
 	addr, _ := serve(t, mux)
 	hc := peer.NewH2CClient(nil)
 	t.Cleanup(hc.CloseIdleConnections)

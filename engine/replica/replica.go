@@ -176,8 +176,13 @@ func (s *Store) Scan(partition uint16, ns string, from []byte, fn func(Entry) (b
 }
 
 // DeleteIfEqual removes a key's object if it is exactly obj (a purge of a
-// tombstone every replica holds). It reports whether it removed it.
+// tombstone every replica holds). It reports whether it removed it. An
+// object with a live sibling is never removed: only tombstones are
+// purged, whoever asks.
 func (s *Store) DeleteIfEqual(ns string, key []byte, obj dvv.Object) (bool, error) {
+	if obj.HasLive() {
+		return false, nil
+	}
 	p := s.Partition(ns, key)
 	k := keys.Data(p, ns, key)
 	mu := &s.locks[keys.Hash(ns, key)%lockStripes]

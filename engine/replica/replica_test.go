@@ -59,7 +59,7 @@ func TestObserverSeesOldAndNewEncodings(t *testing.T) {
 		}
 		seen = append(seen, change{old, new})
 	})
-	v1 := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("1")})
+	v1 := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Tombstone: true})
 	if _, err := s.Merge("ns", []byte("k"), v1, false); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +72,23 @@ func TestObserverSeesOldAndNewEncodings(t *testing.T) {
 	enc, _ := v1.MarshalBinary()
 	if len(seen) != 2 || seen[0].old != nil || !bytes.Equal(seen[0].new, enc) || !bytes.Equal(seen[1].old, enc) || seen[1].new != nil {
 		t.Fatalf("observer calls: %+v", seen)
+	}
+}
+
+// TestDeleteIfEqualKeepsALiveObject: only tombstones are purged, even when
+// the caller names the stored object exactly.
+func TestDeleteIfEqualKeepsALiveObject(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	v := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("live")})
+	if _, err := s.Merge("ns", []byte("k"), v, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.DeleteIfEqual("ns", []byte("k"), v); err != nil || ok {
+		t.Fatalf("a purge of a live object: removed %v, err %v", ok, err)
+	}
+	if o, _ := s.Get("ns", []byte("k")); !o.Equal(v) {
+		t.Fatal("the live value changed")
 	}
 }
 

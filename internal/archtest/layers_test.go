@@ -13,7 +13,9 @@ import (
 
 // engineLayers is the request path inside engine/, bottom first: a package
 // of one layer never depends, directly or not, on a later layer. A Put runs
-// node → peer (to other nodes) and node → coord → replica → storage.
+// node → front → coord → replica → storage, and to other nodes through
+// peer. A layer is a package tree: engine/node holds the node's parts
+// (nodeParts), which sit at its layer.
 var engineLayers = []string{
 	"engine/storage",
 	"engine/replica",

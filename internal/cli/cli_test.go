@@ -174,7 +174,7 @@ func TestConfigLayering(t *testing.T) {
 func TestServeAndDevServeUntilCancelled(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
-		{"serve", "--data-dir", t.TempDir(), "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--replicas", "1"},
+		{"serve", "--data-dir", t.TempDir(), "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--replicas", "1"},
 		{"dev", "--api-addr", "127.0.0.1:0"},
 	} {
 		t.Run(args[0], func(t *testing.T) {

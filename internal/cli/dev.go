@@ -109,9 +109,9 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "concord dev: %d nodes, data in %s\n", f.nodes, dir)
 	for i, e := range nodes {
-		fmt.Fprintf(out, "  node %d  http://%s   (gossip %s)\n", i+1, e.APIAddr(), e.Node().GossipAddr())
+		fmt.Fprintf(out, "  node %d  %s   (gossip %s, admin http://%s)\n", i+1, e.APIURL(), e.Node().GossipAddr(), e.AdminAddr())
 	}
-	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint http://%s\n", nodes[0].APIAddr())
+	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint %s\n", nodes[0].APIURL())
 	fmt.Fprintf(out, "Add a node:  concord serve --data-dir DIR --join %s, then concord cluster join NODE; concord cluster commit\n", nodes[0].Node().GossipAddr())
 	fmt.Fprintln(out, "Stop with Ctrl-C.")
 	<-ctx.Done()
@@ -130,7 +130,8 @@ func (f *devFlags) nodeConfig(cmd *cobra.Command, dir, host string, basePort, i 
 	if err != nil {
 		return embed.Config{}, err
 	}
-	cfg := embed.Config{APIAddr: net.JoinHostPort(host, "0"), PeerAddr: net.JoinHostPort(host, "0")}
+	// The admin listener (/metrics, reflection, pprof) on loopback only.
+	cfg := embed.Config{APIAddr: net.JoinHostPort(host, "0"), PeerAddr: net.JoinHostPort(host, "0"), AdminAddr: "127.0.0.1:0"}
 	if basePort != 0 {
 		cfg.APIAddr = net.JoinHostPort(host, strconv.Itoa(basePort+i))
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -25,7 +24,7 @@ type kvFlags struct {
 }
 
 func (f *kvFlags) client() kvv1connect.KVServiceClient {
-	return kvv1connect.NewKVServiceClient(http.DefaultClient, f.endpoint)
+	return kvv1connect.NewKVServiceClient(f.http, f.endpoint)
 }
 
 func newKVCmd(g *globalFlags) *cobra.Command {
@@ -225,6 +224,9 @@ func decodeContext(s string) ([]byte, error) {
 func rpcError(err error) error {
 	if err == nil {
 		return nil
+	}
+	if hint := tlsHint(err); hint != nil {
+		return hint
 	}
 	var ce *connect.Error
 	if errors.As(err, &ce) {

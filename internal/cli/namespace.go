@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 
 // adminClient is the AdminService client of --endpoint.
 func (g *globalFlags) adminClient() adminv1connect.AdminServiceClient {
-	return adminv1connect.NewAdminServiceClient(http.DefaultClient, g.endpoint)
+	return adminv1connect.NewAdminServiceClient(g.http, g.endpoint)
 }
 
 // printOutput writes msg as JSON with -o json, else calls table.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -38,7 +37,7 @@ upload), idempotence and associativity (reported as warnings).`,
 }
 
 func adminClient(g *globalFlags) adminv1connect.AdminServiceClient {
-	return adminv1connect.NewAdminServiceClient(http.DefaultClient, g.endpoint)
+	return adminv1connect.NewAdminServiceClient(g.http, g.endpoint)
 }
 
 // resolverSource is a module file or a built-in name.

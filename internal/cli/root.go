@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"net/http"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -18,8 +19,10 @@ type Env struct {
 // globalFlags are the flags every command has.
 type globalFlags struct {
 	endpoint string
+	caFile   string
 	output   string
 	config   string
+	http     *http.Client // of endpoint, set before a command runs
 }
 
 // New returns the root command.
@@ -37,14 +40,20 @@ func New(env Env) *cobra.Command {
 			if err := applyConfig(cmd, g.config, env.Environ); err != nil {
 				return err
 			}
+			var err error
+			if g.http, err = newHTTPClient(g.caFile); err != nil {
+				return err
+			}
 			return checkOutput(g.output)
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:7700", "API endpoint of any node (env CONCORD_ENDPOINT)")
+	pf.StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:7700", "API endpoint of any node, http:// or https:// (env CONCORD_ENDPOINT)")
+	pf.StringVar(&g.caFile, "ca-file", "", "PEM file of the CA(s) that signed an https:// endpoint's certificate (default: the system's roots; env CONCORD_CA_FILE)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&g.config, "config", "", "config file (YAML) with flag names as keys (env CONCORD_CONFIG)")
 	root.AddCommand(newServeCmd(), newDevCmd(), newKVCmd(g), newVersionCmd(g))
 	root.AddCommand(newClusterCmd(g), newNamespaceCmd(g), newResolverCmd(g))
+	root.AddCommand(newCertCmd())
 	return root
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/server"
 )
 
 type logFlags struct {
@@ -52,6 +55,55 @@ type serveFlags struct {
 	maxValueBytes uint64
 	maxSiblings   uint32
 	log           logFlags
+	api           apiListenerFlags
+	peer          peerFlags
+}
+
+// apiListenerFlags are the client API listener's TLS, limits and the
+// admin listener.
+type apiListenerFlags struct {
+	tlsCert, tlsKey   string
+	insecurePlaintext bool
+	adminAddr         string
+	limits            server.Limits
+}
+
+func (f *apiListenerFlags) register(fl *pflag.FlagSet, d embed.Config) {
+	l := server.DefaultLimits()
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) of the client API; with --tls-key the API speaks TLS only (HTTP/2 and HTTP/1.1), reloaded when the files change")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.BoolVar(&f.insecurePlaintext, "insecure-plaintext", false, "serve the client API without TLS on a non-loopback --api-addr (e.g. behind a TLS-terminating proxy)")
+	fl.StringVar(&f.adminAddr, "admin-addr", d.AdminAddr, "HOST:PORT of the admin listener (/metrics, gRPC reflection, /debug/pprof; no credential: keep it on loopback or a management network); empty: none")
+	fl.IntVar(&f.limits.MaxConns, "max-connections", l.MaxConns, "most client API connections held at once; more wait until one closes")
+	fl.DurationVar(&f.limits.ReadTimeout, "read-timeout", l.ReadTimeout, "longest a unary request may take to arrive, body included")
+	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", l.WriteTimeout, "longest a unary call may take from its headers to the end of its answer")
+	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", l.IdleTimeout, "idle keep-alive connections are closed after this long")
+	fl.DurationVar(&f.limits.StreamIdleTimeout, "stream-idle-timeout", l.StreamIdleTimeout, "a stream (list, watch) that sends nothing for this long, or whose client reads nothing, is cut off")
+}
+
+// check refuses plaintext on an address other machines can reach unless
+// asked for.
+func (f *apiListenerFlags) check(apiAddr string) error {
+	if f.tlsCert != "" || f.insecurePlaintext || loopback(apiAddr) {
+		return nil
+	}
+	return fmt.Errorf("--api-addr %s is reachable from other machines and no --tls-cert/--tls-key were given: "+
+		"keys and values would cross the network in clear text. Give --tls-cert and --tls-key, "+
+		"or --insecure-plaintext if something else protects the traffic (a TLS-terminating proxy, a private network)", apiAddr)
+}
+
+// loopback reports whether addr's host is a loopback IP or localhost (not
+// empty: that listens on every interface).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // config builds the node's configuration from the flags.
@@ -67,6 +119,9 @@ func (f *serveFlags) config(log *slog.Logger) embed.Config {
 	n.Namespace.Limits.MaxValueBytes = f.maxValueBytes
 	n.Namespace.Limits.MaxSiblings = f.maxSiblings
 	n.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone, AdvertiseHost: f.advertiseHost}
+	cfg.TLSCertFile, cfg.TLSKeyFile = f.api.tlsCert, f.api.tlsKey
+	cfg.AdminAddr = f.api.adminAddr
+	cfg.Server.Limits = f.api.limits
 	return cfg
 }
 
@@ -84,15 +139,26 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 			if f.dataDir == "" {
 				return errors.New("--data-dir is required (env CONCORD_DATA_DIR)")
 			}
+			if err := f.api.check(f.apiAddr); err != nil {
+				return err
+			}
 			log, err := f.log.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			e, err := embed.Start(cmd.Context(), f.config(log))
+			cfg := f.config(log)
+			if err := f.peer.apply(&cfg); err != nil {
+				return err
+			}
+			e, err := embed.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			log.Info("serving", "api", "http://"+e.APIAddr(), "peer", e.Node().PeerAddr(), "gossip", e.Node().GossipAddr())
+			admin := ""
+			if e.AdminAddr() != "" {
+				admin = "http://" + e.AdminAddr()
+			}
+			log.Info("serving", "api", e.APIURL(), "peer", e.Node().PeerAddr(), "gossip", e.Node().GossipAddr(), "admin", admin)
 			<-e.Done() // until the command's context ends (Ctrl-C) or a server fails
 			return e.Close()
 		},
@@ -111,6 +177,8 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.Uint32Var(&f.replicas, "replicas", 3, "default N of new namespaces (R and W default to a majority of N)")
 	fl.Uint64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "default largest value of a namespace")
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
+	f.api.register(fl, d)
+	f.peer.register(fl)
 	f.log.register(cmd, "info")
 	return cmd
 }

@@ -95,7 +95,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	c.Restart()
 
 	eventually(t, 60*time.Second, "hints drained", func() bool {
-		return metric(t, a.Endpoint, "concord_hint_backlog") == 0 && metric(t, b.Endpoint, "concord_hint_backlog") == 0
+		return metric(t, a.Admin, "concord_hint_backlog") == 0 && metric(t, b.Admin, "concord_hint_backlog") == 0
 	})
 	kv := kvv1connect.NewKVServiceClient(http.DefaultClient, a.Endpoint)
 	for key := range acked {
@@ -109,7 +109,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes readable with R=3 after SIGKILL and restart; %v hints delivered",
-		len(acked), metric(t, a.Endpoint, "concord_hints_delivered_total")+metric(t, b.Endpoint, "concord_hints_delivered_total"))
+		len(acked), metric(t, a.Admin, "concord_hints_delivered_total")+metric(t, b.Admin, "concord_hints_delivered_total"))
 }
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -119,10 +119,11 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// metric reads one unlabelled metric from a node's /metrics (-1 if absent).
-func metric(t *testing.T, endpoint, name string) float64 {
+// metric reads one unlabelled metric from /metrics on a node's admin
+// listener (-1 if absent).
+func metric(t *testing.T, admin, name string) float64 {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, endpoint+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, admin+"/metrics", nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return -1

@@ -45,18 +45,48 @@ type Config struct {
 	// node of a cluster.
 	PeerAddr     string
 	PeerListener net.Listener
-	// Server tunes the client API. Server.Logger defaults to Node.Logger.
+	// Server tunes the client API (its limits in Server.Limits). Server.Logger
+	// defaults to Node.Logger.
 	Server server.Options
+	// TLSCertFile and TLSKeyFile, when given (both), make the client API
+	// speak TLS only, with this certificate and key in PEM, reloaded when
+	// the files change ([server.CertReloader]). Start fails if they do not
+	// load or the certificate has expired. They override
+	// Server.TLSConfig. Default: plaintext.
+	TLSCertFile, TLSKeyFile string
+	// AdminAddr is the host:port of the admin listener: /metrics, gRPC
+	// reflection and /debug/pprof, with no credential (see
+	// docs/security.md). AdminListener is a listener to serve it on
+	// instead. Neither: no admin listener.
+	AdminAddr     string
+	AdminListener net.Listener
+	// PeerLimits bound the peer listener's connections; zero fields take
+	// [server.DefaultPeerLimits].
+	PeerLimits server.Limits
+	// PeerCA, PeerCert and PeerKey, when given (all three, PEM files; see
+	// `concord cert`), make the peer port mutual TLS (peertls.go): it
+	// serves HTTP/2 over TLS and admits only clients with a certificate of
+	// the cluster CA PeerCA, peer calls present PeerCert, the node ID is
+	// the one PeerCert names, and a join is staged only for a node whose
+	// peer port proves its ID with such a certificate. Start fails if they
+	// do not load, do not match or have expired. Default: h2c, for
+	// loopback only (see InsecurePeer).
+	PeerCA, PeerCert, PeerKey string
+	// InsecurePeer allows a peer port without mutual TLS on an address
+	// other than loopback: anyone who reaches it can read and write every
+	// key. Without it Start refuses that.
+	InsecurePeer bool
 }
 
 // DefaultConfig is the configuration `concord serve` starts from: a
 // production node ([node.DefaultConfig]) of a cluster, the API on
-// 127.0.0.1:7700, the peer service on 127.0.0.1:7701 and gossip on
-// 127.0.0.1:7702. It needs a Node.DataDir.
+// 127.0.0.1:7700, the peer service on 127.0.0.1:7701, gossip on
+// 127.0.0.1:7702 and the admin listener on 127.0.0.1:7703. It needs a
+// Node.DataDir.
 func DefaultConfig() Config {
 	n := node.DefaultConfig()
 	n.Cluster = &node.ClusterConfig{GossipAddr: "127.0.0.1:7702"}
-	return Config{Node: n, APIAddr: "127.0.0.1:7700", PeerAddr: "127.0.0.1:7701"}
+	return Config{Node: n, APIAddr: "127.0.0.1:7700", PeerAddr: "127.0.0.1:7701", AdminAddr: "127.0.0.1:7703"}
 }
 
 // Validate reports the first problem with the configuration.
@@ -66,6 +96,12 @@ func (c Config) Validate() error {
 	}
 	if err := oneOf("api", c.APIAddr, c.APIListener); err != nil {
 		return err
+	}
+	if c.AdminAddr != "" && c.AdminListener != nil {
+		return fmt.Errorf("embed: both an admin address (%s) and a listener: give one", c.AdminAddr)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("embed: TLS needs both a certificate file and a key file (--tls-cert and --tls-key)")
 	}
 	if c.Node.Cluster == nil {
 		if c.PeerListener != nil {
@@ -89,12 +125,14 @@ func oneOf(what, addr string, lis net.Listener) error {
 // Embedded is a running node with its servers. It is safe for concurrent
 // use.
 type Embedded struct {
-	node     *node.Node
-	apiAddr  string
-	peerAddr string
-	cancel   context.CancelFunc
-	done     chan struct{}
-	err      error // set before done is closed
+	node      *node.Node
+	apiAddr   string
+	apiURL    string
+	peerAddr  string
+	adminAddr string
+	cancel    context.CancelFunc
+	done      chan struct{}
+	err       error // set before done is closed
 }
 
 // Start listens (or takes the given listeners), computes the addresses the
@@ -103,7 +141,7 @@ type Embedded struct {
 // called, or a server fails; it then stops its servers first and the node
 // after them. Start returns once the node is open and serving.
 func Start(ctx context.Context, cfg Config) (*Embedded, error) {
-	given := []net.Listener{cfg.APIListener, cfg.PeerListener}
+	given := []net.Listener{cfg.APIListener, cfg.PeerListener, cfg.AdminListener}
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(err, closeAll(given...))
 	}
@@ -117,15 +155,26 @@ func Start(ctx context.Context, cfg Config) (*Embedded, error) {
 		cc := *cfg.Node.Cluster // the node fills its defaults in; not into the caller's
 		cfg.Node.Cluster = &cc
 	}
+	if cfg.TLSCertFile != "" {
+		certs, err := server.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Server.Logger)
+		if err != nil {
+			return nil, errors.Join(err, closeAll(given...))
+		}
+		cfg.Server.TLSConfig = certs.TLSConfig()
+	}
+	adminLis, err := listenAdmin(cfg)
+	if err != nil {
+		return nil, errors.Join(err, closeAll(cfg.APIListener, cfg.PeerListener))
+	}
 	apiLis, peerLis, err := listen(cfg)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, closeAll(adminLis))
 	}
 	if cc := cfg.Node.Cluster; cc != nil {
 		api, aerr := advertised(apiLis.Addr(), cc.AdvertiseHost)
 		peer, perr := advertised(peerLis.Addr(), cc.AdvertiseHost)
 		if err := errors.Join(aerr, perr); err != nil {
-			return nil, errors.Join(err, closeAll(apiLis, peerLis))
+			return nil, errors.Join(err, closeAll(apiLis, peerLis, adminLis))
 		}
 		if cc.APIAddr == "" {
 			cc.APIAddr = api
@@ -134,22 +183,50 @@ func Start(ctx context.Context, cfg Config) (*Embedded, error) {
 			cc.PeerAddr = peer
 		}
 	}
+	peerTLS, err := securePeer(&cfg, peerLis)
+	if err != nil {
+		return nil, errors.Join(err, closeAll(apiLis, peerLis, adminLis))
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, errors.Join(err, closeAll(apiLis, peerLis))
+		return nil, errors.Join(err, closeAll(apiLis, peerLis, adminLis))
 	}
 	n, err := node.Open(cfg.Node)
 	if err != nil {
-		return nil, errors.Join(err, closeAll(apiLis, peerLis))
+		return nil, errors.Join(err, closeAll(apiLis, peerLis, adminLis))
 	}
 	srv := server.New(n, cfg.Server)
 	runCtx, cancel := context.WithCancel(ctx)
 	e := &Embedded{node: n, apiAddr: apiLis.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	e.apiURL = "http://" + e.apiAddr
+	if cfg.Server.TLSConfig != nil {
+		e.apiURL = "https://" + e.apiAddr
+	}
 	if peerLis != nil {
 		e.peerAddr = peerLis.Addr().String()
 	}
-	go e.run(runCtx, srv, apiLis, peerLis, cfg.Node.Logger)
+	if adminLis != nil {
+		e.adminAddr = adminLis.Addr().String()
+	}
+	peerOpts := server.PeerOptions{Logger: cfg.Node.Logger, Limits: cfg.PeerLimits, TLSConfig: peerTLS}
+	go e.run(runCtx, srv, listeners{api: apiLis, peer: peerLis, admin: adminLis}, peerOpts)
 	return e, nil
 }
+
+// listenAdmin opens the admin listener, takes the given one, or returns
+// nil for none.
+func listenAdmin(cfg Config) (net.Listener, error) {
+	if cfg.AdminListener != nil || cfg.AdminAddr == "" {
+		return cfg.AdminListener, nil
+	}
+	lis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("embed: listen on %s (admin): %w", cfg.AdminAddr, err)
+	}
+	return lis, nil
+}
+
+// listeners are a running node's: peer and admin may be nil.
+type listeners struct{ api, peer, admin net.Listener }
 
 // listen opens the listeners the configuration names, or takes the given
 // ones. peer is nil for a node without a cluster.
@@ -169,24 +246,30 @@ func listen(cfg Config) (api, peer net.Listener, err error) {
 }
 
 // run serves until ctx ends or a server stops on its own, then closes the
-// node once both servers have drained.
-func (e *Embedded) run(ctx context.Context, srv *server.Server, apiLis, peerLis net.Listener, log *slog.Logger) {
+// node once every server has drained.
+func (e *Embedded) run(ctx context.Context, srv *server.Server, lis listeners, peerOpts server.PeerOptions) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	var apiErr, peerErr error
+	var apiErr, peerErr, adminErr error
 	wg.Go(func() {
-		apiErr = srv.Serve(ctx, apiLis)
-		cancel() // a failed server takes the other down with it
+		apiErr = srv.Serve(ctx, lis.api)
+		cancel() // a failed server takes the others down with it
 	})
-	if peerLis != nil {
+	if lis.peer != nil {
 		wg.Go(func() {
-			peerErr = server.ServePeer(ctx, peerLis, e.node, log)
+			peerErr = server.ServePeer(ctx, lis.peer, e.node, peerOpts)
+			cancel()
+		})
+	}
+	if lis.admin != nil {
+		wg.Go(func() {
+			adminErr = srv.ServeAdmin(ctx, lis.admin)
 			cancel()
 		})
 	}
 	wg.Wait()
-	e.err = errors.Join(apiErr, peerErr, e.node.Close())
+	e.err = errors.Join(apiErr, peerErr, adminErr, e.node.Close())
 	close(e.done)
 }
 
@@ -196,9 +279,17 @@ func (e *Embedded) Node() *node.Node { return e.node }
 // APIAddr is the address the client API listens on (host:port).
 func (e *Embedded) APIAddr() string { return e.apiAddr }
 
+// APIURL is the client API's base URL: https://host:port with TLS,
+// http://host:port without.
+func (e *Embedded) APIURL() string { return e.apiURL }
+
 // PeerAddr is the address the peer service listens on ("" without a
 // cluster).
 func (e *Embedded) PeerAddr() string { return e.peerAddr }
+
+// AdminAddr is the address the admin listener listens on ("" without
+// one).
+func (e *Embedded) AdminAddr() string { return e.adminAddr }
 
 // Done is closed once the node has stopped: after Close, when the context
 // given to Start ended, or when a server failed (Close then says why).

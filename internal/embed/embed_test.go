@@ -81,6 +81,7 @@ func TestAdvertisedAddresses(t *testing.T) {
 			t.Parallel()
 			cfg := embed.Config{Node: quiet(node.DefaultConfig()), APIAddr: c.listen, PeerAddr: c.listen}
 			cfg.Node.Cluster = &node.ClusterConfig{GossipAddr: "127.0.0.1:0", AdvertiseHost: c.host, FastGossip: true}
+			cfg.InsecurePeer = true // about addresses; peertls_test.go is about the peer port's security
 			e, err := embed.Start(t.Context(), cfg)
 			if c.want == "" {
 				if err == nil || !strings.Contains(err.Error(), "advertise host") {

@@ -232,7 +232,7 @@ func (l *lab) waitSettled(d time.Duration) time.Duration {
 func (l *lab) metric(n *labNode, name string) float64 {
 	ctx, cancel := context.WithTimeout(l.t.Context(), 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.proc.Endpoint+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.proc.Admin+"/metrics", nil)
 	res, err := l.http.Do(req)
 	if err != nil {
 		return -1

@@ -96,6 +96,7 @@ type Node struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	Endpoint string // http://HOST:PORT of the client API
+	Admin    string // http://HOST:PORT of the admin listener (/metrics)
 	Gossip   string // HOST:PORT of the gossip listener
 	peer     string // HOST:PORT of the peer listener
 	logs     *logBuffer
@@ -149,7 +150,12 @@ func (n *Node) start() {
 		"--api-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.APIPort)),
 		"--peer-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.PeerPort)),
 		"--gossip-addr", net.JoinHostPort(o.Host, strconv.Itoa(o.GossipPort)),
+		"--admin-addr", net.JoinHostPort(o.Host, "0"),
 		"--log-format", "json")
+	if ip := net.ParseIP(o.Host); ip == nil || !ip.IsLoopback() {
+		// Test hosts on private network namespaces: plaintext on purpose.
+		args = append(args, "--insecure-plaintext", "--insecure-peer")
+	}
 	args = append(args, o.Args...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.SysProcAttr = sysProcAttr()
@@ -168,7 +174,7 @@ func (n *Node) start() {
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	select {
 	case a := <-addr:
-		n.Endpoint, n.Gossip, n.peer = a.api, a.gossip, a.peer
+		n.Endpoint, n.Gossip, n.peer, n.Admin = a.api, a.gossip, a.peer, a.admin
 		// A restarted node keeps its ports, as a real one would.
 		n.opts.APIPort, n.opts.PeerPort, n.opts.GossipPort = port(a.api), port(a.peer), port(a.gossip)
 	case <-n.exited:
@@ -189,7 +195,7 @@ func port(addr string) int {
 	return v
 }
 
-type serving struct{ api, gossip, peer string }
+type serving struct{ api, gossip, peer, admin string }
 
 // scan copies the process's JSON logs and reports the addresses from the
 // "serving" line.
@@ -204,10 +210,11 @@ func (n *Node) scan(r io.Reader, addr chan<- serving) {
 			API    string `json:"api"`
 			Gossip string `json:"gossip"`
 			Peer   string `json:"peer"`
+			Admin  string `json:"admin"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" && rec.API != "" {
 			select {
-			case addr <- serving{rec.API, rec.Gossip, rec.Peer}:
+			case addr <- serving{rec.API, rec.Gossip, rec.Peer, rec.Admin}:
 			default:
 			}
 		}

@@ -45,12 +45,13 @@ var protocols = []protocol{
 
 // client is a set of clients of one server speaking one protocol.
 type client struct {
-	proto protocol
-	url   string
-	http  *http.Client // plain HTTP/1.1, or h2c for gRPC
-	h2c   *http.Client // always HTTP/2 cleartext (bidi streams need it)
-	kv    kvv1connect.KVServiceClient
-	admin adminv1connect.AdminServiceClient
+	proto    protocol
+	url      string
+	adminURL string       // of the admin listener (/metrics, reflection)
+	http     *http.Client // plain HTTP/1.1, or h2c for gRPC
+	h2c      *http.Client // always HTTP/2 cleartext (bidi streams need it)
+	kv       kvv1connect.KVServiceClient
+	admin    adminv1connect.AdminServiceClient
 }
 
 // forEachProtocol runs test in a parallel subtest per protocol, each against
@@ -66,7 +67,10 @@ func forProtocols(t *testing.T, ps []protocol, test func(t *testing.T, c *client
 	for _, p := range ps {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			test(t, dial(t, startServer(t), p))
+			e := startNode(t, nil)
+			c := dial(t, e.APIURL(), p)
+			c.adminURL = "http://" + e.AdminAddr()
+			test(t, c)
 		})
 	}
 }
@@ -76,9 +80,19 @@ func forProtocols(t *testing.T, ps []protocol, test func(t *testing.T, c *client
 // base URL. Cleanup stops the server, then closes the node.
 func startServer(tb testing.TB) string {
 	tb.Helper()
-	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0"}
+	return startNode(tb, nil).APIURL()
+}
+
+// startNode is startServer with the admin listener on 127.0.0.1 too and
+// the configuration changed by configure (if not nil) before the start.
+func startNode(tb testing.TB, configure func(*embed.Config)) *embed.Embedded {
+	tb.Helper()
+	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}
 	cfg.Node.DataDir = tb.TempDir()
 	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	if configure != nil {
+		configure(&cfg)
+	}
 	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("start node: %v", err)
@@ -88,7 +102,7 @@ func startServer(tb testing.TB) string {
 			tb.Errorf("stop node: %v", err)
 		}
 	})
-	return "http://" + e.APIAddr()
+	return e
 }
 
 // newHTTPClient returns an HTTP/1.1 client, or with h2c an HTTP/2 cleartext

@@ -46,7 +46,7 @@ func TestReflectionListsTheServices(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, c *client) {
 		// Reflection is a bidi stream: it needs HTTP/2 whatever the protocol.
-		stream := grpcreflect.NewClient(c.h2c, c.url, c.proto.opts...).NewStream(t.Context())
+		stream := grpcreflect.NewClient(c.h2c, c.adminURL, c.proto.opts...).NewStream(t.Context())
 		defer func() { _, _ = stream.Close() }()
 		names, err := stream.ListServices()
 		if err != nil {
@@ -96,7 +96,7 @@ func TestMetricsCountRPCsByProcedureAndCode(t *testing.T) {
 			t.Fatalf("ListNamespaces: %v", err)
 		}
 
-		status, body := httpGet(t, c.http, c.url+"/metrics")
+		status, body := httpGet(t, c.http, c.adminURL+"/metrics")
 		if status != http.StatusOK {
 			t.Fatalf("GET /metrics: %d", status)
 		}

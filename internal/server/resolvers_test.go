@@ -53,7 +53,8 @@ func connectCode(err error) connect.Code {
 func TestResolverUploadChecksAndActivates(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	ep := startServer(t)
+	e := startNode(t, nil)
+	ep := e.APIURL()
 	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, ep)
 	kv := kvv1connect.NewKVServiceClient(http.DefaultClient, ep)
 	wasm := mergesModule(t)
@@ -133,7 +134,7 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 		if len(got.GetSiblings()) != 1 || string(got.GetSiblings()[0].GetValue()) != "pear" {
 			t.Fatalf("on_write merge: %v", got.GetSiblings())
 		}
-		if body := scrape(t, ep); !strings.Contains(body, `concord_resolver_calls_total{namespace="ok"}`) {
+		if body := scrape(t, "http://"+e.AdminAddr()); !strings.Contains(body, `concord_resolver_calls_total{namespace="ok"}`) {
 			t.Errorf("/metrics has no resolver calls for the namespace:\n%s", body)
 		}
 		list, err := admin.ListResolvers(ctx, &adminv1.ListResolversRequest{})
@@ -161,9 +162,10 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 	})
 }
 
-func scrape(t *testing.T, ep string) string {
+// scrape returns /metrics of the admin listener at admin.
+func scrape(t *testing.T, admin string) string {
 	t.Helper()
-	res, err := http.Get(ep + "/metrics")
+	res, err := http.Get(admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

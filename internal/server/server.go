@@ -1,12 +1,21 @@
-// Package server puts a [node.Node] behind one HTTP listener: the Connect
-// services (Connect, gRPC and gRPC-Web; JSON and binary; HTTP/1.1 and h2c),
-// gRPC health and reflection, /livez, /readyz and Prometheus /metrics.
-// Handlers translate between the API and the node's methods; what a call
-// may do (namespace checks, the resolver law checks) the node decides.
+// Package server puts a [node.Node] behind its listeners: the client API
+// (the Connect services in Connect, gRPC and gRPC-Web; JSON and binary;
+// HTTP/1.1 and h2c, or HTTP/2 and HTTP/1.1 over TLS; gRPC health, /livez
+// and /readyz), the admin listener (Prometheus /metrics, gRPC reflection,
+// /debug/pprof) and the peer service. Handlers translate between the API
+// and the node's methods; what a call may do (namespace checks, the
+// resolver law checks) the node decides.
+//
+// Every listener is bounded (see [Limits]): timeouts for unary calls,
+// per-message deadlines for streams, an idle timeout, a cap on
+// connections and on HTTP/2 streams; the client API also caps every
+// request body before reading it (see [Server.Handler]). docs/security.md
+// explains the choices.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,12 +26,9 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
-	"connectrpc.com/grpcreflect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/metrics"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -39,13 +45,24 @@ type Options struct {
 	// CompressMinBytes: responses smaller than this are not compressed.
 	// Default 1024.
 	CompressMinBytes int
+	// Limits bound the client API's connections; zero fields take
+	// [DefaultLimits].
+	Limits Limits
+	// TLSConfig, when set, makes the client API speak TLS only (HTTP/2 and
+	// HTTP/1.1 by ALPN) with this configuration (for a certificate that
+	// reloads, see [CertReloader.TLSConfig]). Default: plaintext HTTP/1.1
+	// and h2c.
+	TLSConfig *tls.Config
 }
 
 // Server serves one node's API. It is safe for concurrent use.
 type Server struct {
 	node    *node.Node
 	log     *slog.Logger
+	limits  Limits
+	tls     *tls.Config
 	handler http.Handler
+	admin   http.Handler
 	health  *grpchealth.StaticChecker
 	ready   atomic.Bool
 }
@@ -62,7 +79,7 @@ func New(n *node.Node, opts Options) *Server {
 	if opts.CompressMinBytes == 0 {
 		opts.CompressMinBytes = 1024
 	}
-	s := &Server{node: n, log: opts.Logger}
+	s := &Server{node: n, log: opts.Logger, limits: opts.Limits.orDefaults(DefaultLimits()), tls: opts.TLSConfig}
 	metrics.RegisterNode(opts.Registry, func() metrics.NodeStats {
 		st := n.Stats()
 		out := metrics.NodeStats{
@@ -85,14 +102,13 @@ func New(n *node.Node, opts Options) *Server {
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),
-		// JSON clients send bytes as base64 (4/3 larger): leave room for the
-		// largest value a namespace may allow, so the limit check answers.
-		connect.WithReadMaxBytes((meta.CeilingValueSize+meta.CeilingKeySize)*4/3 + 256<<10),
+		// The most a message may be once decompressed; what may be read
+		// off the wire is capped per request (bodyLimit).
+		connect.WithReadMaxBytes(maxRequestBytes),
 	}
 	services := []string{kvv1connect.KVServiceName, adminv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
 	checker := nodeHealth{static: s.health, node: n}
-	reflector := grpcreflect.NewStaticReflector(services...)
 
 	mux := http.NewServeMux()
 	// The KV and admin handlers return engine errors; their innermost
@@ -102,9 +118,6 @@ func New(n *node.Node, opts Options) *Server {
 	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(checker, handlerOpts...))
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
@@ -117,48 +130,99 @@ func New(n *node.Node, opts Options) *Server {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	s.handler = mux
+	s.handler = limitBodies(streamDeadlines(mux, apiStreams, s.limits.StreamIdleTimeout), s.bodyLimit)
+	s.admin = adminHandler(opts.Registry, services...)
 	s.ready.Store(true)
 	return s
 }
 
-// Handler is the server's HTTP handler, for tests and embedding.
+// apiStreams are the client API's streaming procedures.
+var apiStreams = []string{kvv1connect.KVServiceListKeysProcedure, adminv1connect.AdminServiceWatchHandoffProcedure}
+
+// Handler is the client API's HTTP handler (for tests and embedding), with
+// its request body caps and stream deadlines; the connection limits are
+// Serve's.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve answers requests on lis until ctx is done, then drains in-flight
-// requests for up to 10 seconds. It speaks HTTP/1.1 and h2c.
+// Serve answers client API requests on lis until ctx is done, then drains
+// in-flight requests for up to 10 seconds. It speaks HTTP/1.1 and h2c, or
+// with Options.TLSConfig HTTP/2 and HTTP/1.1 over TLS.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	return serveHTTP(ctx, lis, s.handler, s.log, 10*time.Second, func() {
-		s.ready.Store(false)
-		for _, svc := range []string{"", kvv1connect.KVServiceName, adminv1connect.AdminServiceName} {
-			s.health.SetStatus(svc, grpchealth.StatusNotServing)
-		}
+	return serveHTTP(ctx, lis, listenerConfig{
+		name: "api", handler: s.handler, log: s.log, limits: s.limits, tls: s.tls, drain: 10 * time.Second,
+		stopping: func() {
+			s.ready.Store(false)
+			for _, svc := range []string{"", kvv1connect.KVServiceName, adminv1connect.AdminServiceName} {
+				s.health.SetStatus(svc, grpchealth.StatusNotServing)
+			}
+		},
 	})
 }
 
-// serveHTTP serves handler on lis (HTTP/1.1 and h2c) until ctx is done;
-// then it calls stopping, and drains for up to drain.
-func serveHTTP(ctx context.Context, lis net.Listener, handler http.Handler, log *slog.Logger, drain time.Duration, stopping func()) error {
+// listenerConfig is how serveHTTP serves one listener.
+type listenerConfig struct {
+	name     string // for logs: api, peer, admin
+	handler  http.Handler
+	log      *slog.Logger
+	limits   Limits      // complete (defaults filled in)
+	tls      *tls.Config // nil: plaintext HTTP/1.1 and h2c
+	drain    time.Duration
+	stopping func() // called when ctx ends, before draining; may be nil
+}
+
+// serveHTTP serves c.handler on lis, at most c.limits.MaxConns
+// connections at once, until ctx is done; then it calls c.stopping and
+// drains for up to c.drain.
+func serveHTTP(ctx context.Context, lis net.Listener, c listenerConfig) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	hs := &http.Server{
-		Handler:           handler,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if c.tls != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
 	}
+	l := c.limits
+	hs := &http.Server{
+		Handler:           c.handler,
+		Protocols:         &protocols,
+		TLSConfig:         c.tls,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout: 0,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: l.MaxConcurrentStreams,
+			// Ping a connection that has been silent for the idle timeout;
+			// one that does not answer within the header timeout is closed.
+			SendPingTimeout: l.IdleTimeout,
+			PingTimeout:     l.ReadHeaderTimeout,
+		},
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+	}
+	lis = newLimitListener(lis, c.name, l.MaxConns, c.log)
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(lis) }()
+	go func() {
+		if c.tls != nil {
+			done <- hs.ServeTLS(lis, "", "") // the certificate comes from c.tls
+			return
+		}
+		done <- hs.Serve(lis)
+	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 	}
-	stopping()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	if c.stopping != nil {
+		c.stopping()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.drain)
 	defer cancel()
 	err := hs.Shutdown(shutdownCtx)
+	if err != nil {
+		// Connections still busy after the drain (streams) are cut.
+		err = errors.Join(err, hs.Close())
+	}
 	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}

@@ -2,9 +2,11 @@ package concord
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"iter"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -56,6 +58,7 @@ type Client struct {
 
 type options struct {
 	http      connect.HTTPClient
+	tls       *tls.Config
 	namespace string
 	grpc      bool
 	connect   []connect.ClientOption
@@ -64,9 +67,17 @@ type options struct {
 // Option configures a [Client].
 type Option func(*options)
 
-// WithHTTPClient sets the HTTP client. Default: http.DefaultClient (or an
-// HTTP/2 cleartext client with [WithGRPC]).
+// WithHTTPClient sets the HTTP client. Default: http.DefaultClient (or,
+// with [WithGRPC] and an http:// endpoint, an HTTP/2 cleartext client).
+// It overrides [WithTLSConfig].
 func WithHTTPClient(c connect.HTTPClient) Option { return func(o *options) { o.http = c } }
+
+// WithTLSConfig sets the TLS configuration of an https:// endpoint, e.g.
+// RootCAs holding the CA that signed the server's certificate. The client
+// speaks HTTP/2 (ALPN) or HTTP/1.1 over TLS. Default: none, so an
+// https:// endpoint's certificate is checked against the system's root
+// CAs (http.DefaultClient).
+func WithTLSConfig(c *tls.Config) Option { return func(o *options) { o.tls = c } }
 
 // WithNamespace sets the namespace calls use unless they name another with
 // [InNamespace]. Default "default".
@@ -86,16 +97,26 @@ func WithJSON() Option {
 	return func(o *options) { o.connect = append(o.connect, connect.WithProtoJSON()) }
 }
 
-// New returns a client of the node at endpoint, e.g. "http://127.0.0.1:7700".
+// New returns a client of the node at endpoint, e.g.
+// "http://127.0.0.1:7700", or "https://concord.example:7700" for a node
+// serving TLS.
 func New(endpoint string, opts ...Option) *Client {
 	o := options{namespace: "default", http: http.DefaultClient}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.grpc && o.http == http.DefaultClient {
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		o.http = &http.Client{Transport: &http.Transport{Protocols: &p}}
+	if o.http == http.DefaultClient {
+		switch {
+		case strings.HasPrefix(endpoint, "https://") && o.tls != nil:
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetHTTP2(true)
+			o.http = &http.Client{Transport: &http.Transport{Protocols: &p, TLSClientConfig: o.tls, Proxy: http.ProxyFromEnvironment}}
+		case o.grpc && !strings.HasPrefix(endpoint, "https://"):
+			var p http.Protocols
+			p.SetUnencryptedHTTP2(true)
+			o.http = &http.Client{Transport: &http.Transport{Protocols: &p}}
+		}
 	}
 	return &Client{kv: kvv1connect.NewKVServiceClient(o.http, endpoint, o.connect...), namespace: o.namespace}
 }

@@ -1,8 +1,9 @@
-package node
+package topology
 
 import (
 	"slices"
 
+	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/ring"
 )
 
@@ -17,9 +18,9 @@ type placement struct {
 	extras map[int][]string
 }
 
-func newPlacement(r ring.Ring) *placement {
+func newPlacement(r ring.Ring, extras map[int][]string) *placement {
 	q := r.Q()
-	pl := &placement{ring: r, order: make([][]string, q)}
+	pl := &placement{ring: r, order: make([][]string, q), extras: extras}
 	members := len(r.Members())
 	for p := range q {
 		ids := r.PreferenceList(p, members)
@@ -32,14 +33,32 @@ func newPlacement(r ring.Ring) *placement {
 	return pl
 }
 
-// Self implements coord.View.
-func (n *Node) Self() string { return n.id }
+// extras are the old replicas of the partitions of a ring change that are
+// still moving.
+func extras(prev, cur ring.Ring, nrep int, progress []handoff.Progress) map[int][]string {
+	moving := map[int]bool{}
+	for _, p := range progress {
+		if !p.Done {
+			moving[p.Partition] = true
+		}
+	}
+	out := map[int][]string{}
+	for p, ids := range handoff.Leaving(prev, cur, nrep) {
+		if moving[p] {
+			out[p] = ids
+		}
+	}
+	return out
+}
 
-// Replicas implements coord.View.
-func (n *Node) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
-	pl := n.placement.Load()
+// Replicas implements coord.View: the preference list of a partition for
+// n replicas (with the old replicas of a partition still moving after
+// it), and the fallbacks after them in ring order. A node without a ring
+// yet places everything on itself.
+func (t *Topology) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
+	pl := t.placement.Load()
 	if pl == nil {
-		return []string{n.id}, nil
+		return []string{t.cfg.Self}, nil
 	}
 	order := pl.order[int(p)%len(pl.order)]
 	if replicas > len(order) {
@@ -58,15 +77,4 @@ func (n *Node) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
 		}
 	}
 	return pref, rest
-}
-
-// Alive implements coord.View.
-func (n *Node) Alive(id string) bool {
-	if id == n.id {
-		return true
-	}
-	if n.members == nil {
-		return false
-	}
-	return n.members.Alive(id)
 }

@@ -1,0 +1,183 @@
+package hints_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/node/hints"
+	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/engine/replica"
+	"github.com/concord-kv/concord/engine/ring"
+)
+
+// store is a fake hint store: the hints of each owner, in order.
+type store struct {
+	mu    sync.Mutex
+	hints []replica.Hint
+}
+
+func (s *store) HintBacklog() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.hints))
+}
+
+func (s *store) Hints(owner string, limit int) ([]replica.Hint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []replica.Hint
+	for _, h := range s.hints {
+		if h.Owner == owner && len(out) < limit {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (s *store) DropHint(h replica.Hint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hints = slices.DeleteFunc(s.hints, func(o replica.Hint) bool { return o.Owner == h.Owner && string(o.Key) == string(h.Key) })
+	return nil
+}
+
+func (s *store) owners() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, h := range s.hints {
+		out[h.Owner]++
+	}
+	return out
+}
+
+// topology is a fake: a ring of its members, with the alive ones.
+type topology struct {
+	r     ring.Ring
+	alive map[string]bool
+}
+
+func (t topology) Self() string            { return "a" }
+func (t topology) Ring() (ring.Ring, bool) { return t.r, true }
+func (t topology) Alive(id string) bool    { return t.alive[id] }
+
+// peers is a fake: each owner answers or fails, and what it got is kept.
+type peers struct {
+	mu       sync.Mutex
+	fail     map[string]bool
+	received map[string]int
+}
+
+func (p *peers) Replicate(_ context.Context, to string, objs []peer.Object, sync bool, owner string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !sync || owner != "" {
+		return false, errors.New("hints are delivered synced, to their owner")
+	}
+	if p.fail[to] {
+		return false, peer.ErrNoAnswer
+	}
+	p.received[to] += len(objs)
+	return true, nil
+}
+
+func newRing(t *testing.T, ids ...string) ring.Ring {
+	t.Helper()
+	var ms []ring.Member
+	for _, id := range ids {
+		ms = append(ms, ring.Member{ID: ring.NodeID(id)})
+	}
+	r, err := ring.New(8, ms, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func hintsFor(owner string, n int) []replica.Hint {
+	var out []replica.Hint
+	for i := range n {
+		obj := dvv.Object{}.Update("a.1", dvv.Clock{}, dvv.Sibling{Value: []byte{byte(i)}})
+		out = append(out, replica.Hint{Owner: owner, Namespace: "default", Key: fmt.Appendf(nil, "%s-%d", owner, i), Object: obj})
+	}
+	return out
+}
+
+// TestDeliveryDropsDeliveredAndKeepsTheRest: hints for an owner that
+// takes them are dropped (in batches, all of them); hints for an owner
+// whose call fails, or that gossip sees down, stay for the next round.
+func TestDeliveryDropsDeliveredAndKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	st := &store{hints: slices.Concat(hintsFor("b", 300), hintsFor("c", 5), hintsFor("d", 7))}
+	top := topology{r: newRing(t, "a", "b", "c", "d"), alive: map[string]bool{"a": true, "b": true, "c": true}}
+	ps := &peers{fail: map[string]bool{"c": true}, received: map[string]int{}}
+	d := hints.New(st, top, ps, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	d.Round(t.Context())
+
+	if got, want := st.owners(), map[string]int{"c": 5, "d": 7}; !mapsEqual(got, want) {
+		t.Errorf("hints kept: %v, want %v (b's delivered and dropped, c's call failed, d is down)", got, want)
+	}
+	if ps.received["b"] != 300 || ps.received["d"] != 0 {
+		t.Errorf("received %v, want all 300 of b's and none of d's", ps.received)
+	}
+	if d.Delivered() != 300 {
+		t.Errorf("Delivered = %d, want 300", d.Delivered())
+	}
+
+	ps.fail["c"] = false // c answers again: the next round delivers what was kept
+	d.Round(t.Context())
+	if got, want := st.owners(), map[string]int{"d": 7}; !mapsEqual(got, want) {
+		t.Errorf("after c answers, hints kept: %v, want %v", got, want)
+	}
+}
+
+// TestStartClose: a started Deliverer delivers every interval until
+// Close, which waits for it; Close without Start does nothing.
+func TestStartClose(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := &store{hints: hintsFor("b", 1)}
+		top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"b": true}}
+		ps := &peers{received: map[string]int{}}
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if err := hints.New(st, top, ps, time.Second, log).Close(); err != nil {
+			t.Fatal(err)
+		}
+		d := hints.New(st, top, ps, time.Second, log)
+		d.Start(t.Context())
+		synctest.Wait()
+		if st.HintBacklog() != 1 {
+			t.Fatal("delivered before the first interval")
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if st.HintBacklog() != 0 {
+			t.Fatal("not delivered after an interval")
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

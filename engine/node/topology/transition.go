@@ -1,0 +1,144 @@
+package topology
+
+import (
+	"encoding/json"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/handoff"
+	"github.com/concord-kv/concord/engine/membership"
+	"github.com/concord-kv/concord/engine/ring"
+)
+
+// transition is the ring change in progress: the ring before the current
+// one and the replica count transfers are planned for. Every node derives
+// the same plan from it.
+type transition struct {
+	Epoch uint64 `json:"epoch"` // the current ring's epoch
+	Prev  []byte `json:"prev"`  // the previous ring, encoded
+	N     int    `json:"n"`     // the largest replica count: what a node must hold
+	Ns    []int  `json:"ns"`    // every replica count in use: what transfers cover
+}
+
+// Transition returns the ring change in progress and its plan, if the node
+// knows the ring it leads to: the previous and current rings, the
+// transfers, and the replica count a node must hold (nrep).
+func (t *Topology) Transition() (prev, cur ring.Ring, plan []handoff.Transfer, nrep int, ok bool) {
+	cur, ok = t.Ring()
+	if !ok {
+		return
+	}
+	d, found := t.doc(docTransition)
+	if !found {
+		return prev, cur, nil, 0, false
+	}
+	var tr transition
+	if json.Unmarshal(d.Data, &tr) != nil || tr.Epoch != cur.Epoch() || prev.UnmarshalBinary(tr.Prev) != nil {
+		return prev, cur, nil, 0, false
+	}
+	if len(tr.Ns) == 0 {
+		tr.Ns = []int{tr.N}
+	}
+	return prev, cur, handoff.PlanAll(prev, cur, tr.Ns), tr.N, true
+}
+
+// ringBehind reports whether this node knows of a ring change it has not
+// received the ring of yet.
+func (t *Topology) ringBehind() bool {
+	cur, _ := t.Ring()
+	d, ok := t.doc(docTransition)
+	return ok && d.Version > cur.Epoch()
+}
+
+// Handoffs reports the transfers of the current ring change with the
+// progress their receivers published, and whether all are done.
+func (t *Topology) Handoffs() (epoch uint64, progress []handoff.Progress, complete bool) {
+	_, cur, plan, _, ok := t.Transition()
+	if t.ringBehind() {
+		return cur.Epoch(), nil, false // a newer ring is on its way: not done
+	}
+	if !ok {
+		return cur.Epoch(), nil, true
+	}
+	reports := map[string]handoff.Report{}
+	for _, d := range t.docsWithPrefix(docHandoff) {
+		var r handoff.Report
+		if json.Unmarshal(d.Data, &r) == nil && r.Epoch == cur.Epoch() {
+			reports[d.Name[len(docHandoff):]] = r
+		}
+	}
+	complete = true
+	for _, tr := range plan {
+		p := handoff.Progress{Partition: tr.Partition, From: tr.From, To: tr.To}
+		for _, got := range reports[tr.To].Transfers {
+			if got.Partition == tr.Partition {
+				p = got
+				p.Cursor = nil
+			}
+		}
+		complete = complete && p.Done
+		progress = append(progress, p)
+	}
+	return cur.Epoch(), progress, complete
+}
+
+// Receiving reports whether this node is still fetching a partition in a
+// ring change (its copy may be incomplete).
+func (t *Topology) Receiving(p uint16) bool {
+	_, progress, complete := t.Handoffs()
+	if complete {
+		return false
+	}
+	for _, pr := range progress {
+		if pr.Partition == int(p) && pr.To == t.cfg.Self && !pr.Done {
+			return true
+		}
+	}
+	return false
+}
+
+// PublishReport spreads this node's handoff progress.
+func (t *Topology) PublishReport(rep handoff.Report) error {
+	return t.publishNext(docHandoff+t.cfg.Self, rep)
+}
+
+func (t *Topology) doc(name string) (membership.Doc, bool) {
+	if g := t.members(); g != nil {
+		return g.Doc(name)
+	}
+	return membership.Doc{}, false
+}
+
+func (t *Topology) docsWithPrefix(prefix string) []membership.Doc {
+	g := t.members()
+	if g == nil {
+		return nil
+	}
+	var out []membership.Doc
+	for _, d := range g.Docs() {
+		if hasPrefix(d.Name, prefix) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// publishNext publishes v as the next version of a document.
+func (t *Topology) publishNext(name string, v any) error {
+	if t.members() == nil {
+		return errs.Precondition("this node runs without a cluster")
+	}
+	cur, _ := t.doc(name)
+	return t.publish(name, cur.Version+1, v)
+}
+
+func (t *Topology) publish(name string, version uint64, v any) error {
+	g := t.members()
+	if g == nil {
+		return errs.Precondition("this node runs without a cluster")
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return g.Publish(membership.Doc{Name: name, Version: version, Data: raw})
+}

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+)
+
+// newHTTPClient is the client of --endpoint. An https:// endpoint's
+// certificate is checked against the system's roots, or with caFile
+// against the CAs in that PEM file only. It speaks HTTP/2 over TLS (ALPN)
+// and HTTP/1.1.
+func newHTTPClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	return &http.Client{Transport: &http.Transport{
+		Protocols:       &p,
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Proxy:           http.ProxyFromEnvironment,
+	}}, nil
+}
+
+// tlsHint explains an error of an https:// endpoint whose certificate was
+// refused, or returns nil.
+func tlsHint(err error) error {
+	var verify *tls.CertificateVerificationError
+	if !errors.As(err, &verify) {
+		return nil
+	}
+	return fmt.Errorf("the server's TLS certificate was refused: %w; give the CA that signed it with --ca-file (env CONCORD_CA_FILE), and use the host name the certificate names", verify.Err)
+}
