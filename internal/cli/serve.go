@@ -84,6 +84,9 @@ func (f *apiListenerFlags) register(fl *pflag.FlagSet, d embed.Config) {
 // check refuses plaintext on an address other machines can reach unless
 // asked for.
 func (f *apiListenerFlags) check(apiAddr string) error {
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("give both --tls-cert and --tls-key, or neither")
+	}
 	if f.tlsCert != "" || f.insecurePlaintext || loopback(apiAddr) {
 		return nil
 	}

@@ -59,9 +59,9 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 	for _, tr := range h2cOrHTTP1 {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
-			// A body of 1000 bytes, one every 200 ms: 200 s if the server
+			// A body of 100 bytes, one every 100 ms: 10 s if the server
 			// waited for all of it. The read timeout is 1 s.
-			const size = 1000
+			const size = 100
 			pr, pw := io.Pipe()
 			var sent atomic.Int64
 			stop := make(chan struct{})
@@ -72,7 +72,7 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 					select {
 					case <-stop:
 						return
-					case <-time.After(200 * time.Millisecond):
+					case <-time.After(100 * time.Millisecond):
 					}
 					if _, err := pw.Write([]byte{0}); err != nil {
 						return

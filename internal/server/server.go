@@ -187,7 +187,7 @@ func serveHTTP(ctx context.Context, lis net.Listener, c listenerConfig) error {
 		Protocols:         &protocols,
 		TLSConfig:         c.tls,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
-		ReadTimeout: 0,
+		ReadTimeout:       l.ReadTimeout,
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		HTTP2: &http.HTTP2Config{

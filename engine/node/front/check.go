@@ -2,6 +2,7 @@ package front
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
@@ -122,7 +123,7 @@ func (f *Front) storageFailed(op string, err error) error {
 // StorageFailed logs an internal failure and returns what a client (or
 // another node) may see of it: client errors as they are, anything else as
 // errs.ErrUnavailable without its text.
-func StorageFailed(log interface{ Error(string, ...any) }, op string, err error) error {
+func StorageFailed(log *slog.Logger, op string, err error) error {
 	if errs.IsClientError(err) {
 		return err
 	}
