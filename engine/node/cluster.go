@@ -150,7 +150,7 @@ func (n *Node) localDocs() ([]membership.Doc, error) {
 		}
 		docs = append(docs, membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
 	}
-	return append(docs, n.seals.Docs()...), nil
+	return append(append(docs, n.seals.Docs()...), n.auth.Docs()...), nil
 }
 
 func (n *Node) publishNamespace(ns meta.Namespace) {
@@ -169,7 +169,7 @@ func (n *Node) publishNamespace(ns meta.Namespace) {
 func (n *Node) onDoc(d membership.Doc) {
 	n.docMu.Lock()
 	defer n.docMu.Unlock()
-	if n.top.OnDoc(d) || n.seals.OnDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
+	if n.top.OnDoc(d) || n.seals.OnDoc(d) || n.auth.OnDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
 		return
 	}
 	ns, err := meta.Decode(d.Data)

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/concord-kv/concord/engine/actor"
+	"github.com/concord-kv/concord/engine/auth"
 	"github.com/concord-kv/concord/engine/meta"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	// Cluster, when set, makes the node a member of a cluster; nil runs a
 	// single node that owns every partition.
 	Cluster *ClusterConfig
+	// AdminToken is the admin credential (at least 20 characters), taken
+	// only on the node's first start, when the store has none: afterwards
+	// the stored one (the cluster's) stays. Empty: the node takes the
+	// cluster's from gossip. See [Node.Authenticate].
+	AdminToken string
 }
 
 // DefaultConfig is the configuration of a production node: N=3, R=2, W=2,
@@ -77,6 +83,11 @@ func (c Config) Validate() error {
 	}
 	if c.FS != nil && c.DataDir == "" {
 		return fmt.Errorf("node: FS is set but DataDir is empty: an in-memory node has no files")
+	}
+	if c.AdminToken != "" {
+		if err := auth.ValidAdmin(c.AdminToken); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 	}
 	if c.Cluster != nil {
 		if err := c.Cluster.Validate(); err != nil {

@@ -23,7 +23,7 @@ func recreate(t *testing.T, n *node.Node, name string) (before, after meta.Names
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.DeleteNamespace(name); err != nil {
+	if err := n.DeleteNamespace(name, false); err != nil {
 		t.Fatal(err)
 	}
 	if after, err = n.CreateNamespace(meta.Namespace{Name: name}); err != nil {
@@ -96,7 +96,7 @@ func TestApplyKeepsOnlyTheLiveIncarnation(t *testing.T) {
 	if b := n.Stats().HintBacklog; b != 1 {
 		t.Fatalf("hint backlog %d, want 1 (the live incarnation's hint only)", b)
 	}
-	if err := n.DeleteNamespace("x"); err != nil {
+	if err := n.DeleteNamespace("x", false); err != nil {
 		t.Fatal(err)
 	}
 	if b := n.Stats().HintBacklog; b != 0 {

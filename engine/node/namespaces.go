@@ -34,8 +34,18 @@ func (n *Node) Namespace(name string) (meta.Namespace, error) { return n.meta.Ge
 // Namespaces lists the namespaces, by name.
 func (n *Node) Namespaces() []meta.Namespace { return n.meta.List() }
 
-// DeleteNamespace deletes a namespace and, on every node, its data.
-func (n *Node) DeleteNamespace(name string) error { return n.meta.Delete(name) }
+// DeleteNamespace deletes a namespace and, on every node, its data, and
+// revokes its tokens. The default namespace is deleted only with force
+// (errs.PreconditionError otherwise): clients that name no namespace use it.
+func (n *Node) DeleteNamespace(name string, force bool) error {
+	if name == meta.DefaultNamespace && !force {
+		return errs.Precondition("namespace %q is where clients that name no namespace write; to delete it anyway, set force", name)
+	}
+	if err := n.meta.Delete(name); err != nil {
+		return err
+	}
+	return n.auth.RevokeNamespace(name)
+}
 
 // NamespaceUpdate changes some settings of a namespace.
 type NamespaceUpdate struct {

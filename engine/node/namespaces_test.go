@@ -48,7 +48,7 @@ func TestNamespaceAdministration(t *testing.T) {
 			_, err := n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "nope", R: 1}})
 			return err
 		}, func(err error) bool { return errors.Is(err, errs.ErrNamespaceNotFound) }},
-		{"delete: no such namespace", func(n *node.Node) error { return n.DeleteNamespace("nope") },
+		{"delete: no such namespace", func(n *node.Node) error { return n.DeleteNamespace("nope", false) },
 			func(err error) bool { return errors.Is(err, errs.ErrNamespaceNotFound) }},
 	}
 	for _, c := range cases {
@@ -99,7 +99,7 @@ func TestUpdateNamespaceFields(t *testing.T) {
 	if err != nil || got.Version != cur.Version {
 		t.Fatalf("Namespace after updates: %+v, %v", got, err)
 	}
-	if err := n.DeleteNamespace("x"); err != nil {
+	if err := n.DeleteNamespace("x", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.Namespace("x"); !errors.Is(err, errs.ErrNamespaceNotFound) {

@@ -39,6 +39,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/concord-kv/concord/engine/actor"
+	"github.com/concord-kv/concord/engine/auth"
 	"github.com/concord-kv/concord/engine/coord"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/membership"
@@ -71,6 +72,7 @@ type Node struct {
 	coord   *coord.Coordinator
 
 	seals    *seals.Keys
+	auth     *auth.Store
 	top      *topology.Topology
 	trees    *antientropy.Trees
 	incs     *incarnations.Keeper
@@ -139,6 +141,9 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if n.seals, err = seals.Open(eng, n.log); err != nil {
 		return nil, err
 	}
+	if n.auth, err = n.openAuth(); err != nil {
+		return nil, err
+	}
 	if n.meta, err = meta.Open(eng, cfg.Namespace, cfg.Now); err != nil {
 		return nil, err
 	}
@@ -175,6 +180,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	n.replica.SetResolveHook(n.mergeResolver)
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.meta.OnChange(n.publishNamespace)
+	n.auth.OnChange(n.publishDoc)
 	var peers coord.Peers = noPeers{}
 	if n.peers != nil {
 		peers = coordPeers{n.peers}

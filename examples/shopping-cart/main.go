@@ -16,13 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/concord-kv/concord/internal/clustertest"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -122,7 +122,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	fmt.Fprintln(out, "starting a 3-node cluster (N=3, W=2)")
 	c := clustertest.Start(env, clustertest.Options{HintInterval: time.Hour}) // anti-entropy alone will heal
 
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, c.Nodes[0].API)
+	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
 	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "carts"}}); err != nil {
 		return err
 	}

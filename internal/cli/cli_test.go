@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/cli"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 )
 
 // startNode serves a single in-memory node on loopback and returns its
@@ -23,6 +25,7 @@ func startNode(t *testing.T) string {
 	t.Helper()
 	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0"}
 	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	cfg.Node.AdminToken = testcred.AdminToken
 	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -32,9 +35,13 @@ func startNode(t *testing.T) string {
 }
 
 // run executes the CLI with args, an environment and stdin, and returns
-// stdout and the error.
+// stdout and the error. The environment holds CONCORD_TOKEN, the test
+// nodes' admin credential, unless env sets it.
 func run(t *testing.T, env []string, stdin string, args ...string) (string, error) {
 	t.Helper()
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "CONCORD_TOKEN=") }) {
+		env = append(slices.Clip(env), "CONCORD_TOKEN="+testcred.AdminToken)
+	}
 	cmd := cli.New(cli.Env{Environ: func() []string { return env }})
 	var out, errOut bytes.Buffer
 	cmd.SetArgs(args)
@@ -180,7 +187,10 @@ func TestServeAndDevServeUntilCancelled(t *testing.T) {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancel(t.Context())
-			cmd := cli.New(cli.Env{Environ: func() []string { return nil }})
+			// serve takes the admin credential from the environment; dev
+			// makes one and prints it.
+			env := []string{"CONCORD_ADMIN_TOKEN=" + testcred.AdminToken}
+			cmd := cli.New(cli.Env{Environ: func() []string { return env }})
 			out := &syncBuffer{}
 			cmd.SetArgs(args)
 			cmd.SetOut(out)
@@ -203,8 +213,19 @@ func TestServeAndDevServeUntilCancelled(t *testing.T) {
 			if ep == "" {
 				t.Fatalf("%s printed no endpoint:\n%s", args[0], out.String())
 			}
-			mustRun(t, nil, "", "kv", "put", "k", "v", "--endpoint", ep)
-			if got := mustRun(t, nil, "", "kv", "get", "k", "--endpoint", ep); !strings.Contains(got, "v") {
+			var tokEnv []string // serve: the test credential run adds
+			if args[0] == "dev" {
+				m := regexp.MustCompile(`export CONCORD_TOKEN=(\S+)`).FindStringSubmatch(out.String())
+				if m == nil {
+					t.Fatalf("dev printed no export line:\n%s", out.String())
+				}
+				tokEnv = []string{"CONCORD_TOKEN=" + m[1]}
+				if _, err := run(t, nil, "", "kv", "get", "k", "--endpoint", ep); err == nil || !strings.Contains(err.Error(), "unauthenticated") {
+					t.Fatalf("dev accepted another credential: %v", err)
+				}
+			}
+			mustRun(t, tokEnv, "", "kv", "put", "k", "v", "--endpoint", ep)
+			if got := mustRun(t, tokEnv, "", "kv", "get", "k", "--endpoint", ep); !strings.Contains(got, "v") {
 				t.Fatalf("get through %s = %q", args[0], got)
 			}
 			cancel()

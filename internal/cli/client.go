@@ -9,11 +9,36 @@ import (
 	"os"
 )
 
-// newHTTPClient is the client of --endpoint. An https:// endpoint's
+// newHTTPClient is the client of --endpoint: it sends token (when not
+// empty) as every request's credential. An https:// endpoint's
 // certificate is checked against the system's roots, or with caFile
 // against the CAs in that PEM file only. It speaks HTTP/2 over TLS (ALPN)
 // and HTTP/1.1.
-func newHTTPClient(caFile string) (*http.Client, error) {
+func newHTTPClient(caFile, token string) (*http.Client, error) {
+	c, err := newTransportClient(caFile)
+	if err != nil || token == "" {
+		return c, err
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return &http.Client{Transport: bearerTransport{next: rt, header: "Bearer " + token}}, nil
+}
+
+// bearerTransport sets the Authorization header of every request.
+type bearerTransport struct {
+	next   http.RoundTripper
+	header string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", b.header)
+	return b.next.RoundTrip(r)
+}
+
+func newTransportClient(caFile string) (*http.Client, error) {
 	if caFile == "" {
 		return http.DefaultClient, nil
 	}

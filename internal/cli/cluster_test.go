@@ -12,6 +12,7 @@ import (
 
 	"github.com/concord-kv/concord/internal/cli"
 	"github.com/concord-kv/concord/internal/clustertest"
+	"github.com/concord-kv/concord/internal/testcred"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 )
 
@@ -23,7 +24,7 @@ func clusterCmd(t *testing.T, ep string, args ...string) (string, error) {
 	defer cancel()
 	cmd := cli.New(cli.Env{Environ: func() []string { return nil }})
 	var out, errOut bytes.Buffer
-	cmd.SetArgs(append(append([]string{"cluster"}, args...), "--endpoint", ep))
+	cmd.SetArgs(append(append([]string{"cluster"}, args...), "--endpoint", ep, "--token", testcred.AdminToken))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	err := cmd.ExecuteContext(ctx)

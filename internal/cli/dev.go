@@ -72,6 +72,12 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string) error {
 	// stops: then all stop.
 	ctx, stop := context.WithCancel(cmd.Context())
 	defer stop()
+	// One admin credential for the dev cluster, kept with its data (so a
+	// kept --data-dir keeps working) and printed: this is a local sandbox.
+	token, _, err := loadOrCreateToken(filepath.Join(dir, adminTokenFile))
+	if err != nil {
+		return fmt.Errorf("dev: admin credential: %w", err)
+	}
 	var nodes []*embed.Embedded
 	closeAll := func() error {
 		stop()
@@ -86,6 +92,7 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string) error {
 		if err != nil {
 			return errors.Join(err, closeAll())
 		}
+		cfg.Node.AdminToken = token
 		if i > 0 {
 			cfg.Node.Cluster.Join = []string{nodes[0].Node().GossipAddr()}
 		}
@@ -111,6 +118,8 @@ func runDev(cmd *cobra.Command, f *devFlags, dir string) error {
 	for i, e := range nodes {
 		fmt.Fprintf(out, "  node %d  %s   (gossip %s, admin http://%s)\n", i+1, e.APIURL(), e.Node().GossipAddr(), e.AdminAddr())
 	}
+	fmt.Fprintf(out, "\nAuthentication is on. Paste this into your shell (the admin credential of this dev cluster):\n\n")
+	fmt.Fprintf(out, "  export CONCORD_TOKEN=%s\n", token)
 	fmt.Fprintf(out, "\nTry:  concord kv put hello world --endpoint %s\n", nodes[0].APIURL())
 	fmt.Fprintf(out, "Add a node:  concord serve --data-dir DIR --join %s, then concord cluster join NODE; concord cluster commit\n", nodes[0].Node().GossipAddr())
 	fmt.Fprintln(out, "Stop with Ctrl-C.")

@@ -194,12 +194,13 @@ change; the others keep their values. The replica count n cannot change.`,
 }
 
 func newNamespaceDeleteCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Delete a namespace; its data is removed in the background",
+		Short: "Delete a namespace and revoke its tokens; its data is removed in the background",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := g.adminClient().DeleteNamespace(cmd.Context(), &adminv1.DeleteNamespaceRequest{Name: args[0]})
+			res, err := g.adminClient().DeleteNamespace(cmd.Context(), &adminv1.DeleteNamespaceRequest{Name: args[0], Force: force})
 			if err != nil {
 				return rpcError(err)
 			}
@@ -208,6 +209,8 @@ func newNamespaceDeleteCmd(g *globalFlags) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even the default namespace")
+	return cmd
 }
 
 func printNamespace(w io.Writer, ns *adminv1.Namespace) {

@@ -22,7 +22,8 @@ type globalFlags struct {
 	caFile   string
 	output   string
 	config   string
-	http     *http.Client // of endpoint, set before a command runs
+	token    string
+	http     *http.Client // of endpoint, with the token; set before a command runs
 }
 
 // New returns the root command.
@@ -41,7 +42,7 @@ func New(env Env) *cobra.Command {
 				return err
 			}
 			var err error
-			if g.http, err = newHTTPClient(g.caFile); err != nil {
+			if g.http, err = newHTTPClient(g.caFile, g.token); err != nil {
 				return err
 			}
 			return checkOutput(g.output)
@@ -52,8 +53,9 @@ func New(env Env) *cobra.Command {
 	pf.StringVar(&g.caFile, "ca-file", "", "PEM file of the CA(s) that signed an https:// endpoint's certificate (default: the system's roots; env CONCORD_CA_FILE)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&g.config, "config", "", "config file (YAML) with flag names as keys (env CONCORD_CONFIG)")
+	pf.StringVar(&g.token, "token", "", "credential sent with every call: a namespace token or the admin credential (prefer env CONCORD_TOKEN or the config file: a flag shows in the process list)")
 	root.AddCommand(newServeCmd(), newDevCmd(), newKVCmd(g), newVersionCmd(g))
 	root.AddCommand(newClusterCmd(g), newNamespaceCmd(g), newResolverCmd(g))
-	root.AddCommand(newCertCmd())
+	root.AddCommand(newCertCmd(), newTokenCmd(g))
 	return root
 }

@@ -42,21 +42,23 @@ func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 }
 
 type serveFlags struct {
-	dataDir       string
-	apiAddr       string
-	peerAddr      string
-	gossipAddr    string
-	join          []string
-	zone          string
-	advertiseHost string
-	nodeID        string
-	partitions    int
-	replicas      uint32
-	maxValueBytes uint64
-	maxSiblings   uint32
-	log           logFlags
-	api           apiListenerFlags
-	peer          peerFlags
+	dataDir        string
+	apiAddr        string
+	peerAddr       string
+	gossipAddr     string
+	join           []string
+	zone           string
+	advertiseHost  string
+	nodeID         string
+	partitions     int
+	replicas       uint32
+	maxValueBytes  uint64
+	maxSiblings    uint32
+	log            logFlags
+	api            apiListenerFlags
+	peer           peerFlags
+	adminToken     string
+	adminTokenFile string
 }
 
 // apiListenerFlags are the client API listener's TLS, limits and the
@@ -153,9 +155,15 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 			if err := f.peer.apply(&cfg); err != nil {
 				return err
 			}
+			if cfg.Node.AdminToken, err = f.firstAdminToken(); err != nil {
+				return err
+			}
 			e, err := embed.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
+			}
+			if err := f.ensureAdminToken(e.Node(), log); err != nil {
+				return errors.Join(err, e.Close())
 			}
 			admin := ""
 			if e.AdminAddr() != "" {
@@ -180,6 +188,8 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.Uint32Var(&f.replicas, "replicas", 3, "default N of new namespaces (R and W default to a majority of N)")
 	fl.Uint64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "default largest value of a namespace")
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
+	fl.StringVar(&f.adminToken, "admin-token", "", "admin credential (at least 20 characters) taken on the node's first start; prefer env CONCORD_ADMIN_TOKEN or --admin-token-file (a flag shows in the process list)")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin credential taken on the node's first start")
 	f.api.register(fl, d)
 	f.peer.register(fl)
 	f.log.register(cmd, "info")

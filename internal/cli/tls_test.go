@@ -8,6 +8,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/tlstest"
 )
 
@@ -17,6 +18,7 @@ func startTLSNode(t *testing.T, certs tlstest.Files) string {
 	t.Helper()
 	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0", TLSCertFile: certs.Cert, TLSKeyFile: certs.Key}
 	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	cfg.Node.AdminToken = testcred.AdminToken
 	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

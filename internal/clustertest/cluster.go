@@ -20,6 +20,7 @@ import (
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -163,6 +164,10 @@ func (n *Node) start(t T) {
 	cfg := embed.Config{APIListener: n.apiPort.open(), PeerListener: n.peerPort.open()}
 	cfg.Node = node.DefaultConfig()
 	cfg.Node.DataDir = n.dir
+	if n.Index == 0 {
+		// The others take the cluster's credential from gossip.
+		cfg.Node.AdminToken = testcred.AdminToken
+	}
 	cfg.Node.Partitions = c.opts.Partitions
 	cfg.Node.Logger = c.opts.Logger.With("test_node", n.Index)
 	cfg.Node.Namespace.N, cfg.Node.Namespace.R, cfg.Node.Namespace.W = c.opts.N, c.opts.R, c.opts.W
@@ -221,7 +226,7 @@ func (n *Node) ID() string { return n.Node().ID() }
 func (n *Node) KV() kvv1connect.KVServiceClient {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return kvv1connect.NewKVServiceClient(http.DefaultClient, n.API)
+	return kvv1connect.NewKVServiceClient(testcred.HTTPClient, n.API)
 }
 
 // Kill stops the node abruptly: it is cut off the network first, so it

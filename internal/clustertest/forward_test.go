@@ -3,7 +3,6 @@ package clustertest_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-kv/concord/internal/clustertest"
+	"github.com/concord-kv/concord/internal/testcred"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -34,7 +34,7 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 		}
 		return true
 	}, "the ring's handoffs done (no extra replicas in preference lists)")
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, c.Nodes[0].API)
+	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
 	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{
 		Name: "tight", Limits: &adminv1.Limits{MaxSiblings: 2},
 	}}); err != nil {

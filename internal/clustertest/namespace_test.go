@@ -2,10 +2,10 @@ package clustertest_test
 
 import (
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/concord-kv/concord/internal/clustertest"
+	"github.com/concord-kv/concord/internal/testcred"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -22,7 +22,7 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 	t.Parallel()
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx := t.Context()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, c.Nodes[0].API)
+	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
 	create := func() {
 		t.Helper()
 		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "x"}}); err != nil {

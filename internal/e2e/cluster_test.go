@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -36,7 +37,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	a := start("")
 	b := start(a.Gossip)
 	c := start(a.Gossip)
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, a.Endpoint)
+	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, a.Endpoint)
 
 	eventually(t, 30*time.Second, "three alive members", func() bool {
 		st, err := admin.ClusterStatus(ctx, &adminv1.ClusterStatusRequest{})
@@ -58,7 +59,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, "ring on every node", func() bool {
 		for _, n := range []*procs.Node{a, b, c} {
-			st, err := adminv1connect.NewAdminServiceClient(http.DefaultClient, n.Endpoint).ClusterStatus(ctx, &adminv1.ClusterStatusRequest{})
+			st, err := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, n.Endpoint).ClusterStatus(ctx, &adminv1.ClusterStatusRequest{})
 			if err != nil || st.GetRingEpoch() < 2 {
 				return false
 			}
@@ -73,7 +74,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 		killPoint = make(chan struct{})
 	)
 	for w, n := range []*procs.Node{a, b} {
-		kv := kvv1connect.NewKVServiceClient(http.DefaultClient, n.Endpoint)
+		kv := kvv1connect.NewKVServiceClient(testcred.HTTPClient, n.Endpoint)
 		wg.Go(func() {
 			for i := range 400 {
 				key := fmt.Sprintf("w%d-%04d", w, i)
@@ -97,7 +98,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	eventually(t, 60*time.Second, "hints drained", func() bool {
 		return metric(t, a.Admin, "concord_hint_backlog") == 0 && metric(t, b.Admin, "concord_hint_backlog") == 0
 	})
-	kv := kvv1connect.NewKVServiceClient(http.DefaultClient, a.Endpoint)
+	kv := kvv1connect.NewKVServiceClient(testcred.HTTPClient, a.Endpoint)
 	for key := range acked {
 		r := uint32(3)
 		res, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: &r})
@@ -124,7 +125,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func metric(t *testing.T, admin, name string) float64 {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, admin+"/metrics", nil)
-	res, err := http.DefaultClient.Do(req)
+	res, err := testcred.HTTPClient.Do(req)
 	if err != nil {
 		return -1
 	}

@@ -3,11 +3,11 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/testcred"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -20,7 +20,7 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	node := procs.Start(t, dir, "--replicas", "1")
-	client := kvv1connect.NewKVServiceClient(http.DefaultClient, node.Endpoint)
+	client := kvv1connect.NewKVServiceClient(testcred.HTTPClient, node.Endpoint)
 	ctx := t.Context()
 
 	const keys, writers = 1000, 8
@@ -80,7 +80,7 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	wg.Wait()
 
 	node.Restart()
-	client = kvv1connect.NewKVServiceClient(http.DefaultClient, node.Endpoint)
+	client = kvv1connect.NewKVServiceClient(testcred.HTTPClient, node.Endpoint)
 	for k, v := range acked {
 		res, err := client.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(k)})
 		if err != nil {

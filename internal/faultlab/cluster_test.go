@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -61,7 +62,7 @@ type labNode struct {
 func startLab(t *testing.T, names []string) *lab {
 	t.Helper()
 	l := &lab{t: t, net: newLabNet(t, names), logDir: logDir(t)}
-	l.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}}
+	l.http = testcred.Client(&http.Transport{MaxIdleConnsPerHost: 32, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext})
 	t.Cleanup(l.http.CloseIdleConnections)
 	for i, h := range l.net.hosts {
 		var args []string
@@ -254,6 +255,7 @@ func (l *lab) cli(via *labNode, args ...string) string {
 	ctx, cancel := context.WithTimeout(l.t.Context(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, procs.Binary(l.t), append(args, "--endpoint", via.proc.Endpoint)...)
+	cmd.Env = append(os.Environ(), "CONCORD_TOKEN="+testcred.AdminToken)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		l.t.Fatalf("concord %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -2,7 +2,6 @@ package faultlab_test
 
 import (
 	"context"
-	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	concord "github.com/concord-kv/concord/sdk/go"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/testcred"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 )
@@ -26,8 +26,8 @@ func TestServeRetriesItsSeeds(t *testing.T) {
 	flags := []string{"--partitions", "16", "--log-level", "info"}
 	a := procs.Start(t, t.TempDir(), flags...)
 	b := procs.Start(t, t.TempDir(), append(flags, "--join", a.Gossip)...)
-	adminA := adminv1connect.NewAdminServiceClient(http.DefaultClient, a.Endpoint)
-	adminB := adminv1connect.NewAdminServiceClient(http.DefaultClient, b.Endpoint)
+	adminA := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, a.Endpoint)
+	adminB := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, b.Endpoint)
 	eventually(t, 30*time.Second, "b alive in a's view", func() bool { return aliveMembers(ctx, adminA) == 2 })
 	if _, err := adminA.StageJoin(ctx, &adminv1.StageJoinRequest{Node: b.Endpoint}); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestServeRetriesItsSeeds(t *testing.T) {
 		return aliveMembers(ctx, adminA) == 2 && aliveMembers(ctx, adminB) == 2
 	})
 	// N=3 on two nodes: W=2 needs both, so the write proves they talk.
-	kv := concord.New(b.Endpoint)
+	kv := concord.New(b.Endpoint, concord.WithToken(testcred.AdminToken))
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := kv.Put(wctx, []byte("k"), []byte("v")); err != nil {

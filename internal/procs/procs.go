@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 )
 
@@ -158,6 +159,9 @@ func (n *Node) start() {
 	}
 	args = append(args, o.Args...)
 	cmd := exec.Command(args[0], args[1:]...)
+	// Authentication on, with the test credential (set at the first
+	// start, ignored on restarts).
+	cmd.Env = append(os.Environ(), "CONCORD_ADMIN_TOKEN="+testcred.AdminToken)
 	cmd.SysProcAttr = sysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

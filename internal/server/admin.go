@@ -66,7 +66,7 @@ func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNam
 }
 
 func (s *adminService) DeleteNamespace(_ context.Context, req *adminv1.DeleteNamespaceRequest) (*adminv1.DeleteNamespaceResponse, error) {
-	if err := s.node.DeleteNamespace(req.GetName()); err != nil {
+	if err := s.node.DeleteNamespace(req.GetName(), req.GetForce()); err != nil {
 		return nil, err
 	}
 	return &adminv1.DeleteNamespaceResponse{}, nil

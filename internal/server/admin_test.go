@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"testing"
 
@@ -243,8 +242,8 @@ func TestDeletedNamespaceDataDoesNotComeBack(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	ep := startServer(t)
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, ep)
-	kv := kvv1connect.NewKVServiceClient(http.DefaultClient, ep)
+	admin := adminv1connect.NewAdminServiceClient(credentialed, ep)
+	kv := kvv1connect.NewKVServiceClient(credentialed, ep)
 	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "gone"}}); err != nil {
 		t.Fatal(err)
 	}

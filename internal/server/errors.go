@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/concord-kv/concord/engine/auth"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -82,7 +83,7 @@ func toConnect(log *slog.Logger, err error) error {
 		return withDetail(connect.NewError(connect.CodeUnavailable, quo), &kvv1.QuorumFailure{Acks: uint32(quo.Got), Required: uint32(quo.Need)})
 	case errors.As(err, &pre):
 		return connect.NewError(connect.CodeFailedPrecondition, pre)
-	case errors.Is(err, errs.ErrNamespaceNotFound):
+	case errors.Is(err, errs.ErrNamespaceNotFound), errors.Is(err, auth.ErrTokenNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, errs.ErrNamespaceExists), errors.Is(err, errs.ErrAlreadyExists):
 		return connect.NewError(connect.CodeAlreadyExists, err)

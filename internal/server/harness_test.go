@@ -90,6 +90,7 @@ func startNode(tb testing.TB, configure func(*embed.Config)) *embed.Embedded {
 	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}
 	cfg.Node.DataDir = tb.TempDir()
 	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	cfg.Node.AdminToken = adminToken
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -105,9 +106,22 @@ func startNode(tb testing.TB, configure func(*embed.Config)) *embed.Embedded {
 	return e
 }
 
+// adminToken is the admin credential of every test node: every test runs
+// with authentication on, and its clients send this unless they set
+// another Authorization header (auth_test.go).
+const adminToken = "test-admin-credential-0123456789"
+
 // newHTTPClient returns an HTTP/1.1 client, or with h2c an HTTP/2 cleartext
-// one. Its idle connections close before the server stops.
+// one, that sends the admin credential. Its idle connections close before
+// the server stops.
 func newHTTPClient(tb testing.TB, h2c bool) *http.Client {
+	c := newAnonHTTPClient(tb, h2c)
+	c.Transport = withCredential{c.Transport}
+	return c
+}
+
+// newAnonHTTPClient is newHTTPClient without a credential.
+func newAnonHTTPClient(tb testing.TB, h2c bool) *http.Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64} // enough for parallel benchmarks
 	if h2c {
 		var p http.Protocols
@@ -116,6 +130,20 @@ func newHTTPClient(tb testing.TB, h2c bool) *http.Client {
 	}
 	tb.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
+}
+
+// credentialed is http.DefaultClient sending the admin credential.
+var credentialed = &http.Client{Transport: withCredential{http.DefaultTransport}}
+
+// withCredential sends the admin credential on requests that carry none.
+type withCredential struct{ next http.RoundTripper }
+
+func (w withCredential) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+adminToken)
+	}
+	return w.next.RoundTrip(r)
 }
 
 func dial(tb testing.TB, url string, p protocol) *client {

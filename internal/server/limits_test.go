@@ -130,7 +130,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 			t.Parallel()
 			conns := make(chan *closeWatcher, 8)
 			hc := newHTTPClient(t, tr.h2c)
-			hc.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			hc.Transport.(withCredential).next.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 				if err != nil {
 					return nil, err

@@ -55,8 +55,8 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 	ctx := t.Context()
 	e := startNode(t, nil)
 	ep := e.APIURL()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, ep)
-	kv := kvv1connect.NewKVServiceClient(http.DefaultClient, ep)
+	admin := adminv1connect.NewAdminServiceClient(credentialed, ep)
+	kv := kvv1connect.NewKVServiceClient(credentialed, ep)
 	wasm := mergesModule(t)
 	for _, ns := range []string{"ok", "sloppy"} {
 		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: ns}}); err != nil {

@@ -114,7 +114,8 @@ func New(n *node.Node, opts Options) *Server {
 	// The KV and admin handlers return engine errors; their innermost
 	// interceptor turns them into Connect errors (errors.go), so the
 	// metrics interceptor outside it counts the codes clients see.
-	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(engineErrors{log: s.log}))
+	// Between the two, authorize checks every call's credential (authz.go).
+	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(authorize{node: n, log: s.log}, engineErrors{log: s.log}))
 	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(checker, handlerOpts...))

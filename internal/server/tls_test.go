@@ -35,7 +35,7 @@ func tlsClient(t *testing.T, roots *x509.CertPool, h2 bool) *http.Client {
 	p.SetHTTP2(h2)
 	tr := &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{RootCAs: roots}}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: withCredential{tr}}
 }
 
 func TestTLSServesHTTP2AndHTTP1ToClientsOfItsCA(t *testing.T) {
@@ -72,7 +72,7 @@ func TestTLSServesHTTP2AndHTTP1ToClientsOfItsCA(t *testing.T) {
 		})
 	}
 	t.Run("plaintext client", func(t *testing.T) {
-		kv := kvv1connect.NewKVServiceClient(http.DefaultClient, "http://"+e.APIAddr())
+		kv := kvv1connect.NewKVServiceClient(credentialed, "http://"+e.APIAddr())
 		if _, err := kv.Get(t.Context(), &kvv1.GetRequest{Namespace: ns, Key: []byte("k")}); err == nil {
 			t.Fatal("a plaintext call to a TLS listener succeeded")
 		}

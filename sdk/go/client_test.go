@@ -10,6 +10,7 @@ import (
 	concord "github.com/concord-kv/concord/sdk/go"
 
 	"github.com/concord-kv/concord/internal/procs"
+	"github.com/concord-kv/concord/internal/testcred"
 )
 
 // The SDK is tested against a real `concord serve` process.
@@ -23,7 +24,7 @@ func TestClientAgainstARealNode(t *testing.T) {
 		t.Run(proto.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			c := concord.New(node.Endpoint, proto.opts...)
+			c := concord.New(node.Endpoint, append(proto.opts, concord.WithToken(testcred.AdminToken))...)
 			key := []byte("cart-" + proto.name)
 
 			obj, err := c.Get(ctx, key)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/tlstest"
 )
 
@@ -19,6 +20,7 @@ func TestClientOverTLS(t *testing.T) {
 	certs := tlstest.Valid(t)
 	cfg := embed.Config{Node: node.DefaultLocalConfig(), APIAddr: "127.0.0.1:0", TLSCertFile: certs.Cert, TLSKeyFile: certs.Key}
 	cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	cfg.Node.AdminToken = testcred.AdminToken
 	e, err := embed.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestClientOverTLS(t *testing.T) {
 		opts []concord.Option
 	}{{"connect", nil}, {"grpc", []concord.Option{concord.WithGRPC()}}} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := concord.New(e.APIURL(), append(tt.opts, concord.WithTLSConfig(certs.ClientConfig()))...)
+			c := concord.New(e.APIURL(), append(tt.opts, concord.WithTLSConfig(certs.ClientConfig()), concord.WithToken(testcred.AdminToken))...)
 			if _, err := c.Put(t.Context(), []byte("k-"+tt.name), []byte("v")); err != nil {
 				t.Fatalf("Put over TLS: %v", err)
 			}

@@ -3,6 +3,13 @@
 // once gossip sees them alive again, and drops what was delivered. What
 // was not delivered stays, and is offered again next round.
 //
+// An owner that answers but refuses a batch as invalid (a value over a
+// namespace limit that was lowered since the write, for instance) would
+// block every later hint for it: the batch is then offered one hint at a
+// time, and a hint the owner refuses on its own is dropped with a warning
+// and counted ([Deliverer.Refused]) — it can never be delivered, and the
+// write it carries is still on the replicas that acknowledged it.
+//
 // A [Deliverer] reaches owners through [Peers] (a subset of *peer.Client)
 // and reads the hints through [Store] (a subset of *replica.Store), so it
 // is tested with fakes.
@@ -10,10 +17,12 @@ package hints
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node/loop"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
@@ -55,6 +64,7 @@ type Deliverer struct {
 	*loop.Loop // Start and Close
 
 	delivered atomic.Int64
+	refused   atomic.Int64
 }
 
 // New returns a Deliverer that runs a round every interval once started.
@@ -66,6 +76,10 @@ func New(store Store, top Topology, peers Peers, interval time.Duration, log *sl
 
 // Delivered counts the hints delivered since the Deliverer was made.
 func (d *Deliverer) Delivered() int64 { return d.delivered.Load() }
+
+// Refused counts the hints dropped because their owner refused them as
+// invalid.
+func (d *Deliverer) Refused() int64 { return d.refused.Load() }
 
 // Round offers the hints to every ring member that is alive, and drops the
 // delivered ones.
@@ -95,19 +109,64 @@ func (d *Deliverer) deliverTo(ctx context.Context, owner string) {
 		for i, h := range hints {
 			objs[i] = peer.Object{Namespace: h.Namespace, Key: h.Key, Object: h.Object}
 		}
-		callCtx, cancel := context.WithTimeout(ctx, callTimeout)
-		_, err = d.peers.Replicate(callCtx, owner, objs, true, "")
-		cancel()
+		err = d.send(ctx, owner, objs)
+		if refused(err) && len(hints) > 1 {
+			d.oneByOne(ctx, owner, hints)
+			continue
+		}
 		if err != nil {
 			d.log.Debug("hint delivery failed", "owner", owner, "err", err)
 			return
 		}
-		for _, h := range hints {
-			if err := d.store.DropHint(h); err != nil {
-				d.log.Warn("drop delivered hint", "err", err)
-				return
-			}
+		if !d.drop(hints...) {
+			return
 		}
 		d.delivered.Add(int64(len(hints)))
 	}
+}
+
+func (d *Deliverer) send(ctx context.Context, owner string, objs []peer.Object) error {
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := d.peers.Replicate(callCtx, owner, objs, true, "")
+	return err
+}
+
+// oneByOne delivers a refused batch hint by hint: delivered ones and ones
+// the owner refuses on their own are dropped; the rest stay.
+func (d *Deliverer) oneByOne(ctx context.Context, owner string, hints []replica.Hint) {
+	for _, h := range hints {
+		err := d.send(ctx, owner, []peer.Object{{Namespace: h.Namespace, Key: h.Key, Object: h.Object}})
+		switch {
+		case err == nil:
+			d.delivered.Add(1)
+		case refused(err):
+			d.log.Warn("hint refused by its owner as invalid; dropped", "owner", owner, "namespace", h.Namespace, "key", h.Key, "err", err)
+			d.refused.Add(1)
+		default:
+			d.log.Debug("hint delivery failed", "owner", owner, "err", err)
+			return
+		}
+		if !d.drop(h) {
+			return
+		}
+	}
+}
+
+func (d *Deliverer) drop(hints ...replica.Hint) bool {
+	for _, h := range hints {
+		if err := d.store.DropHint(h); err != nil {
+			d.log.Warn("drop delivered hint", "err", err)
+			return false
+		}
+	}
+	return true
+}
+
+// refused reports whether the owner answered that what it was sent is
+// invalid (it will never take it), as opposed to failing or not answering.
+func refused(err error) bool {
+	var inv *errs.InvalidError
+	var lim *errs.LimitError
+	return errors.As(err, &inv) || errors.As(err, &lim)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node/hints"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
@@ -74,6 +75,7 @@ func (t topology) Alive(id string) bool    { return t.alive[id] }
 type peers struct {
 	mu       sync.Mutex
 	fail     map[string]bool
+	bad      map[string]bool // keys refused as invalid
 	received map[string]int
 }
 
@@ -85,6 +87,11 @@ func (p *peers) Replicate(_ context.Context, to string, objs []peer.Object, sync
 	}
 	if p.fail[to] {
 		return false, peer.ErrNoAnswer
+	}
+	for _, o := range objs {
+		if p.bad[string(o.Key)] {
+			return false, &errs.LimitError{Limit: "max_value_bytes", Max: 1, Actual: 2}
+		}
 	}
 	p.received[to] += len(objs)
 	return true, nil
@@ -138,6 +145,24 @@ func TestDeliveryDropsDeliveredAndKeepsTheRest(t *testing.T) {
 	d.Round(t.Context())
 	if got, want := st.owners(), map[string]int{"d": 7}; !mapsEqual(got, want) {
 		t.Errorf("after c answers, hints kept: %v, want %v", got, want)
+	}
+}
+
+// TestRefusedHintsDoNotBlockTheRest: an owner that refuses one hint of a
+// batch as invalid gets the others; the refused one is dropped and
+// counted, so later hints for that owner are not stuck behind it.
+func TestRefusedHintsDoNotBlockTheRest(t *testing.T) {
+	t.Parallel()
+	st := &store{hints: hintsFor("b", 300)}
+	top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"a": true, "b": true}}
+	ps := &peers{bad: map[string]bool{"b-3": true}, received: map[string]int{}}
+	d := hints.New(st, top, ps, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	d.Round(t.Context())
+
+	if st.HintBacklog() != 0 || ps.received["b"] != 299 || d.Refused() != 1 || d.Delivered() != 299 {
+		t.Errorf("backlog %d, received %d, refused %d, delivered %d; want 0, 299, 1, 299",
+			st.HintBacklog(), ps.received["b"], d.Refused(), d.Delivered())
 	}
 }
 

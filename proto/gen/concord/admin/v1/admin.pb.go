@@ -185,6 +185,62 @@ func (ResolverMode) EnumDescriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
+// TokenScope is what a namespace token may do in its namespace.
+type TokenScope int32
+
+const (
+	TokenScope_TOKEN_SCOPE_UNSPECIFIED TokenScope = 0
+	// Get and ListKeys.
+	TokenScope_TOKEN_SCOPE_READ TokenScope = 1
+	// Put and Delete.
+	TokenScope_TOKEN_SCOPE_WRITE TokenScope = 2
+	// The namespace's settings, resolvers and tokens.
+	TokenScope_TOKEN_SCOPE_ADMIN TokenScope = 3
+)
+
+// Enum value maps for TokenScope.
+var (
+	TokenScope_name = map[int32]string{
+		0: "TOKEN_SCOPE_UNSPECIFIED",
+		1: "TOKEN_SCOPE_READ",
+		2: "TOKEN_SCOPE_WRITE",
+		3: "TOKEN_SCOPE_ADMIN",
+	}
+	TokenScope_value = map[string]int32{
+		"TOKEN_SCOPE_UNSPECIFIED": 0,
+		"TOKEN_SCOPE_READ":        1,
+		"TOKEN_SCOPE_WRITE":       2,
+		"TOKEN_SCOPE_ADMIN":       3,
+	}
+)
+
+func (x TokenScope) Enum() *TokenScope {
+	p := new(TokenScope)
+	*p = x
+	return p
+}
+
+func (x TokenScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_concord_admin_v1_admin_proto_enumTypes[3].Descriptor()
+}
+
+func (TokenScope) Type() protoreflect.EnumType {
+	return &file_concord_admin_v1_admin_proto_enumTypes[3]
+}
+
+func (x TokenScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TokenScope.Descriptor instead.
+func (TokenScope) EnumDescriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
 type StagedChange_Kind int32
 
 const (
@@ -218,11 +274,11 @@ func (x StagedChange_Kind) String() string {
 }
 
 func (StagedChange_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_concord_admin_v1_admin_proto_enumTypes[3].Descriptor()
+	return file_concord_admin_v1_admin_proto_enumTypes[4].Descriptor()
 }
 
 func (StagedChange_Kind) Type() protoreflect.EnumType {
-	return &file_concord_admin_v1_admin_proto_enumTypes[3]
+	return &file_concord_admin_v1_admin_proto_enumTypes[4]
 }
 
 func (x StagedChange_Kind) Number() protoreflect.EnumNumber {
@@ -2609,8 +2665,10 @@ func (x *UpdateNamespaceResponse) GetNamespace() *Namespace {
 }
 
 type DeleteNamespaceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The "default" namespace is deleted only with force set.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2652,6 +2710,13 @@ func (x *DeleteNamespaceRequest) GetName() string {
 	return ""
 }
 
+func (x *DeleteNamespaceRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
 type DeleteNamespaceResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2686,6 +2751,365 @@ func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeleteNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceResponse) Descriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+}
+
+// Token is a namespace token as the cluster keeps it: no secret.
+type Token struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Namespace     string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Scopes        []TokenScope           `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=concord.admin.v1.TokenScope" json:"scopes,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Token) Reset() {
+	*x = Token{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Token) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Token) ProtoMessage() {}
+
+func (x *Token) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Token.ProtoReflect.Descriptor instead.
+func (*Token) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *Token) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Token) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Token) GetScopes() []TokenScope {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *Token) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Token) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Scopes        []TokenScope           `protobuf:"varint,2,rep,packed,name=scopes,proto3,enum=concord.admin.v1.TokenScope" json:"scopes,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CreateTokenRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetScopes() []TokenScope {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *CreateTokenRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token *Token                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The bearer credential, cct_<id>_<secret>; shown only here.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenResponse) Reset() {
+	*x = CreateTokenResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenResponse) ProtoMessage() {}
+
+func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CreateTokenResponse) GetToken() *Token {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *CreateTokenResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type ListTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: every token the caller may see.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListTokensRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListTokensResponse) GetTokens() []*Token {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RevokeTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 var File_concord_admin_v1_admin_proto protoreflect.FileDescriptor
@@ -2866,10 +3290,32 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x03(\tR\n" +
 	"updateMask\"T\n" +
 	"\x17UpdateNamespaceResponse\x129\n" +
-	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\",\n" +
+	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"B\n" +
 	"\x16DeleteNamespaceRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
-	"\x17DeleteNamespaceResponse*\x8b\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x19\n" +
+	"\x17DeleteNamespaceResponse\"\xc8\x01\n" +
+	"\x05Token\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x124\n" +
+	"\x06scopes\x18\x03 \x03(\x0e2\x1c.concord.admin.v1.TokenScopeR\x06scopes\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x8a\x01\n" +
+	"\x12CreateTokenRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x124\n" +
+	"\x06scopes\x18\x02 \x03(\x0e2\x1c.concord.admin.v1.TokenScopeR\x06scopes\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\\\n" +
+	"\x13CreateTokenResponse\x12-\n" +
+	"\x05token\x18\x01 \x01(\v2\x17.concord.admin.v1.TokenR\x05token\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"1\n" +
+	"\x11ListTokensRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"E\n" +
+	"\x12ListTokensResponse\x12/\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x17.concord.admin.v1.TokenR\x06tokens\"$\n" +
+	"\x12RevokeTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
+	"\x13RevokeTokenResponse*\x8b\x01\n" +
 	"\vMemberState\x12\x1c\n" +
 	"\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n" +
@@ -2885,7 +3331,13 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x19RESOLVER_MODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RESOLVER_MODE_CLIENT\x10\x01\x12\x19\n" +
 	"\x15RESOLVER_MODE_ON_READ\x10\x02\x12\x1a\n" +
-	"\x16RESOLVER_MODE_ON_WRITE\x10\x032\xc2\f\n" +
+	"\x16RESOLVER_MODE_ON_WRITE\x10\x03*m\n" +
+	"\n" +
+	"TokenScope\x12\x1b\n" +
+	"\x17TOKEN_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TOKEN_SCOPE_READ\x10\x01\x12\x15\n" +
+	"\x11TOKEN_SCOPE_WRITE\x10\x02\x12\x15\n" +
+	"\x11TOKEN_SCOPE_ADMIN\x10\x032\xd8\x0e\n" +
 	"\fAdminService\x12f\n" +
 	"\x0fCreateNamespace\x12(.concord.admin.v1.CreateNamespaceRequest\x1a).concord.admin.v1.CreateNamespaceResponse\x12b\n" +
 	"\fGetNamespace\x12%.concord.admin.v1.GetNamespaceRequest\x1a&.concord.admin.v1.GetNamespaceResponse\"\x03\x90\x02\x01\x12h\n" +
@@ -2903,7 +3355,11 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\vPlanChanges\x12$.concord.admin.v1.PlanChangesRequest\x1a%.concord.admin.v1.PlanChangesResponse\"\x03\x90\x02\x01\x12`\n" +
 	"\rCommitChanges\x12&.concord.admin.v1.CommitChangesRequest\x1a'.concord.admin.v1.CommitChangesResponse\x12]\n" +
 	"\fClearChanges\x12%.concord.admin.v1.ClearChangesRequest\x1a&.concord.admin.v1.ClearChangesResponse\x12d\n" +
-	"\fWatchHandoff\x12%.concord.admin.v1.WatchHandoffRequest\x1a&.concord.admin.v1.WatchHandoffResponse\"\x03\x90\x02\x010\x01B\xc6\x01\n" +
+	"\fWatchHandoff\x12%.concord.admin.v1.WatchHandoffRequest\x1a&.concord.admin.v1.WatchHandoffResponse\"\x03\x90\x02\x010\x01\x12Z\n" +
+	"\vCreateToken\x12$.concord.admin.v1.CreateTokenRequest\x1a%.concord.admin.v1.CreateTokenResponse\x12\\\n" +
+	"\n" +
+	"ListTokens\x12#.concord.admin.v1.ListTokensRequest\x1a$.concord.admin.v1.ListTokensResponse\"\x03\x90\x02\x01\x12Z\n" +
+	"\vRevokeToken\x12$.concord.admin.v1.RevokeTokenRequest\x1a%.concord.admin.v1.RevokeTokenResponseB\xc6\x01\n" +
 	"\x14com.concord.admin.v1B\n" +
 	"AdminProtoP\x01Z@github.com/concord-kv/concord/proto/gen/concord/admin/v1;adminv1\xa2\x02\x03CAX\xaa\x02\x10Concord.Admin.V1\xca\x02\x10Concord\\Admin\\V1\xe2\x02\x1cConcord\\Admin\\V1\\GPBMetadata\xea\x02\x12Concord::Admin::V1b\x06proto3"
 
@@ -2919,127 +3375,146 @@ func file_concord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_concord_admin_v1_admin_proto_rawDescData
 }
 
-var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_concord_admin_v1_admin_proto_goTypes = []any{
 	(MemberState)(0),                // 0: concord.admin.v1.MemberState
 	(Durability)(0),                 // 1: concord.admin.v1.Durability
 	(ResolverMode)(0),               // 2: concord.admin.v1.ResolverMode
-	(StagedChange_Kind)(0),          // 3: concord.admin.v1.StagedChange.Kind
-	(*Member)(nil),                  // 4: concord.admin.v1.Member
-	(*StagedChange)(nil),            // 5: concord.admin.v1.StagedChange
-	(*Transfer)(nil),                // 6: concord.admin.v1.Transfer
-	(*HandoffProgress)(nil),         // 7: concord.admin.v1.HandoffProgress
-	(*ClusterStatusRequest)(nil),    // 8: concord.admin.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),   // 9: concord.admin.v1.ClusterStatusResponse
-	(*StageJoinRequest)(nil),        // 10: concord.admin.v1.StageJoinRequest
-	(*StageJoinResponse)(nil),       // 11: concord.admin.v1.StageJoinResponse
-	(*StageLeaveRequest)(nil),       // 12: concord.admin.v1.StageLeaveRequest
-	(*StageLeaveResponse)(nil),      // 13: concord.admin.v1.StageLeaveResponse
-	(*PlanChangesRequest)(nil),      // 14: concord.admin.v1.PlanChangesRequest
-	(*PlanChangesResponse)(nil),     // 15: concord.admin.v1.PlanChangesResponse
-	(*CommitChangesRequest)(nil),    // 16: concord.admin.v1.CommitChangesRequest
-	(*CommitChangesResponse)(nil),   // 17: concord.admin.v1.CommitChangesResponse
-	(*ClearChangesRequest)(nil),     // 18: concord.admin.v1.ClearChangesRequest
-	(*ClearChangesResponse)(nil),    // 19: concord.admin.v1.ClearChangesResponse
-	(*WatchHandoffRequest)(nil),     // 20: concord.admin.v1.WatchHandoffRequest
-	(*WatchHandoffResponse)(nil),    // 21: concord.admin.v1.WatchHandoffResponse
-	(*Limits)(nil),                  // 22: concord.admin.v1.Limits
-	(*Namespace)(nil),               // 23: concord.admin.v1.Namespace
-	(*Resolver)(nil),                // 24: concord.admin.v1.Resolver
-	(*LawReport)(nil),               // 25: concord.admin.v1.LawReport
-	(*LawViolation)(nil),            // 26: concord.admin.v1.LawViolation
-	(*UploadResolverRequest)(nil),   // 27: concord.admin.v1.UploadResolverRequest
-	(*UploadResolverResponse)(nil),  // 28: concord.admin.v1.UploadResolverResponse
-	(*TestResolverRequest)(nil),     // 29: concord.admin.v1.TestResolverRequest
-	(*TestResolverResponse)(nil),    // 30: concord.admin.v1.TestResolverResponse
-	(*ListResolversRequest)(nil),    // 31: concord.admin.v1.ListResolversRequest
-	(*NamespaceResolver)(nil),       // 32: concord.admin.v1.NamespaceResolver
-	(*ListResolversResponse)(nil),   // 33: concord.admin.v1.ListResolversResponse
-	(*DeleteResolverRequest)(nil),   // 34: concord.admin.v1.DeleteResolverRequest
-	(*DeleteResolverResponse)(nil),  // 35: concord.admin.v1.DeleteResolverResponse
-	(*CreateNamespaceRequest)(nil),  // 36: concord.admin.v1.CreateNamespaceRequest
-	(*CreateNamespaceResponse)(nil), // 37: concord.admin.v1.CreateNamespaceResponse
-	(*GetNamespaceRequest)(nil),     // 38: concord.admin.v1.GetNamespaceRequest
-	(*GetNamespaceResponse)(nil),    // 39: concord.admin.v1.GetNamespaceResponse
-	(*ListNamespacesRequest)(nil),   // 40: concord.admin.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil),  // 41: concord.admin.v1.ListNamespacesResponse
-	(*UpdateNamespaceRequest)(nil),  // 42: concord.admin.v1.UpdateNamespaceRequest
-	(*UpdateNamespaceResponse)(nil), // 43: concord.admin.v1.UpdateNamespaceResponse
-	(*DeleteNamespaceRequest)(nil),  // 44: concord.admin.v1.DeleteNamespaceRequest
-	(*DeleteNamespaceResponse)(nil), // 45: concord.admin.v1.DeleteNamespaceResponse
-	nil,                             // 46: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
+	(TokenScope)(0),                 // 3: concord.admin.v1.TokenScope
+	(StagedChange_Kind)(0),          // 4: concord.admin.v1.StagedChange.Kind
+	(*Member)(nil),                  // 5: concord.admin.v1.Member
+	(*StagedChange)(nil),            // 6: concord.admin.v1.StagedChange
+	(*Transfer)(nil),                // 7: concord.admin.v1.Transfer
+	(*HandoffProgress)(nil),         // 8: concord.admin.v1.HandoffProgress
+	(*ClusterStatusRequest)(nil),    // 9: concord.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),   // 10: concord.admin.v1.ClusterStatusResponse
+	(*StageJoinRequest)(nil),        // 11: concord.admin.v1.StageJoinRequest
+	(*StageJoinResponse)(nil),       // 12: concord.admin.v1.StageJoinResponse
+	(*StageLeaveRequest)(nil),       // 13: concord.admin.v1.StageLeaveRequest
+	(*StageLeaveResponse)(nil),      // 14: concord.admin.v1.StageLeaveResponse
+	(*PlanChangesRequest)(nil),      // 15: concord.admin.v1.PlanChangesRequest
+	(*PlanChangesResponse)(nil),     // 16: concord.admin.v1.PlanChangesResponse
+	(*CommitChangesRequest)(nil),    // 17: concord.admin.v1.CommitChangesRequest
+	(*CommitChangesResponse)(nil),   // 18: concord.admin.v1.CommitChangesResponse
+	(*ClearChangesRequest)(nil),     // 19: concord.admin.v1.ClearChangesRequest
+	(*ClearChangesResponse)(nil),    // 20: concord.admin.v1.ClearChangesResponse
+	(*WatchHandoffRequest)(nil),     // 21: concord.admin.v1.WatchHandoffRequest
+	(*WatchHandoffResponse)(nil),    // 22: concord.admin.v1.WatchHandoffResponse
+	(*Limits)(nil),                  // 23: concord.admin.v1.Limits
+	(*Namespace)(nil),               // 24: concord.admin.v1.Namespace
+	(*Resolver)(nil),                // 25: concord.admin.v1.Resolver
+	(*LawReport)(nil),               // 26: concord.admin.v1.LawReport
+	(*LawViolation)(nil),            // 27: concord.admin.v1.LawViolation
+	(*UploadResolverRequest)(nil),   // 28: concord.admin.v1.UploadResolverRequest
+	(*UploadResolverResponse)(nil),  // 29: concord.admin.v1.UploadResolverResponse
+	(*TestResolverRequest)(nil),     // 30: concord.admin.v1.TestResolverRequest
+	(*TestResolverResponse)(nil),    // 31: concord.admin.v1.TestResolverResponse
+	(*ListResolversRequest)(nil),    // 32: concord.admin.v1.ListResolversRequest
+	(*NamespaceResolver)(nil),       // 33: concord.admin.v1.NamespaceResolver
+	(*ListResolversResponse)(nil),   // 34: concord.admin.v1.ListResolversResponse
+	(*DeleteResolverRequest)(nil),   // 35: concord.admin.v1.DeleteResolverRequest
+	(*DeleteResolverResponse)(nil),  // 36: concord.admin.v1.DeleteResolverResponse
+	(*CreateNamespaceRequest)(nil),  // 37: concord.admin.v1.CreateNamespaceRequest
+	(*CreateNamespaceResponse)(nil), // 38: concord.admin.v1.CreateNamespaceResponse
+	(*GetNamespaceRequest)(nil),     // 39: concord.admin.v1.GetNamespaceRequest
+	(*GetNamespaceResponse)(nil),    // 40: concord.admin.v1.GetNamespaceResponse
+	(*ListNamespacesRequest)(nil),   // 41: concord.admin.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil),  // 42: concord.admin.v1.ListNamespacesResponse
+	(*UpdateNamespaceRequest)(nil),  // 43: concord.admin.v1.UpdateNamespaceRequest
+	(*UpdateNamespaceResponse)(nil), // 44: concord.admin.v1.UpdateNamespaceResponse
+	(*DeleteNamespaceRequest)(nil),  // 45: concord.admin.v1.DeleteNamespaceRequest
+	(*DeleteNamespaceResponse)(nil), // 46: concord.admin.v1.DeleteNamespaceResponse
+	(*Token)(nil),                   // 47: concord.admin.v1.Token
+	(*CreateTokenRequest)(nil),      // 48: concord.admin.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),     // 49: concord.admin.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),       // 50: concord.admin.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),      // 51: concord.admin.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),      // 52: concord.admin.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),     // 53: concord.admin.v1.RevokeTokenResponse
+	nil,                             // 54: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	(*timestamppb.Timestamp)(nil),   // 55: google.protobuf.Timestamp
 }
 var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: concord.admin.v1.Member.state:type_name -> concord.admin.v1.MemberState
-	3,  // 1: concord.admin.v1.StagedChange.kind:type_name -> concord.admin.v1.StagedChange.Kind
-	4,  // 2: concord.admin.v1.ClusterStatusResponse.members:type_name -> concord.admin.v1.Member
-	5,  // 3: concord.admin.v1.ClusterStatusResponse.staged:type_name -> concord.admin.v1.StagedChange
-	7,  // 4: concord.admin.v1.ClusterStatusResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
-	5,  // 5: concord.admin.v1.StageJoinResponse.staged:type_name -> concord.admin.v1.StagedChange
-	5,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
-	5,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
-	6,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	46, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	6,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	7,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	4,  // 1: concord.admin.v1.StagedChange.kind:type_name -> concord.admin.v1.StagedChange.Kind
+	5,  // 2: concord.admin.v1.ClusterStatusResponse.members:type_name -> concord.admin.v1.Member
+	6,  // 3: concord.admin.v1.ClusterStatusResponse.staged:type_name -> concord.admin.v1.StagedChange
+	8,  // 4: concord.admin.v1.ClusterStatusResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
+	6,  // 5: concord.admin.v1.StageJoinResponse.staged:type_name -> concord.admin.v1.StagedChange
+	6,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
+	6,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
+	7,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	54, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	7,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
+	8,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
 	1,  // 12: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
-	22, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
-	47, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
-	24, // 15: concord.admin.v1.Namespace.resolver:type_name -> concord.admin.v1.Resolver
+	23, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
+	55, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
+	25, // 15: concord.admin.v1.Namespace.resolver:type_name -> concord.admin.v1.Resolver
 	2,  // 16: concord.admin.v1.Resolver.mode:type_name -> concord.admin.v1.ResolverMode
-	26, // 17: concord.admin.v1.LawReport.violations:type_name -> concord.admin.v1.LawViolation
+	27, // 17: concord.admin.v1.LawReport.violations:type_name -> concord.admin.v1.LawViolation
 	2,  // 18: concord.admin.v1.UploadResolverRequest.mode:type_name -> concord.admin.v1.ResolverMode
-	23, // 19: concord.admin.v1.UploadResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
-	25, // 20: concord.admin.v1.UploadResolverResponse.report:type_name -> concord.admin.v1.LawReport
-	25, // 21: concord.admin.v1.TestResolverResponse.report:type_name -> concord.admin.v1.LawReport
-	24, // 22: concord.admin.v1.NamespaceResolver.resolver:type_name -> concord.admin.v1.Resolver
-	32, // 23: concord.admin.v1.ListResolversResponse.resolvers:type_name -> concord.admin.v1.NamespaceResolver
-	23, // 24: concord.admin.v1.DeleteResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 25: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 26: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 27: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 28: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
-	23, // 29: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	23, // 30: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	36, // 31: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
-	38, // 32: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
-	40, // 33: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
-	42, // 34: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
-	44, // 35: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
-	27, // 36: concord.admin.v1.AdminService.UploadResolver:input_type -> concord.admin.v1.UploadResolverRequest
-	29, // 37: concord.admin.v1.AdminService.TestResolver:input_type -> concord.admin.v1.TestResolverRequest
-	31, // 38: concord.admin.v1.AdminService.ListResolvers:input_type -> concord.admin.v1.ListResolversRequest
-	34, // 39: concord.admin.v1.AdminService.DeleteResolver:input_type -> concord.admin.v1.DeleteResolverRequest
-	8,  // 40: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
-	10, // 41: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
-	12, // 42: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
-	14, // 43: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
-	16, // 44: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
-	18, // 45: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
-	20, // 46: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
-	37, // 47: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
-	39, // 48: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
-	41, // 49: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
-	43, // 50: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
-	45, // 51: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
-	28, // 52: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
-	30, // 53: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
-	33, // 54: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
-	35, // 55: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
-	9,  // 56: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
-	11, // 57: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
-	13, // 58: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
-	15, // 59: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
-	17, // 60: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
-	19, // 61: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
-	21, // 62: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
-	47, // [47:63] is the sub-list for method output_type
-	31, // [31:47] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	24, // 19: concord.admin.v1.UploadResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
+	26, // 20: concord.admin.v1.UploadResolverResponse.report:type_name -> concord.admin.v1.LawReport
+	26, // 21: concord.admin.v1.TestResolverResponse.report:type_name -> concord.admin.v1.LawReport
+	25, // 22: concord.admin.v1.NamespaceResolver.resolver:type_name -> concord.admin.v1.Resolver
+	33, // 23: concord.admin.v1.ListResolversResponse.resolvers:type_name -> concord.admin.v1.NamespaceResolver
+	24, // 24: concord.admin.v1.DeleteResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 25: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 26: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 27: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 28: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
+	24, // 29: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 30: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	3,  // 31: concord.admin.v1.Token.scopes:type_name -> concord.admin.v1.TokenScope
+	55, // 32: concord.admin.v1.Token.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 33: concord.admin.v1.CreateTokenRequest.scopes:type_name -> concord.admin.v1.TokenScope
+	47, // 34: concord.admin.v1.CreateTokenResponse.token:type_name -> concord.admin.v1.Token
+	47, // 35: concord.admin.v1.ListTokensResponse.tokens:type_name -> concord.admin.v1.Token
+	37, // 36: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
+	39, // 37: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
+	41, // 38: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
+	43, // 39: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
+	45, // 40: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
+	28, // 41: concord.admin.v1.AdminService.UploadResolver:input_type -> concord.admin.v1.UploadResolverRequest
+	30, // 42: concord.admin.v1.AdminService.TestResolver:input_type -> concord.admin.v1.TestResolverRequest
+	32, // 43: concord.admin.v1.AdminService.ListResolvers:input_type -> concord.admin.v1.ListResolversRequest
+	35, // 44: concord.admin.v1.AdminService.DeleteResolver:input_type -> concord.admin.v1.DeleteResolverRequest
+	9,  // 45: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
+	11, // 46: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
+	13, // 47: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
+	15, // 48: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
+	17, // 49: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
+	19, // 50: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
+	21, // 51: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
+	48, // 52: concord.admin.v1.AdminService.CreateToken:input_type -> concord.admin.v1.CreateTokenRequest
+	50, // 53: concord.admin.v1.AdminService.ListTokens:input_type -> concord.admin.v1.ListTokensRequest
+	52, // 54: concord.admin.v1.AdminService.RevokeToken:input_type -> concord.admin.v1.RevokeTokenRequest
+	38, // 55: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
+	40, // 56: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
+	42, // 57: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
+	44, // 58: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
+	46, // 59: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
+	29, // 60: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
+	31, // 61: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
+	34, // 62: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
+	36, // 63: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
+	10, // 64: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
+	12, // 65: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
+	14, // 66: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
+	16, // 67: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
+	18, // 68: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
+	20, // 69: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
+	22, // 70: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
+	49, // 71: concord.admin.v1.AdminService.CreateToken:output_type -> concord.admin.v1.CreateTokenResponse
+	51, // 72: concord.admin.v1.AdminService.ListTokens:output_type -> concord.admin.v1.ListTokensResponse
+	53, // 73: concord.admin.v1.AdminService.RevokeToken:output_type -> concord.admin.v1.RevokeTokenResponse
+	55, // [55:74] is the sub-list for method output_type
+	36, // [36:55] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_concord_admin_v1_admin_proto_init() }
@@ -3060,8 +3535,8 @@ func file_concord_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_admin_v1_admin_proto_rawDesc), len(file_concord_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   43,
+			NumEnums:      5,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -79,6 +79,14 @@ const (
 	// AdminServiceWatchHandoffProcedure is the fully-qualified name of the AdminService's WatchHandoff
 	// RPC.
 	AdminServiceWatchHandoffProcedure = "/concord.admin.v1.AdminService/WatchHandoff"
+	// AdminServiceCreateTokenProcedure is the fully-qualified name of the AdminService's CreateToken
+	// RPC.
+	AdminServiceCreateTokenProcedure = "/concord.admin.v1.AdminService/CreateToken"
+	// AdminServiceListTokensProcedure is the fully-qualified name of the AdminService's ListTokens RPC.
+	AdminServiceListTokensProcedure = "/concord.admin.v1.AdminService/ListTokens"
+	// AdminServiceRevokeTokenProcedure is the fully-qualified name of the AdminService's RevokeToken
+	// RPC.
+	AdminServiceRevokeTokenProcedure = "/concord.admin.v1.AdminService/RevokeToken"
 )
 
 // AdminServiceClient is a client for the concord.admin.v1.AdminService service.
@@ -119,6 +127,13 @@ type AdminServiceClient interface {
 	// WatchHandoff streams the progress of partition transfers, once a second,
 	// until they are complete (or forever with follow).
 	WatchHandoff(context.Context, *v1.WatchHandoffRequest) (*connect.ServerStreamForClient[v1.WatchHandoffResponse], error)
+	// CreateToken makes a token for one namespace with the given scopes. The
+	// secret is in the response only: the cluster keeps its hash.
+	CreateToken(context.Context, *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error)
+	// ListTokens lists tokens (never their secrets), of one namespace or all.
+	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
+	// RevokeToken revokes a token on every node (within a gossip interval).
+	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the concord.admin.v1.AdminService service. By
@@ -234,6 +249,25 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createToken: connect.NewClient[v1.CreateTokenRequest, v1.CreateTokenResponse](
+			httpClient,
+			baseURL+AdminServiceCreateTokenProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateToken")),
+			connect.WithClientOptions(opts...),
+		),
+		listTokens: connect.NewClient[v1.ListTokensRequest, v1.ListTokensResponse](
+			httpClient,
+			baseURL+AdminServiceListTokensProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListTokens")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		revokeToken: connect.NewClient[v1.RevokeTokenRequest, v1.RevokeTokenResponse](
+			httpClient,
+			baseURL+AdminServiceRevokeTokenProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokeToken")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -255,6 +289,9 @@ type adminServiceClient struct {
 	commitChanges   *connect.Client[v1.CommitChangesRequest, v1.CommitChangesResponse]
 	clearChanges    *connect.Client[v1.ClearChangesRequest, v1.ClearChangesResponse]
 	watchHandoff    *connect.Client[v1.WatchHandoffRequest, v1.WatchHandoffResponse]
+	createToken     *connect.Client[v1.CreateTokenRequest, v1.CreateTokenResponse]
+	listTokens      *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
+	revokeToken     *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
 }
 
 // CreateNamespace calls concord.admin.v1.AdminService.CreateNamespace.
@@ -397,6 +434,33 @@ func (c *adminServiceClient) WatchHandoff(ctx context.Context, req *v1.WatchHand
 	return c.watchHandoff.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// CreateToken calls concord.admin.v1.AdminService.CreateToken.
+func (c *adminServiceClient) CreateToken(ctx context.Context, req *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error) {
+	response, err := c.createToken.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListTokens calls concord.admin.v1.AdminService.ListTokens.
+func (c *adminServiceClient) ListTokens(ctx context.Context, req *v1.ListTokensRequest) (*v1.ListTokensResponse, error) {
+	response, err := c.listTokens.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RevokeToken calls concord.admin.v1.AdminService.RevokeToken.
+func (c *adminServiceClient) RevokeToken(ctx context.Context, req *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error) {
+	response, err := c.revokeToken.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the concord.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	CreateNamespace(context.Context, *v1.CreateNamespaceRequest) (*v1.CreateNamespaceResponse, error)
@@ -435,6 +499,13 @@ type AdminServiceHandler interface {
 	// WatchHandoff streams the progress of partition transfers, once a second,
 	// until they are complete (or forever with follow).
 	WatchHandoff(context.Context, *v1.WatchHandoffRequest, *connect.ServerStream[v1.WatchHandoffResponse]) error
+	// CreateToken makes a token for one namespace with the given scopes. The
+	// secret is in the response only: the cluster keeps its hash.
+	CreateToken(context.Context, *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error)
+	// ListTokens lists tokens (never their secrets), of one namespace or all.
+	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
+	// RevokeToken revokes a token on every node (within a gossip interval).
+	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -546,6 +617,25 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreateTokenHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCreateTokenProcedure,
+		svc.CreateToken,
+		connect.WithSchema(adminServiceMethods.ByName("CreateToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListTokensHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListTokensProcedure,
+		svc.ListTokens,
+		connect.WithSchema(adminServiceMethods.ByName("ListTokens")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokeTokenHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceRevokeTokenProcedure,
+		svc.RevokeToken,
+		connect.WithSchema(adminServiceMethods.ByName("RevokeToken")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/concord.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateNamespaceProcedure:
@@ -580,6 +670,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceClearChangesHandler.ServeHTTP(w, r)
 		case AdminServiceWatchHandoffProcedure:
 			adminServiceWatchHandoffHandler.ServeHTTP(w, r)
+		case AdminServiceCreateTokenProcedure:
+			adminServiceCreateTokenHandler.ServeHTTP(w, r)
+		case AdminServiceListTokensProcedure:
+			adminServiceListTokensHandler.ServeHTTP(w, r)
+		case AdminServiceRevokeTokenProcedure:
+			adminServiceRevokeTokenHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -651,4 +747,16 @@ func (UnimplementedAdminServiceHandler) ClearChanges(context.Context, *v1.ClearC
 
 func (UnimplementedAdminServiceHandler) WatchHandoff(context.Context, *v1.WatchHandoffRequest, *connect.ServerStream[v1.WatchHandoffResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.WatchHandoff is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateToken(context.Context, *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.CreateToken is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.ListTokens is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.RevokeToken is not implemented"))
 }

@@ -1,0 +1,124 @@
+package auth_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concord-kv/concord/engine/auth"
+	"github.com/concord-kv/concord/engine/storage/memory"
+)
+
+func open(t *testing.T) (*auth.Store, *memory.Engine) {
+	t.Helper()
+	eng := memory.New()
+	s, err := auth.Open(eng, time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, eng
+}
+
+// Only hashes reach storage and gossip: neither the token's secret nor the
+// admin credential appears in any stored key or value, or any document.
+func TestOnlyHashesAreStored(t *testing.T) {
+	t.Parallel()
+	s, eng := open(t)
+	const adminCred = "an-admin-credential-of-some-length"
+	if ok, err := s.InitAdmin(adminCred); !ok || err != nil {
+		t.Fatalf("InitAdmin: %v %v", ok, err)
+	}
+	_, bearer, err := s.Create("a", auth.ScopeRead, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := bearer[strings.LastIndex(bearer, "_")+1:]
+	it, err := eng.NewIter(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+		for _, b := range [][]byte{it.Key(), it.Value()} {
+			if bytes.Contains(b, []byte(secret)) || bytes.Contains(b, []byte(adminCred)) {
+				t.Errorf("stored %q holds a secret", it.Key())
+			}
+		}
+	}
+	_ = it.Close()
+	if n != 2 {
+		t.Errorf("%d stored records, want 2 (the admin hash and the token)", n)
+	}
+	for _, d := range s.Docs() {
+		if bytes.Contains(d.Data, []byte(secret)) || bytes.Contains(d.Data, []byte(adminCred)) {
+			t.Errorf("document %s holds a secret", d.Name)
+		}
+	}
+	// Reopened from storage, both still authenticate.
+	s2, err := auth.Open(eng, time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s2.Authenticate(bearer); err != nil || p.Token.Namespace != "a" {
+		t.Errorf("token after reopen: %+v %v", p, err)
+	}
+	if p, err := s2.Authenticate(adminCred); err != nil || !p.Admin {
+		t.Errorf("admin after reopen: %+v %v", p, err)
+	}
+}
+
+// A revocation spreads as a newer document and is never undone by the
+// older live one.
+func TestRevocationSpreadsAndSticks(t *testing.T) {
+	t.Parallel()
+	a, _ := open(t)
+	b, _ := open(t)
+	tok, bearer, err := a.Create("a", auth.ScopeRead|auth.ScopeWrite, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := a.Docs()
+	for _, d := range live {
+		b.OnDoc(d)
+	}
+	if _, err := b.Authenticate(bearer); err != nil {
+		t.Fatalf("b does not accept a's token: %v", err)
+	}
+	if err := a.Revoke(tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range a.Docs() {
+		b.OnDoc(d)
+	}
+	for _, d := range live {
+		b.OnDoc(d) // the old live version arrives late
+	}
+	if _, err := b.Authenticate(bearer); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("revoked token on b: %v, want ErrUnauthenticated", err)
+	}
+}
+
+func TestAdminCredentialIsSetOnce(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t)
+	if _, err := s.InitAdmin("short"); !errors.Is(err, auth.ErrWeakAdmin) {
+		t.Errorf("short credential: %v", err)
+	}
+	first, second := auth.NewAdminCredential(), auth.NewAdminCredential()
+	if ok, _ := s.InitAdmin(first); !ok {
+		t.Fatal("first InitAdmin refused")
+	}
+	if ok, _ := s.InitAdmin(second); ok {
+		t.Error("a second credential replaced the first")
+	}
+	if _, err := s.Authenticate(second); err == nil {
+		t.Error("the second credential authenticates")
+	}
+	if p, err := s.Authenticate(first); err != nil || !p.Admin {
+		t.Errorf("first: %+v %v", p, err)
+	}
+}
