@@ -7,6 +7,7 @@ package procs
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,6 +79,14 @@ type Options struct {
 	// APIPort, PeerPort and GossipPort are the listeners' ports; 0 picks a
 	// free one at the first start. A restarted node keeps its ports.
 	APIPort, PeerPort, GossipPort int
+	// Env are more environment variables (KEY=VALUE) of the process, such
+	// as CONCORD_GOSSIP_KEY. They come after the harness's own
+	// (CONCORD_ADMIN_TOKEN), so they win over them.
+	Env []string
+	// TLS, when set, is the client TLS configuration the harness checks
+	// the node's readiness with: give it when Args serve the client API
+	// over TLS (--tls-cert, --tls-key); Endpoint is then https://.
+	TLS *tls.Config
 	// LogFile, when set, receives every line the process logs, across
 	// restarts; a failed test then shows the file's path and the last lines
 	// instead of every line.
@@ -96,7 +105,7 @@ type Node struct {
 
 	cmd      *exec.Cmd
 	exited   chan struct{}
-	Endpoint string // http://HOST:PORT of the client API
+	Endpoint string // http://HOST:PORT (https:// with TLS) of the client API
 	Admin    string // http://HOST:PORT of the admin listener (/metrics)
 	Gossip   string // HOST:PORT of the gossip listener
 	peer     string // HOST:PORT of the peer listener
@@ -162,6 +171,7 @@ func (n *Node) start() {
 	// Authentication on, with the test credential (set at the first
 	// start, ignored on restarts).
 	cmd.Env = append(os.Environ(), "CONCORD_ADMIN_TOKEN="+testcred.AdminToken)
+	cmd.Env = append(cmd.Env, o.Env...)
 	cmd.SysProcAttr = sysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -189,9 +199,11 @@ func (n *Node) start() {
 	n.waitReady()
 }
 
-// port is the port of "http://host:port" or "host:port" (0 if none).
+// port is the port of "http://host:port", "https://host:port" or
+// "host:port" (0 if none).
 func port(addr string) int {
-	_, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+	addr = strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://")
+	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		return 0
 	}
@@ -229,9 +241,15 @@ func (n *Node) waitReady() {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	client := http.DefaultClient
+	if n.opts.TLS != nil {
+		tr := &http.Transport{TLSClientConfig: n.opts.TLS.Clone()}
+		defer tr.CloseIdleConnections()
+		client = &http.Client{Transport: tr}
+	}
 	ready := func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.Endpoint+"/readyz", nil)
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			return false
 		}
