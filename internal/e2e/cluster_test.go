@@ -1,12 +1,8 @@
 package e2e_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,22 +116,9 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// metric reads one unlabelled metric from /metrics on a node's admin
-// listener (-1 if absent).
+// metric reads one unlabelled metric from a node's admin listener (-1 if
+// absent).
 func metric(t *testing.T, admin, name string) float64 {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, admin+"/metrics", nil)
-	res, err := testcred.HTTPClient.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	return -1
+	return procs.Metric(t.Context(), testcred.HTTPClient, admin, name)
 }

@@ -1,7 +1,6 @@
 package faultlab_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -233,20 +232,7 @@ func (l *lab) waitSettled(d time.Duration) time.Duration {
 func (l *lab) metric(n *labNode, name string) float64 {
 	ctx, cancel := context.WithTimeout(l.t.Context(), 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.proc.Admin+"/metrics", nil)
-	res, err := l.http.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	return -1
+	return procs.Metric(ctx, l.http, n.proc.Admin, name)
 }
 
 // cli runs `concord ARGS --endpoint <via's API>`, as an operator would.
