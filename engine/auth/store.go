@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/membership"
 	"github.com/concord-kv/concord/engine/storage"
@@ -103,6 +104,42 @@ func (s *Store) InitAdmin(secret string) (bool, error) {
 	}
 	s.notify(adminDoc(a))
 	return true, nil
+}
+
+// RotateAdmin replaces the admin credential with secret as a newer version
+// of the admin document, so it wins on every node it reaches and the old
+// credential stops working there; an older version met later never brings
+// the old hash back (OnDoc). It returns the new version. The store must
+// have an admin credential already (the caller authenticated with it).
+func (s *Store) RotateAdmin(secret string) (uint64, error) {
+	if err := ValidAdmin(secret); err != nil {
+		return 0, errs.Invalid("new_credential", "%v", err)
+	}
+	s.mu.Lock()
+	if s.admin.Version == 0 {
+		s.mu.Unlock()
+		return 0, errs.Precondition("this node has no admin credential to rotate")
+	}
+	if matches(s.admin.Hash, secret) {
+		s.mu.Unlock()
+		return 0, errs.Invalid("new_credential", "the new admin credential is the current one")
+	}
+	a := admin{Hash: hashOf(secret), Version: s.admin.Version + 1}
+	err := s.putAdminLocked(a)
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info("admin credential rotated", "version", a.Version)
+	s.notify(adminDoc(a))
+	return a.Version, nil
+}
+
+// AdminVersion is the version of the admin credential in force (0: none).
+func (s *Store) AdminVersion() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.admin.Version
 }
 
 // HasAdmin reports whether an admin credential is set (here or learned
@@ -259,7 +296,10 @@ func (s *Store) OnDoc(d membership.Doc) bool {
 		if s.admin.Version > a.Version || bytes.Equal(s.admin.Hash, a.Hash) && s.admin.Version == a.Version {
 			return true
 		}
-		if s.admin.Version > 0 && !bytes.Equal(s.admin.Hash, a.Hash) {
+		switch {
+		case s.admin.Version > 0 && s.admin.Version < a.Version:
+			s.log.Info("the admin credential was rotated", "version", a.Version)
+		case s.admin.Version > 0 && !bytes.Equal(s.admin.Hash, a.Hash):
 			s.log.Warn("the cluster's admin credential replaces this node's: nodes were started with different admin credentials")
 		}
 		if err := s.putAdminLocked(a); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/auth"
+	"github.com/concord-kv/concord/engine/membership"
 	"github.com/concord-kv/concord/engine/storage/memory"
 )
 
@@ -120,5 +121,82 @@ func TestAdminCredentialIsSetOnce(t *testing.T) {
 	}
 	if p, err := s.Authenticate(first); err != nil || !p.Admin {
 		t.Errorf("first: %+v %v", p, err)
+	}
+}
+
+// Rotation spreads as a newer admin document: the node that hears of it
+// switches, an older admin document arriving later (a late gossip message,
+// a node that slept through the rotation) never brings the old hash back,
+// and neither does a restart with the old credential (InitAdmin) nor a
+// reopen from storage.
+func TestAdminRotationSpreadsAndSticks(t *testing.T) {
+	t.Parallel()
+	a, _ := open(t)
+	b, engB := open(t)
+	oldCred, newCred := auth.NewAdminCredential(), auth.NewAdminCredential()
+	if ok, err := a.InitAdmin(oldCred); !ok || err != nil {
+		t.Fatalf("InitAdmin: %v %v", ok, err)
+	}
+	var published []membership.Doc
+	a.OnChange(func(d membership.Doc) { published = append(published, d) })
+	before := a.Docs()
+	for _, d := range before {
+		b.OnDoc(d)
+	}
+	if p, err := b.Authenticate(oldCred); err != nil || !p.Admin {
+		t.Fatalf("b does not accept the admin credential: %+v %v", p, err)
+	}
+
+	if _, err := a.RotateAdmin("short"); err == nil {
+		t.Error("rotated to a short credential")
+	}
+	if _, err := a.RotateAdmin(oldCred); err == nil {
+		t.Error("rotated to the current credential")
+	}
+	v, err := a.RotateAdmin(newCred)
+	if err != nil || v != 2 {
+		t.Fatalf("RotateAdmin: %d %v, want version 2", v, err)
+	}
+	if len(published) != 1 || published[0].Name != auth.DocAdmin || published[0].Version != 2 {
+		t.Fatalf("published %+v, want auth/admin version 2", published)
+	}
+	if bytes.Contains(published[0].Data, []byte(newCred)) {
+		t.Error("the admin document holds the credential")
+	}
+	for _, s := range []*auth.Store{a, b} {
+		if s == b {
+			b.OnDoc(published[0])
+			for _, d := range before {
+				b.OnDoc(d) // the old version arrives late
+			}
+		}
+		if _, err := s.Authenticate(oldCred); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("old credential after rotation: %v, want ErrUnauthenticated", err)
+		}
+		if p, err := s.Authenticate(newCred); err != nil || !p.Admin {
+			t.Errorf("new credential after rotation: %+v %v", p, err)
+		}
+		if ok, _ := s.InitAdmin(oldCred); ok {
+			t.Error("InitAdmin with the old credential (a restart) took it back")
+		}
+		if s.AdminVersion() != 2 {
+			t.Errorf("admin version %d, want 2", s.AdminVersion())
+		}
+	}
+	// b persisted the rotation.
+	b2, err := auth.Open(engB, time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b2.Authenticate(oldCred); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("old credential after reopen: %v", err)
+	}
+	if p, err := b2.Authenticate(newCred); err != nil || !p.Admin {
+		t.Errorf("new credential after reopen: %+v %v", p, err)
+	}
+	// A store without an admin credential has nothing to rotate.
+	empty, _ := open(t)
+	if _, err := empty.RotateAdmin(newCred); err == nil {
+		t.Error("rotated a store without an admin credential")
 	}
 }

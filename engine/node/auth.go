@@ -22,7 +22,7 @@ func (n *Node) openAuth() (*auth.Store, error) {
 		return nil, err
 	}
 	if !same {
-		n.log.Warn("the admin credential given differs from the one stored at first start; the stored one stays (see docs/security.md on rotation)")
+		n.log.Warn("the admin credential given differs from the stored one (set at first start, or rotated since): the stored one stays (see docs/security.md on rotation)")
 	}
 	return s, nil
 }
@@ -71,3 +71,10 @@ func (n *Node) RevokeToken(id string) error { return n.auth.Revoke(id) }
 // the node's admin credential. `concord serve` uses it for a node that
 // starts a cluster without one.
 func (n *Node) InitAdminCredential(secret string) (bool, error) { return n.auth.InitAdmin(secret) }
+
+// RotateAdminCredential replaces the admin credential with secret (a newer
+// auth/admin document): every node switches within a gossip interval and
+// the old credential stops working. It returns the new version.
+func (n *Node) RotateAdminCredential(secret string) (uint64, error) {
+	return n.auth.RotateAdmin(secret)
+}

@@ -19,15 +19,15 @@ import (
 func newTokenCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Create, list and revoke namespace tokens",
+		Short: "Create, list and revoke namespace tokens; rotate the admin credential",
 		Long: `Create, list and revoke namespace tokens. A token gives its holder the
 scopes it was created with in one namespace: read (get, list keys), write
 (put, delete), admin (the namespace's settings, resolvers and tokens). Its
 secret is printed once, at creation; the cluster keeps only a hash.
 These calls need the admin credential, or a token with the admin scope in
-the namespace.`,
+the namespace. rotate-admin replaces the admin credential itself.`,
 	}
-	cmd.AddCommand(newTokenCreateCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g))
+	cmd.AddCommand(newTokenCreateCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g), newTokenRotateAdminCmd(g))
 	return cmd
 }
 
@@ -107,6 +107,47 @@ func newTokenRevokeCmd(g *globalFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newTokenRotateAdminCmd(g *globalFlags) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "rotate-admin",
+		Short: "Replace the admin credential on every node; prints a generated one once",
+		Long: `Replace the admin credential. Every node switches within a gossip
+interval; from then on the old credential is refused everywhere, so update
+every client that uses it. Without --from-file the cluster generates the new
+credential and it is printed once, with the export line for the shell; keep
+it in your secret store. With --from-file the credential in the file (at
+least 20 characters) becomes the new one and is not printed. Needs the
+admin credential.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := &adminv1.RotateAdminCredentialRequest{}
+			if file != "" {
+				raw, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--from-file: %w", err)
+				}
+				req.NewCredential = strings.TrimSpace(string(raw))
+				if err := auth.ValidAdmin(req.NewCredential); err != nil {
+					return fmt.Errorf("--from-file: %w", err)
+				}
+			}
+			res, err := g.adminClient().RotateAdminCredential(cmd.Context(), req)
+			if err != nil {
+				return rpcError(err)
+			}
+			return g.printOutput(cmd.OutOrStdout(), res, func(w io.Writer) {
+				fmt.Fprintf(w, "admin credential rotated (version %d); the old one is refused on every node within a gossip interval\n", res.GetVersion())
+				if c := res.GetCredential(); c != "" {
+					fmt.Fprintf(w, "new admin credential (shown only now; the cluster keeps only its hash):\n  export CONCORD_TOKEN=%s\n", c)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&file, "from-file", "", "file holding the new admin credential (default: the cluster generates one)")
+	return cmd
 }
 
 // scopesToProto parses --scope values.

@@ -34,3 +34,28 @@ func TestTokenCommands(t *testing.T) {
 		t.Errorf("namespace delete default without --force: %v", err)
 	}
 }
+
+// token rotate-admin prints the generated credential once with its export
+// line; the old one is refused from then on and the new one works; a
+// namespace token cannot rotate it.
+func TestTokenRotateAdmin(t *testing.T) {
+	t.Parallel()
+	ep := startNode(t)
+	out := mustRun(t, nil, "", "token", "create", "default", "--scope", "admin", "--endpoint", ep)
+	m := regexp.MustCompile(`(cct_\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("token create printed:\n%s", out)
+	}
+	if _, err := run(t, []string{"CONCORD_TOKEN=" + m[1]}, "", "token", "rotate-admin", "--endpoint", ep); err == nil || !strings.Contains(err.Error(), "permission_denied") {
+		t.Errorf("rotate-admin with a namespace token: %v, want permission_denied", err)
+	}
+	out = mustRun(t, nil, "", "token", "rotate-admin", "--endpoint", ep)
+	m = regexp.MustCompile(`(?m)^  export CONCORD_TOKEN=(cca_[0-9a-f]{64})$`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "version 2") {
+		t.Fatalf("rotate-admin printed:\n%s", out)
+	}
+	if _, err := run(t, nil, "", "namespace", "list", "--endpoint", ep); err == nil || !strings.Contains(err.Error(), "unauthenticated") {
+		t.Errorf("the old admin credential after rotate-admin: %v, want unauthenticated", err)
+	}
+	mustRun(t, []string{"CONCORD_TOKEN=" + m[1]}, "", "namespace", "list", "--endpoint", ep)
+}

@@ -73,3 +73,65 @@ func TestTokensSpreadAndRevocationReachesEveryNode(t *testing.T) {
 		t.Errorf("the revocation took %v to reach every node", took)
 	}
 }
+
+// TestAdminRotationReachesEveryNode: the admin credential rotated through
+// node 0 is refused by every node, and the new one accepted by every node,
+// within the harness's bounded wait. A namespace token, even with the
+// admin scope, cannot rotate it.
+func TestAdminRotationReachesEveryNode(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, clustertest.Options{})
+	ctx := t.Context()
+	status := func(n *clustertest.Node, cred string) error {
+		admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, n.API, connect.WithInterceptors(concord.Bearer(cred)))
+		_, err := admin.ClusterStatus(ctx, &adminv1.ClusterStatusRequest{})
+		return err
+	}
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes {
+			if status(n, testcred.AdminToken) != nil {
+				return false
+			}
+		}
+		return true
+	}, "the admin credential accepted by every node")
+
+	admin0 := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
+	tok, err := admin0.CreateToken(ctx, &adminv1.CreateTokenRequest{Namespace: "default", Scopes: []adminv1.TokenScope{adminv1.TokenScope_TOKEN_SCOPE_ADMIN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byToken := adminv1connect.NewAdminServiceClient(http.DefaultClient, c.Nodes[0].API, connect.WithInterceptors(concord.Bearer(tok.GetSecret())))
+	c.Eventually(func() bool {
+		_, err := byToken.ListTokens(ctx, &adminv1.ListTokensRequest{Namespace: "default"})
+		return err == nil
+	}, "the namespace token accepted")
+	var ce *connect.Error
+	if _, err := byToken.RotateAdminCredential(ctx, &adminv1.RotateAdminCredentialRequest{}); !errors.As(err, &ce) || ce.Code() != connect.CodePermissionDenied {
+		t.Fatalf("RotateAdminCredential with a namespace token: %v, want permission_denied", err)
+	}
+
+	rotated := time.Now()
+	res, err := admin0.RotateAdminCredential(ctx, &adminv1.RotateAdminCredentialRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := res.GetCredential()
+	if fresh == "" || fresh == testcred.AdminToken {
+		t.Fatalf("RotateAdminCredential returned %q", fresh)
+	}
+	c.Eventually(func() bool {
+		for _, n := range c.Nodes {
+			if err := status(n, testcred.AdminToken); !errors.As(err, &ce) || ce.Code() != connect.CodeUnauthenticated {
+				return false
+			}
+			if status(n, fresh) != nil {
+				return false
+			}
+		}
+		return true
+	}, "the old admin credential refused and the new one accepted by every node")
+	if took := time.Since(rotated); took > 10*time.Second {
+		t.Errorf("the rotation took %v to reach every node", took)
+	}
+}

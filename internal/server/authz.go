@@ -123,6 +123,9 @@ var rules = map[string]rule{
 	adminv1connect.AdminServiceCommitChangesProcedure:   {access: cluster},
 	adminv1connect.AdminServiceClearChangesProcedure:    {access: cluster},
 	adminv1connect.AdminServiceWatchHandoffProcedure:    {access: cluster},
+	// A namespace token never rotates the admin credential, whatever its
+	// scopes.
+	adminv1connect.AdminServiceRotateAdminCredentialProcedure: {access: cluster},
 }
 
 // errNeedsAdmin answers a namespace token on a cluster-level call.

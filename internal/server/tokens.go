@@ -69,3 +69,22 @@ func tokenToProto(t auth.Token) *adminv1.Token {
 	}
 	return out
 }
+
+// RotateAdminCredential replaces the admin credential (authz.go: the admin
+// credential only). A generated credential is returned once; one the
+// caller gave is not echoed.
+func (s *adminService) RotateAdminCredential(_ context.Context, req *adminv1.RotateAdminCredentialRequest) (*adminv1.RotateAdminCredentialResponse, error) {
+	secret, generated := req.GetNewCredential(), false
+	if secret == "" {
+		secret, generated = auth.NewAdminCredential(), true
+	}
+	v, err := s.node.RotateAdminCredential(secret)
+	if err != nil {
+		return nil, err
+	}
+	out := &adminv1.RotateAdminCredentialResponse{Version: v}
+	if generated {
+		out.Credential = secret
+	}
+	return out, nil
+}

@@ -3112,6 +3112,108 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
+type RotateAdminCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new admin credential, at least 20 characters. Empty: the server
+	// generates one (cca_ and 64 hex digits) and returns it.
+	NewCredential string `protobuf:"bytes,1,opt,name=new_credential,json=newCredential,proto3" json:"new_credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateAdminCredentialRequest) Reset() {
+	*x = RotateAdminCredentialRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateAdminCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateAdminCredentialRequest) ProtoMessage() {}
+
+func (x *RotateAdminCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateAdminCredentialRequest.ProtoReflect.Descriptor instead.
+func (*RotateAdminCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RotateAdminCredentialRequest) GetNewCredential() string {
+	if x != nil {
+		return x.NewCredential
+	}
+	return ""
+}
+
+type RotateAdminCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The generated credential, shown only here; empty when the request gave
+	// one (the caller has it).
+	Credential string `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	// The version of the admin credential now in force (it only grows: a
+	// newer version wins on every node).
+	Version       uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateAdminCredentialResponse) Reset() {
+	*x = RotateAdminCredentialResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateAdminCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateAdminCredentialResponse) ProtoMessage() {}
+
+func (x *RotateAdminCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateAdminCredentialResponse.ProtoReflect.Descriptor instead.
+func (*RotateAdminCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RotateAdminCredentialResponse) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+func (x *RotateAdminCredentialResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_concord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_concord_admin_v1_admin_proto_rawDesc = "" +
@@ -3315,7 +3417,14 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x06tokens\x18\x01 \x03(\v2\x17.concord.admin.v1.TokenR\x06tokens\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
-	"\x13RevokeTokenResponse*\x8b\x01\n" +
+	"\x13RevokeTokenResponse\"E\n" +
+	"\x1cRotateAdminCredentialRequest\x12%\n" +
+	"\x0enew_credential\x18\x01 \x01(\tR\rnewCredential\"Y\n" +
+	"\x1dRotateAdminCredentialResponse\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\tR\n" +
+	"credential\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion*\x8b\x01\n" +
 	"\vMemberState\x12\x1c\n" +
 	"\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n" +
@@ -3337,7 +3446,7 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x17TOKEN_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TOKEN_SCOPE_READ\x10\x01\x12\x15\n" +
 	"\x11TOKEN_SCOPE_WRITE\x10\x02\x12\x15\n" +
-	"\x11TOKEN_SCOPE_ADMIN\x10\x032\xd8\x0e\n" +
+	"\x11TOKEN_SCOPE_ADMIN\x10\x032\xd2\x0f\n" +
 	"\fAdminService\x12f\n" +
 	"\x0fCreateNamespace\x12(.concord.admin.v1.CreateNamespaceRequest\x1a).concord.admin.v1.CreateNamespaceResponse\x12b\n" +
 	"\fGetNamespace\x12%.concord.admin.v1.GetNamespaceRequest\x1a&.concord.admin.v1.GetNamespaceResponse\"\x03\x90\x02\x01\x12h\n" +
@@ -3359,7 +3468,8 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\vCreateToken\x12$.concord.admin.v1.CreateTokenRequest\x1a%.concord.admin.v1.CreateTokenResponse\x12\\\n" +
 	"\n" +
 	"ListTokens\x12#.concord.admin.v1.ListTokensRequest\x1a$.concord.admin.v1.ListTokensResponse\"\x03\x90\x02\x01\x12Z\n" +
-	"\vRevokeToken\x12$.concord.admin.v1.RevokeTokenRequest\x1a%.concord.admin.v1.RevokeTokenResponseB\xc6\x01\n" +
+	"\vRevokeToken\x12$.concord.admin.v1.RevokeTokenRequest\x1a%.concord.admin.v1.RevokeTokenResponse\x12x\n" +
+	"\x15RotateAdminCredential\x12..concord.admin.v1.RotateAdminCredentialRequest\x1a/.concord.admin.v1.RotateAdminCredentialResponseB\xc6\x01\n" +
 	"\x14com.concord.admin.v1B\n" +
 	"AdminProtoP\x01Z@github.com/concord-kv/concord/proto/gen/concord/admin/v1;adminv1\xa2\x02\x03CAX\xaa\x02\x10Concord.Admin.V1\xca\x02\x10Concord\\Admin\\V1\xe2\x02\x1cConcord\\Admin\\V1\\GPBMetadata\xea\x02\x12Concord::Admin::V1b\x06proto3"
 
@@ -3376,64 +3486,66 @@ func file_concord_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_concord_admin_v1_admin_proto_goTypes = []any{
-	(MemberState)(0),                // 0: concord.admin.v1.MemberState
-	(Durability)(0),                 // 1: concord.admin.v1.Durability
-	(ResolverMode)(0),               // 2: concord.admin.v1.ResolverMode
-	(TokenScope)(0),                 // 3: concord.admin.v1.TokenScope
-	(StagedChange_Kind)(0),          // 4: concord.admin.v1.StagedChange.Kind
-	(*Member)(nil),                  // 5: concord.admin.v1.Member
-	(*StagedChange)(nil),            // 6: concord.admin.v1.StagedChange
-	(*Transfer)(nil),                // 7: concord.admin.v1.Transfer
-	(*HandoffProgress)(nil),         // 8: concord.admin.v1.HandoffProgress
-	(*ClusterStatusRequest)(nil),    // 9: concord.admin.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),   // 10: concord.admin.v1.ClusterStatusResponse
-	(*StageJoinRequest)(nil),        // 11: concord.admin.v1.StageJoinRequest
-	(*StageJoinResponse)(nil),       // 12: concord.admin.v1.StageJoinResponse
-	(*StageLeaveRequest)(nil),       // 13: concord.admin.v1.StageLeaveRequest
-	(*StageLeaveResponse)(nil),      // 14: concord.admin.v1.StageLeaveResponse
-	(*PlanChangesRequest)(nil),      // 15: concord.admin.v1.PlanChangesRequest
-	(*PlanChangesResponse)(nil),     // 16: concord.admin.v1.PlanChangesResponse
-	(*CommitChangesRequest)(nil),    // 17: concord.admin.v1.CommitChangesRequest
-	(*CommitChangesResponse)(nil),   // 18: concord.admin.v1.CommitChangesResponse
-	(*ClearChangesRequest)(nil),     // 19: concord.admin.v1.ClearChangesRequest
-	(*ClearChangesResponse)(nil),    // 20: concord.admin.v1.ClearChangesResponse
-	(*WatchHandoffRequest)(nil),     // 21: concord.admin.v1.WatchHandoffRequest
-	(*WatchHandoffResponse)(nil),    // 22: concord.admin.v1.WatchHandoffResponse
-	(*Limits)(nil),                  // 23: concord.admin.v1.Limits
-	(*Namespace)(nil),               // 24: concord.admin.v1.Namespace
-	(*Resolver)(nil),                // 25: concord.admin.v1.Resolver
-	(*LawReport)(nil),               // 26: concord.admin.v1.LawReport
-	(*LawViolation)(nil),            // 27: concord.admin.v1.LawViolation
-	(*UploadResolverRequest)(nil),   // 28: concord.admin.v1.UploadResolverRequest
-	(*UploadResolverResponse)(nil),  // 29: concord.admin.v1.UploadResolverResponse
-	(*TestResolverRequest)(nil),     // 30: concord.admin.v1.TestResolverRequest
-	(*TestResolverResponse)(nil),    // 31: concord.admin.v1.TestResolverResponse
-	(*ListResolversRequest)(nil),    // 32: concord.admin.v1.ListResolversRequest
-	(*NamespaceResolver)(nil),       // 33: concord.admin.v1.NamespaceResolver
-	(*ListResolversResponse)(nil),   // 34: concord.admin.v1.ListResolversResponse
-	(*DeleteResolverRequest)(nil),   // 35: concord.admin.v1.DeleteResolverRequest
-	(*DeleteResolverResponse)(nil),  // 36: concord.admin.v1.DeleteResolverResponse
-	(*CreateNamespaceRequest)(nil),  // 37: concord.admin.v1.CreateNamespaceRequest
-	(*CreateNamespaceResponse)(nil), // 38: concord.admin.v1.CreateNamespaceResponse
-	(*GetNamespaceRequest)(nil),     // 39: concord.admin.v1.GetNamespaceRequest
-	(*GetNamespaceResponse)(nil),    // 40: concord.admin.v1.GetNamespaceResponse
-	(*ListNamespacesRequest)(nil),   // 41: concord.admin.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil),  // 42: concord.admin.v1.ListNamespacesResponse
-	(*UpdateNamespaceRequest)(nil),  // 43: concord.admin.v1.UpdateNamespaceRequest
-	(*UpdateNamespaceResponse)(nil), // 44: concord.admin.v1.UpdateNamespaceResponse
-	(*DeleteNamespaceRequest)(nil),  // 45: concord.admin.v1.DeleteNamespaceRequest
-	(*DeleteNamespaceResponse)(nil), // 46: concord.admin.v1.DeleteNamespaceResponse
-	(*Token)(nil),                   // 47: concord.admin.v1.Token
-	(*CreateTokenRequest)(nil),      // 48: concord.admin.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),     // 49: concord.admin.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),       // 50: concord.admin.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),      // 51: concord.admin.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),      // 52: concord.admin.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),     // 53: concord.admin.v1.RevokeTokenResponse
-	nil,                             // 54: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	(*timestamppb.Timestamp)(nil),   // 55: google.protobuf.Timestamp
+	(MemberState)(0),                      // 0: concord.admin.v1.MemberState
+	(Durability)(0),                       // 1: concord.admin.v1.Durability
+	(ResolverMode)(0),                     // 2: concord.admin.v1.ResolverMode
+	(TokenScope)(0),                       // 3: concord.admin.v1.TokenScope
+	(StagedChange_Kind)(0),                // 4: concord.admin.v1.StagedChange.Kind
+	(*Member)(nil),                        // 5: concord.admin.v1.Member
+	(*StagedChange)(nil),                  // 6: concord.admin.v1.StagedChange
+	(*Transfer)(nil),                      // 7: concord.admin.v1.Transfer
+	(*HandoffProgress)(nil),               // 8: concord.admin.v1.HandoffProgress
+	(*ClusterStatusRequest)(nil),          // 9: concord.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),         // 10: concord.admin.v1.ClusterStatusResponse
+	(*StageJoinRequest)(nil),              // 11: concord.admin.v1.StageJoinRequest
+	(*StageJoinResponse)(nil),             // 12: concord.admin.v1.StageJoinResponse
+	(*StageLeaveRequest)(nil),             // 13: concord.admin.v1.StageLeaveRequest
+	(*StageLeaveResponse)(nil),            // 14: concord.admin.v1.StageLeaveResponse
+	(*PlanChangesRequest)(nil),            // 15: concord.admin.v1.PlanChangesRequest
+	(*PlanChangesResponse)(nil),           // 16: concord.admin.v1.PlanChangesResponse
+	(*CommitChangesRequest)(nil),          // 17: concord.admin.v1.CommitChangesRequest
+	(*CommitChangesResponse)(nil),         // 18: concord.admin.v1.CommitChangesResponse
+	(*ClearChangesRequest)(nil),           // 19: concord.admin.v1.ClearChangesRequest
+	(*ClearChangesResponse)(nil),          // 20: concord.admin.v1.ClearChangesResponse
+	(*WatchHandoffRequest)(nil),           // 21: concord.admin.v1.WatchHandoffRequest
+	(*WatchHandoffResponse)(nil),          // 22: concord.admin.v1.WatchHandoffResponse
+	(*Limits)(nil),                        // 23: concord.admin.v1.Limits
+	(*Namespace)(nil),                     // 24: concord.admin.v1.Namespace
+	(*Resolver)(nil),                      // 25: concord.admin.v1.Resolver
+	(*LawReport)(nil),                     // 26: concord.admin.v1.LawReport
+	(*LawViolation)(nil),                  // 27: concord.admin.v1.LawViolation
+	(*UploadResolverRequest)(nil),         // 28: concord.admin.v1.UploadResolverRequest
+	(*UploadResolverResponse)(nil),        // 29: concord.admin.v1.UploadResolverResponse
+	(*TestResolverRequest)(nil),           // 30: concord.admin.v1.TestResolverRequest
+	(*TestResolverResponse)(nil),          // 31: concord.admin.v1.TestResolverResponse
+	(*ListResolversRequest)(nil),          // 32: concord.admin.v1.ListResolversRequest
+	(*NamespaceResolver)(nil),             // 33: concord.admin.v1.NamespaceResolver
+	(*ListResolversResponse)(nil),         // 34: concord.admin.v1.ListResolversResponse
+	(*DeleteResolverRequest)(nil),         // 35: concord.admin.v1.DeleteResolverRequest
+	(*DeleteResolverResponse)(nil),        // 36: concord.admin.v1.DeleteResolverResponse
+	(*CreateNamespaceRequest)(nil),        // 37: concord.admin.v1.CreateNamespaceRequest
+	(*CreateNamespaceResponse)(nil),       // 38: concord.admin.v1.CreateNamespaceResponse
+	(*GetNamespaceRequest)(nil),           // 39: concord.admin.v1.GetNamespaceRequest
+	(*GetNamespaceResponse)(nil),          // 40: concord.admin.v1.GetNamespaceResponse
+	(*ListNamespacesRequest)(nil),         // 41: concord.admin.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil),        // 42: concord.admin.v1.ListNamespacesResponse
+	(*UpdateNamespaceRequest)(nil),        // 43: concord.admin.v1.UpdateNamespaceRequest
+	(*UpdateNamespaceResponse)(nil),       // 44: concord.admin.v1.UpdateNamespaceResponse
+	(*DeleteNamespaceRequest)(nil),        // 45: concord.admin.v1.DeleteNamespaceRequest
+	(*DeleteNamespaceResponse)(nil),       // 46: concord.admin.v1.DeleteNamespaceResponse
+	(*Token)(nil),                         // 47: concord.admin.v1.Token
+	(*CreateTokenRequest)(nil),            // 48: concord.admin.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),           // 49: concord.admin.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),             // 50: concord.admin.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),            // 51: concord.admin.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),            // 52: concord.admin.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),           // 53: concord.admin.v1.RevokeTokenResponse
+	(*RotateAdminCredentialRequest)(nil),  // 54: concord.admin.v1.RotateAdminCredentialRequest
+	(*RotateAdminCredentialResponse)(nil), // 55: concord.admin.v1.RotateAdminCredentialResponse
+	nil,                                   // 56: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
 }
 var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: concord.admin.v1.Member.state:type_name -> concord.admin.v1.MemberState
@@ -3445,12 +3557,12 @@ var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	6,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
 	6,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
 	7,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	54, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	56, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
 	7,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
 	8,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
 	1,  // 12: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
 	23, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
-	55, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
+	57, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
 	25, // 15: concord.admin.v1.Namespace.resolver:type_name -> concord.admin.v1.Resolver
 	2,  // 16: concord.admin.v1.Resolver.mode:type_name -> concord.admin.v1.ResolverMode
 	27, // 17: concord.admin.v1.LawReport.violations:type_name -> concord.admin.v1.LawViolation
@@ -3468,7 +3580,7 @@ var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	24, // 29: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
 	24, // 30: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
 	3,  // 31: concord.admin.v1.Token.scopes:type_name -> concord.admin.v1.TokenScope
-	55, // 32: concord.admin.v1.Token.created_at:type_name -> google.protobuf.Timestamp
+	57, // 32: concord.admin.v1.Token.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 33: concord.admin.v1.CreateTokenRequest.scopes:type_name -> concord.admin.v1.TokenScope
 	47, // 34: concord.admin.v1.CreateTokenResponse.token:type_name -> concord.admin.v1.Token
 	47, // 35: concord.admin.v1.ListTokensResponse.tokens:type_name -> concord.admin.v1.Token
@@ -3491,27 +3603,29 @@ var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	48, // 52: concord.admin.v1.AdminService.CreateToken:input_type -> concord.admin.v1.CreateTokenRequest
 	50, // 53: concord.admin.v1.AdminService.ListTokens:input_type -> concord.admin.v1.ListTokensRequest
 	52, // 54: concord.admin.v1.AdminService.RevokeToken:input_type -> concord.admin.v1.RevokeTokenRequest
-	38, // 55: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
-	40, // 56: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
-	42, // 57: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
-	44, // 58: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
-	46, // 59: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
-	29, // 60: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
-	31, // 61: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
-	34, // 62: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
-	36, // 63: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
-	10, // 64: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
-	12, // 65: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
-	14, // 66: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
-	16, // 67: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
-	18, // 68: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
-	20, // 69: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
-	22, // 70: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
-	49, // 71: concord.admin.v1.AdminService.CreateToken:output_type -> concord.admin.v1.CreateTokenResponse
-	51, // 72: concord.admin.v1.AdminService.ListTokens:output_type -> concord.admin.v1.ListTokensResponse
-	53, // 73: concord.admin.v1.AdminService.RevokeToken:output_type -> concord.admin.v1.RevokeTokenResponse
-	55, // [55:74] is the sub-list for method output_type
-	36, // [36:55] is the sub-list for method input_type
+	54, // 55: concord.admin.v1.AdminService.RotateAdminCredential:input_type -> concord.admin.v1.RotateAdminCredentialRequest
+	38, // 56: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
+	40, // 57: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
+	42, // 58: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
+	44, // 59: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
+	46, // 60: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
+	29, // 61: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
+	31, // 62: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
+	34, // 63: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
+	36, // 64: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
+	10, // 65: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
+	12, // 66: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
+	14, // 67: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
+	16, // 68: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
+	18, // 69: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
+	20, // 70: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
+	22, // 71: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
+	49, // 72: concord.admin.v1.AdminService.CreateToken:output_type -> concord.admin.v1.CreateTokenResponse
+	51, // 73: concord.admin.v1.AdminService.ListTokens:output_type -> concord.admin.v1.ListTokensResponse
+	53, // 74: concord.admin.v1.AdminService.RevokeToken:output_type -> concord.admin.v1.RevokeTokenResponse
+	55, // 75: concord.admin.v1.AdminService.RotateAdminCredential:output_type -> concord.admin.v1.RotateAdminCredentialResponse
+	56, // [56:76] is the sub-list for method output_type
+	36, // [36:56] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -3536,7 +3650,7 @@ func file_concord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_admin_v1_admin_proto_rawDesc), len(file_concord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

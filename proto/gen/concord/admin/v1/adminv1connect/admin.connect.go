@@ -87,6 +87,9 @@ const (
 	// AdminServiceRevokeTokenProcedure is the fully-qualified name of the AdminService's RevokeToken
 	// RPC.
 	AdminServiceRevokeTokenProcedure = "/concord.admin.v1.AdminService/RevokeToken"
+	// AdminServiceRotateAdminCredentialProcedure is the fully-qualified name of the AdminService's
+	// RotateAdminCredential RPC.
+	AdminServiceRotateAdminCredentialProcedure = "/concord.admin.v1.AdminService/RotateAdminCredential"
 )
 
 // AdminServiceClient is a client for the concord.admin.v1.AdminService service.
@@ -134,6 +137,10 @@ type AdminServiceClient interface {
 	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
 	// RevokeToken revokes a token on every node (within a gossip interval).
 	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
+	// RotateAdminCredential replaces the admin credential on every node
+	// (within a gossip interval): the old one stops working everywhere. The
+	// admin credential only.
+	RotateAdminCredential(context.Context, *v1.RotateAdminCredentialRequest) (*v1.RotateAdminCredentialResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the concord.admin.v1.AdminService service. By
@@ -268,30 +275,37 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RevokeToken")),
 			connect.WithClientOptions(opts...),
 		),
+		rotateAdminCredential: connect.NewClient[v1.RotateAdminCredentialRequest, v1.RotateAdminCredentialResponse](
+			httpClient,
+			baseURL+AdminServiceRotateAdminCredentialProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateAdminCredential")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	createNamespace *connect.Client[v1.CreateNamespaceRequest, v1.CreateNamespaceResponse]
-	getNamespace    *connect.Client[v1.GetNamespaceRequest, v1.GetNamespaceResponse]
-	listNamespaces  *connect.Client[v1.ListNamespacesRequest, v1.ListNamespacesResponse]
-	updateNamespace *connect.Client[v1.UpdateNamespaceRequest, v1.UpdateNamespaceResponse]
-	deleteNamespace *connect.Client[v1.DeleteNamespaceRequest, v1.DeleteNamespaceResponse]
-	uploadResolver  *connect.Client[v1.UploadResolverRequest, v1.UploadResolverResponse]
-	testResolver    *connect.Client[v1.TestResolverRequest, v1.TestResolverResponse]
-	listResolvers   *connect.Client[v1.ListResolversRequest, v1.ListResolversResponse]
-	deleteResolver  *connect.Client[v1.DeleteResolverRequest, v1.DeleteResolverResponse]
-	clusterStatus   *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
-	stageJoin       *connect.Client[v1.StageJoinRequest, v1.StageJoinResponse]
-	stageLeave      *connect.Client[v1.StageLeaveRequest, v1.StageLeaveResponse]
-	planChanges     *connect.Client[v1.PlanChangesRequest, v1.PlanChangesResponse]
-	commitChanges   *connect.Client[v1.CommitChangesRequest, v1.CommitChangesResponse]
-	clearChanges    *connect.Client[v1.ClearChangesRequest, v1.ClearChangesResponse]
-	watchHandoff    *connect.Client[v1.WatchHandoffRequest, v1.WatchHandoffResponse]
-	createToken     *connect.Client[v1.CreateTokenRequest, v1.CreateTokenResponse]
-	listTokens      *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
-	revokeToken     *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
+	createNamespace       *connect.Client[v1.CreateNamespaceRequest, v1.CreateNamespaceResponse]
+	getNamespace          *connect.Client[v1.GetNamespaceRequest, v1.GetNamespaceResponse]
+	listNamespaces        *connect.Client[v1.ListNamespacesRequest, v1.ListNamespacesResponse]
+	updateNamespace       *connect.Client[v1.UpdateNamespaceRequest, v1.UpdateNamespaceResponse]
+	deleteNamespace       *connect.Client[v1.DeleteNamespaceRequest, v1.DeleteNamespaceResponse]
+	uploadResolver        *connect.Client[v1.UploadResolverRequest, v1.UploadResolverResponse]
+	testResolver          *connect.Client[v1.TestResolverRequest, v1.TestResolverResponse]
+	listResolvers         *connect.Client[v1.ListResolversRequest, v1.ListResolversResponse]
+	deleteResolver        *connect.Client[v1.DeleteResolverRequest, v1.DeleteResolverResponse]
+	clusterStatus         *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
+	stageJoin             *connect.Client[v1.StageJoinRequest, v1.StageJoinResponse]
+	stageLeave            *connect.Client[v1.StageLeaveRequest, v1.StageLeaveResponse]
+	planChanges           *connect.Client[v1.PlanChangesRequest, v1.PlanChangesResponse]
+	commitChanges         *connect.Client[v1.CommitChangesRequest, v1.CommitChangesResponse]
+	clearChanges          *connect.Client[v1.ClearChangesRequest, v1.ClearChangesResponse]
+	watchHandoff          *connect.Client[v1.WatchHandoffRequest, v1.WatchHandoffResponse]
+	createToken           *connect.Client[v1.CreateTokenRequest, v1.CreateTokenResponse]
+	listTokens            *connect.Client[v1.ListTokensRequest, v1.ListTokensResponse]
+	revokeToken           *connect.Client[v1.RevokeTokenRequest, v1.RevokeTokenResponse]
+	rotateAdminCredential *connect.Client[v1.RotateAdminCredentialRequest, v1.RotateAdminCredentialResponse]
 }
 
 // CreateNamespace calls concord.admin.v1.AdminService.CreateNamespace.
@@ -461,6 +475,15 @@ func (c *adminServiceClient) RevokeToken(ctx context.Context, req *v1.RevokeToke
 	return nil, err
 }
 
+// RotateAdminCredential calls concord.admin.v1.AdminService.RotateAdminCredential.
+func (c *adminServiceClient) RotateAdminCredential(ctx context.Context, req *v1.RotateAdminCredentialRequest) (*v1.RotateAdminCredentialResponse, error) {
+	response, err := c.rotateAdminCredential.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the concord.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	CreateNamespace(context.Context, *v1.CreateNamespaceRequest) (*v1.CreateNamespaceResponse, error)
@@ -506,6 +529,10 @@ type AdminServiceHandler interface {
 	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
 	// RevokeToken revokes a token on every node (within a gossip interval).
 	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
+	// RotateAdminCredential replaces the admin credential on every node
+	// (within a gossip interval): the old one stops working everywhere. The
+	// admin credential only.
+	RotateAdminCredential(context.Context, *v1.RotateAdminCredentialRequest) (*v1.RotateAdminCredentialResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -636,6 +663,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RevokeToken")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceRotateAdminCredentialHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceRotateAdminCredentialProcedure,
+		svc.RotateAdminCredential,
+		connect.WithSchema(adminServiceMethods.ByName("RotateAdminCredential")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/concord.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateNamespaceProcedure:
@@ -676,6 +709,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListTokensHandler.ServeHTTP(w, r)
 		case AdminServiceRevokeTokenProcedure:
 			adminServiceRevokeTokenHandler.ServeHTTP(w, r)
+		case AdminServiceRotateAdminCredentialProcedure:
+			adminServiceRotateAdminCredentialHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -759,4 +794,8 @@ func (UnimplementedAdminServiceHandler) ListTokens(context.Context, *v1.ListToke
 
 func (UnimplementedAdminServiceHandler) RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.RevokeToken is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateAdminCredential(context.Context, *v1.RotateAdminCredentialRequest) (*v1.RotateAdminCredentialResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.RotateAdminCredential is not implemented"))
 }
