@@ -45,6 +45,11 @@ func securePeer(cfg *Config, peerLis net.Listener) (*tls.Config, error) {
 	default:
 		return nil, fmt.Errorf("embed: peer mTLS: the node ID is %q but the certificate %s names %q: a node runs as the node its certificate names", cfg.Node.NodeID, files.Cert, p.Name)
 	}
+	if len(cc.GossipKeys) == 0 {
+		// Gossip (memberlist) cannot check certificates: without a key, a
+		// process with no certificate could still gossip with the cluster.
+		return nil, errors.New("embed: peer mTLS without a gossip key: give --gossip-key too, so that only cluster members can gossip (memberlist cannot check certificates)")
+	}
 	if cc.PeerHTTP == nil {
 		cc.PeerHTTP = peer.NewTLSClient(p.ClientConfig(), nil)
 	}

@@ -246,6 +246,7 @@ func TestPeerTLSStartErrors(t *testing.T) {
 		{"a certificate of another CA", pki.PeerFiles{CA: good.CA, Cert: foreign.Cert, Key: foreign.Key}, "", "not a node certificate of the cluster CA"},
 		{"an unreadable key", pki.PeerFiles{CA: good.CA, Cert: good.Cert, Key: good.Key + ".missing"}, "", "load the node certificate"},
 		{"a node ID the certificate does not name", good, "n2", `certificate ` + good.Cert + ` names "n1"`},
+		{"mTLS without a gossip key", good, "", "without a gossip key"},
 	} {
 		cfg := secureConfig(tt.files, nil)
 		cfg.Node.NodeID = tt.nodeID
