@@ -41,6 +41,7 @@ var purePackages = []struct {
 	{"engine/aae/tictac", nil},
 	{"engine/purge", []string{"engine/dvv"}},
 	{"resolvers/abi", nil},
+	{"internal/bench/ycsb", nil},
 }
 
 // impureStd are the standard packages (and, ending in "/", package trees)

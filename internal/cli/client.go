@@ -42,13 +42,9 @@ func newTransportClient(caFile string) (*http.Client, error) {
 	if caFile == "" {
 		return http.DefaultClient, nil
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := loadCAPool(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("--ca-file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+		return nil, err
 	}
 	var p http.Protocols
 	p.SetHTTP1(true)
@@ -58,6 +54,19 @@ func newTransportClient(caFile string) (*http.Client, error) {
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		Proxy:           http.ProxyFromEnvironment,
 	}}, nil
+}
+
+// loadCAPool reads the CA certificates of --ca-file.
+func loadCAPool(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+	}
+	return pool, nil
 }
 
 // tlsHint explains an error of an https:// endpoint whose certificate was

@@ -56,6 +56,6 @@ func New(env Env) *cobra.Command {
 	pf.StringVar(&g.token, "token", "", "credential sent with every call: a namespace token or the admin credential (prefer env CONCORD_TOKEN or the config file: a flag shows in the process list)")
 	root.AddCommand(newServeCmd(), newDevCmd(), newKVCmd(g), newVersionCmd(g))
 	root.AddCommand(newClusterCmd(g), newNamespaceCmd(g), newResolverCmd(g))
-	root.AddCommand(newCertCmd(), newTokenCmd(g))
+	root.AddCommand(newCertCmd(), newTokenCmd(g), newBenchCmd(g))
 	return root
 }
