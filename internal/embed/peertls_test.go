@@ -16,6 +16,7 @@ import (
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/pki"
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 var gossipKey = bytes.Repeat([]byte{7}, 32)
@@ -178,11 +179,8 @@ func TestStagedJoinNeedsProof(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for _, id := range []string{"foreign", "plain", "good"} {
-		for !n1.Node().Alive(id) {
-			if ctx.Err() != nil {
-				t.Fatalf("%s never appeared in gossip", id)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if wait.Until(ctx, func() bool { return n1.Node().Alive(id) }) != nil {
+			t.Fatalf("%s never appeared in gossip", id)
 		}
 	}
 	for _, id := range []string{"foreign", "plain", foreign.PeerAddr()} {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -266,11 +267,8 @@ func TestAConnectionFloodIsHeldAtTheCapWhileAClientKeepsBeingServed(t *testing.T
 	if m := lis.maxOpen(); m > maxConns {
 		t.Errorf("the server held %d connections at once; the cap is %d", m, maxConns)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "connection cap reached"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line says the cap was reached:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if wait.Within(t.Context(), 30*time.Second, func() bool { return strings.Contains(logs.String(), "connection cap reached") }) != nil {
+		t.Fatalf("no log line says the cap was reached:\n%s", logs.String())
 	}
 	// The flood's connections time out (header timeout) one cap-full at a
 	// time, so a new client gets in.

@@ -18,6 +18,7 @@ import (
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/tlstest"
+	"github.com/concord-kv/concord/internal/wait"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -114,12 +115,8 @@ func TestTLSServesTheNewCertificateAfterTheFilesChange(t *testing.T) {
 		}
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for dial(renewed.Pool) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the new certificate was not served 30s after the files changed: %v", dial(renewed.Pool))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if wait.Within(t.Context(), 30*time.Second, func() bool { return dial(renewed.Pool) == nil }) != nil {
+		t.Fatalf("the new certificate was not served 30s after the files changed: %v", dial(renewed.Pool))
 	}
 	if dial(old.Pool) == nil {
 		t.Error("the old certificate is still served after the reload")
