@@ -371,15 +371,29 @@ type faultRT struct {
 
 var errPartitioned = errors.New("clustertest: partitioned")
 
+// RoundTrip fails a call the faults block.
+//
+// A call is checked when it is sent and again when its answer comes back:
+// an answer that arrives after a partition began is lost, as it would be on
+// a real network (otherwise a read sent just before a partition could carry
+// data written on the other side after it).
 func (f *faultRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	to := f.c.indexOfPeer(req.URL.Host)
-	f.c.mu.Lock()
-	blocked := to >= 0 && f.c.blocked[[2]int{f.from, to}]
-	f.c.mu.Unlock()
-	if blocked {
+	if f.blocked(to) {
 		return nil, errPartitioned
 	}
-	return f.next.RoundTrip(req)
+	res, err := f.next.RoundTrip(req)
+	if err == nil && f.blocked(to) {
+		_ = res.Body.Close()
+		return nil, errPartitioned
+	}
+	return res, err
+}
+
+func (f *faultRT) blocked(to int) bool {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	return to >= 0 && f.c.blocked[[2]int{f.from, to}]
 }
 
 func (c *Cluster) indexOfPeer(addr string) int {
