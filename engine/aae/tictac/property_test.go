@@ -10,21 +10,26 @@ import (
 	"github.com/concord-kv/concord/engine/aae/tictac"
 )
 
-var (
-	genSegments = rapid.SampledFrom([]int{1, 2, 16, 1024})
-	genKey      = rapid.SampledFrom([]string{"", "a", "ns\x00a", "ns\x00b", "ns\x00ab", "other\x00a", "x\x00\x00", "long-namespace\x00key-0123456789"})
-	genObject   = rapid.SliceOfN(rapid.Byte(), 1, 40)
-)
+// The generators are made per use: a rapid generator shared by parallel
+// tests races on its lazy initialisation.
+
+func genSegments() *rapid.Generator[int] { return rapid.SampledFrom([]int{1, 2, 16, 1024}) }
+
+func genKey() *rapid.Generator[string] {
+	return rapid.SampledFrom([]string{"", "a", "ns\x00a", "ns\x00b", "ns\x00ab", "other\x00a", "x\x00\x00", "long-namespace\x00key-0123456789"})
+}
+
+func genObject() *rapid.Generator[[]byte] { return rapid.SliceOfN(rapid.Byte(), 1, 40) }
 
 // genData draws a final state of a partition: keys with objects.
 func genData(t *rapid.T, label string) map[string][]byte {
-	return rapid.MapOf(genKey, genObject).Draw(t, label)
+	return rapid.MapOf(genKey(), genObject()).Draw(t, label)
 }
 
 func TestTreeIsOrderFree(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		segments := genSegments.Draw(t, "segments")
+		segments := genSegments().Draw(t, "segments")
 		data := genData(t, "data")
 		ks := slices.Sorted(maps.Keys(data))
 		perm := rapid.Permutation(ks).Draw(t, "order")
@@ -44,14 +49,14 @@ func TestTreeIsOrderFree(t *testing.T) {
 func TestTreeIncrementalEqualsBuilt(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		segments := genSegments.Draw(t, "segments")
+		segments := genSegments().Draw(t, "segments")
 		tr := tictac.New(segments)
 		state := map[string][]byte{}
 		for range rapid.IntRange(0, 60).Draw(t, "ops") {
-			k := genKey.Draw(t, "key")
+			k := genKey().Draw(t, "key")
 			var next []byte // remove
 			if rapid.Float64Range(0, 1).Draw(t, "p") < 0.8 {
-				next = genObject.Draw(t, "object")
+				next = genObject().Draw(t, "object")
 			}
 			tr.Update([]byte(k), state[k], next)
 			if next == nil {
@@ -70,15 +75,15 @@ func TestTreeIncrementalEqualsBuilt(t *testing.T) {
 func TestDiffFindsDivergentKeys(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		segments := genSegments.Draw(t, "segments")
+		segments := genSegments().Draw(t, "segments")
 		a := genData(t, "a")
 		b := maps.Clone(a)
 		for range rapid.IntRange(0, 5).Draw(t, "changes") {
-			k := genKey.Draw(t, "key")
+			k := genKey().Draw(t, "key")
 			if rapid.Bool().Draw(t, "remove") {
 				delete(b, k)
 			} else {
-				b[k] = genObject.Draw(t, "object")
+				b[k] = genObject().Draw(t, "object")
 			}
 		}
 		want := map[int]bool{}
