@@ -89,6 +89,9 @@ type QuorumError struct {
 }
 
 func (e *QuorumError) Error() string {
+	if e.Got >= e.Need { // enough acknowledgements, too few of them durable (dw)
+		return fmt.Sprintf("%s quorum not reached: %d replicas answered (%d required), but too few of them wrote it to disk (dw)", e.Op, e.Got, e.Need)
+	}
 	return fmt.Sprintf("%s quorum not reached: %d of %d required replicas answered", e.Op, e.Got, e.Need)
 }
 
