@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
@@ -87,8 +88,15 @@ func siblings() dvv.Object {
 // TestPrepareFetchesAndCompilesOnce: many callers preparing a module the
 // node does not have at the same time share one fetch (and one
 // compilation); the module is then kept, and resolutions use it.
+//
+// It runs in a synctest bubble: the fake peer's delay is fake time, and
+// every caller has reached Prepare before the fetch returns.
 func TestPrepareFetchesAndCompilesOnce(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testPrepareFetchesAndCompilesOnce)
+}
+
+func testPrepareFetchesAndCompilesOnce(t *testing.T) {
 	wasm := uploaded(t)
 	ps := &peers{wasm: wasm, delay: 50 * time.Millisecond}
 	r := newRegistry(t, ps, 0)

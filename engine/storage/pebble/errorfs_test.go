@@ -8,6 +8,7 @@ import (
 	"github.com/concord-kv/concord/engine/storage"
 	"github.com/concord-kv/concord/engine/storage/pebble/pebbletest"
 	"github.com/concord-kv/concord/engine/storage/storagetest"
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 // TestConformanceOnErrorFS runs the contract on errorfs with no fault, so
@@ -48,18 +49,19 @@ func TestUnsyncedWritesOnAFailedLog(t *testing.T) {
 	var b storage.Batch
 	value := make([]byte, 33<<10) // a WAL block is 32 KiB
 	var err error
+	// Six writes of 33 KiB stay within the first memtable. The first makes
+	// the log writer fail; each later one may still be acknowledged until
+	// the writer has recorded its error, then one must fail.
 	for i := 0; err == nil; i++ {
-		if i == 5 {
-			t.Fatal("5 unsynced writes on a failed log were all acknowledged")
+		if i == 6 {
+			t.Fatal("6 unsynced writes on a failed log were all acknowledged")
 		}
 		b.Reset()
 		b.Set(storagetest.Key(i), value)
 		err = e.Apply(&b, storage.WriteOptions{})
-		// Let the log writer's goroutine write the full block and fail.
-		for deadline := time.Now().Add(10 * time.Second); err == nil && d.Injected() == 0 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
+		if err == nil && wait.Within(t.Context(), 10*time.Second, func() bool { return d.Injected() > 0 }) != nil {
+			t.Fatal("the log writer never wrote the full block: no fault was injected")
 		}
-		time.Sleep(time.Millisecond) // the writer records its error after the injection
 	}
 	if !errors.Is(err, storage.ErrFailed) {
 		t.Fatalf("Apply on a failed log: %v, want ErrFailed", err)
