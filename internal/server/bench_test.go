@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/tlstest"
 
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -124,7 +125,7 @@ func BenchmarkTLS(b *testing.B) {
 			p.SetHTTP2(true)
 			tr := &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{RootCAs: certs.Pool}}
 			b.Cleanup(tr.CloseIdleConnections)
-			return kvv1connect.NewKVServiceClient(&http.Client{Transport: withCredential{tr}}, e.APIURL())
+			return kvv1connect.NewKVServiceClient(testcred.Client(tr), e.APIURL())
 		}},
 	}
 	for _, t := range transports {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -106,17 +107,17 @@ func startNode(tb testing.TB, configure func(*embed.Config)) *embed.Embedded {
 	return e
 }
 
-// adminToken is the admin credential of every test node: every test runs
-// with authentication on, and its clients send this unless they set
-// another Authorization header (auth_test.go).
-const adminToken = "test-admin-credential-0123456789"
+// adminToken is the admin credential of every test node (testcred's):
+// every test runs with authentication on, and its clients send this unless
+// they set another Authorization header (auth_test.go).
+const adminToken = testcred.AdminToken
 
 // newHTTPClient returns an HTTP/1.1 client, or with h2c an HTTP/2 cleartext
 // one, that sends the admin credential. Its idle connections close before
 // the server stops.
 func newHTTPClient(tb testing.TB, h2c bool) *http.Client {
 	c := newAnonHTTPClient(tb, h2c)
-	c.Transport = withCredential{c.Transport}
+	c.Transport = testcred.Transport{Next: c.Transport}
 	return c
 }
 
@@ -133,18 +134,7 @@ func newAnonHTTPClient(tb testing.TB, h2c bool) *http.Client {
 }
 
 // credentialed is http.DefaultClient sending the admin credential.
-var credentialed = &http.Client{Transport: withCredential{http.DefaultTransport}}
-
-// withCredential sends the admin credential on requests that carry none.
-type withCredential struct{ next http.RoundTripper }
-
-func (w withCredential) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Header.Get("Authorization") == "" {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+adminToken)
-	}
-	return w.next.RoundTrip(r)
-}
+var credentialed = testcred.HTTPClient
 
 func dial(tb testing.TB, url string, p protocol) *client {
 	c := &client{proto: p, url: url, http: newHTTPClient(tb, p.h2c), h2c: newHTTPClient(tb, true)}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/server"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -131,7 +132,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 			t.Parallel()
 			conns := make(chan *closeWatcher, 8)
 			hc := newHTTPClient(t, tr.h2c)
-			hc.Transport.(withCredential).next.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			hc.Transport.(testcred.Transport).Next.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 				if err != nil {
 					return nil, err

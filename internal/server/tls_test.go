@@ -17,6 +17,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/internal/embed"
+	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/tlstest"
 	"github.com/concord-kv/concord/internal/wait"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
@@ -36,7 +37,7 @@ func tlsClient(t *testing.T, roots *x509.CertPool, h2 bool) *http.Client {
 	p.SetHTTP2(h2)
 	tr := &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{RootCAs: roots}}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: withCredential{tr}}
+	return testcred.Client(tr)
 }
 
 func TestTLSServesHTTP2AndHTTP1ToClientsOfItsCA(t *testing.T) {
