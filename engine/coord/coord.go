@@ -185,7 +185,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 	for _, a := range tr.start(c.view.Alive) {
 		send(a)
 	}
-	err = await(ctx, c.timeout(ctx, c.opts.WriteTimeout), results, step, tr.decided, tr.timeout)
+	err = await(ctx, c.timeout(ctx, c.opts.WriteTimeout), results, step, tr.decided, tr.timeout, nil, nil)
 	acks := tr.acks
 	if err == nil {
 		acks, err = tr.result()
@@ -204,6 +204,13 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // fails, the next healthy fallback in ring order. It answers with the merge
 // of the first r replies and repairs stale replicas in the background.
 //
+// Most reads ask only r of the n places at first: this node's own copy
+// when it is a replica, then live replicas. The others are asked when one
+// of those fails or has not answered after [Options.ReadHedgeDelay], and
+// a share [Options.FullReadChance] of reads asks all n at once, so read
+// repair still reaches every replica of hot keys (anti-entropy reaches
+// the rest). R + W > N holds either way: any r places overlap any w.
+//
 // A fallback answers with its copy merged with the hints it keeps for the
 // key ([replica.Store.GetWithHints]), so what a sloppy quorum acknowledged
 // a sloppy quorum reads: on the minority side of a partition, keys written
@@ -214,7 +221,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // replicas to repair; Read makes the calls and feeds it the replies.
 func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int) (dvv.Object, int, error) {
 	pref, fallbacks := c.view.Replicas(c.local.Partition(ns, key), n)
-	tr := newReadTracker(pref, c.view.Self(), fallbacks, r)
+	tr := newReadTracker(pref, c.view.Self(), fallbacks, r, c.opts.readAll())
 
 	type reply struct {
 		place string
@@ -223,23 +230,26 @@ func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int)
 	}
 	replies := make(chan reply, tr.attempts()) // buffered: readers never block on a coordinator that answered
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
-	ask := func(a attempt) {
-		c.bg.Go(func() {
-			obj, err := c.readFrom(bgCtx, a.node, ns, key, a.fallback)
-			replies <- reply{place: a.place, obj: obj, err: err}
-		})
+	ask := func(as []attempt) {
+		for _, a := range as {
+			c.bg.Go(func() {
+				obj, err := c.readFrom(bgCtx, a.node, ns, key, a.fallback)
+				replies <- reply{place: a.place, obj: obj, err: err}
+			})
+		}
 	}
 	step := func(rp reply) {
 		if rp.err == nil {
 			tr.reply(rp.place, rp.obj)
-		} else if next, ok := tr.fail(rp.place, c.view.Alive); ok {
-			ask(next)
+		} else {
+			ask(tr.fail(rp.place, c.view.Alive))
 		}
 	}
-	for _, a := range tr.start(c.view.Alive) {
-		ask(a)
-	}
-	err := await(ctx, c.timeout(ctx, c.opts.ReadTimeout), replies, step, tr.decided, tr.timeout)
+	ask(tr.start(c.view.Alive))
+	hedge := time.NewTimer(c.opts.ReadHedgeDelay)
+	defer hedge.Stop()
+	err := await(ctx, c.timeout(ctx, c.opts.ReadTimeout), replies, step, tr.decided, tr.timeout,
+		hedge.C, func() { ask(tr.widen(c.view.Alive)) })
 	var result dvv.Object
 	got := len(tr.replies)
 	if err == nil {
@@ -273,8 +283,10 @@ func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int)
 }
 
 // await feeds results to step until decided, and calls expire when the
-// time d is up. It returns ctx's error if ctx ends first.
-func await[T any](ctx context.Context, d time.Duration, results <-chan T, step func(T), decided func() bool, expire func()) error {
+// time d is up and onHedge when hedge fires (a nil hedge never does). It
+// returns ctx's error if ctx ends first.
+func await[T any](ctx context.Context, d time.Duration, results <-chan T, step func(T), decided func() bool, expire func(),
+	hedge <-chan time.Time, onHedge func()) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for !decided() {
@@ -285,6 +297,8 @@ func await[T any](ctx context.Context, d time.Duration, results <-chan T, step f
 			return ctx.Err()
 		case <-timer.C:
 			expire()
+		case <-hedge:
+			onHedge()
 		}
 	}
 	return nil

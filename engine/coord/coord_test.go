@@ -1,12 +1,15 @@
 package coord_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/concord-kv/concord/engine/coord"
@@ -23,14 +26,17 @@ type cluster struct {
 	mu     sync.Mutex
 	stores map[string]*replica.Store
 	down   map[string]bool
-	hints  map[string][]string // fallback → intended owners it was given
+	hints  map[string][]string      // fallback → intended owners it was given
+	reads  map[string]int           // peer reads each node answered
+	stall  map[string]chan struct{} // reads of these nodes wait until it closes
 }
 
 var order = []string{"a", "b", "c", "d", "e"}
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{stores: map[string]*replica.Store{}, down: map[string]bool{}, hints: map[string][]string{}}
+	c := &cluster{stores: map[string]*replica.Store{}, down: map[string]bool{}, hints: map[string][]string{},
+		reads: map[string]int{}, stall: map[string]chan struct{}{}}
 	for _, id := range order {
 		s, err := replica.New(memory.New(), 8, nil)
 		if err != nil {
@@ -91,6 +97,13 @@ func (p peers) Read(_ context.Context, to, ns string, key []byte) (dvv.Object, e
 	if p.c.isDown(to) {
 		return dvv.Object{}, errDown
 	}
+	p.c.mu.Lock()
+	p.c.reads[to]++
+	stall := p.c.stall[to]
+	p.c.mu.Unlock()
+	if stall != nil {
+		<-stall
+	}
 	if slices.Index(order, to) >= replicas {
 		return p.c.stores[to].GetWithHints(ns, key)
 	}
@@ -98,9 +111,23 @@ func (p peers) Read(_ context.Context, to, ns string, key []byte) (dvv.Object, e
 }
 
 func (c *cluster) coordinator(self string) *coord.Coordinator {
-	return coord.New(c.stores[self], view{c, self}, peers{c}, coord.Options{
-		WriteTimeout: time.Second, ReadTimeout: time.Second, Logger: slog.New(slog.DiscardHandler),
-	})
+	return c.coordinatorWith(self, coord.Options{})
+}
+
+// coordinatorWith returns self's coordinator with opts, one-second
+// timeouts unless opts say otherwise.
+func (c *cluster) coordinatorWith(self string, opts coord.Options) *coord.Coordinator {
+	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, time.Second)
+	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, time.Second)
+	opts.Logger = slog.New(slog.DiscardHandler)
+	return coord.New(c.stores[self], view{c, self}, peers{c}, opts)
+}
+
+// peerReads returns how many peer reads each node answered.
+func (c *cluster) peerReads() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.reads)
 }
 
 func write(value string) func(dvv.Object) (dvv.Object, error) {
@@ -330,4 +357,67 @@ func TestOnlyPreferenceListNodesCoordinate(t *testing.T) {
 	if ok, _ := c.coordinator("b").IsCoordinator("ns", []byte("k"), 3); !ok {
 		t.Fatal("b is in the preference list and must coordinate")
 	}
+}
+
+// TestQuorumReadAsksR: with R=2 of N=3, a read asks its own copy and one
+// live replica, not the third (nor a fallback for a replica that is
+// down); with FullReadChance 1 it asks all three.
+func TestQuorumReadAsksR(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		chance float64
+		down   string
+		want   map[string]int
+	}{
+		{"R of N", -1, "", map[string]int{"b": 1}},
+		{"R of N, first replica down", -1, "b", map[string]int{"c": 1}},
+		{"all N", 1, "", map[string]int{"b": 1, "c": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			if tc.down != "" {
+				c.down[tc.down] = true
+			}
+			co := c.coordinatorWith("a", coord.Options{FullReadChance: tc.chance})
+			if _, replies, err := co.Read(t.Context(), "ns", []byte("k"), replicas, 2); err != nil || replies != 2 {
+				t.Fatalf("read: %d replies, %v", replies, err)
+			}
+			co.Wait()
+			if got := c.peerReads(); !maps.Equal(got, tc.want) {
+				t.Errorf("peer reads %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReadHedgesPastSlowReplica: the replica a read asked first does not
+// answer; after the hedge delay the read asks the third replica and is
+// answered by it, long before its timeout.
+func TestReadHedgesPastSlowReplica(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t)
+		obj := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("v")})
+		if _, err := c.stores["c"].Merge("ns", []byte("k"), obj, false); err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		c.stall["b"] = release
+		co := c.coordinatorWith("a", coord.Options{FullReadChance: -1, ReadHedgeDelay: 5 * time.Millisecond, ReadTimeout: time.Minute})
+		start := time.Now()
+		got, replies, err := co.Read(t.Context(), "ns", []byte("k"), replicas, 2)
+		if err != nil || replies != 2 || !got.Equal(obj) {
+			t.Fatalf("read: %v, %d replies, %v; want c's object from 2 replies", got.Siblings(), replies, err)
+		}
+		if waited := time.Since(start); waited != 5*time.Millisecond {
+			t.Errorf("answered after %v, want the hedge delay 5ms", waited)
+		}
+		close(release)
+		co.Wait()
+		if o, _ := c.stores["b"].Get("ns", []byte("k")); !o.Equal(obj) {
+			t.Error("read repair did not reach b once it answered")
+		}
+	})
 }

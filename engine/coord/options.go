@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 )
 
@@ -12,6 +13,12 @@ const (
 	DefaultWriteTimeout  = 5 * time.Second
 	DefaultReadTimeout   = 5 * time.Second
 	DefaultRepairTimeout = 10 * time.Second
+	// DefaultReadHedgeDelay is how long a read waits for the R replicas
+	// it asked before asking the rest.
+	DefaultReadHedgeDelay = 20 * time.Millisecond
+	// DefaultFullReadChance is the share of reads that ask all N
+	// replicas at once.
+	DefaultFullReadChance = 0.1
 )
 
 // Options tune a Coordinator. Zero values take the defaults.
@@ -26,6 +33,15 @@ type Options struct {
 	// replies, read repair, sends to replicas that had not answered.
 	// Default [DefaultRepairTimeout].
 	RepairTimeout time.Duration
+	// ReadHedgeDelay is how long a read that asked R of the N replicas
+	// waits for them before asking the others too. Default
+	// [DefaultReadHedgeDelay].
+	ReadHedgeDelay time.Duration
+	// FullReadChance is the share of reads, 0 to 1, that ask all N
+	// replicas at once, as the Dynamo paper's reads do: more read repair,
+	// at (N-R)/R more replica reads. Zero takes [DefaultFullReadChance];
+	// negative: none does.
+	FullReadChance float64
 	// Logger receives the coordinator's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -40,10 +56,14 @@ func (o Options) Validate() error {
 		{"WriteTimeout", o.WriteTimeout},
 		{"ReadTimeout", o.ReadTimeout},
 		{"RepairTimeout", o.RepairTimeout},
+		{"ReadHedgeDelay", o.ReadHedgeDelay},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("coord: %s is %v; it must not be negative (zero means the default)", d.name, d.v))
 		}
+	}
+	if o.FullReadChance > 1 {
+		errs = append(errs, fmt.Errorf("coord: FullReadChance is %v; it must be at most 1", o.FullReadChance))
 	}
 	return errors.Join(errs...)
 }
@@ -59,8 +79,17 @@ func (o Options) withDefaults() Options {
 	if o.RepairTimeout == 0 {
 		o.RepairTimeout = DefaultRepairTimeout
 	}
+	if o.ReadHedgeDelay == 0 {
+		o.ReadHedgeDelay = DefaultReadHedgeDelay
+	}
+	if o.FullReadChance == 0 {
+		o.FullReadChance = DefaultFullReadChance
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return o
 }
+
+// readAll draws whether a read asks all N replicas at once.
+func (o Options) readAll() bool { return o.FullReadChance > 0 && rand.Float64() < o.FullReadChance }

@@ -1,5 +1,7 @@
 package coord
 
+import "slices"
+
 // The trackers (this file, tracker_write.go and tracker_read.go) are the
 // pure core of the request path, in the manner of etcd-io/raft: they decide
 // which node to call for each place of a preference list, count the
@@ -26,6 +28,7 @@ const (
 	waiting    placeState = iota // an attempt is in flight
 	answered                     // a node answered for the place
 	unanswered                   // no node could answer for it
+	held                         // not asked yet (a read asks R places first)
 )
 
 type place struct {
@@ -60,14 +63,64 @@ func newPlaces(ids []string, self string, fallbacks []string, keepHints bool) pl
 func (ps *places) start(alive func(string) bool) []attempt {
 	var out []attempt
 	for _, p := range ps.list {
-		if p.id == ps.self || alive(p.id) {
-			p.try = attempt{place: p.id, node: p.id}
-			out = append(out, p.try)
-		} else if a, ok := ps.next(p, alive); ok {
+		if a, ok := ps.first(p, alive); ok {
 			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// startSome returns the first attempts of k places and holds the others
+// back: the coordinator's own place first (no network hop), then the
+// places whose replica is alive, in preference-list order, then the rest
+// (each at a fallback). A place no node can answer for does not count
+// toward k.
+func (ps *places) startSome(k int, alive func(string) bool) []attempt {
+	rank := func(p *place) int {
+		switch {
+		case p.id == ps.self:
+			return 0
+		case alive(p.id):
+			return 1
+		}
+		return 2
+	}
+	order := slices.Clone(ps.list)
+	slices.SortStableFunc(order, func(a, b *place) int { return rank(a) - rank(b) })
+	var out []attempt
+	for _, p := range order {
+		if len(out) == k {
+			p.state = held
+		} else if a, ok := ps.first(p, alive); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// widen returns the first attempts of the places held back.
+func (ps *places) widen(alive func(string) bool) []attempt {
+	var out []attempt
+	for _, p := range ps.list {
+		if p.state != held {
+			continue
+		}
+		p.state = waiting
+		if a, ok := ps.first(p, alive); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// first moves p to its first attempt: its own node when that is alive or
+// the coordinator, else the next live fallback.
+func (ps *places) first(p *place, alive func(string) bool) (attempt, bool) {
+	if p.id == ps.self || alive(p.id) {
+		p.try = attempt{place: p.id, node: p.id}
+		return p.try, true
+	}
+	return ps.next(p, alive)
 }
 
 // next moves p to its next attempt after the current one failed, or
@@ -122,7 +175,8 @@ func (ps *places) count(s placeState) int {
 	return n
 }
 
-// finished reports whether every place is settled: no attempt is in flight.
+// finished reports whether no attempt is in flight: every place is
+// settled or held back (and then never asked).
 func (ps *places) finished() bool { return ps.count(waiting) == 0 }
 
 // attempts bounds the attempts a request can make: one per place, one per

@@ -5,13 +5,16 @@ import (
 	"github.com/concord-kv/concord/engine/errs"
 )
 
-// readTracker collects the replies of one read. Every place of the
-// preference list (the coordinator's included) is read at its replica or,
-// when that is down or fails, at a fallback standing in for it, which
-// answers with its copy merged with the hints it keeps. The read is done
-// after R replies, with their merge, and failed when every place has
-// settled short of R or when time runs out; the answer is fixed at that
-// moment, while the remaining replies are merged in the background.
+// readTracker collects the replies of one read. A place of the preference
+// list (the coordinator's included) is read at its replica or, when that
+// is down or fails, at a fallback standing in for it, which answers with
+// its copy merged with the hints it keeps. A read asks every place, or
+// only R of them (the coordinator's own first, then live replicas) and
+// the others once one of those fails or the driver stops waiting for them
+// (widen). The read is done after R replies, with their merge, and failed
+// when every place has settled short of R or when time runs out; the
+// answer is fixed at that moment, while the remaining replies are merged
+// in the background.
 //
 // Once every place has settled, the replicas to repair are those that
 // answered for themselves with an object different from the merge of all
@@ -21,6 +24,7 @@ import (
 type readTracker struct {
 	places
 	r       int
+	all     bool                  // ask every place at start, not R
 	replies map[string]dvv.Object // by place
 	merged  dvv.Object            // of every reply so far
 	outcome outcome
@@ -29,16 +33,31 @@ type readTracker struct {
 }
 
 // newReadTracker tracks a read of the preference list pref by self, with
-// fallbacks after it in ring order.
-func newReadTracker(pref []string, self string, fallbacks []string, r int) *readTracker {
-	return &readTracker{places: newPlaces(pref, self, fallbacks, false), r: r, replies: map[string]dvv.Object{}}
+// fallbacks after it in ring order. all asks every place at start;
+// otherwise R are asked and the rest held back.
+func newReadTracker(pref []string, self string, fallbacks []string, r int, all bool) *readTracker {
+	return &readTracker{places: newPlaces(pref, self, fallbacks, false), r: r, all: all, replies: map[string]dvv.Object{}}
 }
 
-// start returns the first attempts: a read of every place.
+// start returns the first attempts: a read of every place, or of R.
 func (t *readTracker) start(alive func(string) bool) []attempt {
-	as := t.places.start(alive)
+	var as []attempt
+	if t.all {
+		as = t.places.start(alive)
+	} else {
+		as = t.places.startSome(t.r, alive)
+	}
 	t.decide()
 	return as
+}
+
+// widen returns reads of the places held back, if the read is still
+// pending (a hedge against a slow replica).
+func (t *readTracker) widen(alive func(string) bool) []attempt {
+	if t.decided() {
+		return nil
+	}
+	return t.places.widen(alive)
 }
 
 // reply records the object the attempt for place answered with. It reports
@@ -56,11 +75,16 @@ func (t *readTracker) reply(place string, obj dvv.Object) bool {
 }
 
 // fail records that the attempt for place failed and returns the next
-// attempt for it, if any.
-func (t *readTracker) fail(place string, alive func(string) bool) (attempt, bool) {
-	a, ok := t.places.fail(place, alive)
+// attempts: the place's own next one, if any, and, while the read is
+// pending, reads of the places held back.
+func (t *readTracker) fail(place string, alive func(string) bool) []attempt {
+	var as []attempt
+	if a, ok := t.places.fail(place, alive); ok {
+		as = append(as, a)
+	}
+	as = append(as, t.widen(alive)...)
 	t.decide()
-	return a, ok
+	return as
 }
 
 // timeout fails a read still pending.

@@ -40,8 +40,10 @@ import (
 //
 // testdata/read:
 //
-//	read n= r= [nodes=] [self=] [down=(…)]
+//	read n= r= [all] [nodes=] [self=] [down=(…)]
+//	                   all asks every place at start, else R of them
 //	reply from=<id> obj=<name>
+//	widen              the hedge timer fired: ask the places held back
 func TestTrackerScenarios(t *testing.T) {
 	t.Parallel()
 	for _, file := range []string{"testdata/write", "testdata/read"} {
@@ -106,7 +108,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		} else {
 			var r int
 			d.ScanArgs(t, "r", &r)
-			s.r = newReadTracker(ids[:n], s.self, ids[n:], r)
+			s.r = newReadTracker(ids[:n], s.self, ids[n:], r, d.HasArg("all"))
 			as = s.r.start(s.alive)
 		}
 		printAttempts(&out, as...)
@@ -136,11 +138,10 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 				printAttempts(&out, a)
 			}
 		default:
-			a, ok := s.r.fail(place, s.alive)
-			if ok {
-				printAttempts(&out, a)
-			}
+			printAttempts(&out, s.r.fail(place, s.alive)...)
 		}
+	case "widen":
+		printAttempts(&out, s.r.widen(s.alive)...)
 	case "timeout":
 		if s.w != nil {
 			s.w.timeout()
@@ -209,6 +210,8 @@ func printPlace(out *strings.Builder, p *place, what string) {
 	switch {
 	case p.state == unanswered:
 		fmt.Fprintf(out, "%s: no answer\n", p.id)
+	case p.state == held:
+		fmt.Fprintf(out, "%s: held back\n", p.id)
 	case p.state == waiting && p.try.local:
 		fmt.Fprintf(out, "%s: keeping a hint here\n", p.id)
 	case p.state == waiting:
@@ -320,7 +323,7 @@ func (s *scenario) define(line string) error {
 // the rest of the package needs).
 func TestTrackersArePure(t *testing.T) {
 	t.Parallel()
-	allowed := []string{"github.com/concord-kv/concord/engine/dvv", "github.com/concord-kv/concord/engine/errs"}
+	allowed := []string{"slices", "github.com/concord-kv/concord/engine/dvv", "github.com/concord-kv/concord/engine/errs"}
 	for _, file := range []string{"tracker.go", "tracker_write.go", "tracker_read.go"} {
 		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
 		if err != nil {

@@ -98,7 +98,7 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 		if _, ok := c.http.(tlsClient); ok {
 			scheme = "https://"
 		}
-		pc = peerv1connect.NewPeerServiceClient(c.http, scheme+addr, connect.WithSendGzip(),
+		pc = peerv1connect.NewPeerServiceClient(c.http, scheme+addr, connect.WithSendGzip(), connect.WithCompressMinBytes(CompressMinBytes),
 			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}

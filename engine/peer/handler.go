@@ -38,6 +38,13 @@ type Handler struct {
 
 var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 
+// CompressMinBytes is the smallest peer message sent gzipped, either way.
+// Most peer messages are one object of a few hundred bytes: gzip's setup
+// alone cost a third of a node's CPU under a read load when every message
+// was compressed (docs/performance.md). Transfer batches and Merkle
+// exchanges are larger and still shrink.
+const CompressMinBytes = 32 << 10
+
 // NewHandler returns the path and http.Handler of the peer service. It
 // checks every request against policy before local sees it (validate.go;
 // nil: against the hard ceilings only) and reads at most
@@ -47,7 +54,8 @@ func NewHandler(local Local, policy Policy, opts ...connect.HandlerOption) (stri
 	if policy == nil {
 		policy = ceilings{}
 	}
-	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), connect.WithInterceptors(handlerErrors{}))
+	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), connect.WithCompressMinBytes(CompressMinBytes),
+		connect.WithInterceptors(handlerErrors{}))
 	return peerv1connect.NewPeerServiceHandler(&Handler{local: local, policy: policy}, opts...)
 }
 

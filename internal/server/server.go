@@ -43,7 +43,9 @@ type Options struct {
 	// Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// CompressMinBytes: responses smaller than this are not compressed.
-	// Default 1024.
+	// Default 8 KiB: below that, gzip's per-message setup costs more CPU
+	// than the bytes it saves are worth on a data-centre network
+	// (docs/performance.md).
 	CompressMinBytes int
 	// Limits bound the client API's connections; zero fields take
 	// [DefaultLimits].
@@ -77,7 +79,7 @@ func New(n *node.Node, opts Options) *Server {
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if opts.CompressMinBytes == 0 {
-		opts.CompressMinBytes = 1024
+		opts.CompressMinBytes = 8 << 10
 	}
 	s := &Server{node: n, log: opts.Logger, limits: opts.Limits.orDefaults(DefaultLimits()), tls: opts.TLSConfig}
 	metrics.RegisterNode(opts.Registry, func() metrics.NodeStats {
