@@ -28,14 +28,22 @@ func (n *Node) Apply(ctx context.Context, objs []peer.Object, sync bool, intende
 	if err != nil {
 		return false, err
 	}
+	// Many objects are written unsynced and then synced once: one WAL sync
+	// for a batch a peer coalesced, not one per object.
+	each := sync && len(objs) == 1
 	for _, o := range objs {
 		var err error
 		if intendedOwner != "" && intendedOwner != n.id {
-			err = n.replica.StoreHint(intendedOwner, o.Namespace, o.Key, o.Object, sync)
+			err = n.replica.StoreHint(intendedOwner, o.Namespace, o.Key, o.Object, each)
 		} else {
-			err = n.merge(ctx, o, sync)
+			err = n.merge(ctx, o, each)
 		}
 		if err != nil {
+			return false, n.storageFailed("replicate", err)
+		}
+	}
+	if sync && !each {
+		if err := n.replica.Sync(); err != nil {
 			return false, n.storageFailed("replicate", err)
 		}
 	}

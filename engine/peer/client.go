@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +39,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]peerv1connect.PeerServiceClient // by address
+
+	co coalescer // Replicate calls waiting to share a request (coalesce.go)
 }
 
 // NewH2CClient returns an HTTP client that speaks HTTP/2 cleartext, the
@@ -86,9 +89,15 @@ func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 }
 
 func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
+	_, pc, err := c.clientAddr(id)
+	return pc, err
+}
+
+// clientAddr returns node id's address and the client that calls it.
+func (c *Client) clientAddr(id string) (string, peerv1connect.PeerServiceClient, error) {
 	addr, ok := c.resolve(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: no address known for node %s", ErrNoAnswer, id)
+		return "", nil, fmt.Errorf("%w: no address known for node %s", ErrNoAnswer, id)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,22 +111,27 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
-	return pc, nil
+	return addr, pc, nil
 }
 
 // Replicate sends objects to node to for Local.Apply: it merges them into
 // its replica or, when intendedOwner is set, keeps them as hints for that
 // node. durable reports that they reached its disk (sync asks for that).
-// A large batch travels in several requests below [MaxRequestBytes]; on an
+// Concurrent calls to the same node may share a request (coalesce.go). A
+// large batch travels in several requests below [MaxRequestBytes]; on an
 // error some of them may have been applied (merges are idempotent: send
 // them again).
 func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync bool, intendedOwner string) (durable bool, err error) {
-	pc, err := c.client(to)
+	addr, pc, err := c.clientAddr(to)
 	if err != nil {
 		return false, err
 	}
+	parts := slices.Collect(batches(objs))
+	if len(parts) == 1 {
+		return c.replicateCoalesced(ctx, pc, queueKey{addr: addr, sync: sync, owner: intendedOwner}, parts[0])
+	}
 	durable = true
-	for part := range batches(objs) {
+	for _, part := range parts {
 		res, err := pc.Replicate(ctx, &peerv1.ReplicateRequest{
 			From: c.self, Objects: part, Sync: sync, IntendedOwner: intendedOwner,
 		})

@@ -120,6 +120,14 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 	return next, nil
 }
 
+// Sync makes every write made so far durable (unsynced ones included).
+func (s *Store) Sync() error {
+	if err := s.eng.Sync(); err != nil {
+		return fmt.Errorf("replica: sync: %w", err)
+	}
+	return nil
+}
+
 // Merge folds an object received from another replica into the local one
 // (DVVSet sync), runs the resolve hook if siblings remain, and persists the
 // result.

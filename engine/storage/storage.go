@@ -82,6 +82,10 @@ type Engine interface {
 	// the disk fails it returns an error wrapping ErrFailed, and the batch
 	// may or may not be found after a restart.
 	Apply(b *Batch, opts WriteOptions) error
+	// Sync makes every batch applied before it durable, as a synced Apply
+	// would have: a receiver of many objects applies them unsynced, then
+	// syncs once. Errors are as for a synced Apply.
+	Sync() error
 	// NewSnapshot returns a consistent view of the current state.
 	NewSnapshot() (Snapshot, error)
 	// Close flushes and releases the engine. It closes every open snapshot

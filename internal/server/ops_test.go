@@ -118,10 +118,10 @@ func TestMetricsCountRPCsByProcedureAndCode(t *testing.T) {
 	})
 }
 
-// TestOnlyResponsesOfAtLeastOneKiBAreCompressed sends raw requests that
+// TestOnlyResponsesOfAtLeast8KiBAreCompressed sends raw requests that
 // accept gzip and looks at the wire: a small Get answer goes uncompressed, a
 // large one compressed, and both decode to the stored value.
-func TestOnlyResponsesOfAtLeastOneKiBAreCompressed(t *testing.T) {
+func TestOnlyResponsesOfAtLeast8KiBAreCompressed(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, c *client) {
 		for _, tt := range []struct {
@@ -129,8 +129,9 @@ func TestOnlyResponsesOfAtLeastOneKiBAreCompressed(t *testing.T) {
 			wantCompressed bool
 		}{
 			{size: 10, wantCompressed: false},
-			{size: 600, wantCompressed: false}, // under 1 KiB in JSON (base64) too
-			{size: 2 << 10, wantCompressed: true},
+			{size: 2 << 10, wantCompressed: false},
+			{size: 5 << 10, wantCompressed: false}, // under 8 KiB in JSON (base64) too
+			{size: 12 << 10, wantCompressed: true},
 			{size: 256 << 10, wantCompressed: true},
 		} {
 			key := fmt.Sprintf("v%d", tt.size)

@@ -65,6 +65,17 @@ func (e *Engine) NewSnapshot() (storage.Snapshot, error) {
 	return &snapshot{tree: t, engineClosed: &e.closed}, nil
 }
 
+// Sync implements [storage.Engine]; memory is never durable, and nothing
+// is left to do.
+func (e *Engine) Sync() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tree == nil {
+		return storage.ErrClosed
+	}
+	return nil
+}
+
 // Apply implements [storage.Engine]. Operations cannot fail half-way, and
 // readers are excluded while they run, so the batch is atomic.
 func (e *Engine) Apply(b *storage.Batch, _ storage.WriteOptions) error {

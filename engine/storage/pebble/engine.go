@@ -138,6 +138,23 @@ func (e *Engine) Apply(b *storage.Batch, opts storage.WriteOptions) error {
 	return e.commit(pb, wo)
 }
 
+// Sync implements [storage.Engine]: it commits a WAL-only record with
+// pebble.Sync, which returns once the WAL is synced up to it, and so up to
+// every batch committed before.
+func (e *Engine) Sync() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if err := e.usable(); err != nil {
+		return err
+	}
+	pb := e.db.NewBatch()
+	defer pb.Close()
+	if err := pb.LogData(nil, nil); err != nil {
+		return fmt.Errorf("storage/pebble: sync: %w", err)
+	}
+	return e.commit(pb, cpebble.Sync)
+}
+
 // commit applies pb and turns Pebble's fatal errors into a fenced engine.
 func (e *Engine) commit(pb *cpebble.Batch, wo *cpebble.WriteOptions) (err error) {
 	defer func() {

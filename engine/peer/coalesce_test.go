@@ -1,0 +1,88 @@
+package peer_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/internal/wait"
+)
+
+// gatedLocal holds every Apply until release is closed, and fails a
+// request that carries the key bad.
+type gatedLocal struct {
+	*memLocal
+	entered chan struct{}
+	release chan struct{}
+	bad     string
+}
+
+func (g *gatedLocal) Apply(ctx context.Context, objs []peer.Object, sync bool, owner string) (bool, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	for _, o := range objs {
+		if string(o.Key) == g.bad {
+			return false, fmt.Errorf("%w: refusing %s", errs.ErrNamespaceNotFound, o.Key)
+		}
+	}
+	return g.memLocal.Apply(ctx, objs, sync, owner)
+}
+
+// TestReplicateCoalescesConcurrentCalls: while two requests to a peer are
+// in flight, eight more calls wait and then share one request; the peer
+// merges them in one Apply and every caller gets its answer. A call whose
+// object the peer refuses fails alone: the shared request is sent again
+// call by call.
+func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"", "k5"} {
+		t.Run("bad="+bad, func(t *testing.T) {
+			t.Parallel()
+			l := &gatedLocal{memLocal: newMemLocal(), entered: make(chan struct{}, 64), release: make(chan struct{}), bad: bad}
+			c := servePeer(t, l)
+			ctx := t.Context()
+			results := make([]error, 10)
+			durable := make([]bool, 10)
+			var wg sync.WaitGroup
+			call := func(i int) {
+				wg.Go(func() {
+					obj := []peer.Object{{Namespace: "ns", Key: fmt.Appendf(nil, "k%d", i), Object: value("node-a", "v")}}
+					durable[i], results[i] = c.Replicate(ctx, "other", obj, true, "")
+				})
+			}
+			call(0)
+			<-l.entered
+			call(1)
+			<-l.entered
+			for i := 2; i < 10; i++ {
+				call(i)
+			}
+			if err := wait.Until(ctx, func() bool { return c.Waiting() == 8 }); err != nil {
+				t.Fatalf("calls waiting: %d, want 8", c.Waiting())
+			}
+			close(l.release)
+			wg.Wait()
+			for i, err := range results {
+				wantErr := fmt.Sprintf("k%d", i) == bad
+				if (err != nil) != wantErr || (err == nil && !durable[i]) {
+					t.Errorf("call %d: durable %v, err %v; want an error: %v", i, durable[i], err, wantErr)
+				}
+			}
+			applied, _, _, _ := l.calls()
+			sizes := []int{}
+			for _, a := range applied {
+				sizes = append(sizes, len(a.objs))
+			}
+			want := "[1 1 8]"
+			if bad != "" {
+				want = "[1 1 1 1 1 1 1 1 1]" // the shared request failed; each call was sent alone, k5's refused
+			}
+			if got := fmt.Sprint(sizes); got != want {
+				t.Errorf("objects per Apply %s, want %s", got, want)
+			}
+		})
+	}
+}
