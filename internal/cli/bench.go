@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -138,7 +137,7 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 	cfg.Records, cfg.ValueSize, cfg.Seed = f.records, f.valueSize, f.seed
 	cfg.Progress = cmd.ErrOrStderr()
 	for i := range f.clients {
-		cfg.Stores = append(cfg.Stores, &sdkStore{c: sdks[i%len(sdks)], contexts: map[string]concord.Context{}})
+		cfg.Stores = append(cfg.Stores, bench.NewSDKStore(sdks[i%len(sdks)]))
 	}
 	before := bench.SampleCPU(ctx, f.http, f.admins)
 	res, err := bench.Run(ctx, cfg)
@@ -242,43 +241,4 @@ func (f *benchFlags) adminClientOf(endpoint string) adminv1connect.AdminServiceC
 	g := *f.globalFlags
 	g.endpoint = endpoint
 	return g.adminClient()
-}
-
-// sdkStore runs the operations with the Go SDK. It remembers the context
-// of the last read or write of each key, so an update replaces what this
-// client saw instead of piling up siblings (a blind put adds one).
-type sdkStore struct {
-	c        *concord.Client
-	contexts map[string]concord.Context
-}
-
-var _ bench.Store = (*sdkStore)(nil)
-
-func (s *sdkStore) Read(ctx context.Context, key []byte) error {
-	obj, err := s.c.Get(ctx, key)
-	if err == nil {
-		s.contexts[string(key)] = obj.Context
-	}
-	return err
-}
-
-func (s *sdkStore) Update(ctx context.Context, key, value []byte) error {
-	c, err := s.c.Put(ctx, key, value, concord.After(s.contexts[string(key)]))
-	if err == nil {
-		s.contexts[string(key)] = c
-	}
-	return err
-}
-
-func (s *sdkStore) Insert(ctx context.Context, key, value []byte) error {
-	_, err := s.c.Put(ctx, key, value)
-	return err
-}
-
-func (s *sdkStore) ReadModifyWrite(ctx context.Context, key, value []byte) error {
-	c, err := s.c.Update(ctx, key, func([][]byte) ([]byte, error) { return value, nil })
-	if err == nil {
-		s.contexts[string(key)] = c
-	}
-	return err
 }
