@@ -230,12 +230,23 @@ func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int)
 	}
 	replies := make(chan reply, tr.attempts()) // buffered: readers never block on a coordinator that answered
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
+	// Peers are asked on goroutines of their own; this node's copy is read
+	// on the caller's, after the peers' calls are on their way.
 	ask := func(as []attempt) {
+		var local []attempt
 		for _, a := range as {
+			if a.node == c.view.Self() {
+				local = append(local, a)
+				continue
+			}
 			c.bg.Go(func() {
 				obj, err := c.readFrom(bgCtx, a.node, ns, key, a.fallback)
 				replies <- reply{place: a.place, obj: obj, err: err}
 			})
+		}
+		for _, a := range local {
+			obj, err := c.readFrom(bgCtx, a.node, ns, key, a.fallback)
+			replies <- reply{place: a.place, obj: obj, err: err}
 		}
 	}
 	step := func(rp reply) {
