@@ -10,7 +10,7 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
              ./engine/aae/... ./engine/membership/... ./engine/coord/... \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
-.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench soak
+.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers concord-base soak
 
 ## test: every check and every test, as CI runs them
 test: deps check unit race
@@ -31,6 +31,7 @@ fmt-check:
 
 vet:
 	go vet ./...
+	go vet -C internal/benchpeers ./...
 
 ## proto: format the protos and regenerate Go code
 proto:
@@ -53,6 +54,7 @@ proto-baseline:
 # namespaces through every fault kind once (a few minutes, as root).
 unit:
 	go test -count=1 $$(comm -23 <(go list ./... | sort) <(go list $(RACE_PKGS) | sort))
+	go test -C internal/benchpeers -count=1 ./...
 
 race:
 	go test -count=1 -race $(RACE_PKGS)
@@ -65,6 +67,29 @@ bench:
 	go test -run='^$$' -bench=. -benchtime=1s ./engine/storage/... ./engine/dvv/ ./engine/node/ ./internal/server/
 	go test -run='^$$' -bench=. -benchtime=2000x ./internal/clustertest/
 	go test -run='^$$' -bench=. -benchtime=500x ./resolvers/ ./resolvers/builtin/ ./resolvers/guest/...
+
+## bench-peers: concord next to raw Pebble, a bare Connect handler, Redis and a
+## 3-node etcd under the same YCSB load in one run (docs/benchmarks.md, "Peers in
+## the same run"): about 12 minutes; as root, it installs redis-server and
+## etcd-server when missing. Medians go to the terminal, raw results to
+## bin/bench-peers.json. ARGS passes flags: ARGS=--quick for a smoke run,
+## ARGS='--peers concord,etcd --duration 30s'. BASE=<git revision> adds the
+## peer baseline: the same 3-node concord built from that revision
+## (bin/concord-base), with concord ÷ baseline in the table.
+bench-peers: build $(if $(BASE),concord-base)
+	go build -C internal/benchpeers -o ../../bin/benchpeers .
+	bin/benchpeers run --concord bin/concord$(if $(BASE), --baseline bin/concord-base) --json bin/bench-peers.json $(ARGS)
+
+## concord-base: bin/concord-base from git revision BASE, built in a temporary
+## directory that git archive fills (the work tree and the index are left
+## alone); its `concord version` names the revision
+concord-base:
+	@[ -n "$(BASE)" ] || { echo 'concord-base: set BASE to a git revision, e.g. make bench-peers BASE=HEAD~1'; exit 1; }
+	@set -eo pipefail; rev=$$(git rev-parse --short --verify '$(BASE)^{commit}'); \
+	src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	echo "building bin/concord-base from $$rev"; \
+	git archive "$$rev" | tar -x -C "$$src"; \
+	go build -C "$$src" -ldflags "-X github.com/concord-kv/concord/internal/cli.version=$$rev" -o "$(CURDIR)/bin/concord-base" ./cmd/concord
 
 ## soak: the fault lab's long run (as root; it installs iproute2 and nftables when
 ## missing): SOAK_CYCLES fault cycles (default 20)
