@@ -49,7 +49,7 @@ func (f failingLocal) FetchModule(context.Context, string) ([]byte, error) { ret
 
 // serve runs h on an in-memory HTTP server speaking HTTP/1.1 and h2c, as
 // the peer listener does, and returns its host:port.
-func serve(t *testing.T, h http.Handler) (addr string, closeServer func()) {
+func serve(t testing.TB, h http.Handler) (addr string, closeServer func()) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	var p http.Protocols
