@@ -9,6 +9,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/internal/metrics"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -20,7 +21,8 @@ const (
 
 // kvService adapts a node to kvv1connect.KVServiceHandler.
 type kvService struct {
-	node *node.Node
+	node  *node.Node
+	reads *metrics.Reads
 }
 
 var _ kvv1connect.KVServiceHandler = (*kvService)(nil)
@@ -30,9 +32,11 @@ func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetRes
 	if err != nil {
 		return nil, err
 	}
+	sibs := siblingsToProto(res.Object)
+	s.reads.Observe(req.GetNamespace(), len(sibs))
 	return &kvv1.GetResponse{
 		Found:      res.Object.HasLive(),
-		Siblings:   siblingsToProto(res.Object),
+		Siblings:   sibs,
 		Context:    res.Context,
 		ResolvedBy: res.ResolvedBy,
 		Replies:    uint32(res.Replies),

@@ -87,6 +87,9 @@ func TestMetricsCountRPCsByProcedureAndCode(t *testing.T) {
 		c.blindPut(t, "a", "1")
 		c.blindPut(t, "b", "2")
 		c.get(t, ns, "a")
+		c.blindPut(t, "b", "3") // a second blind put: b has two versions
+		c.get(t, ns, "b")
+		c.get(t, ns, "absent") // found nothing: no version counted
 		_, err := c.kv.Get(t.Context(), &kvv1.GetRequest{Namespace: ns})
 		wantError(t, err, connect.CodeInvalidArgument)
 		if _, err := listPages(t.Context(), c, &kvv1.ListKeysRequest{Namespace: ns}); err != nil {
@@ -101,12 +104,14 @@ func TestMetricsCountRPCsByProcedureAndCode(t *testing.T) {
 			t.Fatalf("GET /metrics: %d", status)
 		}
 		for _, want := range []string{
-			`concord_rpc_requests_total{code="ok",procedure="/concord.kv.v1.KVService/Put"} 2`,
-			`concord_rpc_requests_total{code="ok",procedure="/concord.kv.v1.KVService/Get"} 1`,
+			`concord_rpc_requests_total{code="ok",procedure="/concord.kv.v1.KVService/Put"} 3`,
+			`concord_rpc_requests_total{code="ok",procedure="/concord.kv.v1.KVService/Get"} 3`,
 			`concord_rpc_requests_total{code="invalid_argument",procedure="/concord.kv.v1.KVService/Get"} 1`,
 			`concord_rpc_requests_total{code="ok",procedure="/concord.kv.v1.KVService/ListKeys"} 1`,
 			`concord_rpc_requests_total{code="ok",procedure="/concord.admin.v1.AdminService/ListNamespaces"} 1`,
-			`concord_rpc_duration_seconds_count{procedure="/concord.kv.v1.KVService/Put"} 2`,
+			`concord_rpc_duration_seconds_count{procedure="/concord.kv.v1.KVService/Put"} 3`,
+			`concord_read_versions_total{namespace="` + ns + `",versions="1"} 1`,
+			`concord_read_versions_total{namespace="` + ns + `",versions="2"} 1`,
 		} {
 			if !strings.Contains(body, want+"\n") {
 				t.Errorf("/metrics has no line %s", want)

@@ -118,7 +118,7 @@ func New(n *node.Node, opts Options) *Server {
 	// metrics interceptor outside it counts the codes clients see.
 	// Between the two, authorize checks every call's credential (authz.go).
 	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(authorize{node: n, log: s.log}, engineErrors{log: s.log}))
-	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, apiOpts...))
+	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n, reads: metrics.NewReads(opts.Registry)}, apiOpts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(checker, handlerOpts...))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
