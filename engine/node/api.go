@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"time"
 
 	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/membership"
@@ -26,11 +27,21 @@ type (
 	Change = topology.Change
 )
 
-// Get reads a key ([front.Front.Get]).
-func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) { return n.front.Get(ctx, req) }
+// Get reads a key ([front.Front.Get]). Its latency paces background work
+// (package pace).
+func (n *Node) Get(ctx context.Context, req GetRequest) (Result, error) {
+	start := time.Now()
+	defer func() { n.pace.Observe(time.Since(start)) }()
+	return n.front.Get(ctx, req)
+}
 
-// Put writes (or deletes) a key ([front.Front.Put]).
-func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) { return n.front.Put(ctx, req) }
+// Put writes (or deletes) a key ([front.Front.Put]). Its latency paces
+// background work (package pace).
+func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
+	start := time.Now()
+	defer func() { n.pace.Observe(time.Since(start)) }()
+	return n.front.Put(ctx, req)
+}
 
 // ListKeys lists the live keys of a namespace ([front.Front.ListKeys]).
 func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, token []byte) bool) error {

@@ -11,8 +11,10 @@ import (
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node/antientropy"
 	"github.com/concord-kv/concord/engine/node/hints"
+	"github.com/concord-kv/concord/engine/node/loop"
 	"github.com/concord-kv/concord/engine/node/purger"
 	"github.com/concord-kv/concord/engine/node/transfer"
+	"github.com/concord-kv/concord/engine/pace"
 )
 
 const docNSPrefix = "ns/"
@@ -77,20 +79,24 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	}
 	aae, err := antientropy.New(antientropy.Config{
 		Trees: n.trees, Topology: n.top, Peers: n.peers, Local: aaeLocal{n},
-		Interval: cc.AAEInterval, KeysPerSecond: cc.AAEKeysPerSecond,
-		Pressure: func() bool { return n.front.InFlight() > 64 },
+		Limiter:  n.pace.Limiter(float64(cc.AAEKeysPerSecond)),
+		Interval: cc.AAEInterval,
+		// Exchanges wait while foreground requests are much slower than
+		// usual (repairs are paced by the limiter meanwhile too).
+		Pressure: func() bool { return n.pace.Share() < 0.5 },
 		Logger:   n.log.With("component", "aae"),
 	})
 	if err != nil {
 		return err
 	}
-	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.log)
+	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.pace.Limiter(float64(cc.HintsPerSecond)), n.log)
 	n.aae = aae
 	n.services = services{
+		loop.New(pace.TickInterval, func(context.Context) { n.pace.Tick() }),
 		n.hints,
 		transfer.New(transfer.Config{
 			Store: n.eng, Local: handoffLocal{n}, Topology: n.top, Peers: streamPeers{n.peers},
-			Interval: cc.HandoffInterval, Logger: n.log,
+			Interval: cc.HandoffInterval, Limiter: n.pace.Limiter(float64(cc.HandoffObjectsPerSecond)), Logger: n.log,
 		}),
 		n.aae,
 		n.purger,

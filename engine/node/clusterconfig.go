@@ -41,8 +41,16 @@ type ClusterConfig struct {
 	// partition each). Default 100ms: every partition every Q/10 seconds.
 	AAEInterval time.Duration
 	// AAEKeysPerSecond caps the keys anti-entropy repairs per second.
-	// Default 5000.
+	// Default 5000. Like the two caps below, it is the rate at full pace:
+	// while client requests are much slower than usual, background work
+	// gets a share of it (package pace).
 	AAEKeysPerSecond int
+	// HandoffObjectsPerSecond caps the objects a node fetches per second
+	// in partition handoffs. Default 20000.
+	HandoffObjectsPerSecond int
+	// HintsPerSecond caps the hints a node delivers per second. Default
+	// 10000.
+	HintsPerSecond int
 	// PurgeInterval is how often old tombstones are checked for purging.
 	// Default 30s.
 	PurgeInterval time.Duration

@@ -116,14 +116,16 @@ func (c Config) withDefaults() Config {
 
 // Defaults of the zero fields of [ClusterConfig].
 const (
-	DefaultTargetN          = 3
-	DefaultHintInterval     = time.Second
-	DefaultHandoffInterval  = 500 * time.Millisecond
-	DefaultAAEInterval      = 100 * time.Millisecond
-	DefaultAAEKeysPerSecond = 5000
-	DefaultPurgeInterval    = 30 * time.Second
-	DefaultTombstoneGrace   = time.Hour
-	DefaultJoinTimeout      = 30 * time.Second
+	DefaultTargetN                 = 3
+	DefaultHintInterval            = time.Second
+	DefaultHandoffInterval         = 500 * time.Millisecond
+	DefaultAAEInterval             = 100 * time.Millisecond
+	DefaultAAEKeysPerSecond        = 5000
+	DefaultHandoffObjectsPerSecond = 20000
+	DefaultHintsPerSecond          = 10000
+	DefaultPurgeInterval           = 30 * time.Second
+	DefaultTombstoneGrace          = time.Hour
+	DefaultJoinTimeout             = 30 * time.Second
 )
 
 // withDefaults returns a copy of c with every zero field set to its default.
@@ -133,6 +135,8 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 	setDefault(&c.HandoffInterval, DefaultHandoffInterval)
 	setDefault(&c.AAEInterval, DefaultAAEInterval)
 	setDefault(&c.AAEKeysPerSecond, DefaultAAEKeysPerSecond)
+	setDefault(&c.HandoffObjectsPerSecond, DefaultHandoffObjectsPerSecond)
+	setDefault(&c.HintsPerSecond, DefaultHintsPerSecond)
 	setDefault(&c.PurgeInterval, DefaultPurgeInterval)
 	setDefault(&c.TombstoneGrace, DefaultTombstoneGrace)
 	setDefault(&c.JoinTimeout, DefaultJoinTimeout)
@@ -162,6 +166,12 @@ func (c ClusterConfig) Validate() error {
 	}
 	if d.AAEKeysPerSecond < 1 {
 		bad("AAEKeysPerSecond is %d; it must be at least 1 (zero means %d)", c.AAEKeysPerSecond, DefaultAAEKeysPerSecond)
+	}
+	if d.HandoffObjectsPerSecond < 1 {
+		bad("HandoffObjectsPerSecond is %d; it must be at least 1 (zero means %d)", c.HandoffObjectsPerSecond, DefaultHandoffObjectsPerSecond)
+	}
+	if d.HintsPerSecond < 1 {
+		bad("HintsPerSecond is %d; it must be at least 1 (zero means %d)", c.HintsPerSecond, DefaultHintsPerSecond)
 	}
 	for _, p := range []struct {
 		name string

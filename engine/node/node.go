@@ -52,6 +52,7 @@ import (
 	"github.com/concord-kv/concord/engine/node/registry"
 	"github.com/concord-kv/concord/engine/node/seals"
 	"github.com/concord-kv/concord/engine/node/topology"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/storage"
@@ -85,6 +86,7 @@ type Node struct {
 	hints    *hints.Deliverer       // nil for a single node
 	aae      *antientropy.Service   // nil for a single node
 	purger   *purger.Purger         // serves other nodes' purges; started in a cluster
+	pace     *pace.Pacer            // paces background work by foreground latency
 
 	bgCtx    context.Context // ends at Close: the rejoin loop, merge-time resolutions
 	bgCancel context.CancelFunc
@@ -194,6 +196,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		fc.Peers = n.peers
 	}
 	n.front = front.New(fc)
+	n.pace = pace.New()
 	n.purger = n.newPurger()
 	if cc != nil {
 		if err := n.startCluster(cc); err != nil {

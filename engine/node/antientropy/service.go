@@ -6,11 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/ring"
 )
@@ -53,8 +52,8 @@ type Config struct {
 	Local    Local
 	// Interval is the pause between two exchanges.
 	Interval time.Duration
-	// KeysPerSecond caps the keys repaired per second.
-	KeysPerSecond int
+	// Limiter paces the keys repaired (package pace).
+	Limiter *pace.Limiter
 	// Pressure reports whether foreground work is heavy: ticks are
 	// skipped while it is.
 	Pressure func() bool
@@ -71,15 +70,14 @@ type Service struct {
 // New returns a service, not yet started.
 func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg}
-	// Repairs are paced by a token bucket so a large divergence (a node
-	// back after a long outage) cannot crowd out client requests.
-	limiter := rate.NewLimiter(rate.Limit(cfg.KeysPerSecond), max(cfg.KeysPerSecond, 128))
+	// Repairs are paced so a large divergence (a node back after a long
+	// outage) cannot crowd out client requests.
 	sched, err := aae.NewScheduler(aae.SchedulerConfig{
 		Interval:   cfg.Interval,
 		Timeout:    30 * time.Second,
 		Partitions: s.partitions,
 		Pressure:   cfg.Pressure,
-		Exchange:   aae.ExchangeOptions{Limiter: aae.LimiterFunc(limiter.WaitN)},
+		Exchange:   aae.ExchangeOptions{Limiter: aae.LimiterFunc(cfg.Limiter.Wait)},
 		Logger:     cfg.Logger,
 	})
 	if err != nil {

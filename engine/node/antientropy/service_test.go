@@ -13,6 +13,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node/antientropy"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/ring"
@@ -124,7 +125,7 @@ func newService(t *testing.T, a, b node, pressure func() bool) *antientropy.Serv
 	}
 	s, err := antientropy.New(antientropy.Config{
 		Trees: a.trees, Topology: topology{r: r}, Peers: remote{b}, Local: local{a},
-		Interval: time.Second, KeysPerSecond: 1000, Pressure: pressure,
+		Interval: time.Second, Limiter: pace.New().Limiter(1000), Pressure: pressure,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

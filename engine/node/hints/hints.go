@@ -24,6 +24,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node/loop"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/ring"
@@ -60,6 +61,7 @@ type Deliverer struct {
 	store      Store
 	top        Topology
 	peers      Peers
+	limiter    *pace.Limiter // paces hints sent; nil: unpaced
 	log        *slog.Logger
 	*loop.Loop // Start and Close
 
@@ -68,8 +70,8 @@ type Deliverer struct {
 }
 
 // New returns a Deliverer that runs a round every interval once started.
-func New(store Store, top Topology, peers Peers, interval time.Duration, log *slog.Logger) *Deliverer {
-	d := &Deliverer{store: store, top: top, peers: peers, log: log}
+func New(store Store, top Topology, peers Peers, interval time.Duration, limiter *pace.Limiter, log *slog.Logger) *Deliverer {
+	d := &Deliverer{store: store, top: top, peers: peers, limiter: limiter, log: log}
 	d.Loop = loop.New(interval, d.Round)
 	return d
 }
@@ -108,6 +110,9 @@ func (d *Deliverer) deliverTo(ctx context.Context, owner string) {
 		objs := make([]peer.Object, len(hints))
 		for i, h := range hints {
 			objs[i] = peer.Object{Namespace: h.Namespace, Key: h.Key, Object: h.Object}
+		}
+		if d.limiter.Wait(ctx, len(objs)) != nil {
+			return
 		}
 		err = d.send(ctx, owner, objs)
 		if refused(err) && len(hints) > 1 {

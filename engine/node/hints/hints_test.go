@@ -15,6 +15,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node/hints"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/ring"
@@ -127,7 +128,7 @@ func TestDeliveryDropsDeliveredAndKeepsTheRest(t *testing.T) {
 	st := &store{hints: slices.Concat(hintsFor("b", 300), hintsFor("c", 5), hintsFor("d", 7))}
 	top := topology{r: newRing(t, "a", "b", "c", "d"), alive: map[string]bool{"a": true, "b": true, "c": true}}
 	ps := &peers{fail: map[string]bool{"c": true}, received: map[string]int{}}
-	d := hints.New(st, top, ps, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := hints.New(st, top, ps, 1, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	d.Round(t.Context())
 
@@ -156,7 +157,7 @@ func TestRefusedHintsDoNotBlockTheRest(t *testing.T) {
 	st := &store{hints: hintsFor("b", 300)}
 	top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"a": true, "b": true}}
 	ps := &peers{bad: map[string]bool{"b-3": true}, received: map[string]int{}}
-	d := hints.New(st, top, ps, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := hints.New(st, top, ps, 1, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	d.Round(t.Context())
 
@@ -175,10 +176,10 @@ func TestStartClose(t *testing.T) {
 		top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"b": true}}
 		ps := &peers{received: map[string]int{}}
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		if err := hints.New(st, top, ps, time.Second, log).Close(); err != nil {
+		if err := hints.New(st, top, ps, time.Second, nil, log).Close(); err != nil {
 			t.Fatal(err)
 		}
-		d := hints.New(st, top, ps, time.Second, log)
+		d := hints.New(st, top, ps, time.Second, nil, log)
 		d.Start(t.Context())
 		synctest.Wait()
 		if st.HintBacklog() != 1 {
@@ -205,4 +206,37 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestDeliveryIsPaced: hints go out no faster than the pacer's limiter
+// allows, and slower once foreground requests slow down (package pace).
+// The clock is synctest's: the waits are the limiter's own.
+func TestDeliveryIsPaced(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := &store{hints: hintsFor("b", 512)}
+		top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"a": true, "b": true}}
+		ps := &peers{received: map[string]int{}}
+		p := pace.New()
+		d := hints.New(st, top, ps, 1, p.Limiter(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		start := time.Now()
+		d.Round(t.Context())
+		if took := time.Since(start); d.Delivered() != 512 || took < 4*time.Second || took > 6*time.Second {
+			t.Fatalf("delivered %d hints in %v at 100/s, want 512 in about 5s", d.Delivered(), took)
+		}
+		// Foreground requests ten times slower than their steady state:
+		// the share halves each tick, to a quarter after two.
+		for _, lat := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond} {
+			for range 20 {
+				p.Observe(lat)
+			}
+			p.Tick()
+		}
+		st.hints = hintsFor("b", 512)
+		start = time.Now()
+		d.Round(t.Context())
+		if took := time.Since(start); took < 18*time.Second {
+			t.Errorf("delivered 512 more hints in %v at a quarter share, want about 20s", took)
+		}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/node/loop"
+	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/ring"
 	"github.com/concord-kv/concord/engine/storage"
@@ -74,7 +75,9 @@ type Config struct {
 	Topology Topology
 	Peers    Peers
 	Interval time.Duration
-	Logger   *slog.Logger
+	// Limiter paces the objects fetched (nil: unpaced).
+	Limiter *pace.Limiter
+	Logger  *slog.Logger
 }
 
 // Receiver fetches this node's partitions of a ring change every interval
@@ -165,6 +168,9 @@ func (r *Receiver) pull(ctx context.Context, epoch uint64, f *handoff.Fetch, src
 	var b handoff.Batch // objects merged since the progress was last saved
 	err := func() error {
 		for t.Next() {
+			if err := r.cfg.Limiter.Wait(ctx, 1); err != nil {
+				return err
+			}
 			if err := r.cfg.Local.Receive(ctx, t.Object()); err != nil {
 				return err
 			}

@@ -1,0 +1,219 @@
+// Package pace slows a node's background work (handoff, hint delivery,
+// anti-entropy repair) while its foreground requests are slower than
+// usual, and lets it run at full speed again once they recover.
+//
+// The measure is the latency of the client requests the node coordinates,
+// not a count of requests in flight: a few slow requests matter, many fast
+// ones do not. Every tick (a quarter second), the mean latency of the
+// requests finished during the tick is compared with the node's steady
+// state, the lowest such mean of the last minute of ticks. When it is more
+// than [Threshold] times that, every background limiter's share of its
+// maximum rate is halved (down to [MinShare]); otherwise the share grows
+// back by a tenth of the maximum per tick (additive increase,
+// multiplicative decrease, as TCP's congestion control). A tick with too
+// few requests to judge leaves nothing to protect, and the share grows.
+//
+// [Controller] is the pure core (no clock, no goroutines), tested with
+// synthetic latencies; [Pacer] drives it and applies its share to token
+// buckets the background loops wait on.
+package pace
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// The controller's constants.
+const (
+	// Threshold is how many times its steady-state mean the foreground
+	// latency of a tick may reach before background work is slowed.
+	Threshold = 2.0
+	// MinShare is the least share of its maximum rate background work
+	// keeps: repair and handoff must finish eventually.
+	MinShare = 1.0 / 32
+	// Step is what the share grows by per tick while foreground latency
+	// is normal.
+	Step = 0.1
+	// History is how many ticks the steady state is the minimum over.
+	History = 240
+	// MinSamples is the fewest requests a tick needs to be judged.
+	MinSamples = 8
+)
+
+// Controller turns latency observations into a share in [MinShare, 1].
+// It is not safe for concurrent use ([Pacer] locks around it).
+type Controller struct {
+	sum     time.Duration // of the current tick's observations
+	count   int
+	history []time.Duration // means of past judged ticks, oldest first
+	share   float64
+}
+
+// NewController returns a controller at full share.
+func NewController() *Controller { return &Controller{share: 1} }
+
+// Observe records one foreground request's latency.
+func (c *Controller) Observe(d time.Duration) {
+	c.sum += d
+	c.count++
+}
+
+// Tick ends the current tick and returns the new share.
+func (c *Controller) Tick() float64 {
+	n := c.count
+	mean := time.Duration(0)
+	if n > 0 {
+		mean = c.sum / time.Duration(n)
+	}
+	c.sum, c.count = 0, 0
+	if n < MinSamples {
+		c.share = min(1, c.share+Step)
+		return c.share
+	}
+	base, ok := c.steady()
+	c.history = append(c.history, mean)
+	if len(c.history) > History {
+		c.history = c.history[1:]
+	}
+	if ok && float64(mean) > Threshold*float64(base) {
+		c.share = max(MinShare, c.share/2)
+	} else {
+		c.share = min(1, c.share+Step)
+	}
+	return c.share
+}
+
+// Share returns the current share.
+func (c *Controller) Share() float64 { return c.share }
+
+// Steady returns the steady-state mean latency: the lowest mean of the
+// judged ticks kept.
+func (c *Controller) Steady() (time.Duration, bool) { return c.steady() }
+
+func (c *Controller) steady() (time.Duration, bool) {
+	if len(c.history) == 0 {
+		return 0, false
+	}
+	low := c.history[0]
+	for _, m := range c.history[1:] {
+		low = min(low, m)
+	}
+	return low, true
+}
+
+// TickInterval is how often a Pacer ticks.
+const TickInterval = 250 * time.Millisecond
+
+// Pacer measures foreground latency and paces background limiters. Its
+// methods are safe for concurrent use.
+type Pacer struct {
+	mu       sync.Mutex
+	ctl      *Controller
+	limiters []*Limiter
+}
+
+// New returns a pacer at full share; call Run to make it tick.
+func New() *Pacer { return &Pacer{ctl: NewController()} }
+
+// Observe records one foreground request's latency.
+func (p *Pacer) Observe(d time.Duration) {
+	p.mu.Lock()
+	p.ctl.Observe(d)
+	p.mu.Unlock()
+}
+
+// Share returns the share of their maximum rates background limiters run
+// at now.
+func (p *Pacer) Share() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ctl.Share()
+}
+
+// Run ticks every TickInterval until ctx ends.
+func (p *Pacer) Run(ctx context.Context) {
+	t := time.NewTicker(TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.Tick()
+		}
+	}
+}
+
+// Tick ends a tick now and applies the new share to every limiter.
+func (p *Pacer) Tick() {
+	p.mu.Lock()
+	share := p.ctl.Tick()
+	ls := p.limiters
+	p.mu.Unlock()
+	for _, l := range ls {
+		l.apply(share)
+	}
+}
+
+// Limiter is a token bucket of one kind of background work whose rate is
+// the pacer's share of its maximum. Background loops call Wait before each
+// unit of work (an object transferred, a hint delivered, a key repaired).
+type Limiter struct {
+	mu  sync.Mutex
+	max float64 // units per second at full share
+	tb  *rate.Limiter
+	cur float64 // the share last applied
+}
+
+// Limiter returns a new limiter of at most perSecond units per second (at
+// least 1), paced by p.
+func (p *Pacer) Limiter(perSecond float64) *Limiter {
+	perSecond = max(perSecond, 1)
+	burst := max(int(perSecond/10), 1)
+	l := &Limiter{max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burst), cur: 1}
+	p.mu.Lock()
+	p.limiters = append(p.limiters, l)
+	share := p.ctl.Share()
+	p.mu.Unlock()
+	l.apply(share)
+	return l
+}
+
+// SetMax changes the limiter's maximum rate (an operator's setting).
+func (l *Limiter) SetMax(perSecond float64) {
+	l.mu.Lock()
+	l.max = max(perSecond, 1)
+	share := l.cur
+	l.mu.Unlock()
+	l.apply(share)
+}
+
+// Rate returns the rate the limiter allows now, in units per second.
+func (l *Limiter) Rate() float64 { return float64(l.tb.Limit()) }
+
+func (l *Limiter) apply(share float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cur = share
+	l.tb.SetLimit(rate.Limit(l.max * share))
+}
+
+// Wait blocks until n units of work may go, or ctx ends. A batch larger
+// than the bucket waits for its units in bucket-sized parts. A nil
+// Limiter never waits (tests of a single loop).
+func (l *Limiter) Wait(ctx context.Context, n int) error {
+	if l == nil {
+		return ctx.Err()
+	}
+	for n > 0 {
+		k := min(n, l.tb.Burst())
+		if err := l.tb.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
