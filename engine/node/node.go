@@ -172,7 +172,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if cc != nil {
 		httpClient := cc.PeerHTTP
 		if httpClient == nil {
-			httpClient = peer.NewH2CClient(nil)
+			httpClient = peer.NewPlaintextClient(nil)
 		}
 		n.peers = peer.NewClient(id, httpClient, n.peerAddr)
 	}

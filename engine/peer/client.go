@@ -23,7 +23,7 @@ import (
 type Resolver func(id string) (addr string, ok bool)
 
 // HTTPClient sends the HTTP requests of peer calls; an *http.Client from
-// [NewH2CClient] is one.
+// [NewPlaintextClient] is one.
 type HTTPClient interface {
 	Do(*http.Request) (*http.Response, error)
 }
@@ -43,41 +43,51 @@ type Client struct {
 	co coalescer // Replicate calls waiting to share a request (coalesce.go)
 }
 
-// NewH2CClient returns an HTTP client that speaks HTTP/2 cleartext, the
-// protocol of the peer listener. wrap, if not nil, wraps its transport (tests
-// inject faults there).
-func NewH2CClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	var rt http.RoundTripper = &http.Transport{
-		Protocols:       &p,
-		DialContext:     (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		IdleConnTimeout: time.Minute,
-	}
+// PeerConnsPerNode is the most connections a node opens to one other node:
+// calls beyond it wait for one to be free. Peer calls use HTTP/1.1
+// keep-alive connections, one call at a time each, not HTTP/2 streams:
+// Go's HTTP/2 server runs each stream on a fresh goroutine and writes
+// through another, and a peer call cost a third more CPU that way
+// (BenchmarkPeerRead; docs/performance.md).
+const PeerConnsPerNode = 64
+
+// NewPlaintextClient returns an HTTP client that calls the peer listener in
+// clear text (loopback and tests). wrap, if not nil, wraps its transport
+// (tests inject faults there).
+func NewPlaintextClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
+	var rt http.RoundTripper = newTransport(nil)
 	if wrap != nil {
 		rt = wrap(rt)
 	}
 	return &http.Client{Transport: rt}
 }
 
-// NewTLSClient returns an HTTP client that speaks HTTP/2 over TLS with
-// conf (the peer listener under mutual TLS: conf carries this node's
-// certificate and the cluster CA). A [Client] given one calls https://
-// addresses. wrap is as for [NewH2CClient].
+// NewTLSClient returns an HTTP client that calls the peer listener over
+// TLS with conf (mutual TLS: conf carries this node's certificate and the
+// cluster CA). A [Client] given one calls https:// addresses. wrap is as
+// for [NewPlaintextClient].
 func NewTLSClient(conf *tls.Config, wrap func(http.RoundTripper) http.RoundTripper) HTTPClient {
+	var rt http.RoundTripper = newTransport(conf)
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	return tlsClient{&http.Client{Transport: rt}}
+}
+
+// newTransport returns the HTTP/1.1 transport of peer calls, over TLS with
+// conf when it is not nil.
+func newTransport(conf *tls.Config) *http.Transport {
 	var p http.Protocols
-	p.SetHTTP2(true)
-	var rt http.RoundTripper = &http.Transport{
+	p.SetHTTP1(true)
+	return &http.Transport{
 		Protocols:           &p,
 		TLSClientConfig:     conf,
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 5 * time.Second,
 		IdleConnTimeout:     time.Minute,
+		MaxIdleConnsPerHost: PeerConnsPerNode,
+		MaxConnsPerHost:     PeerConnsPerNode,
 	}
-	if wrap != nil {
-		rt = wrap(rt)
-	}
-	return tlsClient{&http.Client{Transport: rt}}
 }
 
 // tlsClient marks an HTTP client that calls peers over TLS.

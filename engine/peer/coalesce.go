@@ -12,7 +12,7 @@ import (
 
 // Replication coalescing. Under load a node sends many small Replicate
 // calls to each peer at once, one per write it coordinates; each costs an
-// HTTP/2 stream, a handful of syscalls on both sides and, when synced, a
+// HTTP request, a handful of syscalls on both sides and, when synced, a
 // WAL sync on the receiver. Calls to the same peer with the same sync flag
 // and intended owner therefore share requests: while [sendersPerQueue]
 // requests are in flight, new calls wait in a queue, and the next request

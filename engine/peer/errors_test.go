@@ -73,7 +73,7 @@ func servePeer(t *testing.T, local peer.Local) *peer.Client {
 
 func clientTo(t *testing.T, addr string, wrap func(http.RoundTripper) http.RoundTripper) *peer.Client {
 	t.Helper()
-	hc := peer.NewH2CClient(wrap)
+	hc := peer.NewPlaintextClient(wrap)
 	t.Cleanup(hc.CloseIdleConnections)
 	return peer.NewClient("self", hc, func(id string) (string, bool) { return addr, id == "other" })
 }
@@ -309,7 +309,12 @@ func TestCallerContextEndsTheCall(t *testing.T) {
 	t.Parallel()
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
-	slow, _ := serve(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block }))
+	slow, _ := serve(t, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done(): // the caller hung up (its connection closed)
+		}
+	}))
 	c := clientTo(t, slow, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()

@@ -1,5 +1,5 @@
 // Package peer is the node-to-node RPC of a cluster (concord.peer.v1 over
-// Connect, HTTP/2 cleartext or, under mutual TLS, HTTP/2 over TLS:
+// Connect, HTTP/1.1 in clear text or, under mutual TLS, over TLS:
 // [NewTLSClient]), and the only package of the engine that knows
 // that wire. A [Client] calls other nodes; a [Handler] serves the same calls
 // from a [Local] node. Both speak domain types only — [Object],

@@ -511,7 +511,7 @@ func TestHandlerRefusesOutOfRangePartitions(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle(peer.NewHandler(l, nil))
 	addr, _ := serve(t, mux)
-	hc := peer.NewH2CClient(nil)
+	hc := peer.NewPlaintextClient(nil)
 	t.Cleanup(hc.CloseIdleConnections)
 	raw := peerv1connect.NewPeerServiceClient(hc, "http://"+addr)
 	const wrapsToZero = 1 << 16

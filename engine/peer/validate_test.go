@@ -161,7 +161,7 @@ func TestRequestSizeLimit(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle(peer.NewHandler(l, nil))
 	addr, _ := serve(t, mux)
-	hc := peer.NewH2CClient(nil)
+	hc := peer.NewPlaintextClient(nil)
 	t.Cleanup(hc.CloseIdleConnections)
 
 	huge := make([]byte, peer.MaxRequestBytes+1)

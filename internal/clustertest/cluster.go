@@ -179,7 +179,7 @@ func (n *Node) start(t T) {
 		PurgeInterval:   50 * time.Millisecond,
 		TombstoneGrace:  c.opts.PurgeGrace,
 		GossipTransport: c.Net.NewTransport(n.gossip),
-		PeerHTTP:        peer.NewH2CClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
+		PeerHTTP:        peer.NewPlaintextClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
 	}
 	if n.Index > 0 {
 		cfg.Node.Cluster.Join = []string{c.Nodes[0].gossip} // Nodes[0] never changes

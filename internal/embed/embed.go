@@ -65,11 +65,11 @@ type Config struct {
 	PeerLimits server.Limits
 	// PeerCA, PeerCert and PeerKey, when given (all three, PEM files; see
 	// `concord cert`), make the peer port mutual TLS (peertls.go): it
-	// serves HTTP/2 over TLS and admits only clients with a certificate of
+	// serves HTTP over TLS and admits only clients with a certificate of
 	// the cluster CA PeerCA, peer calls present PeerCert, the node ID is
 	// the one PeerCert names, and a join is staged only for a node whose
 	// peer port proves its ID with such a certificate. Start fails if they
-	// do not load, do not match or have expired. Default: h2c, for
+	// do not load, do not match or have expired. Default: clear text, for
 	// loopback only (see InsecurePeer).
 	PeerCA, PeerCert, PeerKey string
 	// InsecurePeer allows a peer port without mutual TLS on an address

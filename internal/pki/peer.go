@@ -100,14 +100,15 @@ func validAt(c *x509.Certificate, now time.Time, what string) error {
 }
 
 // ServerConfig is the TLS configuration of the peer listener: TLS 1.3,
-// HTTP/2, and a client certificate from the cluster CA required.
+// HTTP/1.1 (peer calls, see engine/peer) or HTTP/2, and a client
+// certificate from the cluster CA required.
 func (p *Peer) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{p.cert},
 		ClientCAs:    p.pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		NextProtos:   []string{"h2"},
+		NextProtos:   []string{"http/1.1", "h2"},
 	}
 }
 
@@ -119,7 +120,7 @@ func (p *Peer) ClientConfig() *tls.Config {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{p.cert},
 		RootCAs:      p.pool,
-		NextProtos:   []string{"h2"},
+		NextProtos:   []string{"http/1.1"},
 	}
 }
 

@@ -56,12 +56,13 @@ func DefaultLimits() Limits {
 	}
 }
 
-// DefaultPeerLimits are the peer listener's limits: fewer connections
-// (peers multiplex their calls over a few HTTP/2 connections) and more
-// streams on each.
+// DefaultPeerLimits are the peer listener's limits: as many connections as
+// the client API's (a peer call holds an HTTP/1.1 connection while it
+// runs, up to peer.PeerConnsPerNode to each node: 64 nodes' worth), and
+// more streams on each for an HTTP/2 client.
 func DefaultPeerLimits() Limits {
 	l := DefaultLimits()
-	l.MaxConns, l.MaxConcurrentStreams = 1024, 1000
+	l.MaxConcurrentStreams = 1000
 	return l
 }
 
