@@ -46,16 +46,18 @@ func invalidModule(format string, args ...any) error {
 type ErrorKind int
 
 // Error kinds. All of them leave the siblings untouched; all but
-// [KindCanceled] count as a failure for the circuit breaker.
+// [KindCanceled] and [KindNotRun] count as a failure for the circuit
+// breaker.
 const (
 	// KindTrap: the guest trapped (unreachable, out-of-bounds access, stack
-	// overflow, AssemblyScript abort, ...).
+	// overflow or call stack budget exceeded, AssemblyScript abort, ...).
 	KindTrap ErrorKind = iota + 1
-	// KindTimeout: the call ran past Limits.Deadline (or the cold start past
+	// KindTimeout: the call ran past its deadline (or the cold start past
 	// Limits.InitDeadline) and was stopped.
 	KindTimeout
-	// KindCanceled: the caller's context ended first. Not the module's fault:
-	// not counted by the breaker.
+	// KindCanceled: the caller's context was canceled (the client went
+	// away) while the guest ran. Not the module's fault: not counted by the
+	// breaker.
 	KindCanceled
 	// KindExit: the guest called WASI proc_exit.
 	KindExit
@@ -71,6 +73,10 @@ const (
 	KindBadOutput
 	// KindGuestError: resolve returned ERROR.
 	KindGuestError
+	// KindNotRun: the call's deadline passed before the guest could run:
+	// every instance was busy, or a new one was still starting (the start
+	// goes on, and its own outcome is counted). Not counted by the breaker.
+	KindNotRun
 
 	kindCount = iota + 1 // one past the last kind
 )
@@ -95,6 +101,7 @@ var kindNames = [kindCount]string{
 	KindBadStatus:   "bad_status",
 	KindBadOutput:   "bad_output",
 	KindGuestError:  "guest_error",
+	KindNotRun:      "not_run",
 }
 
 // String returns a short snake_case name, suitable as a metric label.

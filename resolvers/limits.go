@@ -17,13 +17,25 @@ const (
 	MaxMemoryPages = 65536
 )
 
+// Default caps of a [Runtime] ([Options].MaxLimits), applied to its zero
+// fields: what the cluster admin allows a namespace at most.
+const (
+	DefaultCapMemoryPages  = 1024 // 64 MiB per instance
+	DefaultCapDeadline     = 10 * time.Second
+	DefaultCapInitDeadline = 10 * time.Second
+)
+
+// ErrLimitExceeded is wrapped by the error of [Runtime.CheckLimits] for
+// limits above the runtime's caps.
+var ErrLimitExceeded = errors.New("resolvers: limit above the cluster's cap")
+
 // Limits bound what one namespace's resolver may consume. The zero value of
 // each field means "the default".
 type Limits struct {
 	// Deadline bounds one resolve call. Default [DefaultDeadline].
 	Deadline time.Duration
-	// InitDeadline bounds a cold start: instantiation, _initialize and init.
-	// Default [DefaultInitDeadline].
+	// InitDeadline bounds a cold start: instantiation, the start function,
+	// _initialize and init. Default [DefaultInitDeadline].
 	InitDeadline time.Duration
 	// MemoryPages caps the guest's linear memory, in 64 KiB pages; memory.grow
 	// beyond it fails (returns -1). Default [DefaultMemoryPages] (16 MiB).
@@ -31,8 +43,9 @@ type Limits struct {
 	// MaxOutputBytes caps the merged value a guest may write. Normally the
 	// namespace's max value size. Default [DefaultMaxOutputBytes].
 	MaxOutputBytes int
-	// MaxInstances caps live instances of the pool, busy or idle; callers
-	// beyond it wait (respecting their context). Default GOMAXPROCS.
+	// MaxInstances caps the pool's calls in progress (and its idle
+	// instances); callers beyond it wait, until their deadline. Default
+	// GOMAXPROCS.
 	MaxInstances int
 }
 
@@ -57,7 +70,8 @@ func (l Limits) WithDefaults() Limits {
 }
 
 // Validate reports limits that cannot be applied: negative values and more
-// than [MaxMemoryPages] pages.
+// than [MaxMemoryPages] pages. It does not know a runtime's caps; see
+// [Runtime.CheckLimits].
 func (l Limits) Validate() error {
 	var errs []error
 	if l.Deadline < 0 {
@@ -96,4 +110,57 @@ func (l Limits) sanitize() Limits {
 	}
 	l.MemoryPages = min(l.MemoryPages, MaxMemoryPages)
 	return l.WithDefaults()
+}
+
+// capsOf returns the runtime's caps: the zero fields of max take the
+// DefaultCap values (MaxOutputBytes and MaxInstances are not capped unless
+// set).
+func capsOf(max Limits) Limits {
+	if max.MemoryPages == 0 {
+		max.MemoryPages = DefaultCapMemoryPages
+	}
+	max.MemoryPages = min(max.MemoryPages, MaxMemoryPages)
+	if max.Deadline <= 0 {
+		max.Deadline = DefaultCapDeadline
+	}
+	if max.InitDeadline <= 0 {
+		max.InitDeadline = DefaultCapInitDeadline
+	}
+	return max
+}
+
+// exceeding lists the fields of l (defaults applied) above caps.
+func (l Limits) exceeding(caps Limits) []string {
+	l = l.WithDefaults()
+	var over []string
+	if l.MemoryPages > caps.MemoryPages {
+		over = append(over, fmt.Sprintf("memory pages %d > %d", l.MemoryPages, caps.MemoryPages))
+	}
+	if l.Deadline > caps.Deadline {
+		over = append(over, fmt.Sprintf("deadline %v > %v", l.Deadline, caps.Deadline))
+	}
+	if l.InitDeadline > caps.InitDeadline {
+		over = append(over, fmt.Sprintf("init deadline %v > %v", l.InitDeadline, caps.InitDeadline))
+	}
+	if caps.MaxOutputBytes > 0 && l.MaxOutputBytes > caps.MaxOutputBytes {
+		over = append(over, fmt.Sprintf("max output bytes %d > %d", l.MaxOutputBytes, caps.MaxOutputBytes))
+	}
+	if caps.MaxInstances > 0 && l.MaxInstances > caps.MaxInstances {
+		over = append(over, fmt.Sprintf("max instances %d > %d", l.MaxInstances, caps.MaxInstances))
+	}
+	return over
+}
+
+// clamp lowers the fields of l (defaults applied) to caps.
+func (l Limits) clamp(caps Limits) Limits {
+	l.MemoryPages = min(l.MemoryPages, caps.MemoryPages)
+	l.Deadline = min(l.Deadline, caps.Deadline)
+	l.InitDeadline = min(l.InitDeadline, caps.InitDeadline)
+	if caps.MaxOutputBytes > 0 {
+		l.MaxOutputBytes = min(l.MaxOutputBytes, caps.MaxOutputBytes)
+	}
+	if caps.MaxInstances > 0 {
+		l.MaxInstances = min(l.MaxInstances, caps.MaxInstances)
+	}
+	return l
 }

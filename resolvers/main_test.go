@@ -45,7 +45,7 @@ func compileShared() error {
 	if shared, err = resolvers.NewRuntime(ctx, resolvers.Options{}); err != nil {
 		return err
 	}
-	for _, name := range []string{"longest", "hostile", "big_memory"} {
+	for _, name := range []string{"longest", "hostile", "big_memory", "runaway", "start_loop", "slow_init"} {
 		if compiled[name], err = shared.Compile(ctx, modules[name]); err != nil {
 			return fmt.Errorf("compile %s: %w", name, err)
 		}

@@ -6,13 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/concord-kv/concord/resolvers/abi"
+	"github.com/concord-kv/concord/resolvers/internal/meter"
 	"github.com/concord-kv/concord/resolvers/internal/wasmbin"
 )
 
@@ -42,7 +46,8 @@ func (h Hash) Short() string { return h.String()[:12] }
 type Module struct {
 	rt       *Runtime
 	hash     Hash
-	wasm     []byte
+	size     int    // of the module as uploaded
+	wasm     []byte // as instrumented (meter.go), which is what runs
 	hasInit  bool
 	minPages uint32
 	compiled wazero.CompiledModule // in the validation engine; keeps machine code cached
@@ -51,8 +56,8 @@ type Module struct {
 // Hash returns the SHA-256 of the module's bytes.
 func (m *Module) Hash() Hash { return m.hash }
 
-// Size returns the module's size in bytes.
-func (m *Module) Size() int { return len(m.wasm) }
+// Size returns the module's size in bytes, as uploaded.
+func (m *Module) Size() int { return m.size }
 
 // MinMemoryPages returns the initial size of the module's memory. A pool
 // whose Limits.MemoryPages is smaller cannot instantiate it (KindInstantiate);
@@ -66,14 +71,20 @@ func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx)
 //
 // A module the user must fix yields a [*ModuleError] (errors.Is
 // [ErrInvalidModule]) naming every problem found: too large, not
-// WebAssembly, a missing or mistyped export (concord_abi_v1, resolve,
-// memory, init), an import that is not allowed or has the wrong signature.
+// WebAssembly, too costly to compile (see [MaxFunctions] and the other
+// shape limits), an instruction the sandbox does not support, a missing or
+// mistyped export (concord_abi_v1, resolve, memory, init), an import that is
+// not allowed or has the wrong signature.
 // Other errors (a closed runtime, a cancelled context) are the node's.
+//
+// Before compiling, Compile checks the module's shape and rewrites it so
+// that every call can be stopped at its deadline (meter.go): what runs is
+// the rewritten module; the hash is the uploaded bytes'.
 func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > MaxModuleBytes {
 		return nil, invalidModule("too large: %d bytes > 8 MiB (%d bytes)", len(wasm), MaxModuleBytes)
 	}
-	sections, err := wasmbin.Parse(wasm)
+	decoded, err := wasmbin.Decode(wasm)
 	switch {
 	case errors.Is(err, wasmbin.ErrNotWasm):
 		return nil, invalidModule("not WebAssembly: the file does not start with \\0asm")
@@ -82,25 +93,36 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	case err != nil:
 		return nil, invalidModule("not valid WebAssembly: %s", strings.TrimPrefix(err.Error(), "wasmbin: "))
 	}
+	if problems := checkShape(decoded); len(problems) > 0 {
+		return nil, &ModuleError{Problems: problems}
+	}
+	metered, err := meter.Instrument(decoded, meterConfig)
+	switch {
+	case errors.Is(err, meter.ErrUnsupported):
+		return nil, invalidModule("%s", strings.TrimPrefix(err.Error(), "meter: unsupported module: "))
+	case err != nil:
+		return nil, invalidModule("not valid WebAssembly: %s", strings.TrimPrefix(err.Error(), "wasmbin: "))
+	}
 	e, err := r.engine(ctx, MaxMemoryPages)
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	compiled, err := e.rt.CompileModule(compileContext(ctx), metered)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, invalidModule("not valid WebAssembly: %v", err)
+		return nil, r.compileError(ctx, e, wasm, err)
 	}
-	if problems := r.checkABI(sections, compiled); len(problems) > 0 {
+	if problems := r.checkABI(wasmbin.Sections{Imports: decoded.Imports, Exports: decoded.Exports}, compiled); len(problems) > 0 {
 		_ = compiled.Close(ctx)
 		return nil, &ModuleError{Problems: problems}
 	}
 	m := &Module{
 		rt:       r,
 		hash:     sha256.Sum256(wasm),
-		wasm:     slices.Clone(wasm),
+		size:     len(wasm),
+		wasm:     metered,
 		compiled: compiled,
 	}
 	_, m.hasInit = compiled.ExportedFunctions()[exportInit]
@@ -108,6 +130,26 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		m.minPages = mem.Min()
 	}
 	return m, nil
+}
+
+// compileContext lets wazero compile on two goroutines, which also makes it
+// check ctx between functions.
+func compileContext(ctx context.Context) context.Context {
+	return experimental.WithCompilationWorkers(ctx, min(2, runtime.GOMAXPROCS(0)))
+}
+
+// compileError explains why wazero refused the rewritten module: the
+// uploaded module is invalid (its own error, with its own function
+// indexes), or, if wazero accepts it as uploaded, the rewriting is at fault
+// (not the user's: logged, and a generic error).
+func (r *Runtime) compileError(ctx context.Context, e *engine, wasm []byte, err error) error {
+	orig, origErr := e.rt.CompileModule(compileContext(ctx), wasm)
+	if origErr != nil {
+		return invalidModule("not valid WebAssembly: %v", origErr)
+	}
+	_ = orig.Close(ctx)
+	r.logger.Error("resolvers: the sandbox's rewriting of a valid module does not compile", slog.Any("err", err))
+	return fmt.Errorf("resolvers: internal error preparing the module: %w", err)
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/concord-kv/concord/resolvers/abi"
+	"github.com/concord-kv/concord/resolvers/internal/meter"
 )
 
 // Result is the outcome of a successful resolve call.
@@ -41,6 +43,13 @@ func WithBreaker(threshold int, coolDown time.Duration) PoolOption {
 // WithClock sets the clock the breaker is driven by. Default time.Now.
 func WithClock(now func() time.Time) PoolOption {
 	return func(p *Pool) { p.now = now }
+}
+
+// WithLogger sets the logger of the pool's failures, breaker changes and
+// guest log lines. Default: the runtime's ([Options].Logger). Either way
+// every line carries the namespace and the module's hash.
+func WithLogger(l *slog.Logger) PoolOption {
+	return func(p *Pool) { p.logger = l }
 }
 
 // Pool runs one module for one namespace: it keeps warm instances, applies
@@ -75,9 +84,17 @@ type instance struct {
 	pool    *Pool
 	mod     api.Module
 	resolve api.Function
-	random  *rand.ChaCha8
-	stderr  tailBuffer
-	stack   [1]uint64
+	// fuel and stack are the meter's globals (meter.go).
+	fuel, stack api.MutableGlobal
+	// ctx is what every call into the guest passes to wazero: it carries
+	// the instance to the host functions. The caller's context is in
+	// budget, for the check-in.
+	ctx      context.Context
+	random   *rand.ChaCha8
+	stderr   tailBuffer
+	params   [1]uint64
+	budget   budget
+	checkins uint64
 
 	// Per-call state, read by the host functions.
 	inResolve      bool
@@ -88,23 +105,30 @@ type instance struct {
 }
 
 // NewPool returns a pool running module for namespace, passing config to
-// the guest's config_read. Zero fields of limits take their defaults and
-// out-of-range ones are clamped (check them earlier with [Limits.Validate]).
-// Nothing is instantiated until the first call.
+// the guest's config_read. Zero fields of limits take their defaults;
+// out-of-range ones, and those above the runtime's caps ([Options].MaxLimits),
+// are lowered, with a warning (check them earlier with
+// [Runtime.CheckLimits]). Nothing is instantiated until the first call.
 func NewPool(module *Module, namespace string, config []byte, limits Limits, opts ...PoolOption) *Pool {
-	limits = limits.sanitize()
+	rt := module.rt
+	asked := limits.sanitize()
+	limits = asked.clamp(rt.caps)
 	p := &Pool{
 		module:    module,
 		namespace: namespace,
 		config:    slices.Clone(config),
 		limits:    limits,
 		now:       time.Now,
-		logger:    module.rt.logger.With(slog.String("namespace", namespace), slog.String("module", module.hash.Short())),
+		logger:    rt.logger,
 		slots:     make(chan struct{}, limits.MaxInstances),
 		breaker:   NewBreaker(0, 0),
 	}
 	for _, o := range opts {
 		o(p)
+	}
+	p.logger = p.logger.With(slog.String("namespace", namespace), slog.String("module", module.hash.Short()))
+	if over := asked.exceeding(rt.caps); len(over) > 0 {
+		p.logger.Warn("resolver limits lowered to the cluster's caps", slog.String("over", strings.Join(over, ", ")))
 	}
 	return p
 }
@@ -120,11 +144,44 @@ func (p *Pool) Limits() Limits { return p.limits }
 
 // Resolve merges the siblings of in.
 //
+// The guest's run is bounded by Limits.Deadline or ctx's deadline, whichever
+// comes first: ctx's deadline is taken as the call's own, so a run it stops
+// is a [KindTimeout] failure that counts for the breaker. Only a
+// cancellation of ctx (context.Canceled: the client went away) is
+// [KindCanceled]. Before the run, Resolve waits for a free instance, or for
+// a new one to start (which takes at most Limits.InitDeadline), as long as
+// ctx lasts. [Pool.ResolveWithin] bounds all of it by one deadline, and
+// keeps the caller's deadline apart from the resolver's.
+//
 // in.Namespace may be empty (the pool's is used); otherwise it must equal the
 // pool's ([ErrNamespaceMismatch]). On failure the error is a *CallError
 // (siblings must be kept), [ErrBreakerOpen] (the module was not called),
 // [ErrClosed], or ctx's error if ctx ended while waiting for an instance.
 func (p *Pool) Resolve(ctx context.Context, in abi.Input) (Result, error) {
+	return p.run(ctx, in, p.limits.Deadline, false)
+}
+
+// ResolveWithin is [Pool.Resolve] with a deadline for the whole call:
+// deadline (at most Limits.Deadline; zero or less means Limits.Deadline)
+// from now, covering the wait for an instance, a cold start and the
+// guest's run, so that the call returns by then (plus at most a check-in
+// interval, see RATIONALE.md). A guest run that the deadline stops is a
+// [KindTimeout] failure; a call that could not run in time is [KindNotRun]
+// (a cold start goes on in the background, and its instance serves later
+// calls). ctx ending first, whether canceled or past its own deadline, is
+// the caller giving up, not counted by the breaker: [KindCanceled] if the
+// guest was running, ctx's error or [KindNotRun] if the call was still
+// waiting for an instance.
+func (p *Pool) ResolveWithin(ctx context.Context, in abi.Input, deadline time.Duration) (Result, error) {
+	d := p.limits.Deadline
+	if deadline > 0 {
+		d = min(d, deadline)
+	}
+	return p.run(ctx, in, d, true)
+}
+
+// run is Resolve (strict false) and ResolveWithin (strict true).
+func (p *Pool) run(ctx context.Context, in abi.Input, d time.Duration, strict bool) (Result, error) {
 	switch in.Namespace {
 	case p.namespace:
 	case "":
@@ -135,17 +192,70 @@ func (p *Pool) Resolve(ctx context.Context, in abi.Input) (Result, error) {
 	if err := p.admit(); err != nil {
 		return Result{}, err
 	}
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		p.settle(nil, true)
-		return Result{}, ctx.Err()
+	var end time.Time // strict: the end of everything; else no bound but ctx on the wait
+	if strict {
+		end = time.Now().Add(d)
 	}
-	res, err := p.resolve(ctx, in)
-	<-p.slots
+	if err := p.acquire(ctx, end); err != nil {
+		p.settle(nil, true)
+		return Result{}, p.fail(err)
+	}
+	// Resolve waits for a cold start as long as ctx lasts: the start
+	// itself ends by Limits.InitDeadline.
+	inst, err := p.get(ctx, end)
+	if err != nil {
+		p.settle(err, false)
+		return Result{}, p.fail(err)
+	}
+	b := budget{deadline: end, done: ctx.Done(), ctx: ctx, ctxDeadline: !strict}
+	if !strict {
+		b.deadline = earlier(time.Now().Add(d), ctx)
+	}
+	if !time.Now().Before(b.deadline) { // no time left to run: not the module's doing
+		p.put(inst)
+		p.release()
+		err := p.callError(KindNotRun, errors.New("the deadline passed before the call could start"))
+		p.settle(err, false)
+		return Result{}, p.fail(err)
+	}
+	res, err := p.resolve(inst, in, b)
 	p.settle(err, false)
 	return res, err
 }
+
+// earlier returns t, or ctx's deadline if that comes first.
+func earlier(t time.Time, ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		return d
+	}
+	return t
+}
+
+// acquire takes a call slot, waiting until ctx's end or deadline (if not
+// zero).
+func (p *Pool) acquire(ctx context.Context, deadline time.Time) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		return p.callError(KindNotRun, errors.New("every instance stayed busy until the deadline"))
+	}
+}
+
+func (p *Pool) release() { <-p.slots }
 
 // admit checks closure and the breaker.
 func (p *Pool) admit() error {
@@ -161,30 +271,66 @@ func (p *Pool) admit() error {
 	return nil
 }
 
-// settle reports a call's outcome to the breaker.
+// settle reports a call's outcome to the breaker, and logs the breaker's
+// changes of state.
 func (p *Pool) settle(err error, abandoned bool) {
 	var ce *CallError
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	now := p.now()
+	before := p.breaker.State(now)
 	switch {
-	case abandoned, errors.As(err, &ce) && ce.Kind == KindCanceled:
+	case abandoned, errors.As(err, &ce) && !ce.Kind.counts():
 		p.breaker.Abandon()
 	case err == nil:
 		p.breaker.Success()
 	case ce != nil:
-		p.breaker.Failure(p.now())
+		p.breaker.Failure(now)
 	default: // ErrClosed and the like: no verdict on the module
 		p.breaker.Abandon()
 	}
+	after := p.breaker.State(now)
+	p.mu.Unlock()
+	p.logBreaker(before, after, ce)
 }
 
-func (p *Pool) resolve(ctx context.Context, in abi.Input) (Result, error) {
-	inst, err := p.get(ctx)
-	if err != nil {
-		return Result{}, p.fail(err)
+// failedStart reports the failure of a cold start that outlived its caller:
+// a failure for the breaker, like a failed call.
+func (p *Pool) failedStart(err error) {
+	var ce *CallError
+	if !errors.As(err, &ce) || !ce.Kind.counts() {
+		return
 	}
+	p.mu.Lock()
+	now := p.now()
+	before := p.breaker.State(now)
+	p.breaker.Failure(now)
+	after := p.breaker.State(now)
+	p.mu.Unlock()
+	p.logBreaker(before, after, ce)
+}
+
+func (p *Pool) logBreaker(before, after BreakerState, ce *CallError) {
+	switch {
+	case before == after:
+	case after == BreakerOpen:
+		attrs := []any{slog.Duration("cool_down", p.breaker.coolDown)}
+		if ce != nil {
+			attrs = append(attrs, slog.String("last_kind", ce.Kind.String()))
+		}
+		p.logger.Warn("resolver circuit breaker opened: the module is not called until the cool-down ends", attrs...)
+	case after == BreakerClosed:
+		p.logger.Info("resolver circuit breaker closed")
+	}
+}
+
+// counts reports whether a failure of kind k counts for the breaker.
+func (k ErrorKind) counts() bool { return k != KindCanceled && k != KindNotRun }
+
+// resolve runs one call on inst and releases the caller's slot.
+func (p *Pool) resolve(inst *instance, in abi.Input, b budget) (Result, error) {
+	defer p.release()
 	p.stats.calls.Add(1)
-	res, err := inst.call(ctx, in)
+	res, err := inst.call(in, b)
 	if err != nil || inst.mod.IsClosed() {
 		inst.close()
 		return Result{}, p.fail(err)
@@ -201,14 +347,14 @@ func (p *Pool) resolve(ctx context.Context, in abi.Input) (Result, error) {
 	return res, nil
 }
 
-// fail counts err (a *CallError, or a non-module error passed through) and
-// returns it.
+// fail counts err (a *CallError, or a non-module error passed through),
+// logs it, and returns it.
 func (p *Pool) fail(err error) error {
 	var ce *CallError
 	if errors.As(err, &ce) {
 		p.stats.failures[ce.Kind].Add(1)
-		if ce.Kind != KindCanceled {
-			p.logger.Warn("resolver call failed", slog.String("kind", ce.Kind.String()), slog.Any("err", ce.Err), slog.String("stderr", ce.Stderr))
+		if ce.Kind.counts() {
+			p.logger.Warn("resolver call failed; siblings kept", slog.String("kind", ce.Kind.String()), slog.Any("err", ce.Err), slog.String("stderr", ce.Stderr))
 		}
 	}
 	return err
@@ -218,11 +364,17 @@ func (p *Pool) callError(kind ErrorKind, err error) *CallError {
 	return &CallError{Kind: kind, Namespace: p.namespace, Module: p.module.hash, Err: err}
 }
 
-// get returns an idle instance, or instantiates one (the cold path).
-func (p *Pool) get(ctx context.Context) (*instance, error) {
+// get returns an idle instance, or starts one (the cold path). A start
+// that has not finished by end (if not zero) or ctx's end goes on in the
+// background,
+// holding the caller's slot: get then returns a KindNotRun error, and the
+// start's instance is pooled (or its failure counted) when it ends. On any
+// other error get releases the slot.
+func (p *Pool) get(ctx context.Context, end time.Time) (*instance, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		p.release()
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
@@ -232,7 +384,41 @@ func (p *Pool) get(ctx context.Context) (*instance, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
-	return p.instantiate(ctx)
+
+	type started struct {
+		inst *instance
+		err  error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		inst, err := p.instantiate()
+		ch <- started{inst, err}
+	}()
+	var expired <-chan time.Time
+	if !end.IsZero() {
+		timer := time.NewTimer(time.Until(end))
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case s := <-ch:
+		if s.err != nil {
+			p.release()
+		}
+		return s.inst, s.err
+	case <-ctx.Done():
+	case <-expired:
+	}
+	go func() {
+		s := <-ch
+		if s.err != nil {
+			p.failedStart(p.fail(s.err))
+		} else {
+			p.put(s.inst)
+		}
+		p.release()
+	}()
+	return nil, p.callError(KindNotRun, errors.New("a new instance was still starting at the deadline; it goes on starting"))
 }
 
 // put returns a healthy instance to the pool.
@@ -248,24 +434,57 @@ func (p *Pool) put(inst *instance) {
 	}
 }
 
+// Warm makes sure the pool has an idle instance, starting one if there is
+// none and waiting for it (at most Limits.InitDeadline; ctx only bounds the
+// wait for a free slot). A failed start is returned as a *CallError and
+// counts for the breaker like a failed call. The upload checks use it so
+// that a slow cold start is judged against Limits.InitDeadline, not against
+// a call's deadline; a server may use it to warm a namespace's pool.
+func (p *Pool) Warm(ctx context.Context) error {
+	if err := p.admit(); err != nil {
+		return err
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		p.settle(nil, true)
+		return ctx.Err()
+	}
+	defer p.release()
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle > 0 {
+		p.settle(nil, true)
+		return nil
+	}
+	inst, err := p.instantiate()
+	if err != nil {
+		err = p.fail(err)
+		p.settle(err, false)
+		return err
+	}
+	p.settle(nil, true) // a start is no verdict on resolve
+	p.put(inst)
+	return nil
+}
+
 // compiledModule compiles the module in the engine of the pool's memory
 // limit, once. With the shared compilation cache this is a cache hit: only
 // decoding and validation run again.
-func (p *Pool) compiledModule(ctx context.Context) (*engine, wazero.CompiledModule, error) {
+func (p *Pool) compiledModule() (*engine, wazero.CompiledModule, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.compiled != nil || p.compErr != nil {
 		return p.engine, p.compiled, p.compErr
 	}
+	ctx := context.Background()
 	e, err := p.module.rt.engine(ctx, p.limits.MemoryPages)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := e.rt.CompileModule(ctx, p.module.wasm)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
 		// Deterministic (e.g. the module's minimum memory exceeds the
 		// limit): remember it rather than recompile on every call.
 		p.compErr = p.callError(KindInstantiate, fmt.Errorf("memory limit %d pages: %w", p.limits.MemoryPages, err))
@@ -275,38 +494,48 @@ func (p *Pool) compiledModule(ctx context.Context) (*engine, wazero.CompiledModu
 	return e, c, nil
 }
 
-// instantiate makes a new instance and runs _initialize and init, all
-// within Limits.InitDeadline.
-func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
-	e, compiled, err := p.compiledModule(ctx)
+// instantiate makes a new instance and runs the start function,
+// _initialize and init, all within Limits.InitDeadline. It does not depend
+// on a caller: a start that outlives its caller goes on (see get).
+func (p *Pool) instantiate() (*instance, error) {
+	e, compiled, err := p.compiledModule()
 	if err != nil {
 		return nil, err
 	}
 	p.stats.coldStarts.Add(1)
 	inst := &instance{pool: p, random: newRand()}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, p.limits.InitDeadline)
-	defer cancel()
-	ctx = context.WithValue(ctx, instanceKey{}, inst)
+	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	b := budget{deadline: time.Now().Add(p.limits.InitDeadline)}
 
-	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, memoryAllocator), compiled, moduleConfig(inst.random, &inst.stderr))
+	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(inst.ctx, memoryAllocator), compiled, moduleConfig(inst.random, &inst.stderr))
 	if err != nil {
-		return nil, inst.classify(parent, KindInstantiate, err)
+		return nil, inst.classify(KindInstantiate, err)
 	}
 	inst.mod = mod
 	inst.resolve = mod.ExportedFunction(exportResolve)
-	for _, name := range []string{exportInitialize, exportInit} {
+	inst.fuel, _ = mod.ExportedGlobal(meter.FuelExport).(api.MutableGlobal)
+	inst.stack, _ = mod.ExportedGlobal(meter.StackExport).(api.MutableGlobal)
+	if inst.resolve == nil || inst.fuel == nil || inst.stack == nil {
+		inst.close()
+		return nil, p.callError(KindInstantiate, errors.New("the module lacks the sandbox's exports"))
+	}
+	for _, name := range []string{meter.StartExport, exportInitialize, exportInit} {
 		fn := mod.ExportedFunction(name)
 		if fn == nil {
 			continue
 		}
 		inst.random.Seed(randSeed)
-		results, err := fn.Call(ctx)
+		inst.arm(b)
+		results, err := fn.Call(inst.ctx)
+		inst.budget = budget{}
 		if err != nil {
 			inst.close()
-			return nil, inst.classify(parent, KindInit, fmt.Errorf("%s: %w", name, err))
+			if name == meter.StartExport {
+				name = "the start function"
+			}
+			return nil, inst.classify(KindInit, fmt.Errorf("%s: %w", name, err))
 		}
-		if len(results) == 1 && int32(results[0]) != 0 {
+		if len(results) == 1 && int32(results[0]) != 0 && name == exportInit {
 			inst.close()
 			ce := p.callError(KindInit, nil)
 			ce.Status, ce.Stderr = abi.Status(int32(results[0])), inst.stderr.String()
@@ -316,25 +545,24 @@ func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-// call runs resolve once, within Limits.Deadline.
-func (inst *instance) call(ctx context.Context, in abi.Input) (Result, error) {
+// call runs resolve once, within b.
+func (inst *instance) call(in abi.Input, b budget) (Result, error) {
 	p := inst.pool
 	inst.frame = abi.AppendInput(inst.frame[:0], in)
 	inst.output, inst.outputOverflow, inst.logLines = nil, false, 0
 	inst.stderr.Reset()
 	inst.random.Seed(randSeed)
 
-	cctx, cancel := context.WithTimeout(ctx, p.limits.Deadline)
-	defer cancel()
-	cctx = context.WithValue(cctx, instanceKey{}, inst)
+	inst.arm(b)
 	inst.inResolve = true
-	inst.stack[0] = api.EncodeU32(uint32(len(inst.frame)))
-	err := inst.resolve.CallWithStack(cctx, inst.stack[:])
+	inst.params[0] = api.EncodeU32(uint32(len(inst.frame)))
+	err := inst.resolve.CallWithStack(inst.ctx, inst.params[:])
 	inst.inResolve = false
+	inst.budget = budget{}
 	if err != nil {
-		return Result{}, inst.classify(ctx, KindTrap, err)
+		return Result{}, inst.classify(KindTrap, err)
 	}
-	status := abi.Status(api.DecodeI32(inst.stack[0]))
+	status := abi.Status(api.DecodeI32(inst.params[0]))
 	if inst.outputOverflow {
 		return Result{}, p.callError(KindBadOutput, fmt.Errorf("output exceeds %d bytes", p.limits.MaxOutputBytes))
 	}
@@ -353,25 +581,23 @@ func (inst *instance) call(ctx context.Context, in abi.Input) (Result, error) {
 	return Result{}, ce
 }
 
-// classify turns an error from wazero into a *CallError. parent is the
-// caller's context, without the per-call deadline: if it ended, the call was
-// canceled, whatever wazero reports. fallback is the kind of any other error
-// (a trap during a call, a failure during instantiation or init).
-func (inst *instance) classify(parent context.Context, fallback ErrorKind, err error) *CallError {
+// classify turns an error from wazero into a *CallError. fallback is the
+// kind of any error that is not a check-in's verdict or an exit (a trap
+// during a call, a failure during instantiation or init).
+func (inst *instance) classify(fallback ErrorKind, err error) *CallError {
 	kind := fallback
 	var exit *sys.ExitError
 	switch {
-	case parent.Err() != nil:
+	case errors.Is(err, errDeadline):
+		kind = KindTimeout
+	case errors.Is(err, errCallerDone):
 		kind = KindCanceled
-	case errors.As(err, &exit):
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
-			kind = KindTimeout
-		default:
-			if fallback == KindTrap {
-				kind = KindExit
-			}
+	case errors.Is(err, errStackBudget):
+		if fallback == KindTrap {
+			kind = KindTrap
 		}
+	case errors.As(err, &exit) && fallback == KindTrap:
+		kind = KindExit
 	}
 	ce := inst.pool.callError(kind, err)
 	ce.Stderr = inst.stderr.String()

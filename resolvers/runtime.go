@@ -21,8 +21,15 @@ type Options struct {
 	// must be private to this process.
 	CacheDir string
 	// Logger receives the runtime's and the guests' log lines (the guest's
-	// log host call). Nil: discard.
+	// log host call), and the pools' failures and breaker changes, each
+	// with the namespace. Nil: discard.
 	Logger *slog.Logger
+	// MaxLimits are the cluster admin's caps on every namespace's limits:
+	// [Runtime.CheckLimits] refuses limits above them, and [NewPool] lowers
+	// them to the caps. Zero fields take [DefaultCapMemoryPages],
+	// [DefaultCapDeadline] and [DefaultCapInitDeadline]; MaxOutputBytes and
+	// MaxInstances are not capped when zero.
+	MaxLimits Limits
 }
 
 // Runtime compiles resolver modules and hosts their instance pools. It is
@@ -35,6 +42,7 @@ type Options struct {
 type Runtime struct {
 	logger *slog.Logger
 	cache  wazero.CompilationCache
+	caps   Limits
 
 	mu      sync.Mutex
 	engines map[uint32]*engine // by memory limit in pages
@@ -50,7 +58,7 @@ type engine struct {
 
 // NewRuntime returns a runtime. Close it to release compiled code.
 func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
-	r := &Runtime{logger: opts.Logger, engines: map[uint32]*engine{}}
+	r := &Runtime{logger: opts.Logger, caps: capsOf(opts.MaxLimits), engines: map[uint32]*engine{}}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,8 +93,9 @@ func (r *Runtime) engine(ctx context.Context, pages uint32) (*engine, error) {
 	if e, ok := r.engines[pages]; ok {
 		return e, nil
 	}
+	// No WithCloseOnContextDone: the instrumented module checks in with
+	// the host instead (meter.go, RATIONALE.md).
 	cfg := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(pages).
 		WithCompilationCache(r.cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
@@ -104,6 +113,9 @@ func instantiateHostModules(ctx context.Context, rt wazero.Runtime) error {
 		return err
 	}
 	if _, err := concordHostModule(rt).Instantiate(ctx); err != nil {
+		return err
+	}
+	if _, err := meterHostModule(rt).Instantiate(ctx); err != nil {
 		return err
 	}
 	_, err := envHostModule(rt).Instantiate(ctx)
@@ -143,6 +155,24 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.engines = nil
 	errs = append(errs, r.cache.Close(ctx))
 	return errors.Join(errs...)
+}
+
+// Caps returns the runtime's caps on namespace limits ([Options].MaxLimits
+// with defaults applied).
+func (r *Runtime) Caps() Limits { return r.caps }
+
+// CheckLimits reports limits a namespace may not have: invalid ones
+// ([Limits.Validate]) and, wrapping [ErrLimitExceeded], those above the
+// runtime's caps. Zero fields count as their defaults. The server calls it
+// when an admin sets a namespace's resolver limits.
+func (r *Runtime) CheckLimits(l Limits) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if over := l.exceeding(r.caps); len(over) > 0 {
+		return fmt.Errorf("%w: %s", ErrLimitExceeded, strings.Join(over, ", "))
+	}
+	return nil
 }
 
 func (r *Runtime) isClosed() bool {

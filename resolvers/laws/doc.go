@@ -18,10 +18,13 @@
 // # Laws
 //
 //   - [LawABI]: every call returns a status. A trap, a timeout, a
-//     proc_exit, an invalid status or an oversized output on a sample is
-//     reported with the input that caused it. After a timeout (or a module
-//     that cannot even start an instance) Check stops: each further input
-//     would cost a full deadline.
+//     proc_exit, an invalid status or an oversized output on a sample, or
+//     an instance that cannot start (a start function or init that fails
+//     or runs past the init deadline, an initial memory above the limit),
+//     is reported with the input that caused it. A timeout is tried once
+//     more on a new instance. After a timeout (or a module that cannot even
+//     start an instance) Check stops: each further input would cost a full
+//     deadline.
 //   - [LawDeterminism]: each set is resolved on a fresh instance, then
 //     twice on a warm one that has served every earlier set; the three
 //     (status, output) pairs must be equal. A module that keeps state
@@ -44,8 +47,10 @@
 //
 // # Refusal and warnings
 //
-// Determinism and order-insensitivity refuse an upload ([Report.Refused]):
-// in on_write mode every replica resolves the siblings it holds on its own,
+// The ABI, determinism and order-insensitivity refuse an upload
+// ([Report.Refused]). A module that fails on the uploader's own samples
+// would fail in production, each failure costing a deadline. And in
+// on_write mode every replica resolves the siblings it holds on its own,
 // in whatever order they arrived and on whichever instance is idle, and the
 // results must converge to one version. A module whose result depends on
 // order or on the instance's history makes replicas diverge, and each
@@ -63,13 +68,14 @@
 // the cluster. Usually that is a bug in the merge; sometimes (a counter that
 // sums) it is intended.
 //
-// An ABI violation is reported but does not refuse the upload by itself: a
-// failed call keeps the siblings (nothing is lost) and the circuit breaker
-// limits the cost. The server may choose to refuse it anyway.
+// Check runs the module under [Options].Limits, which must be the
+// namespace's: a module is accepted for the deadline and memory it will
+// have.
 //
 // # Cost
 //
-// Each set costs a cold start and at most about 30 calls; with the defaults a
-// check of a small module takes milliseconds. Check runs one call at a time
+// Each set costs a cold start ([resolvers.Pool.Warm], judged against the
+// init deadline) and at most about 30 calls; with the defaults a check of a
+// small module takes milliseconds. Check runs one call at a time
 // on two pools of its own, closed when it returns.
 package laws

@@ -16,7 +16,8 @@ type Law string
 // The laws, in the order Check reports them.
 const (
 	// LawABI: every call ends with a status; no trap, timeout, exit, invalid
-	// status or oversized output on the samples.
+	// status or oversized output on the samples, and an instance starts
+	// within the namespace's limits. Refuses an upload.
 	LawABI Law = "abi"
 	// LawDeterminism: a fresh instance, a warm (pooled) instance and repeated
 	// calls give the same status and output. Refuses an upload.
@@ -37,11 +38,13 @@ func Laws() []Law {
 	return []Law{LawABI, LawDeterminism, LawOrderInsensitivity, LawIdempotence, LawAssociativity}
 }
 
-// Refuses reports whether a violation of l refuses an upload: determinism
-// and order-insensitivity (replicas resolving independently would diverge).
-// Violations of the other laws are warnings.
+// Refuses reports whether a violation of l refuses an upload: the ABI (a
+// module that fails on its own samples would fail in production, each
+// failure costing a deadline), determinism and order-insensitivity
+// (replicas resolving independently would diverge). Violations of the
+// other laws are warnings.
 func (l Law) Refuses() bool {
-	return l == LawDeterminism || l == LawOrderInsensitivity
+	return l == LawABI || l == LawDeterminism || l == LawOrderInsensitivity
 }
 
 // DefaultMaxInputs is the number of sibling sets Check tries when
@@ -57,8 +60,11 @@ type Options struct {
 	// Seed selects the sibling sets (which samples, timestamps, orders).
 	// The same module, samples and options always give the same report.
 	Seed uint64
-	// Limits are the namespace's. MaxInstances is ignored: Check runs one
-	// call at a time.
+	// Limits must be the namespace's: its deadline (the tighter of its
+	// read and write deadlines), memory pages and output cap, so that a
+	// module is checked under the limits it will run with. Zero fields take
+	// the resolvers defaults; the runtime's caps apply. MaxInstances is
+	// ignored: Check runs one call at a time.
 	Limits resolvers.Limits
 	// Namespace is the namespace the module is checked for; guests see it
 	// in the input frame.
@@ -112,8 +118,8 @@ type Report struct {
 	Undecided map[Law]int
 }
 
-// Refused reports whether the module must be refused: determinism or
-// order-insensitivity failed. Other violations are warnings.
+// Refused reports whether the module must be refused: the ABI, determinism
+// or order-insensitivity failed. Other violations are warnings.
 func (r Report) Refused() bool {
 	return slices.ContainsFunc(r.Violations, func(v Violation) bool { return v.Law.Refuses() })
 }

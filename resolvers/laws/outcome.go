@@ -41,6 +41,22 @@ func resolve(ctx context.Context, pool *resolvers.Pool, sibs []abi.Sibling) (out
 	return outcome{}, fmt.Errorf("laws: %w", err)
 }
 
+// warm starts an instance on pool if it has none idle: a failure to start
+// is an outcome, like a failed call.
+func warm(ctx context.Context, pool *resolvers.Pool) (outcome, error) {
+	err := pool.Warm(ctx)
+	var ce *resolvers.CallError
+	switch {
+	case err == nil:
+		return outcome{}, nil
+	case ctx.Err() != nil:
+		return outcome{}, ctx.Err()
+	case errors.As(err, &ce) && ce.Kind != resolvers.KindCanceled:
+		return outcome{fail: ce}, nil
+	}
+	return outcome{}, fmt.Errorf("laws: %w", err)
+}
+
 // checkKey is the key of every input Check sends.
 var checkKey = []byte("concord-laws-check")
 
@@ -83,7 +99,7 @@ func (o outcome) haltsCheck() bool {
 		return false
 	}
 	switch o.fail.Kind {
-	case resolvers.KindTimeout, resolvers.KindInstantiate, resolvers.KindInit:
+	case resolvers.KindTimeout, resolvers.KindInstantiate, resolvers.KindInit, resolvers.KindNotRun:
 		return true
 	}
 	return false
@@ -104,7 +120,9 @@ func describeFailure(ce *resolvers.CallError, where string) string {
 	case resolvers.KindInstantiate:
 		b.WriteString("could not be instantiated")
 	case resolvers.KindInit:
-		b.WriteString("failed in init")
+		b.WriteString("failed to start (start function, _initialize or init)")
+	case resolvers.KindNotRun:
+		b.WriteString("could not run in time")
 	case resolvers.KindBadStatus:
 		fmt.Fprintf(&b, "returned status %d (not an ABI v1 status)", int32(ce.Status))
 	case resolvers.KindBadOutput:

@@ -38,6 +38,10 @@ func BenchmarkSetUnion(b *testing.B) {
 	guesttest.BenchSetUnion(b, setUnion.Wasm(b))
 }
 
+func BenchmarkSetUnionLarge(b *testing.B) {
+	guesttest.BenchSetUnionLarge(b, setUnion.Wasm(b))
+}
+
 // TestFeatures checks config, log, defer, error, a throw (env.abort: a trap
 // with the message) and an output over the cap.
 func TestFeatures(t *testing.T) {

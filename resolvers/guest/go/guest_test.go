@@ -33,6 +33,10 @@ func BenchmarkSetUnion(b *testing.B) {
 	guesttest.BenchSetUnion(b, setUnion.Wasm(b))
 }
 
+func BenchmarkSetUnionLarge(b *testing.B) {
+	guesttest.BenchSetUnionLarge(b, setUnion.Wasm(b))
+}
+
 // TestFeatures checks Config (read in package init), Log, Defer, Fail, the
 // recovery of a panic (ERROR, with the panic on stderr) and an output over
 // the cap.

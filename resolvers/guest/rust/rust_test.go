@@ -75,6 +75,10 @@ func BenchmarkSetUnion(b *testing.B) {
 	guesttest.BenchSetUnion(b, setUnion.Wasm(b))
 }
 
+func BenchmarkSetUnionLarge(b *testing.B) {
+	guesttest.BenchSetUnionLarge(b, setUnion.Wasm(b))
+}
+
 // TestFeatures checks config, log, Defer, Error, a panic (logged, then a
 // trap) and an output over the cap.
 func TestFeatures(t *testing.T) {

@@ -1,13 +1,15 @@
-// Package wasmbin reads the import and export sections of a WebAssembly
-// binary: just enough to check the resolver ABI on things wazero's
-// CompiledModule does not report (exported globals, imported tables, globals
-// and tags). Full validation is left to wazero.
+// Package wasmbin reads and re-encodes the parts of a WebAssembly binary
+// the resolver runtime needs: the import and export sections (to check the
+// resolver ABI on things wazero's CompiledModule does not report: exported
+// globals, imported tables, globals and tags), the function signatures and
+// bodies (to check a module's shape before compiling it), and an
+// instruction decoder that mirrors wazero's (for the sandbox's rewriting,
+// package meter). Full validation is left to wazero.
 //
 // The package is pure and never panics on malformed input.
 package wasmbin
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 )
@@ -45,12 +47,15 @@ func (k Kind) String() string {
 type Import struct {
 	Module, Name string
 	Kind         Kind
+	// Index is a function import's type index (0 for other kinds).
+	Index uint32
 }
 
 // Export is one entry of the export section.
 type Export struct {
-	Name string
-	Kind Kind
+	Name  string
+	Kind  Kind
+	Index uint32
 }
 
 // Sections holds what Parse extracts.
@@ -70,49 +75,14 @@ var (
 	componentTail = []byte{0x0d, 0x00, 0x01, 0x00} // version 0xd, layer 1
 )
 
-// Section ids.
-const (
-	sectionImport = 2
-	sectionExport = 7
-)
-
-// Parse reads the header, the import section and the export section of b.
+// Parse reads the header, the import section and the export section of b
+// (with [Decode], which also checks the other sections' framing).
 func Parse(b []byte) (Sections, error) {
-	if len(b) < 8 || !bytes.Equal(b[:4], magic) {
-		return Sections{}, ErrNotWasm
+	m, err := Decode(b)
+	if err != nil {
+		return Sections{}, err
 	}
-	switch {
-	case bytes.Equal(b[4:8], componentTail):
-		return Sections{}, ErrComponent
-	case !bytes.Equal(b[4:8], coreVersion):
-		return Sections{}, fmt.Errorf("%w % x", ErrVersion, b[4:8])
-	}
-	var s Sections
-	r := reader{b: b, off: 8}
-	for r.off < len(r.b) {
-		id := r.byte()
-		size := r.u32()
-		body := r.take(size)
-		if r.err != nil {
-			return Sections{}, r.err
-		}
-		sr := reader{b: body}
-		switch id {
-		case sectionImport:
-			s.Imports = parseImports(&sr)
-		case sectionExport:
-			s.Exports = parseExports(&sr)
-		default:
-			continue
-		}
-		if sr.err == nil && sr.off != len(sr.b) {
-			sr.fail("section %d has %d trailing bytes", id, len(sr.b)-sr.off)
-		}
-		if sr.err != nil {
-			return Sections{}, sr.err
-		}
-	}
-	return s, nil
+	return Sections{Imports: m.Imports, Exports: m.Exports}, nil
 }
 
 func parseImports(r *reader) []Import {
@@ -122,7 +92,7 @@ func parseImports(r *reader) []Import {
 		imp := Import{Module: r.name(), Name: r.name(), Kind: Kind(r.byte())}
 		switch imp.Kind {
 		case KindFunc:
-			r.u32() // type index
+			imp.Index = uint32(r.u32())
 		case KindTable:
 			r.byte() // reference type
 			r.limits()
@@ -149,8 +119,7 @@ func parseExports(r *reader) []Export {
 	n := r.count(3) // name, kind, index: at least 3 bytes
 	out := make([]Export, 0, n)
 	for range n {
-		e := Export{Name: r.name(), Kind: Kind(r.byte())}
-		r.u32() // index
+		e := Export{Name: r.name(), Kind: Kind(r.byte()), Index: uint32(r.u32())}
 		if r.err != nil {
 			return nil
 		}

@@ -30,8 +30,8 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wasmbin.Sections{
-		Imports: []wasmbin.Import{{"concord", "log", wasmbin.KindFunc}, {"env", "mem", wasmbin.KindMemory}},
-		Exports: []wasmbin.Export{{"g", wasmbin.KindGlobal}, {"f", wasmbin.KindFunc}},
+		Imports: []wasmbin.Import{{Module: "concord", Name: "log", Kind: wasmbin.KindFunc}, {Module: "env", Name: "mem", Kind: wasmbin.KindMemory}},
+		Exports: []wasmbin.Export{{Name: "g", Kind: wasmbin.KindGlobal}, {Name: "f", Kind: wasmbin.KindFunc, Index: 1}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse = %+v, want %+v", got, want)

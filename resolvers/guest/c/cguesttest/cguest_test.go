@@ -21,14 +21,14 @@ import (
 
 // build compiles C sources with ../build.sh, failing (not skipping) when
 // the toolchain is missing.
-func build(t *testing.T, sources ...string) []byte {
+func build(t testing.TB, sources ...string) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("clang"); err != nil {
 		t.Fatalf("clang not found (%v): install it with apt-get install clang lld", err)
 	}
 	out := filepath.Join(t.TempDir(), "module.wasm")
 	args := append([]string{filepath.Join("..", "build.sh"), out}, sources...)
-	if msg, err := exec.CommandContext(t.Context(), "bash", args...).CombinedOutput(); err != nil {
+	if msg, err := exec.Command("bash", args...).CombinedOutput(); err != nil {
 		t.Fatalf("build.sh %s: %v\n%s", strings.Join(sources, " "), err, msg)
 	}
 	wasm, err := os.ReadFile(out)
@@ -176,4 +176,26 @@ func TestBuildIsReproducible(t *testing.T) {
 func TestExamplePassesTheUploadChecks(t *testing.T) {
 	t.Parallel()
 	guesttest.CheckLaws(t, build(t, filepath.Join("..", "example", "longest.c")), "apple", "banana", "fig", "plum", "")
+}
+
+// setUnion is the set-union example every guest language has.
+var setUnion = &guesttest.Module{Build: func(tb testing.TB, dir string) string {
+	out := filepath.Join(dir, "setunion.wasm")
+	if err := os.WriteFile(out, build(tb, filepath.Join("..", "example", "setunion.c")), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}}
+
+func TestExampleSetUnion(t *testing.T) {
+	t.Parallel()
+	guesttest.CheckSetUnion(t, setUnion.Wasm(t))
+}
+
+func BenchmarkSetUnion(b *testing.B) {
+	guesttest.BenchSetUnion(b, setUnion.Wasm(b))
+}
+
+func BenchmarkSetUnionLarge(b *testing.B) {
+	guesttest.BenchSetUnionLarge(b, setUnion.Wasm(b))
 }

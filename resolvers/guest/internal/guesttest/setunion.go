@@ -238,10 +238,19 @@ func Orders(siblings []abi.Sibling) [][]abi.Sibling {
 // BenchSetUnion measures a pooled resolve call of a set-union module on 3
 // siblings of 20 lines each (overlapping), and reports the module size.
 func BenchSetUnion(b *testing.B, wasm []byte) {
+	benchSetUnion(b, wasm, 20)
+}
+
+// BenchSetUnionLarge is BenchSetUnion on 3 siblings of 200 lines each.
+func BenchSetUnionLarge(b *testing.B, wasm []byte) {
+	benchSetUnion(b, wasm, 200)
+}
+
+func benchSetUnion(b *testing.B, wasm []byte, n int) {
 	p := NewPool(b, Compile(b, wasm, resolvers.Options{}), nil)
-	siblings := []abi.Sibling{Val(lines(0, 20)), Val(lines(10, 30)), Val(lines(20, 40))}
-	if got := Resolve(b, p, siblings); string(got.Value) != lines(0, 40) {
-		b.Fatalf("merge = %s %q, want %q", got.Status, got.Value, lines(0, 40))
+	siblings := []abi.Sibling{Val(lines(0, n)), Val(lines(n/2, n+n/2)), Val(lines(n, 2*n))}
+	if got := Resolve(b, p, siblings); string(got.Value) != lines(0, 2*n) {
+		b.Fatalf("merge = %s %q, want %q", got.Status, got.Value, lines(0, 2*n))
 	}
 	ctx := context.Background()
 	in := abi.Input{Key: []byte("k"), Siblings: siblings}
