@@ -121,7 +121,7 @@ const (
 	DefaultReadDeadline  = 50 * time.Millisecond
 	DefaultMemoryPages   = 256
 	MaxResolverDeadline  = 10 * time.Second
-	MaxMemoryPages       = 16384 // 1 GiB
+	MaxMemoryPages       = 1024 // 64 MiB, the resolver runtime's default cap (resolvers.DefaultCapMemoryPages)
 )
 
 // WithDefaults fills a resolver's unset limits.

@@ -140,7 +140,7 @@ func TestPeerPortIsForMembersOnly(t *testing.T) {
 
 	other := newCerts(t)
 	outsiders := map[string]peer.HTTPClient{
-		"h2c":                         peer.NewPlaintextClient(nil),
+		"plaintext":                   peer.NewPlaintextClient(nil),
 		"TLS without a certificate":   peer.NewTLSClient(c.tlsConfig(nil), nil),
 		"a certificate of another CA": peer.NewTLSClient(other.tlsConfig(ptr(other.node("n3", time.Now()))), nil),
 	}

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,6 +203,13 @@ func serveHTTP(ctx context.Context, lis net.Listener, c listenerConfig) error {
 		},
 		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
 	}
+	// http.Server.Shutdown waits for a connection that has sent no request
+	// yet until it is 5 s old. An HTTP/1.1 client (peer calls) leaves such
+	// connections behind when it dials for a call that another connection
+	// then serves; fresh closes them at shutdown, so the drain waits for
+	// requests, not for idle sockets.
+	fresh := newFreshConns()
+	hs.ConnState = fresh.track
 	lis = newLimitListener(lis, c.name, l.MaxConns, c.log)
 	done := make(chan error, 1)
 	go func() {
@@ -221,6 +229,8 @@ func serveHTTP(ctx context.Context, lis net.Listener, c listenerConfig) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.drain)
 	defer cancel()
+	hs.SetKeepAlivesEnabled(false)
+	fresh.closeAll()
 	err := hs.Shutdown(shutdownCtx)
 	if err != nil {
 		// Connections still busy after the drain (streams) are cut.
@@ -247,4 +257,32 @@ func (h nodeHealth) Check(ctx context.Context, req *grpchealth.CheckRequest) (*g
 		res.Status = grpchealth.StatusNotServing
 	}
 	return res, err
+}
+
+// freshConns tracks the connections that have not sent a request yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func newFreshConns() *freshConns { return &freshConns{conns: map[net.Conn]bool{}} }
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == http.StateNew {
+		f.conns[c] = true
+	} else {
+		delete(f.conns, c)
+	}
+}
+
+// closeAll closes every connection that has sent no request yet.
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
 }

@@ -38,9 +38,9 @@ func (r *Registry) Resolve(ctx context.Context, ns meta.Namespace, key []byte, o
 	for i, s := range sibs {
 		in.Siblings[i] = abi.Sibling{Value: s.Value, Tombstone: s.Tombstone, Timestamp: s.Timestamp}
 	}
-	callCtx, cancel := context.WithTimeout(ctx, deadline)
-	res, err := p.Resolve(callCtx, in)
-	cancel()
+	// The deadline is the module's own: running past it counts toward
+	// the breaker. ctx ending first (the client gave up) does not.
+	res, err := p.ResolveWithin(ctx, in, deadline)
 	if err != nil {
 		r.failed(ns, err)
 		return dvv.Sibling{}, false
@@ -62,7 +62,10 @@ func (r *Registry) Resolve(ctx context.Context, ns meta.Namespace, key []byte, o
 
 func (r *Registry) failed(ns meta.Namespace, err error) {
 	r.failures.Add(1)
-	if !errors.Is(err, resolvers.ErrBreakerOpen) {
+	var ce *resolvers.CallError
+	// The pool logs its call failures itself, with the namespace and the
+	// module; an open breaker is logged when it opens.
+	if !errors.Is(err, resolvers.ErrBreakerOpen) && !errors.As(err, &ce) {
 		r.cfg.Logger.Warn("resolver failed; siblings kept", "namespace", ns.Name, "resolver", ns.Resolver.Name, "err", err)
 	}
 }

@@ -121,10 +121,18 @@ func checkLaws(ctx context.Context, rt *resolvers.Runtime, mod *resolvers.Module
 	for i, v := range u.Samples {
 		samples[i] = v
 	}
+	// The checks run under the limits the module will run under: a module
+	// that needs more memory or time than the namespace gives it fails
+	// here, not on every write.
+	res := u.Resolver.WithDefaults()
+	limits := resolvers.Limits{Deadline: min(res.WriteDeadline, res.ReadDeadline), MemoryPages: res.MemoryPages}
+	if err := rt.CheckLimits(limits); err != nil {
+		return Report{}, errs.Invalid("memory_pages", "%v", err)
+	}
 	rep, err := laws.Check(ctx, rt, mod, samples, laws.Options{
 		Namespace: u.Namespace,
 		Config:    u.Resolver.Config,
-		Limits:    resolvers.Limits{Deadline: meta.MaxResolverDeadline / 10},
+		Limits:    limits,
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("registry: law checks: %w", err)
