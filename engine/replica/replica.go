@@ -22,12 +22,16 @@ import (
 
 const lockStripes = 1024
 
+// stripes are the locks of one namespace's keys (or of the hints).
+type stripes [lockStripes]sync.Mutex
+
 // Store is the local replica of every object this node holds. It is safe for
 // concurrent use.
 type Store struct {
 	eng        storage.Engine
 	partitions int
-	locks      [lockStripes]sync.Mutex
+	hintLocks  stripes
+	keyLocks   sync.Map // storage namespace → *stripes
 	hintCount  atomic.Int64
 	observer   Observer
 	resolve    ResolveHook
@@ -49,7 +53,19 @@ func New(eng storage.Engine, q int, obs Observer) (*Store, error) {
 }
 
 func (s *Store) hintLock(k []byte) *sync.Mutex {
-	return &s.locks[xxh3.Hash(k)%lockStripes]
+	return &s.hintLocks[xxh3.Hash(k)%lockStripes]
+}
+
+// keyLock returns the lock a key's read-modify-write holds. Each namespace
+// has stripes of its own: what runs under a key's lock (an on_write
+// resolver at a merge) can hold up keys of its own namespace only, never
+// another tenant's.
+func (s *Store) keyLock(ns string, key []byte) *sync.Mutex {
+	v, ok := s.keyLocks.Load(ns)
+	if !ok {
+		v, _ = s.keyLocks.LoadOrStore(ns, new(stripes))
+	}
+	return &v.(*stripes)[keys.Hash(ns, key)%lockStripes]
 }
 
 // Partition returns the partition of a key.
@@ -85,7 +101,7 @@ func (s *Store) get(k []byte) (dvv.Object, error) {
 func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object) (dvv.Object, error)) (dvv.Object, error) {
 	p := s.Partition(ns, key)
 	k := keys.Data(p, ns, key)
-	mu := &s.locks[keys.Hash(ns, key)%lockStripes]
+	mu := s.keyLock(ns, key)
 	mu.Lock()
 	defer mu.Unlock()
 	old, err := s.eng.Get(k)
@@ -193,7 +209,7 @@ func (s *Store) DeleteIfEqual(ns string, key []byte, obj dvv.Object) (bool, erro
 	}
 	p := s.Partition(ns, key)
 	k := keys.Data(p, ns, key)
-	mu := &s.locks[keys.Hash(ns, key)%lockStripes]
+	mu := s.keyLock(ns, key)
 	mu.Lock()
 	defer mu.Unlock()
 	old, err := s.eng.Get(k)

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/replica"
 	"github.com/concord-kv/concord/engine/storage/memory"
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 func newStore(t *testing.T, obs replica.Observer) *replica.Store {
@@ -220,5 +223,49 @@ func TestGetWithHintsMergesTheKeysHintsOfEveryOwner(t *testing.T) {
 	}
 	if plain, _ := s.Get("ns", k); !plain.Equal(own) {
 		t.Fatal("Get must answer the replica alone")
+	}
+}
+
+// TestSlowMergeHoldsUpNoOtherNamespace: while a merge in one namespace
+// is stuck in its resolve hook (an on_write resolver that loops until its
+// deadline), a write to another namespace's key goes through, even one
+// whose hash lands on the same stripe number.
+func TestSlowMergeHoldsUpNoOtherNamespace(t *testing.T) {
+	t.Parallel()
+	s, err := replica.New(memory.New(), 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.SetResolveHook(func(ns string, _ []byte, _, merged dvv.Object, _ bool) dvv.Object {
+		if ns == "slow" {
+			close(entered)
+			<-release
+		}
+		return merged
+	})
+	slowKey := []byte("k")
+	other := []byte(nil)
+	for i := 0; other == nil; i++ { // a key of "fast" on the same stripe number
+		if k := fmt.Appendf(nil, "f%d", i); keys.Hash("fast", k)%1024 == keys.Hash("slow", slowKey)%1024 {
+			other = k
+		}
+	}
+	a := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("1")})
+	b := dvv.Object{}.Update("b", dvv.Clock{}, dvv.Sibling{Value: []byte("2")})
+	if _, err := s.Merge("slow", slowKey, a, false); err != nil {
+		t.Fatal(err)
+	}
+	merged := make(chan error, 1)
+	go func() { _, err := s.Merge("slow", slowKey, b, false); merged <- err }() // two siblings: the hook runs
+	<-entered
+	done := make(chan error, 1)
+	go func() { _, err := s.Merge("fast", other, a, false); done <- err }()
+	if err := wait.Within(t.Context(), 10*time.Second, func() bool { return len(done) == 1 }); err != nil {
+		t.Errorf("a write to another namespace waited for the stuck merge: %v", err)
+	}
+	close(release)
+	if err := <-merged; err != nil {
+		t.Error(err)
 	}
 }
