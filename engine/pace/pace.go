@@ -104,7 +104,7 @@ func (c *Controller) steady() (time.Duration, bool) {
 	return low, true
 }
 
-// TickInterval is how often a Pacer ticks.
+// TickInterval is how often a Pacer is ticked.
 const TickInterval = 250 * time.Millisecond
 
 // Pacer measures foreground latency and paces background limiters. Its
@@ -115,7 +115,8 @@ type Pacer struct {
 	limiters []*Limiter
 }
 
-// New returns a pacer at full share; call Run to make it tick.
+// New returns a pacer at full share. Call Tick every TickInterval (the
+// node runs it in a loop of package loop).
 func New() *Pacer { return &Pacer{ctl: NewController()} }
 
 // Observe records one foreground request's latency.
@@ -131,20 +132,6 @@ func (p *Pacer) Share() float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ctl.Share()
-}
-
-// Run ticks every TickInterval until ctx ends.
-func (p *Pacer) Run(ctx context.Context) {
-	t := time.NewTicker(TickInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			p.Tick()
-		}
-	}
 }
 
 // Tick ends a tick now and applies the new share to every limiter.
