@@ -40,7 +40,16 @@ type Client struct {
 	mu      sync.Mutex
 	clients map[string]peerv1connect.PeerServiceClient // by address
 
-	co coalescer // Replicate calls waiting to share a request (coalesce.go)
+	// Calls waiting to share a request (coalesce.go).
+	replicates coalescer[replicateKey, []*peerv1.KeyObject, bool]
+	reads      coalescer[string, *peerv1.ReadRequest, []byte] // by address
+}
+
+// replicateKey is what Replicate calls that share a request have in common.
+type replicateKey struct {
+	addr  string
+	sync  bool
+	owner string
 }
 
 // PeerConnsPerNode is the most connections a node opens to one other node:
@@ -95,7 +104,67 @@ type tlsClient struct{ *http.Client }
 
 // NewClient returns a Client for node self.
 func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
-	return &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
+	c := &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
+	c.replicates = coalescer[replicateKey, []*peerv1.KeyObject, bool]{
+		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes,
+	}
+	c.reads = coalescer[string, *peerv1.ReadRequest, []byte]{
+		send: c.sendReads, maxSize: batchBytes,
+		// At most MaxReadsPerRequest reads, and batchBytes of keys.
+		size: func(r *peerv1.ReadRequest) int {
+			return max(len(r.Namespace)+len(r.Key), batchBytes/MaxReadsPerRequest)
+		},
+	}
+	return c
+}
+
+// sendReplicate is one Replicate request of several calls' objects.
+func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, deadline time.Time) ([]bool, error) {
+	var objs []*peerv1.KeyObject
+	for _, p := range parts {
+		objs = append(objs, p...)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	res, err := c.at(key.addr).Replicate(ctx, &peerv1.ReplicateRequest{From: c.self, Objects: objs, Sync: key.sync, IntendedOwner: key.owner})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(parts))
+	for i := range out {
+		out[i] = res.GetDurable()
+	}
+	return out, nil
+}
+
+// sendReads is one Read request, or a ReadMany of several calls' keys.
+func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline time.Time) ([][]byte, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	pc := c.at(addr)
+	if len(reads) == 1 {
+		res, err := pc.Read(ctx, reads[0])
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{res.GetObject()}, nil
+	}
+	res, err := pc.ReadMany(ctx, &peerv1.ReadManyRequest{Reads: reads})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.GetObjects()) != len(reads) {
+		return nil, malformed(addr, fmt.Errorf("%d objects for %d reads", len(res.GetObjects()), len(reads)))
+	}
+	return res.GetObjects(), nil
+}
+
+func objectsSize(objs []*peerv1.KeyObject) int {
+	n := 0
+	for _, ko := range objs {
+		n += len(ko.Namespace) + len(ko.Key) + len(ko.Object)
+	}
+	return n
 }
 
 func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
@@ -109,6 +178,11 @@ func (c *Client) clientAddr(id string) (string, peerv1connect.PeerServiceClient,
 	if !ok {
 		return "", nil, fmt.Errorf("%w: no address known for node %s", ErrNoAnswer, id)
 	}
+	return addr, c.at(addr), nil
+}
+
+// at returns the client that calls addr.
+func (c *Client) at(addr string) peerv1connect.PeerServiceClient {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	pc, ok := c.clients[addr]
@@ -121,7 +195,7 @@ func (c *Client) clientAddr(id string) (string, peerv1connect.PeerServiceClient,
 			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
-	return addr, pc, nil
+	return pc
 }
 
 // Replicate sends objects to node to for Local.Apply: it merges them into
@@ -138,7 +212,7 @@ func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync b
 	}
 	parts := slices.Collect(batches(objs))
 	if len(parts) == 1 {
-		return c.replicateCoalesced(ctx, pc, queueKey{addr: addr, sync: sync, owner: intendedOwner}, parts[0])
+		return c.replicates.do(ctx, replicateKey{addr: addr, sync: sync, owner: intendedOwner}, parts[0])
 	}
 	durable = true
 	for _, part := range parts {
@@ -154,17 +228,18 @@ func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync b
 }
 
 // Read returns node to's replica of a key (Local.ReadLocal); the zero
-// object if it holds none.
+// object if it holds none. Concurrent reads of one node share a ReadMany
+// request (coalesce.go).
 func (c *Client) Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error) {
-	pc, err := c.client(to)
+	addr, _, err := c.clientAddr(to)
 	if err != nil {
 		return dvv.Object{}, err
 	}
-	res, err := pc.Read(ctx, &peerv1.ReadRequest{Namespace: ns, Key: key})
+	raw, err := c.reads.do(ctx, addr, &peerv1.ReadRequest{Namespace: ns, Key: key})
 	if err != nil {
 		return dvv.Object{}, err
 	}
-	obj, err := decodeObject(res.GetObject())
+	obj, err := decodeObject(raw)
 	if err != nil {
 		return dvv.Object{}, malformed(to, err)
 	}

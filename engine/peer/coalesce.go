@@ -5,24 +5,22 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
-	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
 )
 
-// Replication coalescing. Under load a node sends many small Replicate
-// calls to each peer at once, one per write it coordinates; each costs an
-// HTTP request, a handful of syscalls on both sides and, when synced, a
-// WAL sync on the receiver. Calls to the same peer with the same sync flag
-// and intended owner therefore share requests: while [sendersPerQueue]
-// requests are in flight, new calls wait in a queue, and the next request
-// carries every call waiting (up to [batchBytes]); the receiver merges
-// them and syncs once. An idle queue sends at once, so a lone call waits
-// for nothing.
+// Call coalescing. Under load a node makes many small calls to each peer
+// at once, one per request it coordinates: a Replicate per write, a Read
+// per get. Each costs an HTTP request, a handful of syscalls on both sides
+// and, for a synced Replicate, a WAL sync on the receiver. Calls of one
+// kind to one peer (for Replicate: with the same sync flag and intended
+// owner) therefore share requests: while [sendersPerQueue] requests are in
+// flight, new calls wait in a queue, and the next request carries every
+// call waiting (up to a size); the receiver answers them together (and
+// syncs once). An idle queue sends at once, so a lone call waits for
+// nothing.
 //
 // A request of several calls that fails with an error the receiver
 // answered (not [ErrNoAnswer]) is sent again call by call, so one call's
-// bad object cannot fail another's.
+// bad input cannot fail another's.
 
 // sendersPerQueue is how many requests a queue keeps in flight.
 const sendersPerQueue = 2
@@ -30,122 +28,136 @@ const sendersPerQueue = 2
 // noDeadline bounds a coalesced request when a call in it has no deadline.
 const noDeadline = time.Minute
 
-type queueKey struct {
-	addr  string
-	sync  bool
-	owner string
+// A coalescer shares requests among the concurrent calls with the same
+// key K, each with an input In and an output Out.
+type coalescer[K comparable, In, Out any] struct {
+	// send makes one request of the inputs and returns one output per
+	// input, in order.
+	send func(key K, ins []In, deadline time.Time) ([]Out, error)
+	// size is an input's share of maxSize, the most one request carries.
+	size    func(In) int
+	maxSize int
+
+	mu     sync.Mutex
+	queues map[K]*queue[In, Out]
 }
 
-type replicateQueue struct {
-	waiting []*replicateCall
+type queue[In, Out any] struct {
+	waiting []*call[In, Out]
 	senders int
 }
 
-// replicateCall is one Replicate call waiting in a queue.
-type replicateCall struct {
-	objs     []*peerv1.KeyObject
+// call is one call waiting in a queue.
+type call[In, Out any] struct {
+	in       In
 	size     int
 	deadline time.Time // zero: none
-	done     chan replicateResult
+	done     chan result[Out]
 }
 
-type replicateResult struct {
-	durable bool
-	err     error
+type result[Out any] struct {
+	out Out
+	err error
 }
 
-type coalescer struct {
-	mu     sync.Mutex
-	queues map[queueKey]*replicateQueue
-}
-
-// replicateCoalesced sends objs (at most batchBytes of them) through the queue of
-// key, and waits for the answer or for ctx.
-func (c *Client) replicateCoalesced(ctx context.Context, pc peerv1connect.PeerServiceClient, key queueKey, objs []*peerv1.KeyObject) (bool, error) {
-	call := &replicateCall{objs: objs, size: objectsSize(objs), done: make(chan replicateResult, 1)}
-	call.deadline, _ = ctx.Deadline()
-	c.co.mu.Lock()
-	if c.co.queues == nil {
-		c.co.queues = map[queueKey]*replicateQueue{}
+// do sends in through the queue of key and waits for its output or for
+// ctx. When ctx ends first the input may still be sent: every coalesced
+// call is idempotent.
+func (c *coalescer[K, In, Out]) do(ctx context.Context, key K, in In) (Out, error) {
+	cl := &call[In, Out]{in: in, size: c.size(in), done: make(chan result[Out], 1)}
+	cl.deadline, _ = ctx.Deadline()
+	c.mu.Lock()
+	if c.queues == nil {
+		c.queues = map[K]*queue[In, Out]{}
 	}
-	q := c.co.queues[key]
+	q := c.queues[key]
 	if q == nil {
-		q = &replicateQueue{}
-		c.co.queues[key] = q
+		q = &queue[In, Out]{}
+		c.queues[key] = q
 	}
-	q.waiting = append(q.waiting, call)
+	q.waiting = append(q.waiting, cl)
 	start := q.senders < sendersPerQueue
 	if start {
 		q.senders++
 	}
-	c.co.mu.Unlock()
+	c.mu.Unlock()
 	if start {
-		go c.drain(pc, key, q)
+		go c.drain(key, q)
 	}
 	select {
-	case r := <-call.done:
-		return r.durable, r.err
+	case r := <-cl.done:
+		return r.out, r.err
 	case <-ctx.Done():
-		return false, ctx.Err() // the objects may still be sent: merges are idempotent
+		var zero Out
+		return zero, ctx.Err()
 	}
 }
 
 // drain sends the calls waiting in q until none is left.
-func (c *Client) drain(pc peerv1connect.PeerServiceClient, key queueKey, q *replicateQueue) {
+func (c *coalescer[K, In, Out]) drain(key K, q *queue[In, Out]) {
 	for {
-		c.co.mu.Lock()
+		c.mu.Lock()
 		if len(q.waiting) == 0 {
 			q.senders--
 			if q.senders == 0 {
-				delete(c.co.queues, key)
+				delete(c.queues, key)
 			}
-			c.co.mu.Unlock()
+			c.mu.Unlock()
 			return
 		}
 		n, size := 1, q.waiting[0].size
-		for n < len(q.waiting) && size+q.waiting[n].size <= batchBytes {
+		for n < len(q.waiting) && size+q.waiting[n].size <= c.maxSize {
 			size += q.waiting[n].size
 			n++
 		}
 		calls := q.waiting[:n:n]
 		q.waiting = q.waiting[n:]
-		c.co.mu.Unlock()
-		c.send(pc, key, calls)
+		c.mu.Unlock()
+		c.sendCalls(key, calls)
 	}
 }
 
-// send makes one request of calls and answers each.
-func (c *Client) send(pc peerv1connect.PeerServiceClient, key queueKey, calls []*replicateCall) {
-	var objs []*peerv1.KeyObject
-	for _, call := range calls {
-		objs = append(objs, call.objs...)
+// sendCalls makes one request of calls and answers each.
+func (c *coalescer[K, In, Out]) sendCalls(key K, calls []*call[In, Out]) {
+	ins := make([]In, len(calls))
+	for i, cl := range calls {
+		ins[i] = cl.in
 	}
-	durable, err := c.replicateOnce(pc, key, objs, latest(calls))
+	outs, err := c.send(key, ins, latest(calls))
 	if err != nil && len(calls) > 1 && !errors.Is(err, ErrNoAnswer) {
-		for _, call := range calls {
-			d, err := c.replicateOnce(pc, key, call.objs, latest([]*replicateCall{call}))
-			call.done <- replicateResult{d, err}
+		for _, cl := range calls {
+			outs, err := c.send(key, []In{cl.in}, latest([]*call[In, Out]{cl}))
+			var r result[Out]
+			if r.err = err; err == nil {
+				r.out = outs[0]
+			}
+			cl.done <- r
 		}
 		return
 	}
-	for _, call := range calls {
-		call.done <- replicateResult{durable, err}
+	for i, cl := range calls {
+		var r result[Out]
+		if r.err = err; err == nil {
+			r.out = outs[i]
+		}
+		cl.done <- r
 	}
 }
 
-func (c *Client) replicateOnce(pc peerv1connect.PeerServiceClient, key queueKey, objs []*peerv1.KeyObject, deadline time.Time) (bool, error) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	res, err := pc.Replicate(ctx, &peerv1.ReplicateRequest{From: c.self, Objects: objs, Sync: key.sync, IntendedOwner: key.owner})
-	if err != nil {
-		return false, err
+// waiting returns how many calls wait in queues (tests).
+func (c *coalescer[K, In, Out]) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, q := range c.queues {
+		n += len(q.waiting)
 	}
-	return res.GetDurable(), nil
+	return n
 }
 
 // latest is the latest deadline of calls, or noDeadline from now when one
 // of them has none.
-func latest(calls []*replicateCall) time.Time {
+func latest[In, Out any](calls []*call[In, Out]) time.Time {
 	var d time.Time
 	for _, c := range calls {
 		if c.deadline.IsZero() {
@@ -156,12 +168,4 @@ func latest(calls []*replicateCall) time.Time {
 		}
 	}
 	return d
-}
-
-func objectsSize(objs []*peerv1.KeyObject) int {
-	n := 0
-	for _, ko := range objs {
-		n += len(ko.Namespace) + len(ko.Key) + len(ko.Object)
-	}
-	return n
 }

@@ -1,11 +1,15 @@
 package peer_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"path"
 	"sync"
 	"testing"
 
+	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/internal/wait"
@@ -82,6 +86,95 @@ func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
 			}
 			if got := fmt.Sprint(sizes); got != want {
 				t.Errorf("objects per Apply %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// gatedReads holds every ReadLocal until release is closed.
+type gatedReads struct {
+	*memLocal
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedReads) ReadLocal(ctx context.Context, ns string, key []byte) (dvv.Object, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.memLocal.ReadLocal(ctx, ns, key)
+}
+
+// TestReadsCoalesce: while two reads of a peer are in flight, eight more
+// wait and then share one ReadMany; each caller gets its own key's object.
+// A read the peer refuses (a key over the limit) fails alone.
+func TestReadsCoalesce(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []bool{false, true} {
+		t.Run(fmt.Sprint("bad=", bad), func(t *testing.T) {
+			t.Parallel()
+			l := &gatedReads{memLocal: newMemLocal(), entered: make(chan struct{}, 64), release: make(chan struct{})}
+			for i := range 10 {
+				l.put(0, peer.Object{Namespace: "ns", Key: fmt.Appendf(nil, "k%d", i), Object: value("node-a", fmt.Sprint(i))})
+			}
+			var mu sync.Mutex
+			paths := map[string]int{}
+			mux := http.NewServeMux()
+			mux.Handle(peer.NewHandler(l, nil))
+			addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				paths[path.Base(r.URL.Path)]++
+				mu.Unlock()
+				mux.ServeHTTP(w, r)
+			}))
+			c := clientTo(t, addr, nil)
+			ctx := t.Context()
+			type answer struct {
+				obj dvv.Object
+				err error
+			}
+			answers := make([]answer, 10)
+			var wg sync.WaitGroup
+			read := func(i int) {
+				key := fmt.Appendf(nil, "k%d", i)
+				if bad && i == 5 {
+					key = bytes.Repeat([]byte("x"), 1<<20) // over any key limit
+				}
+				wg.Go(func() {
+					obj, err := c.Read(ctx, "other", "ns", key)
+					answers[i] = answer{obj, err}
+				})
+			}
+			read(0)
+			<-l.entered
+			read(1)
+			<-l.entered
+			for i := 2; i < 10; i++ {
+				read(i)
+			}
+			if err := wait.Until(ctx, func() bool { return c.Waiting() == 8 }); err != nil {
+				t.Fatalf("calls waiting: %d, want 8", c.Waiting())
+			}
+			close(l.release)
+			wg.Wait()
+			for i, a := range answers {
+				if bad && i == 5 {
+					if a.err == nil {
+						t.Errorf("read %d of an oversized key: no error", i)
+					}
+					continue
+				}
+				if a.err != nil || !a.obj.Equal(value("node-a", fmt.Sprint(i))) {
+					t.Errorf("read %d: %v %v, want its own object", i, a.obj.Siblings(), a.err)
+				}
+			}
+			want := map[string]int{"Read": 2, "ReadMany": 1}
+			if bad {
+				want = map[string]int{"Read": 10, "ReadMany": 1} // the shared request failed; each read went alone
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(paths) != fmt.Sprint(want) {
+				t.Errorf("requests %v, want %v", paths, want)
 			}
 		})
 	}

@@ -85,6 +85,30 @@ func (h *Handler) Read(ctx context.Context, req *peerv1.ReadRequest) (*peerv1.Re
 	return &peerv1.ReadResponse{Object: encodeObject(obj)}, nil
 }
 
+// MaxReadsPerRequest bounds the keys of one ReadMany.
+const MaxReadsPerRequest = 1024
+
+func (h *Handler) ReadMany(ctx context.Context, req *peerv1.ReadManyRequest) (*peerv1.ReadManyResponse, error) {
+	reads := req.GetReads()
+	if len(reads) > MaxReadsPerRequest {
+		return nil, &errs.LimitError{Limit: "max_reads_per_request", Max: MaxReadsPerRequest, Actual: uint64(len(reads))}
+	}
+	for _, r := range reads {
+		if _, err := h.checkKey(r.GetNamespace(), r.GetKey()); err != nil {
+			return nil, err
+		}
+	}
+	out := &peerv1.ReadManyResponse{Objects: make([][]byte, len(reads))}
+	for i, r := range reads {
+		obj, err := h.local.ReadLocal(ctx, r.GetNamespace(), r.GetKey())
+		if err != nil {
+			return nil, err
+		}
+		out.Objects[i] = encodeObject(obj)
+	}
+	return out, nil
+}
+
 func (h *Handler) Coordinate(ctx context.Context, req *peerv1.CoordinateRequest) (*peerv1.CoordinateResponse, error) {
 	obj, acks, err := h.local.Coordinate(ctx, decodeCoordinate(req))
 	if err != nil {

@@ -94,7 +94,7 @@ func (x EngineError_Sentinel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EngineError_Sentinel.Descriptor instead.
 func (EngineError_Sentinel) EnumDescriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 0}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 0}
 }
 
 // KeyObject is one key's replica.
@@ -382,6 +382,96 @@ func (x *ReadResponse) GetObject() []byte {
 	return nil
 }
 
+type ReadManyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reads         []*ReadRequest         `protobuf:"bytes,1,rep,name=reads,proto3" json:"reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadManyRequest) Reset() {
+	*x = ReadManyRequest{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadManyRequest) ProtoMessage() {}
+
+func (x *ReadManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadManyRequest.ProtoReflect.Descriptor instead.
+func (*ReadManyRequest) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReadManyRequest) GetReads() []*ReadRequest {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
+type ReadManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per read, in order; empty when the receiver holds nothing for
+	// the key.
+	Objects       [][]byte `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadManyResponse) Reset() {
+	*x = ReadManyResponse{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadManyResponse) ProtoMessage() {}
+
+func (x *ReadManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadManyResponse.ProtoReflect.Descriptor instead.
+func (*ReadManyResponse) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReadManyResponse) GetObjects() [][]byte {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
 type CoordinateRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Namespace        string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -402,7 +492,7 @@ type CoordinateRequest struct {
 
 func (x *CoordinateRequest) Reset() {
 	*x = CoordinateRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[5]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +504,7 @@ func (x *CoordinateRequest) String() string {
 func (*CoordinateRequest) ProtoMessage() {}
 
 func (x *CoordinateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[5]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +517,7 @@ func (x *CoordinateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinateRequest.ProtoReflect.Descriptor instead.
 func (*CoordinateRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{5}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CoordinateRequest) GetNamespace() string {
@@ -517,7 +607,7 @@ type CoordinateResponse struct {
 
 func (x *CoordinateResponse) Reset() {
 	*x = CoordinateResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[6]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +619,7 @@ func (x *CoordinateResponse) String() string {
 func (*CoordinateResponse) ProtoMessage() {}
 
 func (x *CoordinateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[6]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +632,7 @@ func (x *CoordinateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinateResponse.ProtoReflect.Descriptor instead.
 func (*CoordinateResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{6}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CoordinateResponse) GetObject() []byte {
@@ -568,7 +658,7 @@ type TreeRequest struct {
 
 func (x *TreeRequest) Reset() {
 	*x = TreeRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[7]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +670,7 @@ func (x *TreeRequest) String() string {
 func (*TreeRequest) ProtoMessage() {}
 
 func (x *TreeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[7]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +683,7 @@ func (x *TreeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeRequest.ProtoReflect.Descriptor instead.
 func (*TreeRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{7}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TreeRequest) GetPartition() uint32 {
@@ -613,7 +703,7 @@ type TreeResponse struct {
 
 func (x *TreeResponse) Reset() {
 	*x = TreeResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[8]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +715,7 @@ func (x *TreeResponse) String() string {
 func (*TreeResponse) ProtoMessage() {}
 
 func (x *TreeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[8]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +728,7 @@ func (x *TreeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeResponse.ProtoReflect.Descriptor instead.
 func (*TreeResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{8}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TreeResponse) GetSegments() []uint64 {
@@ -658,7 +748,7 @@ type SegmentRequest struct {
 
 func (x *SegmentRequest) Reset() {
 	*x = SegmentRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[9]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +760,7 @@ func (x *SegmentRequest) String() string {
 func (*SegmentRequest) ProtoMessage() {}
 
 func (x *SegmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[9]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +773,7 @@ func (x *SegmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentRequest.ProtoReflect.Descriptor instead.
 func (*SegmentRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{9}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SegmentRequest) GetPartition() uint32 {
@@ -709,7 +799,7 @@ type SegmentResponse struct {
 
 func (x *SegmentResponse) Reset() {
 	*x = SegmentResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[10]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +811,7 @@ func (x *SegmentResponse) String() string {
 func (*SegmentResponse) ProtoMessage() {}
 
 func (x *SegmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[10]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +824,7 @@ func (x *SegmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentResponse.ProtoReflect.Descriptor instead.
 func (*SegmentResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{10}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SegmentResponse) GetObjects() []*KeyObject {
@@ -759,7 +849,7 @@ type TransferRequest struct {
 
 func (x *TransferRequest) Reset() {
 	*x = TransferRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[11]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +861,7 @@ func (x *TransferRequest) String() string {
 func (*TransferRequest) ProtoMessage() {}
 
 func (x *TransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[11]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +874,7 @@ func (x *TransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
 func (*TransferRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{11}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TransferRequest) GetPartition() uint32 {
@@ -828,7 +918,7 @@ type TransferResponse struct {
 
 func (x *TransferResponse) Reset() {
 	*x = TransferResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[12]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +930,7 @@ func (x *TransferResponse) String() string {
 func (*TransferResponse) ProtoMessage() {}
 
 func (x *TransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[12]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +943,7 @@ func (x *TransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
 func (*TransferResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{12}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TransferResponse) GetObjects() []*KeyObject {
@@ -886,7 +976,7 @@ type PurgeRequest struct {
 
 func (x *PurgeRequest) Reset() {
 	*x = PurgeRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +988,7 @@ func (x *PurgeRequest) String() string {
 func (*PurgeRequest) ProtoMessage() {}
 
 func (x *PurgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[13]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1001,7 @@ func (x *PurgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeRequest.ProtoReflect.Descriptor instead.
 func (*PurgeRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{13}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PurgeRequest) GetObjects() []*KeyObject {
@@ -931,7 +1021,7 @@ type PurgeResponse struct {
 
 func (x *PurgeResponse) Reset() {
 	*x = PurgeResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1033,7 @@ func (x *PurgeResponse) String() string {
 func (*PurgeResponse) ProtoMessage() {}
 
 func (x *PurgeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[14]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1046,7 @@ func (x *PurgeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeResponse.ProtoReflect.Descriptor instead.
 func (*PurgeResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{14}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PurgeResponse) GetPurged() uint32 {
@@ -976,7 +1066,7 @@ type FetchModuleRequest struct {
 
 func (x *FetchModuleRequest) Reset() {
 	*x = FetchModuleRequest{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1078,7 @@ func (x *FetchModuleRequest) String() string {
 func (*FetchModuleRequest) ProtoMessage() {}
 
 func (x *FetchModuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[15]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1091,7 @@ func (x *FetchModuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchModuleRequest.ProtoReflect.Descriptor instead.
 func (*FetchModuleRequest) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{15}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FetchModuleRequest) GetSha256() string {
@@ -1021,7 +1111,7 @@ type FetchModuleResponse struct {
 
 func (x *FetchModuleResponse) Reset() {
 	*x = FetchModuleResponse{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1123,7 @@ func (x *FetchModuleResponse) String() string {
 func (*FetchModuleResponse) ProtoMessage() {}
 
 func (x *FetchModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[16]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1136,7 @@ func (x *FetchModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchModuleResponse.ProtoReflect.Descriptor instead.
 func (*FetchModuleResponse) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{16}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FetchModuleResponse) GetModule() []byte {
@@ -1081,7 +1171,7 @@ type EngineError struct {
 
 func (x *EngineError) Reset() {
 	*x = EngineError{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1183,7 @@ func (x *EngineError) String() string {
 func (*EngineError) ProtoMessage() {}
 
 func (x *EngineError) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[17]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1196,7 @@ func (x *EngineError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError.ProtoReflect.Descriptor instead.
 func (*EngineError) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EngineError) GetMessage() string {
@@ -1228,7 +1318,7 @@ type EngineError_Invalid struct {
 
 func (x *EngineError_Invalid) Reset() {
 	*x = EngineError_Invalid{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1330,7 @@ func (x *EngineError_Invalid) String() string {
 func (*EngineError_Invalid) ProtoMessage() {}
 
 func (x *EngineError_Invalid) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[18]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1343,7 @@ func (x *EngineError_Invalid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Invalid.ProtoReflect.Descriptor instead.
 func (*EngineError_Invalid) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 0}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 0}
 }
 
 func (x *EngineError_Invalid) GetField() string {
@@ -1284,7 +1374,7 @@ type EngineError_Limit struct {
 
 func (x *EngineError_Limit) Reset() {
 	*x = EngineError_Limit{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1386,7 @@ func (x *EngineError_Limit) String() string {
 func (*EngineError_Limit) ProtoMessage() {}
 
 func (x *EngineError_Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1399,7 @@ func (x *EngineError_Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Limit.ProtoReflect.Descriptor instead.
 func (*EngineError_Limit) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 1}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 1}
 }
 
 func (x *EngineError_Limit) GetLimit() string {
@@ -1360,7 +1450,7 @@ type EngineError_Conflict struct {
 
 func (x *EngineError_Conflict) Reset() {
 	*x = EngineError_Conflict{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1462,7 @@ func (x *EngineError_Conflict) String() string {
 func (*EngineError_Conflict) ProtoMessage() {}
 
 func (x *EngineError_Conflict) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1475,7 @@ func (x *EngineError_Conflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Conflict.ProtoReflect.Descriptor instead.
 func (*EngineError_Conflict) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 2}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 2}
 }
 
 func (x *EngineError_Conflict) GetCurrent() []byte {
@@ -1415,7 +1505,7 @@ type EngineError_Quorum struct {
 
 func (x *EngineError_Quorum) Reset() {
 	*x = EngineError_Quorum{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1517,7 @@ func (x *EngineError_Quorum) String() string {
 func (*EngineError_Quorum) ProtoMessage() {}
 
 func (x *EngineError_Quorum) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1530,7 @@ func (x *EngineError_Quorum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Quorum.ProtoReflect.Descriptor instead.
 func (*EngineError_Quorum) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 3}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 3}
 }
 
 func (x *EngineError_Quorum) GetOp() string {
@@ -1474,7 +1564,7 @@ type EngineError_Precondition struct {
 
 func (x *EngineError_Precondition) Reset() {
 	*x = EngineError_Precondition{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1576,7 @@ func (x *EngineError_Precondition) String() string {
 func (*EngineError_Precondition) ProtoMessage() {}
 
 func (x *EngineError_Precondition) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1589,7 @@ func (x *EngineError_Precondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Precondition.ProtoReflect.Descriptor instead.
 func (*EngineError_Precondition) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{17, 4}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 4}
 }
 
 func (x *EngineError_Precondition) GetReason() string {
@@ -1531,7 +1621,11 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"&\n" +
 	"\fReadResponse\x12\x16\n" +
-	"\x06object\x18\x01 \x01(\fR\x06object\"\xa4\x02\n" +
+	"\x06object\x18\x01 \x01(\fR\x06object\"E\n" +
+	"\x0fReadManyRequest\x122\n" +
+	"\x05reads\x18\x01 \x03(\v2\x1c.concord.peer.v1.ReadRequestR\x05reads\",\n" +
+	"\x10ReadManyResponse\x12\x18\n" +
+	"\aobjects\x18\x01 \x03(\fR\aobjects\"\xa4\x02\n" +
 	"\x11CoordinateRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
@@ -1610,10 +1704,11 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x11SENTINEL_CANCELED\x10\x05\x12\x1e\n" +
 	"\x1aSENTINEL_DEADLINE_EXCEEDED\x10\x06\x12\x1c\n" +
 	"\x18SENTINEL_NOT_COORDINATOR\x10\aB\x06\n" +
-	"\x04kind2\x9e\x05\n" +
+	"\x04kind2\xf4\x05\n" +
 	"\vPeerService\x12R\n" +
 	"\tReplicate\x12!.concord.peer.v1.ReplicateRequest\x1a\".concord.peer.v1.ReplicateResponse\x12H\n" +
-	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12U\n" +
+	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\bReadMany\x12 .concord.peer.v1.ReadManyRequest\x1a!.concord.peer.v1.ReadManyResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\n" +
 	"Coordinate\x12\".concord.peer.v1.CoordinateRequest\x1a#.concord.peer.v1.CoordinateResponse\x12H\n" +
 	"\x04Tree\x12\x1c.concord.peer.v1.TreeRequest\x1a\x1d.concord.peer.v1.TreeResponse\"\x03\x90\x02\x01\x12Q\n" +
@@ -1636,7 +1731,7 @@ func file_concord_peer_v1_peer_proto_rawDescGZIP() []byte {
 }
 
 var file_concord_peer_v1_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(EngineError_Sentinel)(0),        // 0: concord.peer.v1.EngineError.Sentinel
 	(*KeyObject)(nil),                // 1: concord.peer.v1.KeyObject
@@ -1644,57 +1739,62 @@ var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(*ReplicateResponse)(nil),        // 3: concord.peer.v1.ReplicateResponse
 	(*ReadRequest)(nil),              // 4: concord.peer.v1.ReadRequest
 	(*ReadResponse)(nil),             // 5: concord.peer.v1.ReadResponse
-	(*CoordinateRequest)(nil),        // 6: concord.peer.v1.CoordinateRequest
-	(*CoordinateResponse)(nil),       // 7: concord.peer.v1.CoordinateResponse
-	(*TreeRequest)(nil),              // 8: concord.peer.v1.TreeRequest
-	(*TreeResponse)(nil),             // 9: concord.peer.v1.TreeResponse
-	(*SegmentRequest)(nil),           // 10: concord.peer.v1.SegmentRequest
-	(*SegmentResponse)(nil),          // 11: concord.peer.v1.SegmentResponse
-	(*TransferRequest)(nil),          // 12: concord.peer.v1.TransferRequest
-	(*TransferResponse)(nil),         // 13: concord.peer.v1.TransferResponse
-	(*PurgeRequest)(nil),             // 14: concord.peer.v1.PurgeRequest
-	(*PurgeResponse)(nil),            // 15: concord.peer.v1.PurgeResponse
-	(*FetchModuleRequest)(nil),       // 16: concord.peer.v1.FetchModuleRequest
-	(*FetchModuleResponse)(nil),      // 17: concord.peer.v1.FetchModuleResponse
-	(*EngineError)(nil),              // 18: concord.peer.v1.EngineError
-	(*EngineError_Invalid)(nil),      // 19: concord.peer.v1.EngineError.Invalid
-	(*EngineError_Limit)(nil),        // 20: concord.peer.v1.EngineError.Limit
-	(*EngineError_Conflict)(nil),     // 21: concord.peer.v1.EngineError.Conflict
-	(*EngineError_Quorum)(nil),       // 22: concord.peer.v1.EngineError.Quorum
-	(*EngineError_Precondition)(nil), // 23: concord.peer.v1.EngineError.Precondition
+	(*ReadManyRequest)(nil),          // 6: concord.peer.v1.ReadManyRequest
+	(*ReadManyResponse)(nil),         // 7: concord.peer.v1.ReadManyResponse
+	(*CoordinateRequest)(nil),        // 8: concord.peer.v1.CoordinateRequest
+	(*CoordinateResponse)(nil),       // 9: concord.peer.v1.CoordinateResponse
+	(*TreeRequest)(nil),              // 10: concord.peer.v1.TreeRequest
+	(*TreeResponse)(nil),             // 11: concord.peer.v1.TreeResponse
+	(*SegmentRequest)(nil),           // 12: concord.peer.v1.SegmentRequest
+	(*SegmentResponse)(nil),          // 13: concord.peer.v1.SegmentResponse
+	(*TransferRequest)(nil),          // 14: concord.peer.v1.TransferRequest
+	(*TransferResponse)(nil),         // 15: concord.peer.v1.TransferResponse
+	(*PurgeRequest)(nil),             // 16: concord.peer.v1.PurgeRequest
+	(*PurgeResponse)(nil),            // 17: concord.peer.v1.PurgeResponse
+	(*FetchModuleRequest)(nil),       // 18: concord.peer.v1.FetchModuleRequest
+	(*FetchModuleResponse)(nil),      // 19: concord.peer.v1.FetchModuleResponse
+	(*EngineError)(nil),              // 20: concord.peer.v1.EngineError
+	(*EngineError_Invalid)(nil),      // 21: concord.peer.v1.EngineError.Invalid
+	(*EngineError_Limit)(nil),        // 22: concord.peer.v1.EngineError.Limit
+	(*EngineError_Conflict)(nil),     // 23: concord.peer.v1.EngineError.Conflict
+	(*EngineError_Quorum)(nil),       // 24: concord.peer.v1.EngineError.Quorum
+	(*EngineError_Precondition)(nil), // 25: concord.peer.v1.EngineError.Precondition
 }
 var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	1,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
-	1,  // 1: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
-	1,  // 2: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
-	1,  // 3: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
-	0,  // 4: concord.peer.v1.EngineError.sentinel:type_name -> concord.peer.v1.EngineError.Sentinel
-	19, // 5: concord.peer.v1.EngineError.invalid:type_name -> concord.peer.v1.EngineError.Invalid
-	20, // 6: concord.peer.v1.EngineError.limit:type_name -> concord.peer.v1.EngineError.Limit
-	21, // 7: concord.peer.v1.EngineError.conflict:type_name -> concord.peer.v1.EngineError.Conflict
-	22, // 8: concord.peer.v1.EngineError.quorum:type_name -> concord.peer.v1.EngineError.Quorum
-	23, // 9: concord.peer.v1.EngineError.precondition:type_name -> concord.peer.v1.EngineError.Precondition
-	2,  // 10: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
-	4,  // 11: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
-	6,  // 12: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
-	8,  // 13: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
-	10, // 14: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
-	14, // 15: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
-	16, // 16: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
-	12, // 17: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
-	3,  // 18: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
-	5,  // 19: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
-	7,  // 20: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
-	9,  // 21: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
-	11, // 22: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
-	15, // 23: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
-	17, // 24: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
-	13, // 25: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	4,  // 1: concord.peer.v1.ReadManyRequest.reads:type_name -> concord.peer.v1.ReadRequest
+	1,  // 2: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 3: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
+	1,  // 4: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
+	0,  // 5: concord.peer.v1.EngineError.sentinel:type_name -> concord.peer.v1.EngineError.Sentinel
+	21, // 6: concord.peer.v1.EngineError.invalid:type_name -> concord.peer.v1.EngineError.Invalid
+	22, // 7: concord.peer.v1.EngineError.limit:type_name -> concord.peer.v1.EngineError.Limit
+	23, // 8: concord.peer.v1.EngineError.conflict:type_name -> concord.peer.v1.EngineError.Conflict
+	24, // 9: concord.peer.v1.EngineError.quorum:type_name -> concord.peer.v1.EngineError.Quorum
+	25, // 10: concord.peer.v1.EngineError.precondition:type_name -> concord.peer.v1.EngineError.Precondition
+	2,  // 11: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
+	4,  // 12: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
+	6,  // 13: concord.peer.v1.PeerService.ReadMany:input_type -> concord.peer.v1.ReadManyRequest
+	8,  // 14: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
+	10, // 15: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
+	12, // 16: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
+	16, // 17: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
+	18, // 18: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
+	14, // 19: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
+	3,  // 20: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
+	5,  // 21: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
+	7,  // 22: concord.peer.v1.PeerService.ReadMany:output_type -> concord.peer.v1.ReadManyResponse
+	9,  // 23: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
+	11, // 24: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
+	13, // 25: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
+	17, // 26: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
+	19, // 27: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
+	15, // 28: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
+	20, // [20:29] is the sub-list for method output_type
+	11, // [11:20] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_concord_peer_v1_peer_proto_init() }
@@ -1702,7 +1802,7 @@ func file_concord_peer_v1_peer_proto_init() {
 	if File_concord_peer_v1_peer_proto != nil {
 		return
 	}
-	file_concord_peer_v1_peer_proto_msgTypes[17].OneofWrappers = []any{
+	file_concord_peer_v1_peer_proto_msgTypes[19].OneofWrappers = []any{
 		(*EngineError_Sentinel_)(nil),
 		(*EngineError_Invalid_)(nil),
 		(*EngineError_Limit_)(nil),
@@ -1716,7 +1816,7 @@ func file_concord_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_peer_v1_peer_proto_rawDesc), len(file_concord_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

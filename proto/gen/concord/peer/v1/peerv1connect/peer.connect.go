@@ -37,6 +37,8 @@ const (
 	PeerServiceReplicateProcedure = "/concord.peer.v1.PeerService/Replicate"
 	// PeerServiceReadProcedure is the fully-qualified name of the PeerService's Read RPC.
 	PeerServiceReadProcedure = "/concord.peer.v1.PeerService/Read"
+	// PeerServiceReadManyProcedure is the fully-qualified name of the PeerService's ReadMany RPC.
+	PeerServiceReadManyProcedure = "/concord.peer.v1.PeerService/ReadMany"
 	// PeerServiceCoordinateProcedure is the fully-qualified name of the PeerService's Coordinate RPC.
 	PeerServiceCoordinateProcedure = "/concord.peer.v1.PeerService/Coordinate"
 	// PeerServiceTreeProcedure is the fully-qualified name of the PeerService's Tree RPC.
@@ -58,6 +60,9 @@ type PeerServiceClient interface {
 	Replicate(context.Context, *v1.ReplicateRequest) (*v1.ReplicateResponse, error)
 	// Read returns the receiver's replica of a key.
 	Read(context.Context, *v1.ReadRequest) (*v1.ReadResponse, error)
+	// ReadMany returns the receiver's replicas of several keys, in order:
+	// concurrent reads of one node share a request (engine/peer).
+	ReadMany(context.Context, *v1.ReadManyRequest) (*v1.ReadManyResponse, error)
 	// Coordinate asks a preference-list node to coordinate a client write.
 	Coordinate(context.Context, *v1.CoordinateRequest) (*v1.CoordinateResponse, error)
 	// Tree returns the receiver's anti-entropy tree of a partition.
@@ -96,6 +101,13 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+PeerServiceReadProcedure,
 			connect.WithSchema(peerServiceMethods.ByName("Read")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		readMany: connect.NewClient[v1.ReadManyRequest, v1.ReadManyResponse](
+			httpClient,
+			baseURL+PeerServiceReadManyProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("ReadMany")),
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
@@ -146,6 +158,7 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 type peerServiceClient struct {
 	replicate   *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
 	read        *connect.Client[v1.ReadRequest, v1.ReadResponse]
+	readMany    *connect.Client[v1.ReadManyRequest, v1.ReadManyResponse]
 	coordinate  *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
 	tree        *connect.Client[v1.TreeRequest, v1.TreeResponse]
 	segment     *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
@@ -166,6 +179,15 @@ func (c *peerServiceClient) Replicate(ctx context.Context, req *v1.ReplicateRequ
 // Read calls concord.peer.v1.PeerService.Read.
 func (c *peerServiceClient) Read(ctx context.Context, req *v1.ReadRequest) (*v1.ReadResponse, error) {
 	response, err := c.read.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ReadMany calls concord.peer.v1.PeerService.ReadMany.
+func (c *peerServiceClient) ReadMany(ctx context.Context, req *v1.ReadManyRequest) (*v1.ReadManyResponse, error) {
+	response, err := c.readMany.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -229,6 +251,9 @@ type PeerServiceHandler interface {
 	Replicate(context.Context, *v1.ReplicateRequest) (*v1.ReplicateResponse, error)
 	// Read returns the receiver's replica of a key.
 	Read(context.Context, *v1.ReadRequest) (*v1.ReadResponse, error)
+	// ReadMany returns the receiver's replicas of several keys, in order:
+	// concurrent reads of one node share a request (engine/peer).
+	ReadMany(context.Context, *v1.ReadManyRequest) (*v1.ReadManyResponse, error)
 	// Coordinate asks a preference-list node to coordinate a client write.
 	Coordinate(context.Context, *v1.CoordinateRequest) (*v1.CoordinateResponse, error)
 	// Tree returns the receiver's anti-entropy tree of a partition.
@@ -263,6 +288,13 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		PeerServiceReadProcedure,
 		svc.Read,
 		connect.WithSchema(peerServiceMethods.ByName("Read")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	peerServiceReadManyHandler := connect.NewUnaryHandlerSimple(
+		PeerServiceReadManyProcedure,
+		svc.ReadMany,
+		connect.WithSchema(peerServiceMethods.ByName("ReadMany")),
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
@@ -312,6 +344,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceReplicateHandler.ServeHTTP(w, r)
 		case PeerServiceReadProcedure:
 			peerServiceReadHandler.ServeHTTP(w, r)
+		case PeerServiceReadManyProcedure:
+			peerServiceReadManyHandler.ServeHTTP(w, r)
 		case PeerServiceCoordinateProcedure:
 			peerServiceCoordinateHandler.ServeHTTP(w, r)
 		case PeerServiceTreeProcedure:
@@ -339,6 +373,10 @@ func (UnimplementedPeerServiceHandler) Replicate(context.Context, *v1.ReplicateR
 
 func (UnimplementedPeerServiceHandler) Read(context.Context, *v1.ReadRequest) (*v1.ReadResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.Read is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) ReadMany(context.Context, *v1.ReadManyRequest) (*v1.ReadManyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.ReadMany is not implemented"))
 }
 
 func (UnimplementedPeerServiceHandler) Coordinate(context.Context, *v1.CoordinateRequest) (*v1.CoordinateResponse, error) {
