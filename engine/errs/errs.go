@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
 )
@@ -37,18 +38,24 @@ func Invalid(field, format string, args ...any) error {
 }
 
 // LimitError is a request that would exceed a configured limit.
-// Exhausted marks limits about the stored state (sibling count, quota) as
-// opposed to the request's own size.
+// Exhausted marks limits about the stored state (sibling count, quota) or
+// the request rate, as opposed to the request's own size.
 type LimitError struct {
 	Limit     string // e.g. "max_value_bytes"
 	Max       uint64
 	Actual    uint64
 	Exhausted bool
 	Hint      string // what the caller can do about it
+	// RetryAfter is set by a rate limit (reads_per_second,
+	// writes_per_second): how long until the request would be taken.
+	RetryAfter time.Duration
 }
 
 func (e *LimitError) Error() string {
 	msg := fmt.Sprintf("%s is %d, limit %s is %d", e.what(), e.Actual, e.Limit, e.Max)
+	if e.RetryAfter > 0 {
+		msg = fmt.Sprintf("too many requests: limit %s is %d; retry after %v", e.Limit, e.Max, e.RetryAfter)
+	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint
 	}

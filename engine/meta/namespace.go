@@ -39,13 +39,20 @@ const (
 	CeilingValueSize = 16 << 20
 	CeilingKeySize   = 64 << 10
 	CeilingSiblings  = 10_000
+	// CeilingRate bounds a namespace's reads and writes per second.
+	CeilingRate = 1_000_000
 )
 
-// Limits bound what a namespace stores.
+// Limits bound what a namespace stores and how fast its clients may call.
 type Limits struct {
 	MaxValueBytes uint64 `json:"max_value_bytes"`
 	MaxKeyBytes   uint32 `json:"max_key_bytes"`
 	MaxSiblings   uint32 `json:"max_siblings"`
+	// ReadsPerSecond and WritesPerSecond bound the client Gets, and the
+	// client Puts and Deletes, across the cluster; 0 means unlimited (the
+	// default). Each node enforces its share (engine/node/front).
+	ReadsPerSecond  uint32 `json:"reads_per_second,omitempty"`
+	WritesPerSecond uint32 `json:"writes_per_second,omitempty"`
 }
 
 // DefaultLimits are the limits of a namespace that names none.
@@ -184,6 +191,8 @@ func (ns Namespace) WithDefaults(d Defaults) Namespace {
 	}
 	fill(&ns.Limits.MaxKeyBytes, d.Limits.MaxKeyBytes)
 	fill(&ns.Limits.MaxSiblings, d.Limits.MaxSiblings)
+	fill(&ns.Limits.ReadsPerSecond, d.Limits.ReadsPerSecond)
+	fill(&ns.Limits.WritesPerSecond, d.Limits.WritesPerSecond)
 	return ns
 }
 
@@ -236,6 +245,10 @@ func (ns Namespace) Validate() error {
 		return errs.Invalid("limits.max_key_bytes", "max_key_bytes is %d; it must be between 1 and %d", ns.Limits.MaxKeyBytes, CeilingKeySize)
 	case ns.Limits.MaxSiblings < 1 || ns.Limits.MaxSiblings > CeilingSiblings:
 		return errs.Invalid("limits.max_siblings", "max_siblings is %d; it must be between 1 and %d", ns.Limits.MaxSiblings, CeilingSiblings)
+	case ns.Limits.ReadsPerSecond > CeilingRate:
+		return errs.Invalid("limits.reads_per_second", "reads_per_second is %d; it must be at most %d (0 = unlimited)", ns.Limits.ReadsPerSecond, CeilingRate)
+	case ns.Limits.WritesPerSecond > CeilingRate:
+		return errs.Invalid("limits.writes_per_second", "writes_per_second is %d; it must be at most %d (0 = unlimited)", ns.Limits.WritesPerSecond, CeilingRate)
 	}
 	return nil
 }

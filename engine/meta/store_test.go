@@ -140,3 +140,54 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimits: a namespace's request rate limits default to unlimited
+// (0), are bounded by CeilingRate, survive an update that leaves them out
+// (no field mask) and travel with the namespace's gossiped document.
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ns, err := s.Create(meta.Namespace{Name: "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.Limits.ReadsPerSecond != 0 || ns.Limits.WritesPerSecond != 0 {
+		t.Errorf("a new namespace's rate limits = %+v, want unlimited", ns.Limits)
+	}
+	for _, tc := range []struct {
+		name   string
+		limits func(*meta.Limits)
+		field  string // of the InvalidError; "" valid
+	}{
+		{"at the ceiling", func(l *meta.Limits) { l.ReadsPerSecond, l.WritesPerSecond = meta.CeilingRate, meta.CeilingRate }, ""},
+		{"reads above", func(l *meta.Limits) { l.ReadsPerSecond = meta.CeilingRate + 1 }, "limits.reads_per_second"},
+		{"writes above", func(l *meta.Limits) { l.WritesPerSecond = meta.CeilingRate + 1 }, "limits.writes_per_second"},
+	} {
+		next := ns
+		tc.limits(&next.Limits)
+		err := next.Validate()
+		var inv *errs.InvalidError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.field != "" && (!errors.As(err, &inv) || inv.Field != tc.field):
+			t.Errorf("%s: err = %v, want an InvalidError of %s", tc.name, err, tc.field)
+		}
+	}
+	ns.Limits.ReadsPerSecond, ns.Limits.WritesPerSecond = 10, 20
+	if ns, err = s.Update(ns); err != nil {
+		t.Fatal(err)
+	}
+	kept := meta.Namespace{Name: "fresh"}.WithDefaults(meta.Defaults{N: ns.N, R: ns.R, W: ns.W, DW: ns.DW, Durability: ns.Durability, Limits: ns.Limits})
+	if kept.Limits != ns.Limits {
+		t.Errorf("WithDefaults lost the rate limits: %+v, want %+v", kept.Limits, ns.Limits)
+	}
+	raw, err := meta.Encode(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := meta.Decode(raw)
+	if err != nil || got.Limits != ns.Limits {
+		t.Errorf("gossiped limits = %+v, %v; want %+v", got.Limits, err, ns.Limits)
+	}
+}

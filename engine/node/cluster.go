@@ -161,6 +161,7 @@ func (n *Node) localDocs() ([]membership.Doc, error) {
 
 func (n *Node) publishNamespace(ns meta.Namespace) {
 	n.incs.DropDead() // a delete, or a create over data of a deleted incarnation
+	n.namespaceChanged(ns)
 	raw, err := meta.Encode(ns)
 	if err == nil && n.members != nil {
 		err = n.members.Publish(membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
@@ -191,6 +192,15 @@ func (n *Node) onDoc(d membership.Doc) {
 		// Whatever came before this version (a delete, or nothing this
 		// node saw), incarnations other than this one are dead.
 		n.incs.DropDead()
+		n.namespaceChanged(ns)
+	}
+}
+
+// namespaceChanged tells the request path of a namespace's new settings
+// (its rate limits follow them).
+func (n *Node) namespaceChanged(ns meta.Namespace) {
+	if n.front != nil { // nil while the node opens
+		n.front.NamespaceChanged(ns)
 	}
 }
 

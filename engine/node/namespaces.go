@@ -52,7 +52,8 @@ type NamespaceUpdate struct {
 	// Namespace names the namespace and holds the new values.
 	Namespace meta.Namespace
 	// Fields lists the settings to change: r, w, dw, durability,
-	// limits.max_value_bytes, limits.max_key_bytes, limits.max_siblings (n,
+	// limits.max_value_bytes, limits.max_key_bytes, limits.max_siblings,
+	// limits.reads_per_second, limits.writes_per_second (n,
 	// fixed when the namespace is created, and the resolver are not among
 	// them). Empty: every setting Namespace gives a non-zero value.
 	Fields []string
@@ -60,17 +61,20 @@ type NamespaceUpdate struct {
 
 // updatableFields are the names NamespaceUpdate.Fields may hold, in the
 // order error messages list them.
-var updatableFields = []string{"r", "w", "dw", "durability", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings"}
+var updatableFields = []string{"r", "w", "dw", "durability", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings",
+	"limits.reads_per_second", "limits.writes_per_second"}
 
 // updatable copies each of updatableFields from src to dst.
 var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
-	"r":                      func(d *meta.Namespace, s meta.Namespace) { d.R = s.R },
-	"w":                      func(d *meta.Namespace, s meta.Namespace) { d.W = s.W },
-	"dw":                     func(d *meta.Namespace, s meta.Namespace) { d.DW = s.DW },
-	"durability":             func(d *meta.Namespace, s meta.Namespace) { d.Durability = s.Durability },
-	"limits.max_value_bytes": func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxValueBytes = s.Limits.MaxValueBytes },
-	"limits.max_key_bytes":   func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeyBytes = s.Limits.MaxKeyBytes },
-	"limits.max_siblings":    func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
+	"r":                        func(d *meta.Namespace, s meta.Namespace) { d.R = s.R },
+	"w":                        func(d *meta.Namespace, s meta.Namespace) { d.W = s.W },
+	"dw":                       func(d *meta.Namespace, s meta.Namespace) { d.DW = s.DW },
+	"durability":               func(d *meta.Namespace, s meta.Namespace) { d.Durability = s.Durability },
+	"limits.max_value_bytes":   func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxValueBytes = s.Limits.MaxValueBytes },
+	"limits.max_key_bytes":     func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeyBytes = s.Limits.MaxKeyBytes },
+	"limits.max_siblings":      func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
+	"limits.reads_per_second":  func(d *meta.Namespace, s meta.Namespace) { d.Limits.ReadsPerSecond = s.Limits.ReadsPerSecond },
+	"limits.writes_per_second": func(d *meta.Namespace, s meta.Namespace) { d.Limits.WritesPerSecond = s.Limits.WritesPerSecond },
 }
 
 // UpdateNamespace applies u to the namespace's current settings and

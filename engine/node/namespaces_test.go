@@ -81,6 +81,22 @@ func TestUpdateNamespaceFields(t *testing.T) {
 	if cur.Limits.MaxSiblings != 7 || cur.Limits.MaxValueBytes != before.Limits.MaxValueBytes {
 		t.Fatalf("limits after updating max_siblings alone: %+v (before %+v)", cur.Limits, before.Limits)
 	}
+	cur, err = n.UpdateNamespace(node.NamespaceUpdate{
+		Namespace: meta.Namespace{Name: "x", Limits: meta.Limits{ReadsPerSecond: 5, WritesPerSecond: 6, MaxSiblings: 1}},
+		Fields:    []string{"limits.writes_per_second", "limits.reads_per_second"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Limits.ReadsPerSecond != 5 || cur.Limits.WritesPerSecond != 6 || cur.Limits.MaxSiblings != 7 {
+		t.Fatalf("limits after updating the rates: %+v", cur.Limits)
+	}
+	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "x"}, Fields: []string{"limits.writes_per_second"}}); err != nil {
+		t.Fatal(err)
+	}
+	if cur.Limits.ReadsPerSecond != 5 || cur.Limits.WritesPerSecond != 0 {
+		t.Fatalf("limits after lifting writes_per_second: %+v", cur.Limits)
+	}
 	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "x", Durability: meta.DurabilityBuffered}}); err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,8 @@ type namespaceSettings struct {
 	maxValueBytes uint64
 	maxKeyBytes   uint32
 	maxSiblings   uint32
+	readsPerSec   uint32
+	writesPerSec  uint32
 }
 
 // settingFlags maps each settings flag to its update_mask field name.
@@ -57,6 +59,8 @@ var settingFlags = []struct{ flag, field string }{
 	{"max-value-bytes", "limits.max_value_bytes"},
 	{"max-key-bytes", "limits.max_key_bytes"},
 	{"max-siblings", "limits.max_siblings"},
+	{"reads-per-second", "limits.reads_per_second"},
+	{"writes-per-second", "limits.writes_per_second"},
 }
 
 // register adds the settings flags; withN says whether --n is one of them
@@ -72,13 +76,18 @@ func (s *namespaceSettings) register(fs *pflag.FlagSet, withN bool) {
 	fs.Uint64Var(&s.maxValueBytes, "max-value-bytes", 0, "largest value in bytes (0: default, 1 MiB)")
 	fs.Uint32Var(&s.maxKeyBytes, "max-key-bytes", 0, "longest key in bytes (0: default, 1024)")
 	fs.Uint32Var(&s.maxSiblings, "max-siblings", 0, "most siblings a key may have (0: default, 100)")
+	fs.Uint32Var(&s.readsPerSec, "reads-per-second", 0, "client gets per second across the cluster (0: unlimited)")
+	fs.Uint32Var(&s.writesPerSec, "writes-per-second", 0, "client puts and deletes per second across the cluster (0: unlimited)")
 }
 
 // namespace builds the message for name from the flags.
 func (s *namespaceSettings) namespace(name string) (*adminv1.Namespace, error) {
 	ns := &adminv1.Namespace{
 		Name: name, N: s.n, R: s.r, W: s.w, Dw: s.dw,
-		Limits: &adminv1.Limits{MaxValueBytes: s.maxValueBytes, MaxKeyBytes: s.maxKeyBytes, MaxSiblings: s.maxSiblings},
+		Limits: &adminv1.Limits{
+			MaxValueBytes: s.maxValueBytes, MaxKeyBytes: s.maxKeyBytes, MaxSiblings: s.maxSiblings,
+			ReadsPerSecond: s.readsPerSec, WritesPerSecond: s.writesPerSec,
+		},
 	}
 	switch s.durability {
 	case "":
@@ -152,11 +161,12 @@ func newNamespaceListCmd(g *globalFlags) *cobra.Command {
 			}
 			return g.printOutput(cmd.OutOrStdout(), res, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tN\tR\tW\tDW\tDURABILITY\tMAX VALUE\tMAX KEY\tMAX SIBLINGS\tCREATED")
+				fmt.Fprintln(tw, "NAME\tN\tR\tW\tDW\tDURABILITY\tMAX VALUE\tMAX KEY\tMAX SIBLINGS\tREADS/S\tWRITES/S\tCREATED")
 				for _, ns := range res.GetNamespaces() {
 					l := ns.GetLimits()
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", ns.GetName(), ns.GetN(), ns.GetR(), ns.GetW(), ns.GetDw(),
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", ns.GetName(), ns.GetN(), ns.GetR(), ns.GetW(), ns.GetDw(),
 						durabilityName(ns.GetDurability()), l.GetMaxValueBytes(), l.GetMaxKeyBytes(), l.GetMaxSiblings(),
+						rateName(l.GetReadsPerSecond()), rateName(l.GetWritesPerSecond()),
 						ns.GetCreatedAt().AsTime().Format(time.RFC3339))
 				}
 				_ = tw.Flush()
@@ -176,7 +186,7 @@ change; the others keep their values. The replica count n cannot change.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mask := s.mask(cmd.Flags())
 			if len(mask) == 0 {
-				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings")
+				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second")
 			}
 			ns, err := s.namespace(args[0])
 			if err != nil {
@@ -223,11 +233,21 @@ func printNamespace(w io.Writer, ns *adminv1.Namespace) {
 		{"max value bytes", l.GetMaxValueBytes()},
 		{"max key bytes", l.GetMaxKeyBytes()},
 		{"max siblings", l.GetMaxSiblings()},
+		{"reads per second", rateName(l.GetReadsPerSecond())},
+		{"writes per second", rateName(l.GetWritesPerSecond())},
 		{"created", ns.GetCreatedAt().AsTime().Format(time.RFC3339)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%v\n", row[0], row[1])
 	}
 	_ = tw.Flush()
+}
+
+// rateName shows a per-second rate limit; 0 is no limit.
+func rateName(perSecond uint32) string {
+	if perSecond == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(perSecond)
 }
 
 func durabilityName(d adminv1.Durability) string {

@@ -27,14 +27,16 @@ func TestNamespaceCommands(t *testing.T) {
 			N, R, W    int
 			Durability string `json:"durability"`
 			Limits     struct {
-				MaxSiblings   int    `json:"maxSiblings"`
-				MaxValueBytes string `json:"maxValueBytes"`
+				MaxSiblings     int    `json:"maxSiblings"`
+				MaxValueBytes   string `json:"maxValueBytes"`
+				ReadsPerSecond  int    `json:"readsPerSecond"`
+				WritesPerSecond int    `json:"writesPerSecond"`
 			} `json:"limits"`
 		} `json:"namespace"`
 	}
 	decode := func(out string) {
 		t.Helper()
-		got.Namespace.Limits.MaxSiblings = 0
+		got.Namespace.Limits.MaxSiblings, got.Namespace.Limits.ReadsPerSecond, got.Namespace.Limits.WritesPerSecond = 0, 0, 0
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("-o json is not JSON: %v\n%s", err, out)
 		}
@@ -52,6 +54,22 @@ func TestNamespaceCommands(t *testing.T) {
 	decode(ns("update", "orders", "--durability", "sync", "-o", "json"))
 	if g := got.Namespace; g.Durability != "DURABILITY_SYNC" || g.Limits.MaxValueBytes != "4096" {
 		t.Fatalf("update --durability: %+v", g)
+	}
+
+	// Request rate limits: shown, set apart, lifted with 0.
+	if out := ns("get", "orders"); !strings.Contains(out, "writes per second:") || !strings.Contains(out, "unlimited") {
+		t.Fatalf("get without rate limits:\n%s", out)
+	}
+	decode(ns("update", "orders", "--writes-per-second", "500", "--reads-per-second", "2000", "-o", "json"))
+	if g := got.Namespace; g.Limits.WritesPerSecond != 500 || g.Limits.ReadsPerSecond != 2000 || g.Limits.MaxSiblings != 7 {
+		t.Fatalf("update --writes-per-second --reads-per-second: %+v", g)
+	}
+	if out := ns("get", "orders"); !strings.Contains(out, "500") || !strings.Contains(out, "2000") {
+		t.Fatalf("get with rate limits:\n%s", out)
+	}
+	decode(ns("update", "orders", "--writes-per-second", "0", "-o", "json"))
+	if g := got.Namespace; g.Limits.WritesPerSecond != 0 || g.Limits.ReadsPerSecond != 2000 {
+		t.Fatalf("update --writes-per-second 0: %+v", g)
 	}
 
 	out = ns("list")
@@ -86,6 +104,7 @@ func TestNamespaceErrors(t *testing.T) {
 		{"exists", []string{"create", "taken", "--n", "1", "--r", "1", "--w", "1"}, "already_exists"},
 		{"bad name", []string{"create", "Bad Name"}, "invalid_argument"},
 		{"update nothing", []string{"update", "taken"}, "nothing to update"},
+		{"rate over the ceiling", []string{"update", "taken", "--writes-per-second", "1000001"}, "writes_per_second"},
 		{"update n", []string{"update", "taken", "--n", "2"}, "unknown flag: --n"},
 		{"update missing", []string{"update", "nope", "--r", "1"}, "not_found"},
 		{"delete missing", []string{"delete", "nope"}, "not_found"},

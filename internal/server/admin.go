@@ -76,9 +76,11 @@ func namespaceFromProto(p *adminv1.Namespace) (meta.Namespace, error) {
 	ns := meta.Namespace{
 		Name: p.GetName(), N: p.GetN(), R: p.GetR(), W: p.GetW(), DW: p.GetDw(),
 		Limits: meta.Limits{
-			MaxValueBytes: p.GetLimits().GetMaxValueBytes(),
-			MaxKeyBytes:   p.GetLimits().GetMaxKeyBytes(),
-			MaxSiblings:   p.GetLimits().GetMaxSiblings(),
+			MaxValueBytes:   p.GetLimits().GetMaxValueBytes(),
+			MaxKeyBytes:     p.GetLimits().GetMaxKeyBytes(),
+			MaxSiblings:     p.GetLimits().GetMaxSiblings(),
+			ReadsPerSecond:  p.GetLimits().GetReadsPerSecond(),
+			WritesPerSecond: p.GetLimits().GetWritesPerSecond(),
 		},
 	}
 	switch p.GetDurability() {
@@ -101,9 +103,11 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 	return &adminv1.Namespace{
 		Name: ns.Name, N: ns.N, R: ns.R, W: ns.W, Dw: ns.DW, Durability: d,
 		Limits: &adminv1.Limits{
-			MaxValueBytes: ns.Limits.MaxValueBytes,
-			MaxKeyBytes:   ns.Limits.MaxKeyBytes,
-			MaxSiblings:   ns.Limits.MaxSiblings,
+			MaxValueBytes:   ns.Limits.MaxValueBytes,
+			MaxKeyBytes:     ns.Limits.MaxKeyBytes,
+			MaxSiblings:     ns.Limits.MaxSiblings,
+			ReadsPerSecond:  ns.Limits.ReadsPerSecond,
+			WritesPerSecond: ns.Limits.WritesPerSecond,
 		},
 		CreatedAt: timestamppb.New(ns.CreatedAt),
 		Resolver:  resolverToProto(ns.Resolver),

@@ -135,6 +135,18 @@ func TestAdminServiceRefusesBadRequests(t *testing.T) {
 			words: []string{"max_siblings", "10000"},
 		},
 		{
+			name:  "CreateWithWritesPerSecondOverTheCeiling",
+			call:  create(&adminv1.Namespace{Name: "fast", Limits: &adminv1.Limits{WritesPerSecond: 1_000_001}}),
+			code:  connect.CodeInvalidArgument,
+			words: []string{"writes_per_second", "1000000"},
+		},
+		{
+			name:  "UpdateReadsPerSecondOverTheCeiling",
+			call:  update(&adminv1.Namespace{Name: "existing", Limits: &adminv1.Limits{ReadsPerSecond: 2_000_000}}, []string{"limits.reads_per_second"}),
+			code:  connect.CodeInvalidArgument,
+			words: []string{"reads_per_second", "1000000"},
+		},
+		{
 			name:  "CreateWithAnUnknownDurability",
 			call:  create(&adminv1.Namespace{Name: "odd", Durability: 7}),
 			code:  connect.CodeInvalidArgument,

@@ -73,7 +73,9 @@ func toConnect(log *slog.Logger, err error) error {
 		if lim.Exhausted {
 			code = connect.CodeResourceExhausted
 		}
-		return withDetail(connect.NewError(code, lim), &kvv1.LimitExceeded{Limit: lim.Limit, Max: lim.Max, Actual: lim.Actual})
+		return withDetail(connect.NewError(code, lim), &kvv1.LimitExceeded{
+			Limit: lim.Limit, Max: lim.Max, Actual: lim.Actual, RetryAfterMs: uint64(lim.RetryAfter.Milliseconds()),
+		})
 	case errors.As(err, &conf):
 		return withDetail(connect.NewError(connect.CodeFailedPrecondition, conf), &kvv1.ContextConflict{
 			Siblings: siblingsToProto(conf.Current),

@@ -3,6 +3,7 @@ package concord
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -42,14 +43,20 @@ func (e *ConflictError) Error() string { return "concord: the key changed since 
 func (e *ConflictError) Unwrap() error { return e.err }
 
 // LimitError: the request passed a namespace limit (value or key size,
-// siblings).
+// siblings, or a request rate: reads_per_second, writes_per_second).
 type LimitError struct {
 	Limit       string
 	Max, Actual uint64
-	err         error
+	// RetryAfter is set for a request rate limit: how long to wait before
+	// the node will take the request.
+	RetryAfter time.Duration
+	err        error
 }
 
 func (e *LimitError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("concord: %s is %d; retry after %v", e.Limit, e.Max, e.RetryAfter)
+	}
 	return fmt.Sprintf("concord: %s is %d, the request needs %d", e.Limit, e.Max, e.Actual)
 }
 
@@ -77,7 +84,8 @@ func wrap(err error) error {
 			}
 			return &ConflictError{Current: cur, err: err}
 		case *kvv1.LimitExceeded:
-			return &LimitError{Limit: v.GetLimit(), Max: v.GetMax(), Actual: v.GetActual(), err: err}
+			return &LimitError{Limit: v.GetLimit(), Max: v.GetMax(), Actual: v.GetActual(),
+				RetryAfter: time.Duration(v.GetRetryAfterMs()) * time.Millisecond, err: err}
 		}
 	}
 	switch ce.Code() {

@@ -12,6 +12,11 @@
 // the coordinator takes the key's lock; inside the lock the resolver only
 // runs.
 //
+// Client Gets, Puts and Deletes are counted against their namespace's
+// reads_per_second and writes_per_second here, by the node the client
+// called; see [NodeShare] for how a cluster-wide rate is shared out.
+// Forwarded writes ([Front.Coordinate]) are not counted again.
+//
 // Every dependency is a small interface ([Coordinator], [Topology],
 // [Peers], [Resolvers], [Seals], …), so the front is tested with fakes.
 package front
@@ -105,10 +110,11 @@ type Config struct {
 type Front struct {
 	cfg      Config
 	inflight atomic.Int64 // client requests being served
+	limits   *rateLimiter // the namespaces' reads_per_second and writes_per_second
 }
 
 // New returns a Front.
-func New(cfg Config) *Front { return &Front{cfg: cfg} }
+func New(cfg Config) *Front { return &Front{cfg: cfg, limits: newRateLimiter()} }
 
 // InFlight is the number of client requests being served.
 func (f *Front) InFlight() int64 { return f.inflight.Load() }

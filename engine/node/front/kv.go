@@ -59,6 +59,9 @@ func (f *Front) Get(ctx context.Context, req GetRequest) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := f.limitRead(ns); err != nil {
+		return Result{}, err
+	}
 	if err := checkKey(ns, req.Key); err != nil {
 		return Result{}, err
 	}
@@ -126,6 +129,9 @@ func (f *Front) writeBack(ctx context.Context, ns meta.Namespace, key []byte, re
 func (f *Front) Put(ctx context.Context, req PutRequest) (Result, error) {
 	f.inflight.Add(1)
 	defer f.inflight.Add(-1)
+	if err := f.limitWrite(req.Namespace); err != nil {
+		return Result{}, err
+	}
 	res, err := f.put(ctx, req, 0)
 	var conf *errs.ConflictError
 	switch {
@@ -138,7 +144,8 @@ func (f *Front) Put(ctx context.Context, req PutRequest) (Result, error) {
 }
 
 // Coordinate runs a write another node forwarded (peer.Local's
-// Coordinate).
+// Coordinate). The forwarding node counted it against the namespace's
+// writes_per_second already.
 func (f *Front) Coordinate(ctx context.Context, req peer.CoordinateRequest) (dvv.Object, int, error) {
 	res, err := f.put(ctx, PutRequest{
 		Namespace: req.Namespace, Key: req.Key, Value: req.Value, Context: req.Context,

@@ -1278,9 +1278,17 @@ type Limits struct {
 	MaxKeyBytes uint32 `protobuf:"varint,2,opt,name=max_key_bytes,json=maxKeyBytes,proto3" json:"max_key_bytes,omitempty"`
 	// Most siblings a key may have before writes without a covering context
 	// are refused; default 100.
-	MaxSiblings   uint32 `protobuf:"varint,3,opt,name=max_siblings,json=maxSiblings,proto3" json:"max_siblings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxSiblings uint32 `protobuf:"varint,3,opt,name=max_siblings,json=maxSiblings,proto3" json:"max_siblings,omitempty"`
+	// Client reads (Get) per second across the cluster; 0 = unlimited (the
+	// default), at most 1000000. Each node allows its share: the rate divided
+	// by the ring's members, rounded up, with a burst of one second's share.
+	ReadsPerSecond uint32 `protobuf:"varint,4,opt,name=reads_per_second,json=readsPerSecond,proto3" json:"reads_per_second,omitempty"`
+	// Client writes (Put, Delete) per second across the cluster; 0 =
+	// unlimited (the default), at most 1000000. Shared out like
+	// reads_per_second.
+	WritesPerSecond uint32 `protobuf:"varint,5,opt,name=writes_per_second,json=writesPerSecond,proto3" json:"writes_per_second,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1330,6 +1338,20 @@ func (x *Limits) GetMaxKeyBytes() uint32 {
 func (x *Limits) GetMaxSiblings() uint32 {
 	if x != nil {
 		return x.MaxSiblings
+	}
+	return 0
+}
+
+func (x *Limits) GetReadsPerSecond() uint32 {
+	if x != nil {
+		return x.ReadsPerSecond
+	}
+	return 0
+}
+
+func (x *Limits) GetWritesPerSecond() uint32 {
+	if x != nil {
+		return x.WritesPerSecond
 	}
 	return 0
 }
@@ -2570,7 +2592,8 @@ func (x *ListNamespacesResponse) GetNamespaces() []*Namespace {
 type UpdateNamespaceRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Namespace *Namespace             `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Field names of Namespace to change, e.g. "r", "limits.max_value_bytes".
+	// Field names of Namespace to change, e.g. "r", "limits.max_value_bytes",
+	// "limits.writes_per_second".
 	UpdateMask    []string `protobuf:"bytes,2,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3293,11 +3316,13 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x12=\n" +
 	"\bhandoffs\x18\x02 \x03(\v2!.concord.admin.v1.HandoffProgressR\bhandoffs\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"w\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xcd\x01\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_value_bytes\x18\x01 \x01(\x04R\rmaxValueBytes\x12\"\n" +
 	"\rmax_key_bytes\x18\x02 \x01(\rR\vmaxKeyBytes\x12!\n" +
-	"\fmax_siblings\x18\x03 \x01(\rR\vmaxSiblings\"\xbc\x02\n" +
+	"\fmax_siblings\x18\x03 \x01(\rR\vmaxSiblings\x12(\n" +
+	"\x10reads_per_second\x18\x04 \x01(\rR\x0ereadsPerSecond\x12*\n" +
+	"\x11writes_per_second\x18\x05 \x01(\rR\x0fwritesPerSecond\"\xbc\x02\n" +
 	"\tNamespace\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
 	"\x01n\x18\x02 \x01(\rR\x01n\x12\f\n" +

@@ -713,7 +713,8 @@ func (x *ContextConflict) GetContext() []byte {
 }
 
 // LimitExceeded is attached to INVALID_ARGUMENT and RESOURCE_EXHAUSTED
-// answers caused by a limit.
+// answers caused by a limit. A namespace's request rate limits answer
+// RESOURCE_EXHAUSTED with retry_after_ms set.
 type LimitExceeded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The limit's name, e.g. "max_value_bytes".
@@ -721,7 +722,11 @@ type LimitExceeded struct {
 	// The configured limit.
 	Max uint64 `protobuf:"varint,2,opt,name=max,proto3" json:"max,omitempty"`
 	// What the request would have needed.
-	Actual        uint64 `protobuf:"varint,3,opt,name=actual,proto3" json:"actual,omitempty"`
+	Actual uint64 `protobuf:"varint,3,opt,name=actual,proto3" json:"actual,omitempty"`
+	// For a rate limit (reads_per_second, writes_per_second): the
+	// milliseconds to wait before the node will take the request; 0 for
+	// other limits.
+	RetryAfterMs  uint64 `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -773,6 +778,13 @@ func (x *LimitExceeded) GetMax() uint64 {
 func (x *LimitExceeded) GetActual() uint64 {
 	if x != nil {
 		return x.Actual
+	}
+	return 0
+}
+
+func (x *LimitExceeded) GetRetryAfterMs() uint64 {
+	if x != nil {
+		return x.RetryAfterMs
 	}
 	return 0
 }
@@ -891,11 +903,12 @@ const file_concord_kv_v1_kv_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\"_\n" +
 	"\x0fContextConflict\x122\n" +
 	"\bsiblings\x18\x01 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\x12\x18\n" +
-	"\acontext\x18\x02 \x01(\fR\acontext\"O\n" +
+	"\acontext\x18\x02 \x01(\fR\acontext\"u\n" +
 	"\rLimitExceeded\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\x04R\x03max\x12\x16\n" +
-	"\x06actual\x18\x03 \x01(\x04R\x06actual\"?\n" +
+	"\x06actual\x18\x03 \x01(\x04R\x06actual\x12$\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\x04R\fretryAfterMs\"?\n" +
 	"\rQuorumFailure\x12\x12\n" +
 	"\x04acks\x18\x01 \x01(\rR\x04acks\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\rR\brequired2\xa7\x02\n" +

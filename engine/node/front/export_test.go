@@ -1,0 +1,20 @@
+package front
+
+import (
+	"time"
+
+	"github.com/concord-kv/concord/engine/meta"
+)
+
+// RateLimiter exposes the token buckets to the black-box tests.
+type RateLimiter struct{ l *rateLimiter }
+
+func NewRateLimiter() RateLimiter { return RateLimiter{newRateLimiter()} }
+
+func (r RateLimiter) Take(ns meta.Namespace, limit string, perSecond uint32, members int, now time.Time) error {
+	return r.l.take(ns, limit, perSecond, members, now)
+}
+
+func (r RateLimiter) Changed(ns meta.Namespace) { r.l.changed(ns) }
+
+func (r RateLimiter) Size() int { return r.l.size() }

@@ -1,0 +1,157 @@
+package front
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
+)
+
+// Names of the request rate limits, as errs.LimitError.Limit and the
+// update_mask fields (limits.<name>) call them.
+const (
+	LimitReadsPerSecond  = "reads_per_second"
+	LimitWritesPerSecond = "writes_per_second"
+)
+
+// NodeShare is the part of a cluster-wide rate one node of a ring of
+// members enforces: perSecond/members rounded up; members below 1 count
+// as 1.
+//
+// A namespace's reads_per_second and writes_per_second are cluster-wide
+// figures, but nodes do not talk to each other to enforce them: each node
+// allows its share. Clients whose requests are spread over the nodes (a
+// load balancer) get about the configured rate; one that sends everything
+// to a single node gets that node's share, and rounding up lets a cluster
+// take slightly more than the rate, never less. Each node's bucket holds
+// one second of its share (at least one request), so a quiet namespace may
+// burst that much. Only client requests are counted, once, by the node the
+// client called: a write that node forwards to a coordinator, replication,
+// read repair, hints, anti-entropy and handoff are never limited.
+func NodeShare(perSecond uint32, members int) uint32 {
+	m := uint32(max(members, 1))
+	return (perSecond + m - 1) / m
+}
+
+// rateLimiter holds one token bucket per namespace and limit. It follows
+// the namespace's settings on every call, so a changed limit (or ring size)
+// takes effect at the next request; [rateLimiter.changed] drops the
+// buckets of a deleted namespace and of a lifted limit. It reads no clock: callers pass the time. It is
+// safe for concurrent use.
+type rateLimiter struct {
+	mu      sync.Mutex
+	buckets map[bucketKey]*bucket
+}
+
+type bucketKey struct{ namespace, limit string }
+
+type bucket struct {
+	incarnation uint64 // a new incarnation of the namespace starts afresh
+	share       uint32 // requests per second this node allows
+	lim         *rate.Limiter
+}
+
+func newRateLimiter() *rateLimiter {
+	return &rateLimiter{buckets: make(map[bucketKey]*bucket)}
+}
+
+// take counts one request of namespace ns against its limit (perSecond
+// across a ring of members). Over the limit it returns an
+// *errs.LimitError with the delay after which the request would be taken.
+func (l *rateLimiter) take(ns meta.Namespace, limit string, perSecond uint32, members int, now time.Time) error {
+	if perSecond == 0 {
+		return nil // unlimited; a bucket left from before is dropped by changed
+	}
+	share := NodeShare(perSecond, members)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := bucketKey{ns.Name, limit}
+	b := l.buckets[k]
+	switch {
+	case b == nil || b.incarnation != ns.Incarnation:
+		b = &bucket{incarnation: ns.Incarnation, share: share, lim: rate.NewLimiter(rate.Limit(share), int(share))}
+		l.buckets[k] = b
+	case b.share != share:
+		b.lim.SetLimitAt(now, rate.Limit(share))
+		b.lim.SetBurstAt(now, int(share))
+		b.share = share
+	}
+	if b.lim.AllowN(now, 1) {
+		return nil
+	}
+	return &errs.LimitError{
+		Limit: limit, Max: uint64(perSecond), Exhausted: true,
+		RetryAfter: retryAfter(b.lim.TokensAt(now), share),
+		Hint: fmt.Sprintf("namespace %s allows %d per second across the cluster, %d per second on this node (the rate shared over %d ring members); slow down, spread requests over the nodes, or raise the limit (concord namespace update %s --%s N)",
+			ns.Name, perSecond, share, max(members, 1), ns.Name, flagName(limit)),
+	}
+}
+
+// retryAfter is the time until a bucket refilling at share per second
+// holds a whole token again, rounded up to a millisecond.
+func retryAfter(tokens float64, share uint32) time.Duration {
+	ms := math.Ceil(max(1-tokens, 0) / float64(share) * 1000)
+	return max(time.Duration(ms)*time.Millisecond, time.Millisecond)
+}
+
+func flagName(limit string) string {
+	if limit == LimitReadsPerSecond {
+		return "reads-per-second"
+	}
+	return "writes-per-second"
+}
+
+// changed drops the buckets a namespace no longer needs: both when it is
+// deleted, a limit's when it is lifted (0). A changed rate is applied by
+// the next take.
+func (l *rateLimiter) changed(ns meta.Namespace) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ns.Deleted || ns.Limits.ReadsPerSecond == 0 {
+		delete(l.buckets, bucketKey{ns.Name, LimitReadsPerSecond})
+	}
+	if ns.Deleted || ns.Limits.WritesPerSecond == 0 {
+		delete(l.buckets, bucketKey{ns.Name, LimitWritesPerSecond})
+	}
+}
+
+// size is the number of buckets held.
+func (l *rateLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// members is the number of members of this node's ring; 1 without a ring.
+func (f *Front) members() int {
+	r, ok := f.cfg.Topology.Ring()
+	if !ok {
+		return 1
+	}
+	return max(len(r.Members()), 1)
+}
+
+// limitRead counts a client read of ns against its reads_per_second.
+func (f *Front) limitRead(ns meta.Namespace) error {
+	return f.limits.take(ns, LimitReadsPerSecond, ns.Limits.ReadsPerSecond, f.members(), f.cfg.Now())
+}
+
+// limitWrite counts a client write of namespace name against its
+// writes_per_second; a namespace that does not exist is left to the
+// write's own checks to report.
+func (f *Front) limitWrite(name string) error {
+	ns, err := f.namespace(name)
+	if err != nil || ns.Limits.WritesPerSecond == 0 {
+		return nil
+	}
+	return f.limits.take(ns, LimitWritesPerSecond, ns.Limits.WritesPerSecond, f.members(), f.cfg.Now())
+}
+
+// NamespaceChanged lets the rate limits follow a namespace's settings:
+// the node calls it for every change it stores, local or gossiped.
+func (f *Front) NamespaceChanged(ns meta.Namespace) { f.limits.changed(ns) }

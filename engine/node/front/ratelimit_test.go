@@ -1,0 +1,219 @@
+package front_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/node/front"
+	"github.com/concord-kv/concord/engine/node/seals"
+	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/engine/storage/memory"
+)
+
+func TestNodeShare(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rate    uint32
+		members int
+		want    uint32
+	}{
+		{0, 3, 0},
+		{1, 5, 1},    // rounded up: never below one request per second
+		{100, 3, 34}, // rounded up: the cluster may take slightly more, never less
+		{90, 3, 30},
+		{10, 0, 10}, // no ring yet: this node is the cluster
+		{meta.CeilingRate, 1, meta.CeilingRate},
+	} {
+		if got := front.NodeShare(tc.rate, tc.members); got != tc.want {
+			t.Errorf("NodeShare(%d, %d) = %d, want %d", tc.rate, tc.members, got, tc.want)
+		}
+	}
+}
+
+// wantRateLimited checks err is the rate limit's LimitError with a retry
+// delay of want.
+func wantRateLimited(t *testing.T, err error, limit string, max uint64, want time.Duration) {
+	t.Helper()
+	var lim *errs.LimitError
+	if !errors.As(err, &lim) {
+		t.Fatalf("err = %v, want a LimitError of %s", err, limit)
+	}
+	if lim.Limit != limit || lim.Max != max || !lim.Exhausted || lim.RetryAfter != want {
+		t.Errorf("LimitError = %+v, want limit %s, max %d, exhausted, retry after %v", lim, limit, max, want)
+	}
+}
+
+// TestRateLimiterBucket: a node allows its share of the rate, a burst of
+// one second's share at once, then one request per 1/share seconds; a
+// refused request says when to retry, and uses no token.
+func TestRateLimiterBucket(t *testing.T) {
+	t.Parallel()
+	l := front.NewRateLimiter()
+	ns := meta.Namespace{Name: "a", Incarnation: 1}
+	t0 := time.Unix(100, 0)
+	for i := range 10 { // 30/s over 3 members: 10/s here, burst 10
+		if err := l.Take(ns, front.LimitWritesPerSecond, 30, 3, t0); err != nil {
+			t.Fatalf("request %d of the burst: %v", i, err)
+		}
+	}
+	for range 3 {
+		wantRateLimited(t, l.Take(ns, front.LimitWritesPerSecond, 30, 3, t0), front.LimitWritesPerSecond, 30, 100*time.Millisecond)
+	}
+	wantRateLimited(t, l.Take(ns, front.LimitWritesPerSecond, 30, 3, t0.Add(40*time.Millisecond)), front.LimitWritesPerSecond, 30, 60*time.Millisecond)
+	if err := l.Take(ns, front.LimitWritesPerSecond, 30, 3, t0.Add(100*time.Millisecond)); err != nil {
+		t.Errorf("after the retry delay: %v", err)
+	}
+	// Reads have a bucket of their own.
+	if err := l.Take(ns, front.LimitReadsPerSecond, 30, 3, t0.Add(100*time.Millisecond)); err != nil {
+		t.Errorf("a read while writes are exhausted: %v", err)
+	}
+	// So does another namespace.
+	if err := l.Take(meta.Namespace{Name: "b"}, front.LimitWritesPerSecond, 30, 3, t0.Add(100*time.Millisecond)); err != nil {
+		t.Errorf("another namespace's write: %v", err)
+	}
+}
+
+// TestRateLimiterFollowsSettings: a changed rate or ring size applies at
+// the next request, a new incarnation starts afresh, and a lifted limit or
+// a deleted namespace leaves no bucket.
+func TestRateLimiterFollowsSettings(t *testing.T) {
+	t.Parallel()
+	const w = front.LimitWritesPerSecond
+	t0 := time.Unix(100, 0)
+	drain := func(l front.RateLimiter, ns meta.Namespace, rate uint32, members int) int {
+		n := 0
+		for l.Take(ns, w, rate, members, t0) == nil {
+			n++
+		}
+		return n
+	}
+	ns := meta.Namespace{Name: "a", Incarnation: 1, Limits: meta.Limits{WritesPerSecond: 4, ReadsPerSecond: 4}}
+
+	l := front.NewRateLimiter()
+	if got := drain(l, ns, 4, 1); got != 4 {
+		t.Fatalf("burst of 4/s = %d", got)
+	}
+	// Raised: the bucket refills at the new rate, but holds no tokens yet.
+	wantRateLimited(t, l.Take(ns, w, 1000, 1, t0), w, 1000, time.Millisecond)
+	if err := l.Take(ns, w, 1000, 1, t0.Add(time.Millisecond)); err != nil {
+		t.Errorf("1 ms after raising to 1000/s: %v", err)
+	}
+	// The ring grew: this node's share shrinks.
+	wantRateLimited(t, l.Take(ns, w, 1000, 4, t0.Add(time.Millisecond)), w, 1000, 4*time.Millisecond)
+
+	// A new incarnation (the namespace deleted and created again) starts
+	// with a full bucket.
+	if got := drain(l, meta.Namespace{Name: "a", Incarnation: 2}, 4, 1); got != 4 {
+		t.Errorf("burst of a new incarnation = %d, want 4", got)
+	}
+
+	if err := l.Take(ns, front.LimitReadsPerSecond, 4, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != 2 {
+		t.Fatalf("buckets = %d, want 2", l.Size())
+	}
+	lifted := ns
+	lifted.Limits.WritesPerSecond = 0
+	l.Changed(lifted)
+	if l.Size() != 1 {
+		t.Errorf("buckets after lifting writes_per_second = %d, want 1 (reads)", l.Size())
+	}
+	for i := range 1000 {
+		if err := l.Take(ns, w, 0, 1, t0); err != nil {
+			t.Fatalf("unlimited: request %d refused: %v", i, err)
+		}
+	}
+	if l.Size() != 1 {
+		t.Errorf("an unlimited namespace got a bucket: %d buckets", l.Size())
+	}
+	deleted := ns
+	deleted.Deleted = true
+	l.Changed(deleted)
+	if l.Size() != 0 {
+		t.Errorf("buckets after the delete = %d, want 0", l.Size())
+	}
+}
+
+// limitedFront is a front whose namespace "sync" allows 2 reads and 3
+// writes per second (a node without a ring: the whole rate is its own),
+// and whose clock stands still, so spent tokens never come back.
+func limitedFront(t *testing.T, c *coordinator, p *peers) *front.Front {
+	t.Helper()
+	keys, err := seals.Open(memory.New(), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nss := testNamespaces()
+	ns := nss["sync"]
+	ns.Limits.ReadsPerSecond, ns.Limits.WritesPerSecond = 2, 3
+	nss["sync"] = ns
+	cfg := front.Config{
+		Namespaces: nss, Coordinator: c, Topology: topology{}, Actors: actors{},
+		Seals: keys, Store: store{}, Now: func() time.Time { return time.Unix(1, 0) }, Logger: discard(),
+	}
+	if p != nil {
+		cfg.Peers = p
+	}
+	return front.New(cfg)
+}
+
+// TestFrontRateLimits: client Gets and Puts are counted against their
+// namespace's limits apart; other namespaces are not limited; a write
+// another node forwarded is not counted again; a refused write never
+// reaches the coordinator.
+func TestFrontRateLimits(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c := &coordinator{local: true}
+	f := limitedFront(t, c, nil)
+	put := front.PutRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("v")}
+	refused := 0
+	for range 9 {
+		if _, err := f.Put(ctx, put); err != nil {
+			wantRateLimited(t, err, front.LimitWritesPerSecond, 3, 334*time.Millisecond)
+			refused++
+		}
+	}
+	if refused != 6 || c.written() != 3 {
+		t.Errorf("9 writes at 3/s: %d refused, %d written; want 6 and 3", refused, c.written())
+	}
+	for i := range 2 {
+		if _, err := f.Get(ctx, front.GetRequest{Namespace: "sync", Key: []byte("k")}); err != nil {
+			t.Errorf("read %d while writes are exhausted: %v", i, err)
+		}
+	}
+	_, err := f.Get(ctx, front.GetRequest{Namespace: "sync", Key: []byte("k")})
+	wantRateLimited(t, err, front.LimitReadsPerSecond, 2, 500*time.Millisecond)
+	for i := range 9 {
+		if _, err := f.Put(ctx, front.PutRequest{Namespace: "buf", Key: []byte("k"), Value: []byte("v")}); err != nil {
+			t.Fatalf("write %d of an unlimited namespace: %v", i, err)
+		}
+	}
+	for i := range 9 {
+		if _, _, err := f.Coordinate(ctx, peer.CoordinateRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("v"), Hops: 0}); err != nil {
+			t.Fatalf("forwarded write %d: %v", i, err)
+		}
+	}
+}
+
+// TestFrontRateLimitForwarded: the node the client called counts a write
+// it forwards, once.
+func TestFrontRateLimitForwarded(t *testing.T) {
+	t.Parallel()
+	p := &peers{}
+	f := limitedFront(t, &coordinator{others: []string{"b"}}, p)
+	refused := 0
+	for range 5 {
+		if _, err := f.Put(t.Context(), front.PutRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("v")}); err != nil {
+			wantRateLimited(t, err, front.LimitWritesPerSecond, 3, 334*time.Millisecond)
+			refused++
+		}
+	}
+	if refused != 2 || len(p.asked) != 3 {
+		t.Errorf("5 writes at 3/s: %d refused, %d forwarded; want 2 and 3", refused, len(p.asked))
+	}
+}
