@@ -4,9 +4,11 @@
 //
 // The measure is the latency of the client requests the node coordinates,
 // not a count of requests in flight: a few slow requests matter, many fast
-// ones do not. Every tick (a quarter second), the mean latency of the
-// requests finished during the tick is compared with the node's steady
-// state, the lowest such mean of the last minute of ticks. When it is more
+// ones do not. Every tick (a quarter second), the 90th percentile of the
+// latencies of the requests finished during the tick is compared with the
+// node's steady state, the lowest such percentile of the last minute of
+// ticks (a mean hid the tail: background work tripled the p99 of requests
+// whose mean hardly moved). When it is more
 // than [Threshold] times that, every background limiter's share of its
 // maximum rate is halved (down to [MinShare]); otherwise the share grows
 // back by a tenth of the maximum per tick (additive increase,
@@ -20,6 +22,7 @@ package pace
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,8 +31,9 @@ import (
 
 // The controller's constants.
 const (
-	// Threshold is how many times its steady-state mean the foreground
-	// latency of a tick may reach before background work is slowed.
+	// Threshold is how many times its steady state the foreground latency
+	// (a tick's 90th percentile) may reach before background work is
+	// slowed.
 	Threshold = 2.0
 	// MinShare is the least share of its maximum rate background work
 	// keeps: repair and handoff must finish eventually.
@@ -46,9 +50,8 @@ const (
 // Controller turns latency observations into a share in [MinShare, 1].
 // It is not safe for concurrent use ([Pacer] locks around it).
 type Controller struct {
-	sum     time.Duration // of the current tick's observations
-	count   int
-	history []time.Duration // means of past judged ticks, oldest first
+	tick    []time.Duration // the current tick's observations
+	history []time.Duration // 90th percentiles of past judged ticks, oldest first
 	share   float64
 }
 
@@ -57,28 +60,28 @@ func NewController() *Controller { return &Controller{share: 1} }
 
 // Observe records one foreground request's latency.
 func (c *Controller) Observe(d time.Duration) {
-	c.sum += d
-	c.count++
+	c.tick = append(c.tick, d)
 }
 
 // Tick ends the current tick and returns the new share.
 func (c *Controller) Tick() float64 {
-	n := c.count
-	mean := time.Duration(0)
+	n := len(c.tick)
+	var p90 time.Duration
 	if n > 0 {
-		mean = c.sum / time.Duration(n)
+		slices.Sort(c.tick)
+		p90 = c.tick[n*9/10]
 	}
-	c.sum, c.count = 0, 0
+	c.tick = c.tick[:0]
 	if n < MinSamples {
 		c.share = min(1, c.share+Step)
 		return c.share
 	}
 	base, ok := c.steady()
-	c.history = append(c.history, mean)
+	c.history = append(c.history, p90)
 	if len(c.history) > History {
 		c.history = c.history[1:]
 	}
-	if ok && float64(mean) > Threshold*float64(base) {
+	if ok && float64(p90) > Threshold*float64(base) {
 		c.share = max(MinShare, c.share/2)
 	} else {
 		c.share = min(1, c.share+Step)
@@ -89,8 +92,8 @@ func (c *Controller) Tick() float64 {
 // Share returns the current share.
 func (c *Controller) Share() float64 { return c.share }
 
-// Steady returns the steady-state mean latency: the lowest mean of the
-// judged ticks kept.
+// Steady returns the steady-state latency: the lowest 90th percentile of
+// the judged ticks kept.
 func (c *Controller) Steady() (time.Duration, bool) { return c.steady() }
 
 func (c *Controller) steady() (time.Duration, bool) {

@@ -106,3 +106,20 @@ func TestLimiterRateFollowsTheShare(t *testing.T) {
 		t.Errorf("Wait: %v", err)
 	}
 }
+
+// TestControllerSeesTheTail: a tick whose median is as usual but whose
+// slowest tenth is ten times slower halves the share.
+func TestControllerSeesTheTail(t *testing.T) {
+	t.Parallel()
+	c := pace.NewController()
+	tick(c, 100, time.Millisecond)
+	for range 85 {
+		c.Observe(time.Millisecond)
+	}
+	for range 15 {
+		c.Observe(10 * time.Millisecond)
+	}
+	if s := c.Tick(); s != 0.5 {
+		t.Errorf("a slow tail: share %v, want 0.5", s)
+	}
+}

@@ -41,8 +41,12 @@ type Options struct {
 	Partitions   int           // default 64 (small rings keep tests fast)
 	HintInterval time.Duration // default 100ms; an hour turns hint delivery off
 	AAEInterval  time.Duration // default 10ms
-	PurgeGrace   time.Duration // tombstone grace; default 300ms (purge checks every 50ms)
-	Logger       *slog.Logger  // default: discard
+	PurgeGrace   time.Duration // tombstone grace; default 300ms
+	// PurgeInterval is how often tombstones are checked for purging;
+	// default 50ms. A check reads every object of the partitions the node
+	// is first replica of: a test with many keys lengthens it.
+	PurgeInterval time.Duration
+	Logger        *slog.Logger // default: discard
 }
 
 // Cluster is a running test cluster.
@@ -100,6 +104,9 @@ func Start(t T, opts Options) *Cluster {
 	}
 	if opts.PurgeGrace == 0 {
 		opts.PurgeGrace = 300 * time.Millisecond
+	}
+	if opts.PurgeInterval == 0 {
+		opts.PurgeInterval = 50 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -176,7 +183,7 @@ func (n *Node) start(t T) {
 		FastGossip:      true,
 		HintInterval:    c.opts.HintInterval,
 		AAEInterval:     c.opts.AAEInterval,
-		PurgeInterval:   50 * time.Millisecond,
+		PurgeInterval:   c.opts.PurgeInterval,
 		TombstoneGrace:  c.opts.PurgeGrace,
 		GossipTransport: c.Net.NewTransport(n.gossip),
 		PeerHTTP:        peer.NewPlaintextClient(func(rt http.RoundTripper) http.RoundTripper { return &faultRT{c: c, from: n.Index, next: rt} }),
