@@ -119,6 +119,13 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 		return dvv.Object{}, err
 	}
 	if next.Equal(cur) {
+		// Nothing to write, but a synced write promises durability: the
+		// object may have been written unsynced before.
+		if sync {
+			if err := s.eng.Sync(); err != nil {
+				return dvv.Object{}, fmt.Errorf("replica: sync: %w", err)
+			}
+		}
 		return cur, nil
 	}
 	raw, err := next.MarshalBinary()

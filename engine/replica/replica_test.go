@@ -10,6 +10,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/replica"
+	"github.com/concord-kv/concord/engine/storage"
 	"github.com/concord-kv/concord/engine/storage/memory"
 	"github.com/concord-kv/concord/internal/wait"
 )
@@ -267,5 +268,38 @@ func TestSlowMergeHoldsUpNoOtherNamespace(t *testing.T) {
 	close(release)
 	if err := <-merged; err != nil {
 		t.Error(err)
+	}
+}
+
+// syncCounter counts the engine's Syncs.
+type syncCounter struct {
+	storage.Engine
+	syncs int
+}
+
+func (e *syncCounter) Sync() error {
+	e.syncs++
+	return e.Engine.Sync()
+}
+
+// TestSyncedMergeOfAnUnchangedObjectSyncs: a synced merge that changes
+// nothing still syncs, since the object may have been written unsynced
+// before; an unsynced one does not.
+func TestSyncedMergeOfAnUnchangedObjectSyncs(t *testing.T) {
+	t.Parallel()
+	eng := &syncCounter{Engine: memory.New()}
+	s, err := replica.New(eng, 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("v")})
+	if _, err := s.Merge("ns", []byte("k"), obj, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Merge("ns", []byte("k"), obj, false); err != nil || eng.syncs != 0 {
+		t.Fatalf("unsynced no-op merge: %d syncs, %v", eng.syncs, err)
+	}
+	if _, err := s.Merge("ns", []byte("k"), obj, true); err != nil || eng.syncs != 1 {
+		t.Errorf("synced no-op merge: %d syncs, %v; want 1", eng.syncs, err)
 	}
 }
