@@ -3,6 +3,7 @@ package clustertest_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -61,16 +62,19 @@ const (
 // Otherwise the clusters run with the harness's defaults (anti-entropy
 // every 10ms, hints every 100ms), except that tombstone purging is off.
 //
-// The window opens when the background work has started (after the heal,
-// for the partition scenarios) and closes when it is done, at most
+// The window opens when the background work starts (at the heal, for the
+// partition scenarios: the load goes through nodes 0 and 1 until gossip
+// sees node 2 alive again) and closes when the work is done, at most
 // tailMaxWindow; the operations due in it are counted, including those
-// answered after it closed. The benchmark reports their p50-ms, p99-ms,
-// p99.9-ms and max-ms, ops and errors, window-s, and the work done:
-// keys-moved (the joiner's handoff progress), keys-repaired or
-// hints-delivered (node Stats, from the heal on). The same load then runs
-// for tailAfter more on the same cluster, the work done, as a baseline
-// close in time, since the load that other work puts on a shared machine
-// drifts from one scenario to the next: it reports after-p99-ms and
+// answered after it closed. The benchmark reports their p50-ms, p90-ms,
+// p99-ms, p99.9-ms and max-ms (get-p99-ms and put-p99-ms by kind), ops,
+// errors and window-s; the work done: keys-moved (the joiner's handoff
+// progress), keys-repaired or hints-delivered (node Stats, from the heal
+// on); and, on Linux, the cores this process (cluster and load) and the
+// rest of the machine kept busy in the window: cpu-cores and other-cores.
+// The same load then runs for tailAfter more on the same cluster, the work
+// done, as a baseline close in time (on a shared machine, the load of
+// other work drifts from one scenario to the next): after-p99-ms, and
 // p99/after, the window's p99 over it (steady's shows the noise). With -v
 // it logs each node's counters over the window. A scenario takes 15 to 35
 // seconds on a 2-core machine, and b.N runs it b.N times, so run it once:
@@ -81,17 +85,23 @@ const (
 // -benchtime 2000x skips it. Results are in docs/benchmarks.md, "Tail
 // latency under background work".
 func BenchmarkTailUnderBackgroundWork(b *testing.B) {
+	// A count is run after a first run of one: skip before that one.
+	if n := benchtimeCount(); n > 10 {
+		b.Skipf("-benchtime %dx: %d runs of each scenario would take hours; run with -benchtime 1x", n, n)
+	}
 	for _, sc := range tailScenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			if b.N > 10 {
-				b.Skipf("b.N = %d scenarios would take hours: run with -benchtime 1x", b.N)
+				b.Skipf("b.N = %d runs of a scenario would take hours: run with -benchtime 1x", b.N)
 			}
-			hist, after := newTailHistogram(), newTailHistogram()
+			hist, gets, puts, after := newTailHistogram(), newTailHistogram(), newTailHistogram(), newTailHistogram()
 			var ops, errs, work int64
 			var window, cpu, otherCPU time.Duration
 			for range b.N {
 				r := runTailScenario(b, sc)
 				hist.Merge(r.hist)
+				gets.Merge(r.gets)
+				puts.Merge(r.puts)
 				after.Merge(r.after)
 				ops += r.ops
 				errs += r.errs
@@ -102,9 +112,12 @@ func BenchmarkTailUnderBackgroundWork(b *testing.B) {
 			}
 			ms := func(h *hdrhistogram.Histogram, q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1000 }
 			b.ReportMetric(ms(hist, 50), "p50-ms")
+			b.ReportMetric(ms(hist, 90), "p90-ms")
 			b.ReportMetric(ms(hist, 99), "p99-ms")
 			b.ReportMetric(ms(hist, 99.9), "p99.9-ms")
 			b.ReportMetric(float64(hist.Max())/1000, "max-ms")
+			b.ReportMetric(ms(gets, 99), "get-p99-ms")
+			b.ReportMetric(ms(puts, 99), "put-p99-ms")
 			b.ReportMetric(ms(after, 99), "after-p99-ms")
 			b.ReportMetric(ms(hist, 99)/ms(after, 99), "p99/after")
 			n := float64(b.N)
@@ -122,6 +135,20 @@ func BenchmarkTailUnderBackgroundWork(b *testing.B) {
 	}
 }
 
+// benchtimeCount returns the count of a -benchtime of the form Nx, or 0.
+func benchtimeCount() int {
+	f := flag.Lookup("test.benchtime")
+	if f == nil {
+		return 0
+	}
+	n, ok := strings.CutSuffix(f.Value.String(), "x")
+	if !ok {
+		return 0
+	}
+	count, _ := strconv.Atoi(n)
+	return count
+}
+
 // tailScenario is one kind of background work.
 type tailScenario struct {
 	name     string
@@ -133,10 +160,14 @@ type tailScenario struct {
 
 // backgroundWork are a scenario's hooks around its window.
 type backgroundWork struct {
-	start func()           // begins the work; the window opens when it returns
-	done  func() bool      // whether the work is finished (polled)
-	work  func() int64     // how much work was done, once done
-	check func(work int64) // fails the benchmark if the work did not happen
+	// start begins the work, once the window has opened. Until it
+	// returns, the load goes through the nodes of startVia (indexes in
+	// Cluster.Nodes; nil: all), then through all.
+	start    func()
+	startVia []int
+	done     func() bool      // whether the work is finished (polled)
+	work     func() int64     // how much work was done, once done
+	check    func(work int64) // fails the benchmark if the work did not happen
 }
 
 var tailScenarios = []tailScenario{
@@ -217,14 +248,17 @@ func divergeNode2(b *testing.B, c *clustertest.Cluster, counter func() int64) ba
 	var before int64
 	missing := newMissingScan(b, c.Nodes[2], ns.StorageName(), "bulk")
 	return backgroundWork{
+		// Node 2 cannot coordinate until gossip sees the others alive
+		// again: clients, like a load balancer's health check, wait.
 		start: func() {
 			before = counter()
 			healStart := time.Now()
 			c.Heal()
-			b.Logf("%d done while gossip healed (%v), before the window opened", counter()-before, time.Since(healStart).Round(time.Millisecond))
+			b.Logf("%d done while gossip healed (%v)", counter()-before, time.Since(healStart).Round(time.Millisecond))
 		},
-		done: missing.done,
-		work: func() int64 { return counter() - before },
+		startVia: []int{0, 1},
+		done:     missing.done,
+		work:     func() int64 { return counter() - before },
 		check: func(n int64) {
 			if !missing.done() {
 				b.Fatalf("node 2 still misses bulk key %d of %d", missing.next, tailBulkKeys)
@@ -340,6 +374,8 @@ func (m *missingScan) done() bool {
 // tailResult is one run of a scenario.
 type tailResult struct {
 	hist      *hdrhistogram.Histogram // µs, operations due in the window
+	gets      *hdrhistogram.Histogram // the same, gets only
+	puts      *hdrhistogram.Histogram // the same, puts only
 	after     *hdrhistogram.Histogram // µs, operations of the tailAfter that follows
 	ops, errs int64
 	work      int64
@@ -371,16 +407,25 @@ func runTailScenario(b *testing.B, sc tailScenario) tailResult {
 
 	b.Logf("set up in %v", time.Since(setup).Round(time.Millisecond))
 	before := nodeStats(all)
-	w.start()
 	self0, machine0, cpuOK := cpuTimes()
-	load := startOpenLoop(clients)
+	first := clients
+	if w.startVia != nil {
+		first = nil
+		for _, i := range w.startVia {
+			first = append(first, clients[i])
+		}
+	}
+	load := startOpenLoop(first)
+	w.start()
+	load.via(clients)
 	deadline := time.Now().Add(tailMaxWindow)
 	for !w.done() && time.Now().Before(deadline) {
 		time.Sleep(tailPoll)
 	}
 	r := load.stop()
 	if self1, machine1, ok := cpuTimes(); ok && cpuOK {
-		r.cpu, r.otherCPU = self1-self0, (machine1-machine0)-(self1-self0)
+		r.cpu = self1 - self0
+		r.otherCPU = max(machine1-machine0-r.cpu, 0) // the two are read at slightly different times
 	}
 	after := nodeStats(all)
 	for i, n := range all {
@@ -409,7 +454,7 @@ func runTailScenario(b *testing.B, sc tailScenario) tailResult {
 // that a stall exhausts is not measured instead of the cluster
 // (docs/benchmarks.md, "Open loop and coordinated omission").
 type openLoop struct {
-	clients []kvv1connect.KVServiceClient
+	clients atomic.Pointer[[]kvv1connect.KVServiceClient]
 	start   time.Time
 	end     atomic.Int64 // UnixNano of the window's end; 0 while open
 	stopped chan struct{}
@@ -422,14 +467,19 @@ type openLoop struct {
 
 type tailSample struct {
 	latency time.Duration
+	put     bool
 	err     bool
 }
 
 func startOpenLoop(clients []kvv1connect.KVServiceClient) *openLoop {
-	l := &openLoop{clients: clients, start: time.Now(), stopped: make(chan struct{})}
+	l := &openLoop{start: time.Now(), stopped: make(chan struct{})}
+	l.via(clients)
 	l.sending.Go(l.dispatch)
 	return l
 }
+
+// via sends the next operations through these clients.
+func (l *openLoop) via(clients []kvv1connect.KVServiceClient) { l.clients.Store(&clients) }
 
 func (l *openLoop) dispatch() {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -450,7 +500,7 @@ func (l *openLoop) dispatch() {
 		key := rng.IntN(tailReadKeys)
 		l.ops.Go(func() {
 			err := l.op(i, key)
-			s := tailSample{latency: time.Since(due), err: err != nil}
+			s := tailSample{latency: time.Since(due), put: i%2 == 1, err: err != nil}
 			l.mu.Lock()
 			l.samples = append(l.samples, s)
 			l.mu.Unlock()
@@ -459,11 +509,12 @@ func (l *openLoop) dispatch() {
 }
 
 // op is a get of preloaded key readKey or a put of a new key,
-// alternately, each coordinated by the nodes in turn.
+// alternately, each coordinated by the nodes of the clients in turn.
 func (l *openLoop) op(i int64, readKey int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), tailOpTimeout)
 	defer cancel()
-	kv := l.clients[(i/2)%int64(len(l.clients))]
+	clients := *l.clients.Load()
+	kv := clients[(i/2)%int64(len(clients))]
 	if i%2 == 0 {
 		res, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: bulkKey("read", readKey)})
 		if err == nil && !res.GetFound() {
@@ -483,14 +534,20 @@ func (l *openLoop) stop() tailResult {
 	close(l.stopped)
 	l.sending.Wait()
 	l.ops.Wait()
-	r := tailResult{hist: newTailHistogram(), window: end.Sub(l.start)}
+	r := tailResult{hist: newTailHistogram(), gets: newTailHistogram(), puts: newTailHistogram(), window: end.Sub(l.start)}
 	for _, s := range l.samples {
 		if s.err {
 			r.errs++
 			continue
 		}
 		r.ops++
-		_ = r.hist.RecordValue(max(s.latency.Microseconds(), 1)) // below the top: ops time out first
+		us := max(s.latency.Microseconds(), 1) // below the top: ops time out first
+		_ = r.hist.RecordValue(us)
+		if s.put {
+			_ = r.puts.RecordValue(us)
+		} else {
+			_ = r.gets.RecordValue(us)
+		}
 	}
 	return r
 }
