@@ -159,9 +159,6 @@ func worstShapes() map[string][]byte {
 
 // TestWorstShapesAreAccepted keeps worstShapes honest: each is accepted.
 func TestWorstShapesAreAccepted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles the worst modules the limits allow")
-	}
 	t.Parallel()
 	rt := newRuntime(t, resolvers.Options{})
 	for name, wasm := range worstShapes() {
