@@ -33,18 +33,22 @@ vet:
 	go vet ./...
 	go vet -C internal/benchpeers ./...
 
-## proto: format the protos and regenerate Go code
+GENERATED := proto/gen engine/peer/internal/peerpb
+
+## proto: format the protos and regenerate the code of every language
 proto:
 	$(BUF) format -w
 	$(BUF) generate
+	$(BUF) generate --template engine/peer/buf.gen.yaml
 
 proto-check:
 	$(BUF) format -d --exit-code
 	$(BUF) lint
 	$(BUF) breaking --against proto/baseline.binpb
 	$(BUF) generate
-	@if [ -n "$$(git status --porcelain -- proto/gen)" ]; then \
-		echo "generated code is stale: run 'make proto' and commit proto/gen"; git status --short -- proto/gen; exit 1; fi
+	$(BUF) generate --template engine/peer/buf.gen.yaml
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		echo "generated code is stale: run 'make proto' and commit $(GENERATED)"; git status --short -- $(GENERATED); exit 1; fi
 
 ## proto-baseline: accept the current API as the baseline for buf breaking
 proto-baseline:

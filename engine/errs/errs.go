@@ -74,17 +74,31 @@ func (e *LimitError) what() string {
 	return "size"
 }
 
-// ConflictError answers a Put with if_context_current whose context is no
-// longer current: it carries the key's current state.
+// ConflictError answers a conditional Put whose condition failed: one with
+// if_context_current whose context is no longer current, or (Exists) one
+// with if_absent that met a live value. It carries the key's current state.
 type ConflictError struct {
 	Current dvv.Object
 	// Context is the sealed context of Current, ready for the client to
 	// pass back (contexts are sealed by the node; see engine/node).
 	Context []byte
+	// Exists: the Put had if_absent and the key has a live value.
+	Exists bool
 }
 
 func (e *ConflictError) Error() string {
+	if e.Exists {
+		return ErrAlreadyExists.Error()
+	}
 	return "the key changed since the context was read (if_context_current); read it again and retry"
+}
+
+// Unwrap makes an if_absent conflict match ErrAlreadyExists.
+func (e *ConflictError) Unwrap() error {
+	if e.Exists {
+		return ErrAlreadyExists
+	}
+	return nil
 }
 
 // QuorumError is a request that got fewer acknowledgements than required in

@@ -128,6 +128,8 @@ type Stats struct {
 	PurgeRounds      int64 // purge checks run
 	AAEExchanges     int64 // anti-entropy exchanges run
 	AAEKeysRepaired  int64 // keys anti-entropy repaired
+	ForwardedWrites  int64 // client writes for keys this node holds no replica of, forwarded
+	RemoteReads      int64 // client reads of keys this node holds no replica of
 }
 
 // Stats returns the node's cluster counters.
@@ -139,6 +141,7 @@ func (n *Node) Stats() Stats {
 		TombstonesPurged: n.purger.Purged(),
 		PurgeRounds:      n.purger.Rounds(),
 	}
+	st.ForwardedWrites, st.RemoteReads = n.front.Detours()
 	if n.hints != nil {
 		st.HintsDelivered = n.hints.Delivered()
 	}

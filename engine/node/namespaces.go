@@ -51,17 +51,17 @@ func (n *Node) DeleteNamespace(name string, force bool) error {
 type NamespaceUpdate struct {
 	// Namespace names the namespace and holds the new values.
 	Namespace meta.Namespace
-	// Fields lists the settings to change: r, w, dw, durability,
-	// limits.max_value_bytes, limits.max_key_bytes, limits.max_siblings,
-	// limits.reads_per_second, limits.writes_per_second (n,
+	// Fields lists the settings to change (at least one): r, w, dw,
+	// durability, limits (every limit), or one limit as limits.<name> (n,
 	// fixed when the namespace is created, and the resolver are not among
-	// them). Empty: every setting Namespace gives a non-zero value.
+	// them). A field named here and zero in Namespace goes back to its
+	// default.
 	Fields []string
 }
 
 // updatableFields are the names NamespaceUpdate.Fields may hold, in the
 // order error messages list them.
-var updatableFields = []string{"r", "w", "dw", "durability", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings",
+var updatableFields = []string{"r", "w", "dw", "durability", "limits", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings",
 	"limits.reads_per_second", "limits.writes_per_second"}
 
 // updatable copies each of updatableFields from src to dst.
@@ -70,6 +70,7 @@ var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
 	"w":                        func(d *meta.Namespace, s meta.Namespace) { d.W = s.W },
 	"dw":                       func(d *meta.Namespace, s meta.Namespace) { d.DW = s.DW },
 	"durability":               func(d *meta.Namespace, s meta.Namespace) { d.Durability = s.Durability },
+	"limits":                   func(d *meta.Namespace, s meta.Namespace) { d.Limits = s.Limits },
 	"limits.max_value_bytes":   func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxValueBytes = s.Limits.MaxValueBytes },
 	"limits.max_key_bytes":     func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeyBytes = s.Limits.MaxKeyBytes },
 	"limits.max_siblings":      func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
@@ -78,32 +79,30 @@ var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
 }
 
 // UpdateNamespace applies u to the namespace's current settings and
-// stores the result. A dw is checked against the namespace's durability
-// when u sets it: when Fields names it, or (no Fields) when it differs from
-// the current one, so a namespace read and sent back whole keeps its inert
-// dw.
+// stores the result. A setting u names and leaves zero takes the cluster's
+// default again; a dw u names is checked against the namespace's
+// durability.
 func (n *Node) UpdateNamespace(u NamespaceUpdate) (meta.Namespace, error) {
 	cur, err := n.meta.Get(u.Namespace.Name)
 	if err != nil {
 		return meta.Namespace{}, err
 	}
-	in := u.Namespace
-	var next meta.Namespace
 	if len(u.Fields) == 0 {
-		next = in.WithDefaults(meta.Defaults{N: cur.N, R: cur.R, W: cur.W, DW: cur.DW, Durability: cur.Durability, Limits: cur.Limits})
-	} else {
-		next = cur
-		for _, f := range u.Fields {
-			set, ok := updatable[f]
-			if !ok {
-				return meta.Namespace{}, errs.Invalid("update_mask", "%q cannot be updated; updatable fields: %s", f, strings.Join(updatableFields, ", "))
-			}
-			set(&next, in)
-		}
+		return meta.Namespace{}, errs.Invalid("update_mask", "update_mask is empty; name the settings to change, of: %s", strings.Join(updatableFields, ", "))
 	}
+	in := u.Namespace
+	next := cur
+	for _, f := range u.Fields {
+		set, ok := updatable[f]
+		if !ok {
+			return meta.Namespace{}, errs.Invalid("update_mask", "%q cannot be updated; updatable fields: %s", f, strings.Join(updatableFields, ", "))
+		}
+		set(&next, in)
+	}
+	next = next.WithDefaults(n.meta.Defaults())
 	next.Name = cur.Name
 	next.Resolver = cur.Resolver // resolvers change only through ActivateResolver and ClearResolver
-	if slices.Contains(u.Fields, "dw") || (len(u.Fields) == 0 && in.DW != cur.DW) {
+	if slices.Contains(u.Fields, "dw") {
 		if err := checkBufferedDW(next, in.DW); err != nil {
 			return meta.Namespace{}, err
 		}

@@ -45,7 +45,7 @@ func TestNamespaceAdministration(t *testing.T) {
 			return err
 		}, invalid("dw")},
 		{"update: no such namespace", func(n *node.Node) error {
-			_, err := n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "nope", R: 1}})
+			_, err := n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "nope", R: 1}, Fields: []string{"r"}})
 			return err
 		}, func(err error) bool { return errors.Is(err, errs.ErrNamespaceNotFound) }},
 		{"delete: no such namespace", func(n *node.Node) error { return n.DeleteNamespace("nope", false) },
@@ -61,9 +61,9 @@ func TestNamespaceAdministration(t *testing.T) {
 	}
 }
 
-// TestUpdateNamespaceFields: named fields change alone; without names every
-// non-zero setting changes; a namespace sent back whole keeps its inert dw
-// and its resolver.
+// TestUpdateNamespaceFields: named fields change alone, a named field left
+// zero goes back to its default, an update names at least one field, and
+// no update touches the resolver.
 func TestUpdateNamespaceFields(t *testing.T) {
 	t.Parallel()
 	n := openLocal(t)
@@ -97,16 +97,20 @@ func TestUpdateNamespaceFields(t *testing.T) {
 	if cur.Limits.ReadsPerSecond != 5 || cur.Limits.WritesPerSecond != 0 {
 		t.Fatalf("limits after lifting writes_per_second: %+v", cur.Limits)
 	}
-	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "x", Durability: meta.DurabilityBuffered}}); err != nil {
+	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "x", Durability: meta.DurabilityBuffered}, Fields: []string{"durability"}}); err != nil {
 		t.Fatal(err)
 	}
 	if cur.Durability != meta.DurabilityBuffered || cur.Limits.MaxSiblings != 7 || cur.DW != 1 {
 		t.Fatalf("after making it buffered: %+v", cur)
 	}
-	whole := cur // read and sent back whole: its dw is inert, not a request
-	whole.Resolver = nil
-	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: whole}); err != nil {
-		t.Fatalf("a buffered namespace sent back whole: %v", err)
+	if cur, err = n.UpdateNamespace(node.NamespaceUpdate{Namespace: meta.Namespace{Name: "x"}, Fields: []string{"limits.max_siblings"}}); err != nil {
+		t.Fatal(err)
+	}
+	if cur.Limits.MaxSiblings != meta.DefaultLimits().MaxSiblings {
+		t.Fatalf("max_siblings named and zero = %d, want the default %d", cur.Limits.MaxSiblings, meta.DefaultLimits().MaxSiblings)
+	}
+	if _, err := n.UpdateNamespace(node.NamespaceUpdate{Namespace: cur}); !errors.As(err, new(*errs.InvalidError)) {
+		t.Fatalf("an update naming no field: %v, want an InvalidError", err)
 	}
 	if cur.Resolver == nil || cur.Resolver.Name != "lww" {
 		t.Fatalf("an update changed the resolver: %+v", cur.Resolver)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
-	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
+	"github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1/peerv1connect"
 )
 
 // Resolver maps a node ID to its peer address (host:port).

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-kv/concord/engine/errs"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 )
 
 // This file is the wire form of errors between nodes. The handler answers
@@ -94,8 +94,11 @@ func toWire(err error) (connect.Code, *peerv1.EngineError) {
 		return connect.CodeInvalidArgument, w
 	case errors.As(err, &conf):
 		w.Kind = &peerv1.EngineError_Conflict_{Conflict: &peerv1.EngineError_Conflict{
-			Current: encodeObject(conf.Current), Context: conf.Context,
+			Current: encodeObject(conf.Current), Context: conf.Context, Exists: conf.Exists,
 		}}
+		if conf.Exists {
+			return connect.CodeAlreadyExists, w
+		}
 		return connect.CodeFailedPrecondition, w
 	case errors.As(err, &quo):
 		w.Kind = &peerv1.EngineError_Quorum_{Quorum: &peerv1.EngineError_Quorum{
@@ -161,7 +164,7 @@ func fromWire(w *peerv1.EngineError) error {
 		if err != nil {
 			return fmt.Errorf("%w: a peer's conflict carried a malformed object", errs.ErrUnavailable)
 		}
-		inner = &errs.ConflictError{Current: cur, Context: k.Conflict.GetContext()}
+		inner = &errs.ConflictError{Current: cur, Context: k.Conflict.GetContext(), Exists: k.Conflict.GetExists()}
 	case *peerv1.EngineError_Quorum_:
 		q := k.Quorum
 		inner = &errs.QuorumError{Op: q.GetOp(), Need: int(q.GetNeed()), Got: int(q.GetGot())}

@@ -19,8 +19,8 @@ import (
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/peer"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
-	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
+	"github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1/peerv1connect"
 )
 
 // memLocal is a node held in memory: objects by storage key, and a record

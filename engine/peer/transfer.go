@@ -6,7 +6,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/concord-kv/concord/engine/keys"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 )
 
 // Transfer streams a partition's objects from node from, in storage-key

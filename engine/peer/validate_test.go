@@ -13,8 +13,8 @@ import (
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/peer"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
-	"github.com/concord-kv/concord/proto/gen/concord/peer/v1/peerv1connect"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
+	"github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1/peerv1connect"
 )
 
 // smallPolicy knows one live namespace, "small", of 1 KiB values and

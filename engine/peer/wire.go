@@ -3,7 +3,7 @@ package peer
 import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
-	peerv1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 )
 
 // This file turns domain types into their wire form and back. Objects

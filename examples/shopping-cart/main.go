@@ -85,7 +85,7 @@ type shopper struct {
 
 // change does one read-modify-write with the read's context.
 func (s shopper) change(ctx context.Context, key string, edit func(*Cart)) error {
-	res, err := s.kv.Get(ctx, &kvv1.GetRequest{Namespace: "carts", Key: []byte(key), R: &s.rw})
+	res, err := s.kv.Get(ctx, &kvv1.GetRequest{Namespace: "carts", Key: []byte(key), R: s.rw})
 	if err != nil {
 		return err
 	}
@@ -100,13 +100,13 @@ func (s shopper) change(ctx context.Context, key string, edit func(*Cart)) error
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.Put(ctx, &kvv1.PutRequest{Namespace: "carts", Key: []byte(key), Value: value, Context: res.GetContext(), W: &s.rw})
+	_, err = s.kv.Put(ctx, &kvv1.PutRequest{Namespace: "carts", Key: []byte(key), Value: value, Context: res.GetContext(), W: s.rw})
 	return err
 }
 
 func (s shopper) cart(ctx context.Context, key string) (Cart, int, error) {
 	r := uint32(1)
-	res, err := s.kv.Get(ctx, &kvv1.GetRequest{Namespace: "carts", Key: []byte(key), R: &r})
+	res, err := s.kv.Get(ctx, &kvv1.GetRequest{Namespace: "carts", Key: []byte(key), R: r})
 	if err != nil || len(res.GetSiblings()) == 0 {
 		return Cart{}, 0, err
 	}
@@ -123,7 +123,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	c := clustertest.Start(env, clustertest.Options{HintInterval: time.Hour}) // anti-entropy alone will heal
 
 	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
-	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "carts"}}); err != nil {
+	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "carts"}); err != nil {
 		return err
 	}
 	up, err := admin.UploadResolver(ctx, &adminv1.UploadResolverRequest{

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -23,7 +25,16 @@ const concordNodes = 3
 
 // concordNamespace is the namespace the load runs in: N=3, R=2, W=2, every
 // acknowledged write synced to disk.
+// It is created with the binary's own CLI, so that a --baseline build from
+// before an admin API change creates it too.
 var concordNamespace = &adminv1.Namespace{Name: "bench", N: 3, R: 2, W: 2, Durability: adminv1.Durability_DURABILITY_SYNC}
+
+// createNamespaceArgs is the CLI command that creates concordNamespace.
+func createNamespaceArgs(bin, endpoint string) []string {
+	ns := concordNamespace
+	return []string{bin, "namespace", "create", ns.GetName(), "--endpoint", endpoint,
+		"--n", fmt.Sprint(ns.GetN()), "--r", fmt.Sprint(ns.GetR()), "--w", fmt.Sprint(ns.GetW()), "--durability", "sync"}
+}
 
 // concordPeer is three `concord serve` processes of the --concord binary
 // formed into one cluster the way an operator forms one: the second and
@@ -59,7 +70,7 @@ func startConcord(ctx context.Context, e *env, bin string) (instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &concordInstance{token: token}
+	c := &concordInstance{token: token, bin: bin}
 	var gossip0 string
 	for i := range concordNodes {
 		api, peer, gossip := loopback(ports[3*i]), loopback(ports[3*i+1]), loopback(ports[3*i+2])
@@ -94,6 +105,7 @@ type concordInstance struct {
 	servers   []*server
 	endpoints []string
 	token     string
+	bin       string // the concord binary the nodes run
 }
 
 // formTimeout bounds each step of forming the cluster.
@@ -127,8 +139,11 @@ func (c *concordInstance) form(ctx context.Context) error {
 	if err := wait.Within(ctx, formTimeout, func() bool { return c.settled(ctx, res.GetRingEpoch()) }); err != nil {
 		return fmt.Errorf("concord: ring epoch %d did not reach every node with its partitions moved: %w", res.GetRingEpoch(), err)
 	}
-	if _, err := first.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: concordNamespace}); err != nil {
-		return fmt.Errorf("concord: create namespace %s: %w", concordNamespace.GetName(), err)
+	argv := createNamespaceArgs(c.bin, c.endpoints[0])
+	create := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	create.Env = append(os.Environ(), "CONCORD_TOKEN="+c.token)
+	if out, err := create.CombinedOutput(); err != nil {
+		return fmt.Errorf("concord: create namespace %s: %w: %s", concordNamespace.GetName(), err, out)
 	}
 	// Namespaces spread by gossip: wait until every node knows it.
 	for i := range c.endpoints {

@@ -207,12 +207,12 @@ func (f *benchFlags) ensureNamespace(cmd *cobra.Command) error {
 	if !f.createNamespace {
 		return nil
 	}
-	ns, err := f.settings.namespace(f.namespace)
+	settings, err := f.settings.settings()
 	if err != nil {
 		return err
 	}
 	endpoints := f.endpointList()
-	_, err = f.adminClientOf(endpoints[0]).CreateNamespace(cmd.Context(), &adminv1.CreateNamespaceRequest{Namespace: ns})
+	_, err = f.adminClientOf(endpoints[0]).CreateNamespace(cmd.Context(), &adminv1.CreateNamespaceRequest{Name: f.namespace, Settings: settings})
 	switch {
 	case connect.CodeOf(err) == connect.CodeAlreadyExists:
 		fmt.Fprintf(cmd.ErrOrStderr(), "namespace %s exists; keeping its settings\n", f.namespace)

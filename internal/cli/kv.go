@@ -51,9 +51,7 @@ func newKVGetCmd(f *kvFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := &kvv1.GetRequest{Namespace: f.namespace, Key: []byte(args[0])}
-			if cmd.Flags().Changed("r") {
-				req.R = &r
-			}
+			req.R = r
 			res, err := f.client().Get(cmd.Context(), req)
 			if err != nil {
 				return rpcError(err)
@@ -92,9 +90,7 @@ func newKVPutCmd(f *kvFlags) *cobra.Command {
 			}
 			req := &kvv1.PutRequest{Namespace: f.namespace, Key: []byte(args[0]), Value: value, Context: ctx,
 				IfAbsent: ifAbsent, ReturnSiblings: show}
-			if cmd.Flags().Changed("w") {
-				req.W = &w
-			}
+			req.W = w
 			res, err := f.client().Put(cmd.Context(), req)
 			if err != nil {
 				return rpcError(err)

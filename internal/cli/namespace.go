@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
@@ -46,7 +47,7 @@ limits. Settings left out on create take the cluster's defaults.`,
 type namespaceSettings struct {
 	n, r, w, dw   uint32
 	durability    string
-	maxValueBytes uint64
+	maxValueBytes uint32
 	maxKeyBytes   uint32
 	maxSiblings   uint32
 	readsPerSec   uint32
@@ -73,17 +74,17 @@ func (s *namespaceSettings) register(fs *pflag.FlagSet, withN bool) {
 	fs.Uint32Var(&s.w, "w", 0, "acknowledgements a put or delete waits for by default")
 	fs.Uint32Var(&s.dw, "dw", 0, "durable acknowledgements a put waits for by default")
 	fs.StringVar(&s.durability, "durability", "", "sync (every write synced to disk) or buffered")
-	fs.Uint64Var(&s.maxValueBytes, "max-value-bytes", 0, "largest value in bytes (0: default, 1 MiB)")
+	fs.Uint32Var(&s.maxValueBytes, "max-value-bytes", 0, "largest value in bytes (0: default, 1 MiB)")
 	fs.Uint32Var(&s.maxKeyBytes, "max-key-bytes", 0, "longest key in bytes (0: default, 1024)")
 	fs.Uint32Var(&s.maxSiblings, "max-siblings", 0, "most siblings a key may have (0: default, 100)")
 	fs.Uint32Var(&s.readsPerSec, "reads-per-second", 0, "client gets per second across the cluster (0: unlimited)")
 	fs.Uint32Var(&s.writesPerSec, "writes-per-second", 0, "client puts and deletes per second across the cluster (0: unlimited)")
 }
 
-// namespace builds the message for name from the flags.
-func (s *namespaceSettings) namespace(name string) (*adminv1.Namespace, error) {
-	ns := &adminv1.Namespace{
-		Name: name, N: s.n, R: s.r, W: s.w, Dw: s.dw,
+// settings builds the message from the flags.
+func (s *namespaceSettings) settings() (*adminv1.NamespaceSettings, error) {
+	ns := &adminv1.NamespaceSettings{
+		N: s.n, R: s.r, W: s.w, Dw: s.dw,
 		Limits: &adminv1.Limits{
 			MaxValueBytes: s.maxValueBytes, MaxKeyBytes: s.maxKeyBytes, MaxSiblings: s.maxSiblings,
 			ReadsPerSecond: s.readsPerSec, WritesPerSecond: s.writesPerSec,
@@ -119,11 +120,11 @@ func newNamespaceCreateCmd(g *globalFlags) *cobra.Command {
 		Short: "Create a namespace",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := s.namespace(args[0])
+			settings, err := s.settings()
 			if err != nil {
 				return err
 			}
-			res, err := g.adminClient().CreateNamespace(cmd.Context(), &adminv1.CreateNamespaceRequest{Namespace: ns})
+			res, err := g.adminClient().CreateNamespace(cmd.Context(), &adminv1.CreateNamespaceRequest{Name: args[0], Settings: settings})
 			if err != nil {
 				return rpcError(err)
 			}
@@ -188,11 +189,13 @@ change; the others keep their values. The replica count n cannot change.`,
 			if len(mask) == 0 {
 				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second")
 			}
-			ns, err := s.namespace(args[0])
+			settings, err := s.settings()
 			if err != nil {
 				return err
 			}
-			res, err := g.adminClient().UpdateNamespace(cmd.Context(), &adminv1.UpdateNamespaceRequest{Namespace: ns, UpdateMask: mask})
+			res, err := g.adminClient().UpdateNamespace(cmd.Context(), &adminv1.UpdateNamespaceRequest{
+				Name: args[0], Settings: settings, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+			})
 			if err != nil {
 				return rpcError(err)
 			}

@@ -28,7 +28,7 @@ func TestNamespaceCommands(t *testing.T) {
 			Durability string `json:"durability"`
 			Limits     struct {
 				MaxSiblings     int    `json:"maxSiblings"`
-				MaxValueBytes   string `json:"maxValueBytes"`
+				MaxValueBytes   int    `json:"maxValueBytes"`
 				ReadsPerSecond  int    `json:"readsPerSecond"`
 				WritesPerSecond int    `json:"writesPerSecond"`
 			} `json:"limits"`
@@ -48,11 +48,11 @@ func TestNamespaceCommands(t *testing.T) {
 
 	// Only the flags given change: the durability and the other limits stay.
 	decode(ns("update", "orders", "--max-value-bytes", "4096", "-o", "json"))
-	if g := got.Namespace; g.Limits.MaxValueBytes != "4096" || g.Limits.MaxSiblings != 7 || g.Durability != "DURABILITY_BUFFERED" || g.R != 1 {
+	if g := got.Namespace; g.Limits.MaxValueBytes != 4096 || g.Limits.MaxSiblings != 7 || g.Durability != "DURABILITY_BUFFERED" || g.R != 1 {
 		t.Fatalf("update --max-value-bytes changed more than the limit: %+v", g)
 	}
 	decode(ns("update", "orders", "--durability", "sync", "-o", "json"))
-	if g := got.Namespace; g.Durability != "DURABILITY_SYNC" || g.Limits.MaxValueBytes != "4096" {
+	if g := got.Namespace; g.Durability != "DURABILITY_SYNC" || g.Limits.MaxValueBytes != 4096 {
 		t.Fatalf("update --durability: %+v", g)
 	}
 

@@ -32,7 +32,7 @@ func TestTokensSpreadAndRevocationReachesEveryNode(t *testing.T) {
 		}
 	}
 	admin0 := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
-	if _, err := admin0.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "a"}}); err != nil {
+	if _, err := admin0.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := admin0.CreateToken(ctx, &adminv1.CreateTokenRequest{Namespace: "a", Scopes: []adminv1.TokenScope{adminv1.TokenScope_TOKEN_SCOPE_READ}})

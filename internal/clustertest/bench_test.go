@@ -59,7 +59,7 @@ func BenchmarkCluster3Get(b *testing.B) {
 	c := clustertest.Start(b, clustertest.Options{})
 	const preload = 512
 	for i := range preload {
-		if _, err := c.Nodes[0].KV().Put(b.Context(), &kvv1.PutRequest{Namespace: "default", Key: fmt.Appendf(nil, "k%09d", i), Value: make([]byte, 100), W: u32(3)}); err != nil {
+		if _, err := c.Nodes[0].KV().Put(b.Context(), &kvv1.PutRequest{Namespace: "default", Key: fmt.Appendf(nil, "k%09d", i), Value: make([]byte, 100), W: 3}); err != nil {
 			b.Fatal(err)
 		}
 	}

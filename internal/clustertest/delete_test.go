@@ -18,7 +18,7 @@ func TestDeleteDuringPartitionDoesNotResurrect(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{HintInterval: time.Hour})
 	ctx := t.Context()
 	key := []byte("doomed")
-	if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: key, Value: []byte("v"), W: u32(3)}); err != nil {
+	if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: key, Value: []byte("v"), W: 3}); err != nil {
 		t.Fatal(err)
 	}
 	c.Partition([]int{0, 1}, []int{2})
@@ -67,7 +67,7 @@ func TestDeleteDuringPartitionDoesNotResurrect(t *testing.T) {
 	before := exchanges()
 	c.Eventually(func() bool { return exchanges() > before+200 }, "200 more anti-entropy exchanges")
 	for _, n := range c.Nodes {
-		res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: u32(3)})
+		res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,7 +63,7 @@ func TestKilledNodeCatchesUpThroughHints(t *testing.T) {
 		t.Errorf("no hints delivered although the node missed writes")
 	}
 	for key, want := range acked {
-		res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: u32(3)})
+		res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: 3})
 		if err != nil {
 			t.Fatalf("get %s with R=3: %v", key, err)
 		}
@@ -92,7 +92,7 @@ func TestSloppyQuorumUsesFallbackNodes(t *testing.T) {
 	var missed []string
 	for i := range 200 {
 		key := fmt.Sprintf("k%03d", i)
-		if _, err := c.Nodes[i%4].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte(key), W: u32(3)}); err != nil {
+		if _, err := c.Nodes[i%4].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte(key), W: 3}); err != nil {
 			t.Fatalf("put %s with W=3 and one node down: %v", key, err)
 		}
 		pref, _ := c.Nodes[0].Node().Replicas(c.Nodes[0].Node().PartitionOf("default", []byte(key)), 3)

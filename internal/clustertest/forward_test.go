@@ -35,8 +35,8 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 		return true
 	}, "the ring's handoffs done (no extra replicas in preference lists)")
 	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
-	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{
-		Name: "tight", Limits: &adminv1.Limits{MaxSiblings: 2},
+	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "tight", Settings: &adminv1.NamespaceSettings{
+		Limits: &adminv1.Limits{MaxSiblings: 2},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 		key, pref, outside := forwardPlacement(t, c, "default", "quorum")
 		via, other := outside[0], outside[1]
 		c.Partition([]int{pref[0].Index}, []int{pref[1].Index, pref[2].Index, other.Index})
-		_, err := put(via, &kvv1.PutRequest{Namespace: "default", Key: key, Value: []byte("once"), W: u32(3)})
+		_, err := put(via, &kvv1.PutRequest{Namespace: "default", Key: key, Value: []byte("once"), W: 3})
 		quorum := wantDetail[*kvv1.QuorumFailure](t, err, connect.CodeUnavailable)
 		if quorum.GetRequired() != 3 || quorum.GetAcks() != 2 {
 			t.Errorf("quorum detail %v, want the coordinator's 2 of 3", quorum)
@@ -120,7 +120,7 @@ func TestErrorsSurviveForwarding(t *testing.T) {
 		c.Heal()
 		var copies int
 		c.Eventually(func() bool {
-			res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: u32(3)})
+			res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: 3})
 			if err != nil {
 				return false
 			}

@@ -19,7 +19,7 @@ func TestListKeysCoversPartitionsOfOtherNodes(t *testing.T) {
 	var want []string
 	for i := range 300 {
 		key := fmt.Sprintf("k%03d", i)
-		if _, err := c.Nodes[i%5].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte("v"), W: u32(3)}); err != nil {
+		if _, err := c.Nodes[i%5].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte("v"), W: 3}); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, key)
@@ -28,7 +28,7 @@ func TestListKeysCoversPartitionsOfOtherNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Nodes[0].KV().Delete(ctx, &kvv1.DeleteRequest{Namespace: "default", Key: []byte("k000"), Context: got.GetContext(), W: u32(3)}); err != nil {
+	if _, err := c.Nodes[0].KV().Delete(ctx, &kvv1.DeleteRequest{Namespace: "default", Key: []byte("k000"), Context: got.GetContext(), W: 3}); err != nil {
 		t.Fatal(err)
 	}
 	want = want[1:]

@@ -90,7 +90,7 @@ func TestJoinAndLeaveUnderLoad(t *testing.T) {
 	// Every acknowledged write is readable from the nodes that stay.
 	stay := []*clustertest.Node{c.Nodes[0], c.Nodes[2], joiner}
 	for key, want := range acked {
-		res, err := stay[len(key)%3].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: u32(3)})
+		res, err := stay[len(key)%3].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: 3})
 		if err != nil {
 			t.Fatalf("get %s: %v", key, err)
 		}

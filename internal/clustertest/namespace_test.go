@@ -25,7 +25,7 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
 	create := func() {
 		t.Helper()
-		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "x"}}); err != nil {
+		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 	const keys = 40
 	for i := range keys {
 		key := fmt.Sprintf("k%02d", i)
-		if _, err := c.Nodes[i%3].KV().Put(ctx, &kvv1.PutRequest{Namespace: "x", Key: []byte(key), Value: []byte("old"), W: u32(3)}); err != nil {
+		if _, err := c.Nodes[i%3].KV().Put(ctx, &kvv1.PutRequest{Namespace: "x", Key: []byte(key), Value: []byte("old"), W: 3}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 		for _, n := range c.Nodes {
 			for i := range keys {
 				key := fmt.Sprintf("k%02d", i)
-				res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "x", Key: []byte(key), R: u32(3)})
+				res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "x", Key: []byte(key), R: 3})
 				if err != nil {
 					t.Fatalf("%s: get %s through node %d: %v", when, key, n.Index, err)
 				}
@@ -109,11 +109,11 @@ func TestRecreatedNamespaceStartsEmpty(t *testing.T) {
 	}
 
 	// The new namespace works, and a key of the old one starts afresh.
-	if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "x", Key: []byte("k00"), Value: []byte("new"), W: u32(3)}); err != nil {
+	if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "x", Key: []byte("k00"), Value: []byte("new"), W: 3}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range c.Nodes {
-		res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "x", Key: []byte("k00"), R: u32(3)})
+		res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "x", Key: []byte("k00"), R: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

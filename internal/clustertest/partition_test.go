@@ -55,11 +55,11 @@ func TestPartitionBothSidesWriteThenAntiEntropyConverges(t *testing.T) {
 		if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte("majority")}); err != nil {
 			t.Fatalf("majority side put %s: %v", key, err)
 		}
-		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte("minority"), W: u32(1)}); err != nil {
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(key), Value: []byte("minority"), W: 1}); err != nil {
 			t.Fatalf("minority side put %s: %v", key, err)
 		}
 		only := fmt.Sprintf("minority-only-%02d", i)
-		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(only), Value: []byte(only), W: u32(1)}); err != nil {
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte(only), Value: []byte(only), W: 1}); err != nil {
 			t.Fatalf("minority side put %s: %v", only, err)
 		}
 	}

@@ -78,7 +78,7 @@ func TestRejoinedNodeLosesNoBlindWrite(t *testing.T) {
 		var out []string
 		for k := range acked {
 			for _, n := range c.Nodes {
-				res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(k), R: u32(3)})
+				res, err := n.KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(k), R: 3})
 				if err != nil {
 					out = append(out, k+" (read: "+err.Error()+")")
 					break

@@ -45,7 +45,7 @@ func TestReadRepairFixesAStaleReplica(t *testing.T) {
 	if o, _ := c.Nodes[2].Node().ReadLocal(ctx, "default", key); !o.IsZero() {
 		t.Fatal("node 2 got the write although hints and anti-entropy are off")
 	}
-	res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: u32(3)})
+	res, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: key, R: 3})
 	if err != nil || string(res.GetSiblings()[0].GetValue()) != "fresh" {
 		t.Fatalf("read with R=3: %v %v", res.GetSiblings(), err)
 	}

@@ -88,7 +88,7 @@ func TestCartResolverModes(t *testing.T) {
 		if _, err := c.Nodes[0].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]map[string]int{"apple": {"a1": 2}})}); err != nil {
 			t.Fatalf("%s: majority add: %v", ns, err)
 		}
-		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]map[string]int{"pear": {"b1": 1}}), W: u32(1)}); err != nil {
+		if _, err := c.Nodes[2].KV().Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: cartValue(t, map[string]map[string]int{"pear": {"b1": 1}}), W: 1}); err != nil {
 			t.Fatalf("%s: minority add: %v", ns, err)
 		}
 	}

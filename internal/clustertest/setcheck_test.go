@@ -102,7 +102,7 @@ func TestConcurrentSetWritersLoseNoElement(t *testing.T) {
 	total := 0
 	for key, want := range acked {
 		c.Eventually(func() bool { return converged(localObjects(t, c, key)) }, "replicas of "+key+" converge")
-		got, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: u32(3)})
+		got, err := c.Nodes[0].KV().Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

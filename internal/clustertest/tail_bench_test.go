@@ -185,7 +185,7 @@ var tailScenarios = []tailScenario{
 		name:     "handoff",
 		workUnit: "keys-moved",
 		prepare: func(b *testing.B, c *clustertest.Cluster, all *[]*clustertest.Node) backgroundWork {
-			writeKeys(b, clientsOf(c.Nodes...), createBulkNamespace(b, c).Name, "bulk", tailBulkKeys, nil)
+			writeKeys(b, clientsOf(c.Nodes...), createBulkNamespace(b, c).Name, "bulk", tailBulkKeys, 0)
 			joiner := c.AddNode()
 			*all = append(*all, joiner)
 			admin := c.Nodes[0].Node()
@@ -244,7 +244,7 @@ var tailScenarios = []tailScenario{
 func divergeNode2(b *testing.B, c *clustertest.Cluster, counter func() int64) backgroundWork {
 	ns := createBulkNamespace(b, c)
 	c.Partition([]int{0, 1}, []int{2})
-	writeKeys(b, clientsOf(c.Nodes[0], c.Nodes[1]), ns.Name, "bulk", tailBulkKeys, nil)
+	writeKeys(b, clientsOf(c.Nodes[0], c.Nodes[1]), ns.Name, "bulk", tailBulkKeys, 0)
 	var before int64
 	missing := newMissingScan(b, c.Nodes[2], ns.StorageName(), "bulk")
 	return backgroundWork{
@@ -402,7 +402,7 @@ func runTailScenario(b *testing.B, sc tailScenario) tailResult {
 		}
 	}()
 	clients := clientsOf(c.Nodes...)
-	writeKeys(b, clients, "default", "read", tailReadKeys, u32(3))
+	writeKeys(b, clients, "default", "read", tailReadKeys, 3)
 	w := sc.prepare(b, c, &all)
 
 	b.Logf("set up in %v", time.Since(setup).Round(time.Millisecond))
@@ -579,8 +579,8 @@ func bulkKey(prefix string, i int) []byte { return fmt.Appendf(nil, "%s%06d", pr
 // waits until every node knows it.
 func createBulkNamespace(b *testing.B, c *clustertest.Cluster) meta.Namespace {
 	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
-	_, err := admin.CreateNamespace(b.Context(), &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{
-		Name: "bulk", N: 3, R: 2, W: 2, Durability: adminv1.Durability_DURABILITY_BUFFERED,
+	_, err := admin.CreateNamespace(b.Context(), &adminv1.CreateNamespaceRequest{Name: "bulk", Settings: &adminv1.NamespaceSettings{
+		N: 3, R: 2, W: 2, Durability: adminv1.Durability_DURABILITY_BUFFERED,
 	}})
 	if err != nil {
 		b.Fatal(err)
@@ -602,7 +602,7 @@ func createBulkNamespace(b *testing.B, c *clustertest.Cluster) meta.Namespace {
 
 // writeKeys writes n keys into namespace ns through the clients in turn,
 // 64 at a time, with write quorum w (nil: the namespace's).
-func writeKeys(b *testing.B, clients []kvv1connect.KVServiceClient, ns, prefix string, n int, w *uint32) {
+func writeKeys(b *testing.B, clients []kvv1connect.KVServiceClient, ns, prefix string, n int, w uint32) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup

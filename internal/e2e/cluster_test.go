@@ -97,7 +97,7 @@ func TestProcessClusterSurvivesKill9(t *testing.T) {
 	kv := kvv1connect.NewKVServiceClient(testcred.HTTPClient, a.Endpoint)
 	for key := range acked {
 		r := uint32(3)
-		res, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: &r})
+		res, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte(key), R: r})
 		if err != nil {
 			t.Fatalf("get %s with R=3: %v", key, err)
 		}

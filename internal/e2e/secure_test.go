@@ -148,18 +148,18 @@ func TestSecureProcessCluster(t *testing.T) {
 	// W=3 then R=3: every replica, over mTLS, answered.
 	three := uint32(3)
 	kvA := kvv1connect.NewKVServiceClient(adminHTTP, a.Endpoint)
-	if _, err := kvA.Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte("k"), Value: []byte("v"), W: &three}); err != nil {
+	if _, err := kvA.Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte("k"), Value: []byte("v"), W: three}); err != nil {
 		t.Fatalf("Put with W=3 over TLS: %v", err)
 	}
 	kvC := kvv1connect.NewKVServiceClient(adminHTTP, c.Endpoint)
-	res, err := kvC.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte("k"), R: &three})
+	res, err := kvC.Get(ctx, &kvv1.GetRequest{Namespace: "default", Key: []byte("k"), R: three})
 	if err != nil || !res.GetFound() || len(res.GetSiblings()) != 1 || string(res.GetSiblings()[0].GetValue()) != "v" {
 		t.Fatalf("Get with R=3 over TLS from another node: %v, %v; want the one value v", res.GetSiblings(), err)
 	}
 
 	// A read token of namespace alpha.
 	for _, name := range []string{"alpha", "beta"} {
-		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: name}}); err != nil {
+		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: name}); err != nil {
 			t.Fatalf("create namespace %s: %v", name, err)
 		}
 	}
@@ -257,7 +257,7 @@ func TestSecureProcessCluster(t *testing.T) {
 		t.Errorf("staged after the refused join: %v", st.GetStaged())
 	}
 	// The cluster still serves quorum calls.
-	if _, err := kvA.Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte("k2"), Value: []byte("v2"), W: &three}); err != nil {
+	if _, err := kvA.Put(ctx, &kvv1.PutRequest{Namespace: "default", Key: []byte("k2"), Value: []byte("v2"), W: three}); err != nil {
 		t.Errorf("Put with W=3 after the rogue node: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ type NodeStats struct {
 	TombstonesPurged int64
 	AAEExchanges     int64
 	AAEKeysRepaired  int64
+	ForwardedWrites  int64
+	RemoteReads      int64
 	Resolvers        []ResolverStats
 }
 
@@ -41,6 +43,8 @@ var nodeMetrics = []struct {
 	{"concord_tombstones_purged_total", "Tombstones purged after every replica held them.", prometheus.CounterValue, func(s NodeStats) int64 { return s.TombstonesPurged }},
 	{"concord_aae_exchanges_total", "Anti-entropy exchanges run.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEExchanges }},
 	{"concord_aae_keys_repaired_total", "Keys repaired by anti-entropy.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEKeysRepaired }},
+	{"concord_forwarded_writes_total", "Client writes of keys this node holds no replica of, forwarded to a coordinator (a client routing by partition avoids them).", prometheus.CounterValue, func(s NodeStats) int64 { return s.ForwardedWrites }},
+	{"concord_remote_reads_total", "Client reads of keys this node holds no replica of (a client routing by partition avoids them).", prometheus.CounterValue, func(s NodeStats) int64 { return s.RemoteReads }},
 }
 
 // RegisterNode registers the node's counters with reg; stats is called on

@@ -21,10 +21,7 @@ type adminService struct {
 var _ adminv1connect.AdminServiceHandler = (*adminService)(nil)
 
 func (s *adminService) CreateNamespace(_ context.Context, req *adminv1.CreateNamespaceRequest) (*adminv1.CreateNamespaceResponse, error) {
-	if req.GetNamespace() == nil {
-		return nil, errs.Invalid("namespace", "namespace is required")
-	}
-	ns, err := namespaceFromProto(req.GetNamespace())
+	ns, err := namespaceFromProto(req.GetName(), req.GetSettings())
 	if err == nil {
 		ns, err = s.node.CreateNamespace(ns)
 	}
@@ -51,14 +48,11 @@ func (s *adminService) ListNamespaces(context.Context, *adminv1.ListNamespacesRe
 }
 
 func (s *adminService) UpdateNamespace(_ context.Context, req *adminv1.UpdateNamespaceRequest) (*adminv1.UpdateNamespaceResponse, error) {
-	if req.GetNamespace() == nil {
-		return nil, errs.Invalid("namespace", "namespace is required")
-	}
-	in, err := namespaceFromProto(req.GetNamespace())
+	in, err := namespaceFromProto(req.GetName(), req.GetSettings())
 	if err != nil {
 		return nil, err
 	}
-	next, err := s.node.UpdateNamespace(node.NamespaceUpdate{Namespace: in, Fields: req.GetUpdateMask()})
+	next, err := s.node.UpdateNamespace(node.NamespaceUpdate{Namespace: in, Fields: req.GetUpdateMask().GetPaths()})
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +66,13 @@ func (s *adminService) DeleteNamespace(_ context.Context, req *adminv1.DeleteNam
 	return &adminv1.DeleteNamespaceResponse{}, nil
 }
 
-func namespaceFromProto(p *adminv1.Namespace) (meta.Namespace, error) {
+// namespaceFromProto is the namespace name with settings p (nil: all
+// zero, the defaults).
+func namespaceFromProto(name string, p *adminv1.NamespaceSettings) (meta.Namespace, error) {
 	ns := meta.Namespace{
-		Name: p.GetName(), N: p.GetN(), R: p.GetR(), W: p.GetW(), DW: p.GetDw(),
+		Name: name, N: p.GetN(), R: p.GetR(), W: p.GetW(), DW: p.GetDw(),
 		Limits: meta.Limits{
-			MaxValueBytes:   p.GetLimits().GetMaxValueBytes(),
+			MaxValueBytes:   uint64(p.GetLimits().GetMaxValueBytes()),
 			MaxKeyBytes:     p.GetLimits().GetMaxKeyBytes(),
 			MaxSiblings:     p.GetLimits().GetMaxSiblings(),
 			ReadsPerSecond:  p.GetLimits().GetReadsPerSecond(),
@@ -103,7 +99,7 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 	return &adminv1.Namespace{
 		Name: ns.Name, N: ns.N, R: ns.R, W: ns.W, Dw: ns.DW, Durability: d,
 		Limits: &adminv1.Limits{
-			MaxValueBytes:   ns.Limits.MaxValueBytes,
+			MaxValueBytes:   uint32(ns.Limits.MaxValueBytes), // at most meta.CeilingValueSize
 			MaxKeyBytes:     ns.Limits.MaxKeyBytes,
 			MaxSiblings:     ns.Limits.MaxSiblings,
 			ReadsPerSecond:  ns.Limits.ReadsPerSecond,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"slices"
 	"testing"
 
@@ -56,8 +57,8 @@ func TestAdminServiceNamespaceLifecycle(t *testing.T) {
 		wantError(t, err, connect.CodeInvalidArgument, "max_value_bytes", "4096")
 
 		updated, err := c.admin.UpdateNamespace(ctx, &adminv1.UpdateNamespaceRequest{
-			Namespace:  &adminv1.Namespace{Name: "orders", Limits: &adminv1.Limits{MaxValueBytes: 8192, MaxSiblings: 7}},
-			UpdateMask: []string{"limits.max_value_bytes"},
+			Name: "orders", Settings: &adminv1.NamespaceSettings{Limits: &adminv1.Limits{MaxValueBytes: 8192, MaxSiblings: 7}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"limits.max_value_bytes"}},
 		})
 		if err != nil {
 			t.Fatalf("UpdateNamespace: %v", err)
@@ -213,9 +214,9 @@ func TestAdminServiceRefusesBadRequests(t *testing.T) {
 }
 
 // TestBufferedNamespaceKeepsAnInertDW: a buffered namespace shows the dw it
-// took from the defaults (it applies if the namespace is made sync), and
-// sending the namespace back whole, with that dw, is no attempt to set it:
-// only a dw given explicitly is refused (TestAdminServiceRefusesBadRequests).
+// took from the defaults (it applies if the namespace is made sync), and an
+// update that does not name dw leaves it be: only a dw named in the mask is
+// refused (TestAdminServiceRefusesBadRequests).
 func TestBufferedNamespaceKeepsAnInertDW(t *testing.T) {
 	t.Parallel()
 	forProtocols(t, protocols[:1], func(t *testing.T, c *client) {
@@ -224,8 +225,8 @@ func TestBufferedNamespaceKeepsAnInertDW(t *testing.T) {
 			t.Fatalf("dw of a new buffered namespace = %d, want the default 1", ns.GetDw())
 		}
 		ns.Limits.MaxSiblings = 7
-		if err := update(ns, nil)(t.Context(), c); err != nil {
-			t.Fatalf("update of the whole namespace as read: %v", err)
+		if err := update(ns, []string{"limits"})(t.Context(), c); err != nil {
+			t.Fatalf("update of the limits: %v", err)
 		}
 		ns.Durability = adminv1.Durability_DURABILITY_SYNC
 		if err := update(ns, []string{"durability"})(t.Context(), c); err != nil {
@@ -236,14 +237,21 @@ func TestBufferedNamespaceKeepsAnInertDW(t *testing.T) {
 
 func create(n *adminv1.Namespace) func(context.Context, *client) error {
 	return func(ctx context.Context, c *client) error {
-		return second(c.admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: n}))
+		return second(c.admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: n.GetName(), Settings: settingsOf(n)}))
 	}
 }
 
 func update(n *adminv1.Namespace, mask []string) func(context.Context, *client) error {
 	return func(ctx context.Context, c *client) error {
-		return second(c.admin.UpdateNamespace(ctx, &adminv1.UpdateNamespaceRequest{Namespace: n, UpdateMask: mask}))
+		return second(c.admin.UpdateNamespace(ctx, &adminv1.UpdateNamespaceRequest{
+			Name: n.GetName(), Settings: settingsOf(n), UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+		}))
 	}
+}
+
+// settingsOf is the settings part of a namespace.
+func settingsOf(n *adminv1.Namespace) *adminv1.NamespaceSettings {
+	return &adminv1.NamespaceSettings{N: n.GetN(), R: n.GetR(), W: n.GetW(), Dw: n.GetDw(), Durability: n.GetDurability(), Limits: n.GetLimits()}
 }
 
 func second[T proto.Message](_ T, err error) error { return err }
@@ -256,7 +264,7 @@ func TestDeletedNamespaceDataDoesNotComeBack(t *testing.T) {
 	ep := startServer(t)
 	admin := adminv1connect.NewAdminServiceClient(credentialed, ep)
 	kv := kvv1connect.NewKVServiceClient(credentialed, ep)
-	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "gone"}}); err != nil {
+	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "gone"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.Put(ctx, &kvv1.PutRequest{Namespace: "gone", Key: []byte("k"), Value: []byte("v")}); err != nil {
@@ -265,7 +273,7 @@ func TestDeletedNamespaceDataDoesNotComeBack(t *testing.T) {
 	if _, err := admin.DeleteNamespace(ctx, &adminv1.DeleteNamespaceRequest{Name: "gone"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "gone"}}); err != nil {
+	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "gone"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "gone", Key: []byte("k")})

@@ -3,6 +3,7 @@ package server_test
 import (
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"net/http"
 	"testing"
 
@@ -79,7 +80,7 @@ func calls(c as) map[string]func(t *testing.T, ns string) error {
 			return err
 		},
 		"UpdateNamespace": func(t *testing.T, ns string) error {
-			_, err := c.admin.UpdateNamespace(t.Context(), &adminv1.UpdateNamespaceRequest{Namespace: &adminv1.Namespace{Name: ns, R: 1}, UpdateMask: []string{"r"}})
+			_, err := c.admin.UpdateNamespace(t.Context(), &adminv1.UpdateNamespaceRequest{Name: ns, Settings: &adminv1.NamespaceSettings{R: 1}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"r"}}})
 			return err
 		},
 		"DeleteResolver": func(t *testing.T, ns string) error {
@@ -137,7 +138,7 @@ func TestATokenCannotSeeAnotherNamespace(t *testing.T) {
 	url := startServer(t)
 	root := clientsAs(t, url, adminToken)
 	for _, name := range []string{"a", "b"} {
-		if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: name}}); err != nil {
+		if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Name: name}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,7 +202,7 @@ func TestScopes(t *testing.T) {
 		}
 		// Cluster administration needs the admin credential, whatever the
 		// token's scopes.
-		_, err := c.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "x"}})
+		_, err := c.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Name: "x"})
 		wantError(t, err, connect.CodePermissionDenied, "admin credential")
 		_, err = c.admin.DeleteNamespace(t.Context(), &adminv1.DeleteNamespaceRequest{Name: ns, Force: true})
 		wantError(t, err, connect.CodePermissionDenied, "admin credential")
@@ -221,7 +222,7 @@ func TestRevokedTokenAndTokenAdministration(t *testing.T) {
 	t.Parallel()
 	url := startServer(t)
 	root := clientsAs(t, url, adminToken)
-	if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "b"}}); err != nil {
+	if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	_, nsAdmin := newToken(t, root.admin, ns, admin)
@@ -261,7 +262,7 @@ func TestRevokedTokenAndTokenAdministration(t *testing.T) {
 	if _, err := root.admin.DeleteNamespace(t.Context(), &adminv1.DeleteNamespaceRequest{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: "b"}}); err != nil {
+	if _, err := root.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = clientsAs(t, url, bReader).kv.Get(t.Context(), &kvv1.GetRequest{Namespace: "b", Key: []byte("k")})

@@ -64,10 +64,11 @@ func named[T interface{ GetNamespace() string }](_ authorize, _ auth.Principal, 
 // rules are the procedures of the KV and admin services and what each
 // needs. TestAuthzCoversEveryProcedure checks none is missing.
 var rules = map[string]rule{
-	kvv1connect.KVServiceGetProcedure:      {access: inNamespace, scope: auth.ScopeRead, namespace: named[*kvv1.GetRequest]},
-	kvv1connect.KVServiceListKeysProcedure: {access: inNamespace, scope: auth.ScopeRead, namespace: named[*kvv1.ListKeysRequest]},
-	kvv1connect.KVServicePutProcedure:      {access: inNamespace, scope: auth.ScopeWrite, namespace: named[*kvv1.PutRequest]},
-	kvv1connect.KVServiceDeleteProcedure:   {access: inNamespace, scope: auth.ScopeWrite, namespace: named[*kvv1.DeleteRequest]},
+	kvv1connect.KVServiceGetProcedure:         {access: inNamespace, scope: auth.ScopeRead, namespace: named[*kvv1.GetRequest]},
+	kvv1connect.KVServiceListKeysProcedure:    {access: inNamespace, scope: auth.ScopeRead, namespace: named[*kvv1.ListKeysRequest]},
+	kvv1connect.KVServicePutProcedure:         {access: inNamespace, scope: auth.ScopeWrite, namespace: named[*kvv1.PutRequest]},
+	kvv1connect.KVServiceDeleteProcedure:      {access: inNamespace, scope: auth.ScopeWrite, namespace: named[*kvv1.DeleteRequest]},
+	kvv1connect.KVServiceGetTopologyProcedure: {access: inNamespace, scope: auth.ScopeRead, namespace: named[*kvv1.GetTopologyRequest]},
 
 	adminv1connect.AdminServiceGetNamespaceProcedure: {access: inNamespace, scope: auth.ScopeAdmin,
 		namespace: func(_ authorize, _ auth.Principal, req any) (string, error) {
@@ -75,15 +76,16 @@ var rules = map[string]rule{
 		}},
 	adminv1connect.AdminServiceUpdateNamespaceProcedure: {access: inNamespace, scope: auth.ScopeAdmin,
 		namespace: func(_ authorize, _ auth.Principal, req any) (string, error) {
-			return req.(*adminv1.UpdateNamespaceRequest).GetNamespace().GetName(), nil
+			return req.(*adminv1.UpdateNamespaceRequest).GetName(), nil
 		}},
 	adminv1connect.AdminServiceListNamespacesProcedure: {access: ownNamespace, filter: func(p auth.Principal, res any) {
 		r := res.(*adminv1.ListNamespacesResponse)
 		r.Namespaces = slices.DeleteFunc(r.Namespaces, func(ns *adminv1.Namespace) bool { return !p.Sees(ns.GetName()) })
 	}},
-	adminv1connect.AdminServiceUploadResolverProcedure: {access: inNamespace, scope: auth.ScopeAdmin, namespace: named[*adminv1.UploadResolverRequest]},
-	adminv1connect.AdminServiceDeleteResolverProcedure: {access: inNamespace, scope: auth.ScopeAdmin, namespace: named[*adminv1.DeleteResolverRequest]},
-	adminv1connect.AdminServiceTestResolverProcedure:   {access: ownNamespace, scope: auth.ScopeAdmin, filter: func(auth.Principal, any) {}},
+	adminv1connect.AdminServiceGetNamespaceStatsProcedure: {access: inNamespace, scope: auth.ScopeAdmin, namespace: named[*adminv1.GetNamespaceStatsRequest]},
+	adminv1connect.AdminServiceUploadResolverProcedure:    {access: inNamespace, scope: auth.ScopeAdmin, namespace: named[*adminv1.UploadResolverRequest]},
+	adminv1connect.AdminServiceDeleteResolverProcedure:    {access: inNamespace, scope: auth.ScopeAdmin, namespace: named[*adminv1.DeleteResolverRequest]},
+	adminv1connect.AdminServiceTestResolverProcedure:      {access: ownNamespace, scope: auth.ScopeAdmin, filter: func(auth.Principal, any) {}},
 	adminv1connect.AdminServiceListResolversProcedure: {access: ownNamespace, scope: auth.ScopeAdmin, filter: func(p auth.Principal, res any) {
 		r := res.(*adminv1.ListResolversResponse)
 		r.Resolvers = slices.DeleteFunc(r.Resolvers, func(nr *adminv1.NamespaceResolver) bool { return !p.Sees(nr.GetNamespace()) })
@@ -114,15 +116,17 @@ var rules = map[string]rule{
 
 	// Cluster administration: the admin credential only (also what a
 	// procedure missing from this table needs).
-	adminv1connect.AdminServiceCreateNamespaceProcedure: {access: cluster},
-	adminv1connect.AdminServiceDeleteNamespaceProcedure: {access: cluster},
-	adminv1connect.AdminServiceClusterStatusProcedure:   {access: cluster},
-	adminv1connect.AdminServiceStageJoinProcedure:       {access: cluster},
-	adminv1connect.AdminServiceStageLeaveProcedure:      {access: cluster},
-	adminv1connect.AdminServicePlanChangesProcedure:     {access: cluster},
-	adminv1connect.AdminServiceCommitChangesProcedure:   {access: cluster},
-	adminv1connect.AdminServiceClearChangesProcedure:    {access: cluster},
-	adminv1connect.AdminServiceWatchHandoffProcedure:    {access: cluster},
+	adminv1connect.AdminServiceCreateNamespaceProcedure:       {access: cluster},
+	adminv1connect.AdminServiceDeleteNamespaceProcedure:       {access: cluster},
+	adminv1connect.AdminServiceClusterStatusProcedure:         {access: cluster},
+	adminv1connect.AdminServiceStageJoinProcedure:             {access: cluster},
+	adminv1connect.AdminServiceStageLeaveProcedure:            {access: cluster},
+	adminv1connect.AdminServicePlanChangesProcedure:           {access: cluster},
+	adminv1connect.AdminServiceCommitChangesProcedure:         {access: cluster},
+	adminv1connect.AdminServiceClearChangesProcedure:          {access: cluster},
+	adminv1connect.AdminServiceWatchHandoffProcedure:          {access: cluster},
+	adminv1connect.AdminServiceGetClusterSettingsProcedure:    {access: cluster},
+	adminv1connect.AdminServiceUpdateClusterSettingsProcedure: {access: cluster},
 	// A namespace token never rotates the admin credential, whatever its
 	// scopes.
 	adminv1connect.AdminServiceRotateAdminCredentialProcedure: {access: cluster},

@@ -77,7 +77,11 @@ func toConnect(log *slog.Logger, err error) error {
 			Limit: lim.Limit, Max: lim.Max, Actual: lim.Actual, RetryAfterMs: uint64(lim.RetryAfter.Milliseconds()),
 		})
 	case errors.As(err, &conf):
-		return withDetail(connect.NewError(connect.CodeFailedPrecondition, conf), &kvv1.ContextConflict{
+		code := connect.CodeFailedPrecondition
+		if conf.Exists {
+			code = connect.CodeAlreadyExists
+		}
+		return withDetail(connect.NewError(code, conf), &kvv1.ContextConflict{
 			Siblings: siblingsToProto(conf.Current),
 			Context:  conf.Context,
 		})

@@ -169,7 +169,7 @@ func (c *client) blindPut(t *testing.T, key, value string) *kvv1.PutResponse {
 
 func (c *client) createNamespace(t *testing.T, n *adminv1.Namespace) *adminv1.Namespace {
 	t.Helper()
-	res, err := c.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Namespace: n})
+	res, err := c.admin.CreateNamespace(t.Context(), &adminv1.CreateNamespaceRequest{Name: n.GetName(), Settings: settingsOf(n)})
 	if err != nil {
 		t.Fatalf("CreateNamespace(%s): %v", n.GetName(), err)
 	}

@@ -35,11 +35,12 @@ func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetRes
 	sibs := siblingsToProto(res.Object)
 	s.reads.Observe(req.GetNamespace(), len(sibs))
 	return &kvv1.GetResponse{
-		Found:      res.Object.HasLive(),
-		Siblings:   sibs,
-		Context:    res.Context,
-		ResolvedBy: res.ResolvedBy,
-		Replies:    uint32(res.Replies),
+		Found:       res.Object.HasLive(),
+		Siblings:    sibs,
+		Context:     res.Context,
+		ResolvedBy:  res.ResolvedBy,
+		Replies:     uint32(res.Replies),
+		Coordinator: res.Coordinator,
 	}, nil
 }
 
@@ -57,7 +58,7 @@ func (s *kvService) Put(ctx context.Context, req *kvv1.PutRequest) (*kvv1.PutRes
 	if err != nil {
 		return nil, err
 	}
-	out := &kvv1.PutResponse{Context: res.Context}
+	out := &kvv1.PutResponse{Context: res.Context, Coordinator: res.Coordinator}
 	if req.GetReturnSiblings() {
 		out.Siblings = siblingsToProto(res.Object)
 	}
@@ -76,7 +77,29 @@ func (s *kvService) Delete(ctx context.Context, req *kvv1.DeleteRequest) (*kvv1.
 	if err != nil {
 		return nil, err
 	}
-	return &kvv1.DeleteResponse{Context: res.Context}, nil
+	return &kvv1.DeleteResponse{Context: res.Context, Coordinator: res.Coordinator}, nil
+}
+
+func (s *kvService) GetTopology(_ context.Context, req *kvv1.GetTopologyRequest) (*kvv1.GetTopologyResponse, error) {
+	p, err := s.node.Placement(req.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	out := &kvv1.GetTopologyResponse{
+		RingEpoch: p.Epoch, PlacementName: p.Name, Partitions: uint32(p.Partitions), N: uint32(p.N),
+		PreferenceLists: make([]*kvv1.PreferenceList, len(p.Lists)),
+	}
+	for _, n := range p.Nodes {
+		out.Nodes = append(out.Nodes, &kvv1.TopologyNode{Id: n.ID, ApiAddr: n.APIAddr, Zone: n.Zone})
+	}
+	for i, list := range p.Lists {
+		pl := &kvv1.PreferenceList{Nodes: make([]uint32, len(list))}
+		for j, v := range list {
+			pl.Nodes[j] = uint32(v)
+		}
+		out.PreferenceLists[i] = pl
+	}
+	return out, nil
 }
 
 func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, stream *connect.ServerStream[kvv1.ListKeysResponse]) error {
@@ -85,7 +108,7 @@ func (s *kvService) ListKeys(ctx context.Context, req *kvv1.ListKeysRequest, str
 	case pageSize == 0:
 		pageSize = defaultPageSize
 	case pageSize > maxPageSize:
-		return errs.Invalid("page_size", "page_size is %d; it must be at most %d", pageSize, maxPageSize)
+		return &errs.LimitError{Limit: "page_size", Max: maxPageSize, Actual: uint64(pageSize), Hint: "ask for at most 10000 keys per page"}
 	}
 	limit := int(req.GetLimit())
 	page := &kvv1.ListKeysResponse{}

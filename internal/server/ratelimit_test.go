@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -58,8 +59,8 @@ func TestNamespaceRateLimits(t *testing.T) {
 
 		// Reads have their own limit.
 		_, err := c.admin.UpdateNamespace(ctx, &adminv1.UpdateNamespaceRequest{
-			Namespace:  &adminv1.Namespace{Name: "limited", Limits: &adminv1.Limits{ReadsPerSecond: 2}},
-			UpdateMask: []string{"limits.reads_per_second"},
+			Name: "limited", Settings: &adminv1.NamespaceSettings{Limits: &adminv1.Limits{ReadsPerSecond: 2}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"limits.reads_per_second"}},
 		})
 		if err != nil {
 			t.Fatalf("UpdateNamespace(reads_per_second=2): %v", err)
@@ -82,8 +83,8 @@ func TestNamespaceRateLimits(t *testing.T) {
 
 		// Lifting the limits: everything goes through.
 		res, err := c.admin.UpdateNamespace(ctx, &adminv1.UpdateNamespaceRequest{
-			Namespace:  &adminv1.Namespace{Name: "limited", Limits: &adminv1.Limits{}},
-			UpdateMask: []string{"limits.writes_per_second", "limits.reads_per_second"},
+			Name: "limited", Settings: &adminv1.NamespaceSettings{Limits: &adminv1.Limits{}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"limits.writes_per_second", "limits.reads_per_second"}},
 		})
 		if err != nil {
 			t.Fatalf("UpdateNamespace(no rate limits): %v", err)

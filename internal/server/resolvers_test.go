@@ -59,7 +59,7 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 	kv := kvv1connect.NewKVServiceClient(credentialed, ep)
 	wasm := mergesModule(t)
 	for _, ns := range []string{"ok", "sloppy"} {
-		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Namespace: &adminv1.Namespace{Name: ns}}); err != nil {
+		if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: ns}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -88,7 +88,7 @@ func New(n *node.Node, opts Options) *Server {
 		out := metrics.NodeStats{
 			HintBacklog: st.HintBacklog, HintsDelivered: st.HintsDelivered, HintedWrites: st.HintedWrites,
 			ReadRepairs: st.ReadRepairs, AAEExchanges: st.AAEExchanges, AAEKeysRepaired: st.AAEKeysRepaired,
-			TombstonesPurged: st.TombstonesPurged,
+			TombstonesPurged: st.TombstonesPurged, ForwardedWrites: st.ForwardedWrites, RemoteReads: st.RemoteReads,
 		}
 		for _, r := range n.ResolverStats() {
 			failures := map[string]uint64{}

@@ -124,7 +124,7 @@ func New(endpoint string, opts ...Option) *Client {
 // call collects the per-call options.
 type call struct {
 	namespace        string
-	r, w             *uint32
+	r, w             uint32 // 0: the namespace's
 	context          Context
 	ifAbsent         bool
 	ifContextCurrent bool
@@ -138,10 +138,10 @@ type CallOption func(*call)
 func InNamespace(ns string) CallOption { return func(c *call) { c.namespace = ns } }
 
 // R sets the replies a read waits for (default: the namespace's r).
-func R(n uint32) CallOption { return func(c *call) { c.r = &n } }
+func R(n uint32) CallOption { return func(c *call) { c.r = n } }
 
 // W sets the acknowledgements a write waits for (default: the namespace's w).
-func W(n uint32) CallOption { return func(c *call) { c.w = &n } }
+func W(n uint32) CallOption { return func(c *call) { c.w = n } }
 
 // After passes the context of an earlier read or write: the write replaces
 // the versions that context names.

@@ -31,14 +31,22 @@ func (e *QuorumError) Error() string {
 
 func (e *QuorumError) Unwrap() error { return e.err }
 
-// ConflictError: a Put with IfContextCurrent found the key changed. It
-// carries the current state, so the caller can merge and retry at once.
+// ConflictError: a Put with IfContextCurrent found the key changed, or
+// (Exists) a Put with IfAbsent found it has a value; such a one also
+// matches ErrAlreadyExists. It carries the current state, so the caller can
+// merge and retry at once.
 type ConflictError struct {
 	Current *Object
+	Exists  bool
 	err     error
 }
 
-func (e *ConflictError) Error() string { return "concord: the key changed since it was read" }
+func (e *ConflictError) Error() string {
+	if e.Exists {
+		return ErrAlreadyExists.Error()
+	}
+	return "concord: the key changed since it was read"
+}
 
 func (e *ConflictError) Unwrap() error { return e.err }
 
@@ -81,6 +89,9 @@ func wrap(err error) error {
 			cur := &Object{Context: v.GetContext(), Found: len(v.GetSiblings()) > 0}
 			for _, s := range v.GetSiblings() {
 				cur.Siblings = append(cur.Siblings, Sibling{Value: s.GetValue(), WrittenAt: s.GetWrittenAt().AsTime()})
+			}
+			if ce.Code() == connect.CodeAlreadyExists {
+				return &ConflictError{Current: cur, Exists: true, err: fmt.Errorf("%w: %w", ErrAlreadyExists, err)}
 			}
 			return &ConflictError{Current: cur, err: err}
 		case *kvv1.LimitExceeded:

@@ -111,6 +111,10 @@ type Front struct {
 	cfg      Config
 	inflight atomic.Int64 // client requests being served
 	limits   *rateLimiter // the namespaces' reads_per_second and writes_per_second
+	// Requests that took a detour because the client sent them to a node
+	// outside the key's preference list: writes forwarded to a
+	// coordinator, reads coordinated without a local replica.
+	forwardedWrites, remoteReads atomic.Int64
 }
 
 // New returns a Front.
@@ -118,6 +122,14 @@ func New(cfg Config) *Front { return &Front{cfg: cfg, limits: newRateLimiter()} 
 
 // InFlight is the number of client requests being served.
 func (f *Front) InFlight() int64 { return f.inflight.Load() }
+
+// Detours counts the client requests this node got for keys it holds no
+// replica of: writes it forwarded to a coordinator and reads it
+// coordinated from other nodes' replicas only. A client that routes by
+// partition (GetTopology) keeps both at zero.
+func (f *Front) Detours() (forwardedWrites, remoteReads int64) {
+	return f.forwardedWrites.Load(), f.remoteReads.Load()
+}
 
 // storageName maps a client's namespace name to its current incarnation's
 // storage namespace; a name that is not a live namespace stays as it is.

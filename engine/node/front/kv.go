@@ -32,9 +32,10 @@ type Result struct {
 	// Context is the sealed causal context the client passes back to write
 	// over what it read: the context of Object, or of the siblings a
 	// server-side resolution merged.
-	Context    []byte
-	Replies    int    // replicas that answered
-	ResolvedBy string // the resolver that merged the siblings on the server, if one did
+	Context     []byte
+	Replies     int    // replicas that answered
+	ResolvedBy  string // the resolver that merged the siblings on the server, if one did
+	Coordinator string // the node that coordinated the request
 }
 
 // PutRequest writes (or, with Tombstone, deletes) a key.
@@ -76,6 +77,9 @@ func (f *Front) Get(ctx context.Context, req GetRequest) (Result, error) {
 		return Result{}, err
 	}
 	f.prepare(ctx, ns) // read repair merges under the key's lock
+	if local, _ := f.cfg.Coordinator.IsCoordinator(ns.StorageName(), req.Key, int(ns.N)); !local {
+		f.remoteReads.Add(1)
+	}
 	obj, replies, err := f.cfg.Coordinator.Read(ctx, ns.StorageName(), req.Key, int(ns.N), r)
 	if err != nil {
 		return Result{Replies: replies}, f.storageFailed("get", err)
@@ -83,7 +87,7 @@ func (f *Front) Get(ctx context.Context, req GetRequest) (Result, error) {
 	// The context is the read's, also when a resolver merges the siblings
 	// below: the merge shown here was never written, so its dot must not
 	// reach a client (a later write could reuse it).
-	res := Result{Object: obj, Context: f.seal(ns.Name, req.Key, obj), Replies: replies}
+	res := Result{Object: obj, Context: f.seal(ns.Name, req.Key, obj), Replies: replies, Coordinator: f.cfg.Topology.Self()}
 	if rs := ns.Resolver; rs != nil && rs.Mode != meta.ModeClient && obj.Len() > 1 {
 		merged, ok := f.cfg.Resolvers.Resolve(ctx, ns, req.Key, obj, rs.ReadDeadline)
 		if !ok {
@@ -172,6 +176,7 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 		if hops >= maxHops {
 			return Result{}, peer.ErrNotCoordinator // the forwarding node asks the next replica
 		}
+		f.forwardedWrites.Add(1)
 		return f.forward(ctx, req, others, w)
 	}
 	f.prepare(ctx, ns) // before the key's lock: an on_write resolution only runs in it
@@ -179,10 +184,11 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 		Namespace: ns.StorageName(), Key: req.Key, N: int(ns.N), W: w, DW: dw,
 		Sync: ns.Durability == meta.DurabilitySync, Apply: f.apply(ctx, ns, req, clock),
 	})
+	self := f.cfg.Topology.Self()
 	if err != nil {
-		return Result{Object: obj, Replies: acks}, f.storageFailed("put", err)
+		return Result{Object: obj, Replies: acks, Coordinator: self}, f.storageFailed("put", err)
 	}
-	return Result{Object: obj, Replies: acks}, nil
+	return Result{Object: obj, Replies: acks, Coordinator: self}, nil
 }
 
 // apply is a coordinator's read-modify-write of a client write, run under
@@ -195,7 +201,7 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 	}
 	return func(cur dvv.Object) (dvv.Object, error) {
 		if req.IfAbsent && cur.HasLive() {
-			return dvv.Object{}, errs.ErrAlreadyExists
+			return dvv.Object{}, &errs.ConflictError{Current: cur, Exists: true}
 		}
 		if req.IfContextCurrent && !cur.Context().Equal(clock) {
 			return dvv.Object{}, &errs.ConflictError{Current: cur}
@@ -239,7 +245,7 @@ func (f *Front) forward(ctx context.Context, req PutRequest, to []string, w int)
 			Tombstone: req.Tombstone, Force: req.Force, Hops: 1,
 		})
 		if err == nil {
-			return Result{Object: obj, Replies: acks}, nil
+			return Result{Object: obj, Replies: acks, Coordinator: id}, nil
 		}
 		if !errors.Is(err, peer.ErrNoAnswer) && !errors.Is(err, peer.ErrNotCoordinator) {
 			return Result{}, err

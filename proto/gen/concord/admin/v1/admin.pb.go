@@ -9,6 +9,7 @@ package adminv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -129,11 +130,14 @@ func (Durability) EnumDescriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
+// ResolverMode says where a namespace's resolver runs. A namespace without a
+// resolver returns siblings to the client; a resolver uploaded without a
+// mode runs on write.
 type ResolverMode int32
 
 const (
 	ResolverMode_RESOLVER_MODE_UNSPECIFIED ResolverMode = 0
-	// Siblings are returned to the client (the default).
+	// Siblings are returned to the client; the resolver is kept but not run.
 	ResolverMode_RESOLVER_MODE_CLIENT ResolverMode = 1
 	// The coordinator of a Get resolves the siblings and writes the result back.
 	ResolverMode_RESOLVER_MODE_ON_READ ResolverMode = 2
@@ -1269,12 +1273,14 @@ func (x *WatchHandoffResponse) GetComplete() bool {
 	return false
 }
 
-// Limits bound what one namespace may store. Zero means the default.
+// Limits bound what one namespace may store and do. Zero means the
+// default. The cluster's settings (ClusterSettings) cap what may be asked
+// for; over a cap is INVALID_ARGUMENT with a LimitExceeded detail.
 type Limits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Largest value in bytes; default 1 MiB.
-	MaxValueBytes uint64 `protobuf:"varint,1,opt,name=max_value_bytes,json=maxValueBytes,proto3" json:"max_value_bytes,omitempty"`
-	// Longest key in bytes; default 1024.
+	// Largest value in bytes; default 1 MiB, at most 16 MiB.
+	MaxValueBytes uint32 `protobuf:"varint,1,opt,name=max_value_bytes,json=maxValueBytes,proto3" json:"max_value_bytes,omitempty"`
+	// Longest key in bytes; default 1024, at most 65535.
 	MaxKeyBytes uint32 `protobuf:"varint,2,opt,name=max_key_bytes,json=maxKeyBytes,proto3" json:"max_key_bytes,omitempty"`
 	// Most siblings a key may have before writes without a covering context
 	// are refused; default 100.
@@ -1287,8 +1293,25 @@ type Limits struct {
 	// unlimited (the default), at most 1000000. Shared out like
 	// reads_per_second.
 	WritesPerSecond uint32 `protobuf:"varint,5,opt,name=writes_per_second,json=writesPerSecond,proto3" json:"writes_per_second,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Quota on the bytes the namespace stores (keys and live values, one
+	// replica counted); 0 = unlimited. Over it, writes that add bytes answer
+	// RESOURCE_EXHAUSTED; deletes and overwrites that shrink still pass.
+	// Usage is measured by each node and shared by gossip, so the quota is
+	// enforced within a few seconds, not to the byte.
+	MaxStoredBytes uint64 `protobuf:"varint,6,opt,name=max_stored_bytes,json=maxStoredBytes,proto3" json:"max_stored_bytes,omitempty"`
+	// Quota on the live keys of the namespace; 0 = unlimited. Enforced like
+	// max_stored_bytes: over it, writes of new keys are refused.
+	MaxKeys uint64 `protobuf:"varint,7,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	// Resolver CPU time the namespace may use per second on each node, in
+	// milliseconds; 0 = the cluster's cap. Over it, write-time resolution is
+	// deferred (siblings are kept, nothing is lost) and read-time resolution
+	// returns the siblings unmerged.
+	ResolverCpuMsPerSecond uint32 `protobuf:"varint,8,opt,name=resolver_cpu_ms_per_second,json=resolverCpuMsPerSecond,proto3" json:"resolver_cpu_ms_per_second,omitempty"`
+	// Resolver calls of the namespace that may run at once on each node; 0 =
+	// 2. More wait, then are treated like an over-budget call.
+	ResolverConcurrency uint32 `protobuf:"varint,9,opt,name=resolver_concurrency,json=resolverConcurrency,proto3" json:"resolver_concurrency,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1321,7 +1344,7 @@ func (*Limits) Descriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *Limits) GetMaxValueBytes() uint64 {
+func (x *Limits) GetMaxValueBytes() uint32 {
 	if x != nil {
 		return x.MaxValueBytes
 	}
@@ -1356,6 +1379,36 @@ func (x *Limits) GetWritesPerSecond() uint32 {
 	return 0
 }
 
+func (x *Limits) GetMaxStoredBytes() uint64 {
+	if x != nil {
+		return x.MaxStoredBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxKeys() uint64 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+func (x *Limits) GetResolverCpuMsPerSecond() uint32 {
+	if x != nil {
+		return x.ResolverCpuMsPerSecond
+	}
+	return 0
+}
+
+func (x *Limits) GetResolverConcurrency() uint32 {
+	if x != nil {
+		return x.ResolverConcurrency
+	}
+	return 0
+}
+
+// Namespace is a namespace as the cluster reports it. To create or change
+// one, send NamespaceSettings.
 type Namespace struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// [a-z0-9][a-z0-9_-]{0,62}
@@ -1750,7 +1803,7 @@ type UploadResolverRequest struct {
 	//	*UploadResolverRequest_Module
 	//	*UploadResolverRequest_Builtin
 	Source isUploadResolverRequest_Source `protobuf_oneof:"source"`
-	// Default RESOLVER_MODE_ON_WRITE.
+	// RESOLVER_MODE_UNSPECIFIED means RESOLVER_MODE_ON_WRITE.
 	Mode   ResolverMode `protobuf:"varint,4,opt,name=mode,proto3,enum=concord.admin.v1.ResolverMode" json:"mode,omitempty"`
 	Config []byte       `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
 	// Values to build sibling sets from for the checks.
@@ -2332,17 +2385,110 @@ func (x *DeleteResolverResponse) GetNamespace() *Namespace {
 	return nil
 }
 
+// NamespaceSettings are what a namespace's admin sets. Zero fields take the
+// cluster's defaults on create.
+type NamespaceSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replicas per key, 1 to 7 and at most the ring's nodes; default 3.
+	N uint32 `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
+	// Default replies a Get waits for, 1 to n; default 2 (1 when n is 1).
+	R uint32 `protobuf:"varint,2,opt,name=r,proto3" json:"r,omitempty"`
+	// Default acknowledgements a Put or Delete waits for, 1 to n; default 2
+	// (1 when n is 1).
+	W uint32 `protobuf:"varint,3,opt,name=w,proto3" json:"w,omitempty"`
+	// Default durable acknowledgements a Put waits for, at most w; default 1.
+	Dw uint32 `protobuf:"varint,4,opt,name=dw,proto3" json:"dw,omitempty"`
+	// Default DURABILITY_SYNC.
+	Durability    Durability `protobuf:"varint,5,opt,name=durability,proto3,enum=concord.admin.v1.Durability" json:"durability,omitempty"`
+	Limits        *Limits    `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceSettings) Reset() {
+	*x = NamespaceSettings{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceSettings) ProtoMessage() {}
+
+func (x *NamespaceSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceSettings.ProtoReflect.Descriptor instead.
+func (*NamespaceSettings) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *NamespaceSettings) GetN() uint32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *NamespaceSettings) GetR() uint32 {
+	if x != nil {
+		return x.R
+	}
+	return 0
+}
+
+func (x *NamespaceSettings) GetW() uint32 {
+	if x != nil {
+		return x.W
+	}
+	return 0
+}
+
+func (x *NamespaceSettings) GetDw() uint32 {
+	if x != nil {
+		return x.Dw
+	}
+	return 0
+}
+
+func (x *NamespaceSettings) GetDurability() Durability {
+	if x != nil {
+		return x.Durability
+	}
+	return Durability_DURABILITY_UNSPECIFIED
+}
+
+func (x *NamespaceSettings) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 type CreateNamespaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Fields left zero take the cluster's defaults.
-	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required: [a-z0-9][a-z0-9_-]{0,62}.
+	Name          string             `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Settings      *NamespaceSettings `protobuf:"bytes,3,opt,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateNamespaceRequest) Reset() {
 	*x = CreateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2500,7 @@ func (x *CreateNamespaceRequest) String() string {
 func (*CreateNamespaceRequest) ProtoMessage() {}
 
 func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,12 +2513,19 @@ func (x *CreateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
-func (x *CreateNamespaceRequest) GetNamespace() *Namespace {
+func (x *CreateNamespaceRequest) GetName() string {
 	if x != nil {
-		return x.Namespace
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateNamespaceRequest) GetSettings() *NamespaceSettings {
+	if x != nil {
+		return x.Settings
 	}
 	return nil
 }
@@ -2386,7 +2539,7 @@ type CreateNamespaceResponse struct {
 
 func (x *CreateNamespaceResponse) Reset() {
 	*x = CreateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2551,7 @@ func (x *CreateNamespaceResponse) String() string {
 func (*CreateNamespaceResponse) ProtoMessage() {}
 
 func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2564,7 @@ func (x *CreateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*CreateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateNamespaceResponse) GetNamespace() *Namespace {
@@ -2430,7 +2583,7 @@ type GetNamespaceRequest struct {
 
 func (x *GetNamespaceRequest) Reset() {
 	*x = GetNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2442,7 +2595,7 @@ func (x *GetNamespaceRequest) String() string {
 func (*GetNamespaceRequest) ProtoMessage() {}
 
 func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2455,7 +2608,7 @@ func (x *GetNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*GetNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetNamespaceRequest) GetName() string {
@@ -2474,7 +2627,7 @@ type GetNamespaceResponse struct {
 
 func (x *GetNamespaceResponse) Reset() {
 	*x = GetNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2639,7 @@ func (x *GetNamespaceResponse) String() string {
 func (*GetNamespaceResponse) ProtoMessage() {}
 
 func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2652,7 @@ func (x *GetNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*GetNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetNamespaceResponse) GetNamespace() *Namespace {
@@ -2517,7 +2670,7 @@ type ListNamespacesRequest struct {
 
 func (x *ListNamespacesRequest) Reset() {
 	*x = ListNamespacesRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2682,7 @@ func (x *ListNamespacesRequest) String() string {
 func (*ListNamespacesRequest) ProtoMessage() {}
 
 func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2695,7 @@ func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 type ListNamespacesResponse struct {
@@ -2554,7 +2707,7 @@ type ListNamespacesResponse struct {
 
 func (x *ListNamespacesResponse) Reset() {
 	*x = ListNamespacesResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2719,7 @@ func (x *ListNamespacesResponse) String() string {
 func (*ListNamespacesResponse) ProtoMessage() {}
 
 func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2732,7 @@ func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListNamespacesResponse) GetNamespaces() []*Namespace {
@@ -2590,18 +2743,21 @@ func (x *ListNamespacesResponse) GetNamespaces() []*Namespace {
 }
 
 type UpdateNamespaceRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Namespace *Namespace             `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Field names of Namespace to change, e.g. "r", "limits.max_value_bytes",
-	// "limits.writes_per_second".
-	UpdateMask    []string `protobuf:"bytes,2,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace to change.
+	Name     string             `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Settings *NamespaceSettings `protobuf:"bytes,4,opt,name=settings,proto3" json:"settings,omitempty"`
+	// Required: the fields of settings to change, e.g. "r",
+	// "limits.max_value_bytes", "limits" (all limits). A field named here
+	// and zero in settings goes back to its default.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,5,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateNamespaceRequest) Reset() {
 	*x = UpdateNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2769,7 @@ func (x *UpdateNamespaceRequest) String() string {
 func (*UpdateNamespaceRequest) ProtoMessage() {}
 
 func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,17 +2782,24 @@ func (x *UpdateNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
-func (x *UpdateNamespaceRequest) GetNamespace() *Namespace {
+func (x *UpdateNamespaceRequest) GetName() string {
 	if x != nil {
-		return x.Namespace
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateNamespaceRequest) GetSettings() *NamespaceSettings {
+	if x != nil {
+		return x.Settings
 	}
 	return nil
 }
 
-func (x *UpdateNamespaceRequest) GetUpdateMask() []string {
+func (x *UpdateNamespaceRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	if x != nil {
 		return x.UpdateMask
 	}
@@ -2652,7 +2815,7 @@ type UpdateNamespaceResponse struct {
 
 func (x *UpdateNamespaceResponse) Reset() {
 	*x = UpdateNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2827,7 @@ func (x *UpdateNamespaceResponse) String() string {
 func (*UpdateNamespaceResponse) ProtoMessage() {}
 
 func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2840,7 @@ func (x *UpdateNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateNamespaceResponse) GetNamespace() *Namespace {
@@ -2698,7 +2861,7 @@ type DeleteNamespaceRequest struct {
 
 func (x *DeleteNamespaceRequest) Reset() {
 	*x = DeleteNamespaceRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2873,7 @@ func (x *DeleteNamespaceRequest) String() string {
 func (*DeleteNamespaceRequest) ProtoMessage() {}
 
 func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +2886,7 @@ func (x *DeleteNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteNamespaceRequest) GetName() string {
@@ -2748,7 +2911,7 @@ type DeleteNamespaceResponse struct {
 
 func (x *DeleteNamespaceResponse) Reset() {
 	*x = DeleteNamespaceResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2923,7 @@ func (x *DeleteNamespaceResponse) String() string {
 func (*DeleteNamespaceResponse) ProtoMessage() {}
 
 func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2936,7 @@ func (x *DeleteNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 // Token is a namespace token as the cluster keeps it: no secret.
@@ -2790,7 +2953,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +2965,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +2978,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Token) GetId() string {
@@ -2864,7 +3027,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2876,7 +3039,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2889,7 +3052,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateTokenRequest) GetNamespace() string {
@@ -2924,7 +3087,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2936,7 +3099,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2949,7 +3112,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateTokenResponse) GetToken() *Token {
@@ -2976,7 +3139,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3151,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3164,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListTokensRequest) GetNamespace() string {
@@ -3020,7 +3183,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3032,7 +3195,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3045,7 +3208,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListTokensResponse) GetTokens() []*Token {
@@ -3064,7 +3227,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3076,7 +3239,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3089,7 +3252,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -3107,7 +3270,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3119,7 +3282,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3132,7 +3295,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 type RotateAdminCredentialRequest struct {
@@ -3146,7 +3309,7 @@ type RotateAdminCredentialRequest struct {
 
 func (x *RotateAdminCredentialRequest) Reset() {
 	*x = RotateAdminCredentialRequest{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3321,7 @@ func (x *RotateAdminCredentialRequest) String() string {
 func (*RotateAdminCredentialRequest) ProtoMessage() {}
 
 func (x *RotateAdminCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3334,7 @@ func (x *RotateAdminCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAdminCredentialRequest.ProtoReflect.Descriptor instead.
 func (*RotateAdminCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RotateAdminCredentialRequest) GetNewCredential() string {
@@ -3195,7 +3358,7 @@ type RotateAdminCredentialResponse struct {
 
 func (x *RotateAdminCredentialResponse) Reset() {
 	*x = RotateAdminCredentialResponse{}
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3370,7 @@ func (x *RotateAdminCredentialResponse) String() string {
 func (*RotateAdminCredentialResponse) ProtoMessage() {}
 
 func (x *RotateAdminCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3383,7 @@ func (x *RotateAdminCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAdminCredentialResponse.ProtoReflect.Descriptor instead.
 func (*RotateAdminCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RotateAdminCredentialResponse) GetCredential() string {
@@ -3237,11 +3400,745 @@ func (x *RotateAdminCredentialResponse) GetVersion() uint64 {
 	return 0
 }
 
+type GetNamespaceStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNamespaceStatsRequest) Reset() {
+	*x = GetNamespaceStatsRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNamespaceStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNamespaceStatsRequest) ProtoMessage() {}
+
+func (x *GetNamespaceStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNamespaceStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetNamespaceStatsRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetNamespaceStatsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// Count is a named counter.
+type Count struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *Count) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Count) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// OperationStats are one kind of client request's numbers.
+type OperationStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// get, put, delete or list.
+	Operation string `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	Requests  uint64 `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Requests answered with an error, by Connect code name.
+	Errors []*Count `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Latency quantiles in milliseconds, of the node's histogram (for the
+	// cluster total: the largest of the nodes').
+	P50Ms         float64 `protobuf:"fixed64,4,opt,name=p50_ms,json=p50Ms,proto3" json:"p50_ms,omitempty"`
+	P99Ms         float64 `protobuf:"fixed64,5,opt,name=p99_ms,json=p99Ms,proto3" json:"p99_ms,omitempty"`
+	P999Ms        float64 `protobuf:"fixed64,6,opt,name=p999_ms,json=p999Ms,proto3" json:"p999_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperationStats) Reset() {
+	*x = OperationStats{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationStats) ProtoMessage() {}
+
+func (x *OperationStats) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationStats.ProtoReflect.Descriptor instead.
+func (*OperationStats) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *OperationStats) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *OperationStats) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *OperationStats) GetErrors() []*Count {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *OperationStats) GetP50Ms() float64 {
+	if x != nil {
+		return x.P50Ms
+	}
+	return 0
+}
+
+func (x *OperationStats) GetP99Ms() float64 {
+	if x != nil {
+		return x.P99Ms
+	}
+	return 0
+}
+
+func (x *OperationStats) GetP999Ms() float64 {
+	if x != nil {
+		return x.P999Ms
+	}
+	return 0
+}
+
+// ResolverStats are the namespace's resolver calls.
+type ResolverStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Calls uint64                 `protobuf:"varint,1,opt,name=calls,proto3" json:"calls,omitempty"`
+	// Failed calls by kind: trap, deadline, memory, canceled, abi, budget.
+	Failures []*Count `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
+	// CPU time the calls used, in milliseconds.
+	CpuMs float64 `protobuf:"fixed64,3,opt,name=cpu_ms,json=cpuMs,proto3" json:"cpu_ms,omitempty"`
+	P99Ms float64 `protobuf:"fixed64,4,opt,name=p99_ms,json=p99Ms,proto3" json:"p99_ms,omitempty"`
+	// closed, open or half-open (for the cluster total: the worst).
+	Breaker       string `protobuf:"bytes,5,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolverStats) Reset() {
+	*x = ResolverStats{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolverStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolverStats) ProtoMessage() {}
+
+func (x *ResolverStats) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolverStats.ProtoReflect.Descriptor instead.
+func (*ResolverStats) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ResolverStats) GetCalls() uint64 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetFailures() []*Count {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+func (x *ResolverStats) GetCpuMs() float64 {
+	if x != nil {
+		return x.CpuMs
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetP99Ms() float64 {
+	if x != nil {
+		return x.P99Ms
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+type NamespaceStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's ID; empty for the cluster total.
+	Node       string            `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Operations []*OperationStats `protobuf:"bytes,2,rep,name=operations,proto3" json:"operations,omitempty"`
+	// The share of reads that saw 1, 2, 3 and 4 or more live siblings
+	// (Dynamo paper §6.3), as counts: index 0 is one version.
+	ReadsByVersions []uint64       `protobuf:"varint,3,rep,packed,name=reads_by_versions,json=readsByVersions,proto3" json:"reads_by_versions,omitempty"`
+	Resolver        *ResolverStats `protobuf:"bytes,4,opt,name=resolver,proto3" json:"resolver,omitempty"`
+	// Requests refused by a rate limit or quota, by the limit's name.
+	Rejections []*Count `protobuf:"bytes,5,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	// Hints the node keeps for other nodes.
+	Hints uint64 `protobuf:"varint,6,opt,name=hints,proto3" json:"hints,omitempty"`
+	// Keys read repair and anti-entropy fixed.
+	KeysRepaired uint64 `protobuf:"varint,7,opt,name=keys_repaired,json=keysRepaired,proto3" json:"keys_repaired,omitempty"`
+	// Keys and bytes the node stores for the namespace (every replica it
+	// holds). The cluster total divides by n: one replica counted.
+	StoredKeys    uint64 `protobuf:"varint,8,opt,name=stored_keys,json=storedKeys,proto3" json:"stored_keys,omitempty"`
+	StoredBytes   uint64 `protobuf:"varint,9,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceStats) Reset() {
+	*x = NamespaceStats{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceStats) ProtoMessage() {}
+
+func (x *NamespaceStats) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceStats.ProtoReflect.Descriptor instead.
+func (*NamespaceStats) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *NamespaceStats) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NamespaceStats) GetOperations() []*OperationStats {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *NamespaceStats) GetReadsByVersions() []uint64 {
+	if x != nil {
+		return x.ReadsByVersions
+	}
+	return nil
+}
+
+func (x *NamespaceStats) GetResolver() *ResolverStats {
+	if x != nil {
+		return x.Resolver
+	}
+	return nil
+}
+
+func (x *NamespaceStats) GetRejections() []*Count {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+func (x *NamespaceStats) GetHints() uint64 {
+	if x != nil {
+		return x.Hints
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetKeysRepaired() uint64 {
+	if x != nil {
+		return x.KeysRepaired
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetStoredKeys() uint64 {
+	if x != nil {
+		return x.StoredKeys
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetStoredBytes() uint64 {
+	if x != nil {
+		return x.StoredBytes
+	}
+	return 0
+}
+
+type GetNamespaceStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Total *NamespaceStats        `protobuf:"bytes,1,opt,name=total,proto3" json:"total,omitempty"`
+	Nodes []*NamespaceStats      `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Nodes that did not answer in time.
+	Missing       []string `protobuf:"bytes,3,rep,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNamespaceStatsResponse) Reset() {
+	*x = GetNamespaceStatsResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNamespaceStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNamespaceStatsResponse) ProtoMessage() {}
+
+func (x *GetNamespaceStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNamespaceStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetNamespaceStatsResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetNamespaceStatsResponse) GetTotal() *NamespaceStats {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetNamespaceStatsResponse) GetNodes() []*NamespaceStats {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *GetNamespaceStatsResponse) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+// ClusterSettings are set by the cluster's admin. Caps bound what a
+// namespace's admin may ask for; zero means the built-in default.
+type ClusterSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most namespaces the cluster holds; default 1000.
+	MaxNamespaces uint32 `protobuf:"varint,1,opt,name=max_namespaces,json=maxNamespaces,proto3" json:"max_namespaces,omitempty"`
+	// Cap on a resolver's memory_pages; default 1024 (64 MiB), at most 16384.
+	MaxResolverMemoryPages uint32 `protobuf:"varint,2,opt,name=max_resolver_memory_pages,json=maxResolverMemoryPages,proto3" json:"max_resolver_memory_pages,omitempty"`
+	// Caps on a resolver's deadlines; default 1000 ms.
+	MaxResolverDeadlineMs uint32 `protobuf:"varint,3,opt,name=max_resolver_deadline_ms,json=maxResolverDeadlineMs,proto3" json:"max_resolver_deadline_ms,omitempty"`
+	// Cap on a namespace's reads_per_second and writes_per_second (and the
+	// rate of a namespace that sets none); 0 = uncapped.
+	MaxNamespaceOpsPerSecond uint32 `protobuf:"varint,4,opt,name=max_namespace_ops_per_second,json=maxNamespaceOpsPerSecond,proto3" json:"max_namespace_ops_per_second,omitempty"`
+	// Resolver CPU time per second and node of a namespace that sets none,
+	// and the cap on what one may set; default 200 ms.
+	ResolverCpuMsPerSecond uint32 `protobuf:"varint,5,opt,name=resolver_cpu_ms_per_second,json=resolverCpuMsPerSecond,proto3" json:"resolver_cpu_ms_per_second,omitempty"`
+	// The ceiling of handoff, hint delivery and anti-entropy repair rates, per
+	// node (background work is paced below these by foreground latency);
+	// defaults 20000 objects, 10000 hints and 5000 keys per second.
+	HandoffObjectsPerSecond uint32 `protobuf:"varint,6,opt,name=handoff_objects_per_second,json=handoffObjectsPerSecond,proto3" json:"handoff_objects_per_second,omitempty"`
+	HintsPerSecond          uint32 `protobuf:"varint,7,opt,name=hints_per_second,json=hintsPerSecond,proto3" json:"hints_per_second,omitempty"`
+	AaeKeysPerSecond        uint32 `protobuf:"varint,8,opt,name=aae_keys_per_second,json=aaeKeysPerSecond,proto3" json:"aae_keys_per_second,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *ClusterSettings) Reset() {
+	*x = ClusterSettings{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterSettings) ProtoMessage() {}
+
+func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
+func (*ClusterSettings) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ClusterSettings) GetMaxNamespaces() uint32 {
+	if x != nil {
+		return x.MaxNamespaces
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetMaxResolverMemoryPages() uint32 {
+	if x != nil {
+		return x.MaxResolverMemoryPages
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetMaxResolverDeadlineMs() uint32 {
+	if x != nil {
+		return x.MaxResolverDeadlineMs
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetMaxNamespaceOpsPerSecond() uint32 {
+	if x != nil {
+		return x.MaxNamespaceOpsPerSecond
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetResolverCpuMsPerSecond() uint32 {
+	if x != nil {
+		return x.ResolverCpuMsPerSecond
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetHandoffObjectsPerSecond() uint32 {
+	if x != nil {
+		return x.HandoffObjectsPerSecond
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetHintsPerSecond() uint32 {
+	if x != nil {
+		return x.HintsPerSecond
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetAaeKeysPerSecond() uint32 {
+	if x != nil {
+		return x.AaeKeysPerSecond
+	}
+	return 0
+}
+
+type GetClusterSettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClusterSettingsRequest) Reset() {
+	*x = GetClusterSettingsRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClusterSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClusterSettingsRequest) ProtoMessage() {}
+
+func (x *GetClusterSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClusterSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetClusterSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+}
+
+type GetClusterSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *ClusterSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClusterSettingsResponse) Reset() {
+	*x = GetClusterSettingsResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClusterSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClusterSettingsResponse) ProtoMessage() {}
+
+func (x *GetClusterSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClusterSettingsResponse.ProtoReflect.Descriptor instead.
+func (*GetClusterSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *GetClusterSettingsResponse) GetSettings() *ClusterSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type UpdateClusterSettingsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Settings *ClusterSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// Required: the fields to change; a field named here and zero in settings
+	// goes back to its default.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateClusterSettingsRequest) Reset() {
+	*x = UpdateClusterSettingsRequest{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateClusterSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateClusterSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateClusterSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateClusterSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateClusterSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UpdateClusterSettingsRequest) GetSettings() *ClusterSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateClusterSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateClusterSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *ClusterSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateClusterSettingsResponse) Reset() {
+	*x = UpdateClusterSettingsResponse{}
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateClusterSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateClusterSettingsResponse) ProtoMessage() {}
+
+func (x *UpdateClusterSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_admin_v1_admin_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateClusterSettingsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateClusterSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *UpdateClusterSettingsResponse) GetSettings() *ClusterSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 var File_concord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1cconcord/admin/v1/admin.proto\x12\x10concord.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n" +
+	"\x1cconcord/admin/v1/admin.proto\x12\x10concord.admin.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x19\n" +
@@ -3263,22 +4160,22 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\bTransfer\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x03 \x01(\tR\x02to\"\xef\x01\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"\xfb\x01\n" +
 	"\x0fHandoffProgress\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
-	"\x04keys\x18\x04 \x01(\x04R\x04keys\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x12\x12\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x16\n" +
+	"\x04keys\x18\x04 \x01(\x04B\x020\x02R\x04keys\x12\x18\n" +
+	"\x05bytes\x18\x05 \x01(\x04B\x020\x02R\x05bytes\x12\x12\n" +
 	"\x04rate\x18\x06 \x01(\x01R\x04rate\x12\x1f\n" +
 	"\veta_seconds\x18\a \x01(\x01R\n" +
 	"etaSeconds\x12\x12\n" +
-	"\x04done\x18\b \x01(\bR\x04done\x12'\n" +
-	"\x0fremaining_bytes\x18\t \x01(\x04R\x0eremainingBytes\"\x16\n" +
-	"\x14ClusterStatusRequest\"\x81\x02\n" +
-	"\x15ClusterStatusResponse\x12\x1d\n" +
+	"\x04done\x18\b \x01(\bR\x04done\x12+\n" +
+	"\x0fremaining_bytes\x18\t \x01(\x04B\x020\x02R\x0eremainingBytes\"\x16\n" +
+	"\x14ClusterStatusRequest\"\x85\x02\n" +
+	"\x15ClusterStatusResponse\x12!\n" +
 	"\n" +
-	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x12\x1e\n" +
+	"ring_epoch\x18\x01 \x01(\x04B\x020\x02R\tringEpoch\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x02 \x01(\rR\n" +
 	"partitions\x122\n" +
@@ -3293,36 +4190,40 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
 	"\x12StageLeaveResponse\x126\n" +
 	"\x06staged\x18\x01 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\"\x14\n" +
-	"\x12PlanChangesRequest\"\xd1\x02\n" +
+	"\x12PlanChangesRequest\"\xd5\x02\n" +
 	"\x13PlanChangesResponse\x126\n" +
 	"\x06staged\x18\x01 \x03(\v2\x1e.concord.admin.v1.StagedChangeR\x06staged\x128\n" +
 	"\ttransfers\x18\x02 \x03(\v2\x1a.concord.admin.v1.TransferR\ttransfers\x12e\n" +
-	"\x10partitions_after\x18\x03 \x03(\v2:.concord.admin.v1.PlanChangesResponse.PartitionsAfterEntryR\x0fpartitionsAfter\x12\x1d\n" +
+	"\x10partitions_after\x18\x03 \x03(\v2:.concord.admin.v1.PlanChangesResponse.PartitionsAfterEntryR\x0fpartitionsAfter\x12!\n" +
 	"\n" +
-	"next_epoch\x18\x04 \x01(\x04R\tnextEpoch\x1aB\n" +
+	"next_epoch\x18\x04 \x01(\x04B\x020\x02R\tnextEpoch\x1aB\n" +
 	"\x14PartitionsAfterEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x16\n" +
-	"\x14CommitChangesRequest\"p\n" +
-	"\x15CommitChangesResponse\x12\x1d\n" +
+	"\x14CommitChangesRequest\"t\n" +
+	"\x15CommitChangesResponse\x12!\n" +
 	"\n" +
-	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x128\n" +
+	"ring_epoch\x18\x01 \x01(\x04B\x020\x02R\tringEpoch\x128\n" +
 	"\ttransfers\x18\x02 \x03(\v2\x1a.concord.admin.v1.TransferR\ttransfers\"\x15\n" +
 	"\x13ClearChangesRequest\"\x16\n" +
 	"\x14ClearChangesResponse\"-\n" +
 	"\x13WatchHandoffRequest\x12\x16\n" +
-	"\x06follow\x18\x01 \x01(\bR\x06follow\"\x90\x01\n" +
-	"\x14WatchHandoffResponse\x12\x1d\n" +
+	"\x06follow\x18\x01 \x01(\bR\x06follow\"\x94\x01\n" +
+	"\x14WatchHandoffResponse\x12!\n" +
 	"\n" +
-	"ring_epoch\x18\x01 \x01(\x04R\tringEpoch\x12=\n" +
+	"ring_epoch\x18\x01 \x01(\x04B\x020\x02R\tringEpoch\x12=\n" +
 	"\bhandoffs\x18\x02 \x03(\v2!.concord.admin.v1.HandoffProgressR\bhandoffs\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xcd\x01\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\x89\x03\n" +
 	"\x06Limits\x12&\n" +
-	"\x0fmax_value_bytes\x18\x01 \x01(\x04R\rmaxValueBytes\x12\"\n" +
+	"\x0fmax_value_bytes\x18\x01 \x01(\rR\rmaxValueBytes\x12\"\n" +
 	"\rmax_key_bytes\x18\x02 \x01(\rR\vmaxKeyBytes\x12!\n" +
 	"\fmax_siblings\x18\x03 \x01(\rR\vmaxSiblings\x12(\n" +
 	"\x10reads_per_second\x18\x04 \x01(\rR\x0ereadsPerSecond\x12*\n" +
-	"\x11writes_per_second\x18\x05 \x01(\rR\x0fwritesPerSecond\"\xbc\x02\n" +
+	"\x11writes_per_second\x18\x05 \x01(\rR\x0fwritesPerSecond\x12,\n" +
+	"\x10max_stored_bytes\x18\x06 \x01(\x04B\x020\x02R\x0emaxStoredBytes\x12\x1d\n" +
+	"\bmax_keys\x18\a \x01(\x04B\x020\x02R\amaxKeys\x12:\n" +
+	"\x1aresolver_cpu_ms_per_second\x18\b \x01(\rR\x16resolverCpuMsPerSecond\x121\n" +
+	"\x14resolver_concurrency\x18\t \x01(\rR\x13resolverConcurrency\"\xbc\x02\n" +
 	"\tNamespace\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
 	"\x01n\x18\x02 \x01(\rR\x01n\x12\f\n" +
@@ -3335,7 +4236,7 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x06limits\x18\a \x01(\v2\x18.concord.admin.v1.LimitsR\x06limits\x129\n" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
-	"\bresolver\x18\t \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\"\xab\x02\n" +
+	"\bresolver\x18\t \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\"\xaf\x02\n" +
 	"\bResolver\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rmodule_sha256\x18\x02 \x01(\tR\fmoduleSha256\x122\n" +
@@ -3343,8 +4244,8 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x06config\x18\x04 \x01(\fR\x06config\x12*\n" +
 	"\x11write_deadline_ms\x18\x05 \x01(\rR\x0fwriteDeadlineMs\x12(\n" +
 	"\x10read_deadline_ms\x18\x06 \x01(\rR\x0ereadDeadlineMs\x12!\n" +
-	"\fmemory_pages\x18\a \x01(\rR\vmemoryPages\x12!\n" +
-	"\fmodule_bytes\x18\b \x01(\x04R\vmoduleBytes\"\xab\x01\n" +
+	"\fmemory_pages\x18\a \x01(\rR\vmemoryPages\x12%\n" +
+	"\fmodule_bytes\x18\b \x01(\x04B\x020\x02R\vmoduleBytes\"\xab\x01\n" +
 	"\tLawReport\x12\x16\n" +
 	"\x06passed\x18\x01 \x03(\tR\x06passed\x12>\n" +
 	"\n" +
@@ -3386,21 +4287,31 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x06source\"K\n" +
 	"\x14TestResolverResponse\x123\n" +
 	"\x06report\x18\x01 \x01(\v2\x1b.concord.admin.v1.LawReportR\x06report\"\x16\n" +
-	"\x14ListResolversRequest\"\xb5\x01\n" +
+	"\x14ListResolversRequest\"\xbd\x01\n" +
 	"\x11NamespaceResolver\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x126\n" +
-	"\bresolver\x18\x02 \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\x12\x14\n" +
-	"\x05calls\x18\x03 \x01(\x04R\x05calls\x12\x1a\n" +
-	"\bfailures\x18\x04 \x01(\x04R\bfailures\x12\x18\n" +
+	"\bresolver\x18\x02 \x01(\v2\x1a.concord.admin.v1.ResolverR\bresolver\x12\x18\n" +
+	"\x05calls\x18\x03 \x01(\x04B\x020\x02R\x05calls\x12\x1e\n" +
+	"\bfailures\x18\x04 \x01(\x04B\x020\x02R\bfailures\x12\x18\n" +
 	"\abreaker\x18\x05 \x01(\tR\abreaker\"Z\n" +
 	"\x15ListResolversResponse\x12A\n" +
 	"\tresolvers\x18\x01 \x03(\v2#.concord.admin.v1.NamespaceResolverR\tresolvers\"5\n" +
 	"\x15DeleteResolverRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"S\n" +
 	"\x16DeleteResolverResponse\x129\n" +
-	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"S\n" +
-	"\x16CreateNamespaceRequest\x129\n" +
-	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"T\n" +
+	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"\xbd\x01\n" +
+	"\x11NamespaceSettings\x12\f\n" +
+	"\x01n\x18\x01 \x01(\rR\x01n\x12\f\n" +
+	"\x01r\x18\x02 \x01(\rR\x01r\x12\f\n" +
+	"\x01w\x18\x03 \x01(\rR\x01w\x12\x0e\n" +
+	"\x02dw\x18\x04 \x01(\rR\x02dw\x12<\n" +
+	"\n" +
+	"durability\x18\x05 \x01(\x0e2\x1c.concord.admin.v1.DurabilityR\n" +
+	"durability\x120\n" +
+	"\x06limits\x18\x06 \x01(\v2\x18.concord.admin.v1.LimitsR\x06limits\"~\n" +
+	"\x16CreateNamespaceRequest\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12?\n" +
+	"\bsettings\x18\x03 \x01(\v2#.concord.admin.v1.NamespaceSettingsR\bsettingsJ\x04\b\x01\x10\x02R\tnamespace\"T\n" +
 	"\x17CreateNamespaceResponse\x129\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\")\n" +
 	"\x13GetNamespaceRequest\x12\x12\n" +
@@ -3411,11 +4322,12 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x16ListNamespacesResponse\x12;\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\v2\x1b.concord.admin.v1.NamespaceR\n" +
-	"namespaces\"t\n" +
-	"\x16UpdateNamespaceRequest\x129\n" +
-	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\x12\x1f\n" +
-	"\vupdate_mask\x18\x02 \x03(\tR\n" +
-	"updateMask\"T\n" +
+	"namespaces\"\xc1\x01\n" +
+	"\x16UpdateNamespaceRequest\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12?\n" +
+	"\bsettings\x18\x04 \x01(\v2#.concord.admin.v1.NamespaceSettingsR\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x05 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMaskJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\tnamespace\"T\n" +
 	"\x17UpdateNamespaceResponse\x129\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x1b.concord.admin.v1.NamespaceR\tnamespace\"B\n" +
 	"\x16DeleteNamespaceRequest\x12\x12\n" +
@@ -3444,12 +4356,67 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
 	"\x13RevokeTokenResponse\"E\n" +
 	"\x1cRotateAdminCredentialRequest\x12%\n" +
-	"\x0enew_credential\x18\x01 \x01(\tR\rnewCredential\"Y\n" +
+	"\x0enew_credential\x18\x01 \x01(\tR\rnewCredential\"]\n" +
 	"\x1dRotateAdminCredentialResponse\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\tR\n" +
-	"credential\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion*\x8b\x01\n" +
+	"credential\x12\x1c\n" +
+	"\aversion\x18\x02 \x01(\x04B\x020\x02R\aversion\"8\n" +
+	"\x18GetNamespaceStatsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"5\n" +
+	"\x05Count\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\x05count\x18\x02 \x01(\x04B\x020\x02R\x05count\"\xc6\x01\n" +
+	"\x0eOperationStats\x12\x1c\n" +
+	"\toperation\x18\x01 \x01(\tR\toperation\x12\x1e\n" +
+	"\brequests\x18\x02 \x01(\x04B\x020\x02R\brequests\x12/\n" +
+	"\x06errors\x18\x03 \x03(\v2\x17.concord.admin.v1.CountR\x06errors\x12\x15\n" +
+	"\x06p50_ms\x18\x04 \x01(\x01R\x05p50Ms\x12\x15\n" +
+	"\x06p99_ms\x18\x05 \x01(\x01R\x05p99Ms\x12\x17\n" +
+	"\ap999_ms\x18\x06 \x01(\x01R\x06p999Ms\"\xa6\x01\n" +
+	"\rResolverStats\x12\x18\n" +
+	"\x05calls\x18\x01 \x01(\x04B\x020\x02R\x05calls\x123\n" +
+	"\bfailures\x18\x02 \x03(\v2\x17.concord.admin.v1.CountR\bfailures\x12\x15\n" +
+	"\x06cpu_ms\x18\x03 \x01(\x01R\x05cpuMs\x12\x15\n" +
+	"\x06p99_ms\x18\x04 \x01(\x01R\x05p99Ms\x12\x18\n" +
+	"\abreaker\x18\x05 \x01(\tR\abreaker\"\x9b\x03\n" +
+	"\x0eNamespaceStats\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12@\n" +
+	"\n" +
+	"operations\x18\x02 \x03(\v2 .concord.admin.v1.OperationStatsR\n" +
+	"operations\x12.\n" +
+	"\x11reads_by_versions\x18\x03 \x03(\x04B\x020\x02R\x0freadsByVersions\x12;\n" +
+	"\bresolver\x18\x04 \x01(\v2\x1f.concord.admin.v1.ResolverStatsR\bresolver\x127\n" +
+	"\n" +
+	"rejections\x18\x05 \x03(\v2\x17.concord.admin.v1.CountR\n" +
+	"rejections\x12\x18\n" +
+	"\x05hints\x18\x06 \x01(\x04B\x020\x02R\x05hints\x12'\n" +
+	"\rkeys_repaired\x18\a \x01(\x04B\x020\x02R\fkeysRepaired\x12#\n" +
+	"\vstored_keys\x18\b \x01(\x04B\x020\x02R\n" +
+	"storedKeys\x12%\n" +
+	"\fstored_bytes\x18\t \x01(\x04B\x020\x02R\vstoredBytes\"\xa5\x01\n" +
+	"\x19GetNamespaceStatsResponse\x126\n" +
+	"\x05total\x18\x01 \x01(\v2 .concord.admin.v1.NamespaceStatsR\x05total\x126\n" +
+	"\x05nodes\x18\x02 \x03(\v2 .concord.admin.v1.NamespaceStatsR\x05nodes\x12\x18\n" +
+	"\amissing\x18\x03 \x03(\tR\amissing\"\xbe\x03\n" +
+	"\x0fClusterSettings\x12%\n" +
+	"\x0emax_namespaces\x18\x01 \x01(\rR\rmaxNamespaces\x129\n" +
+	"\x19max_resolver_memory_pages\x18\x02 \x01(\rR\x16maxResolverMemoryPages\x127\n" +
+	"\x18max_resolver_deadline_ms\x18\x03 \x01(\rR\x15maxResolverDeadlineMs\x12>\n" +
+	"\x1cmax_namespace_ops_per_second\x18\x04 \x01(\rR\x18maxNamespaceOpsPerSecond\x12:\n" +
+	"\x1aresolver_cpu_ms_per_second\x18\x05 \x01(\rR\x16resolverCpuMsPerSecond\x12;\n" +
+	"\x1ahandoff_objects_per_second\x18\x06 \x01(\rR\x17handoffObjectsPerSecond\x12(\n" +
+	"\x10hints_per_second\x18\a \x01(\rR\x0ehintsPerSecond\x12-\n" +
+	"\x13aae_keys_per_second\x18\b \x01(\rR\x10aaeKeysPerSecond\"\x1b\n" +
+	"\x19GetClusterSettingsRequest\"[\n" +
+	"\x1aGetClusterSettingsResponse\x12=\n" +
+	"\bsettings\x18\x01 \x01(\v2!.concord.admin.v1.ClusterSettingsR\bsettings\"\x9a\x01\n" +
+	"\x1cUpdateClusterSettingsRequest\x12=\n" +
+	"\bsettings\x18\x01 \x01(\v2!.concord.admin.v1.ClusterSettingsR\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"^\n" +
+	"\x1dUpdateClusterSettingsResponse\x12=\n" +
+	"\bsettings\x18\x01 \x01(\v2!.concord.admin.v1.ClusterSettingsR\bsettings*\x8b\x01\n" +
 	"\vMemberState\x12\x1c\n" +
 	"\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n" +
@@ -3471,13 +4438,16 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x17TOKEN_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TOKEN_SCOPE_READ\x10\x01\x12\x15\n" +
 	"\x11TOKEN_SCOPE_WRITE\x10\x02\x12\x15\n" +
-	"\x11TOKEN_SCOPE_ADMIN\x10\x032\xd2\x0f\n" +
+	"\x11TOKEN_SCOPE_ADMIN\x10\x032\xb5\x12\n" +
 	"\fAdminService\x12f\n" +
 	"\x0fCreateNamespace\x12(.concord.admin.v1.CreateNamespaceRequest\x1a).concord.admin.v1.CreateNamespaceResponse\x12b\n" +
 	"\fGetNamespace\x12%.concord.admin.v1.GetNamespaceRequest\x1a&.concord.admin.v1.GetNamespaceResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListNamespaces\x12'.concord.admin.v1.ListNamespacesRequest\x1a(.concord.admin.v1.ListNamespacesResponse\"\x03\x90\x02\x01\x12f\n" +
 	"\x0fUpdateNamespace\x12(.concord.admin.v1.UpdateNamespaceRequest\x1a).concord.admin.v1.UpdateNamespaceResponse\x12f\n" +
-	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponse\x12c\n" +
+	"\x0fDeleteNamespace\x12(.concord.admin.v1.DeleteNamespaceRequest\x1a).concord.admin.v1.DeleteNamespaceResponse\x12q\n" +
+	"\x11GetNamespaceStats\x12*.concord.admin.v1.GetNamespaceStatsRequest\x1a+.concord.admin.v1.GetNamespaceStatsResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x12GetClusterSettings\x12+.concord.admin.v1.GetClusterSettingsRequest\x1a,.concord.admin.v1.GetClusterSettingsResponse\"\x03\x90\x02\x01\x12x\n" +
+	"\x15UpdateClusterSettings\x12..concord.admin.v1.UpdateClusterSettingsRequest\x1a/.concord.admin.v1.UpdateClusterSettingsResponse\x12c\n" +
 	"\x0eUploadResolver\x12'.concord.admin.v1.UploadResolverRequest\x1a(.concord.admin.v1.UploadResolverResponse\x12]\n" +
 	"\fTestResolver\x12%.concord.admin.v1.TestResolverRequest\x1a&.concord.admin.v1.TestResolverResponse\x12e\n" +
 	"\rListResolvers\x12&.concord.admin.v1.ListResolversRequest\x1a'.concord.admin.v1.ListResolversResponse\"\x03\x90\x02\x01\x12c\n" +
@@ -3511,7 +4481,7 @@ func file_concord_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_concord_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_concord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_concord_admin_v1_admin_proto_goTypes = []any{
 	(MemberState)(0),                      // 0: concord.admin.v1.MemberState
 	(Durability)(0),                       // 1: concord.admin.v1.Durability
@@ -3550,27 +4520,40 @@ var file_concord_admin_v1_admin_proto_goTypes = []any{
 	(*ListResolversResponse)(nil),         // 34: concord.admin.v1.ListResolversResponse
 	(*DeleteResolverRequest)(nil),         // 35: concord.admin.v1.DeleteResolverRequest
 	(*DeleteResolverResponse)(nil),        // 36: concord.admin.v1.DeleteResolverResponse
-	(*CreateNamespaceRequest)(nil),        // 37: concord.admin.v1.CreateNamespaceRequest
-	(*CreateNamespaceResponse)(nil),       // 38: concord.admin.v1.CreateNamespaceResponse
-	(*GetNamespaceRequest)(nil),           // 39: concord.admin.v1.GetNamespaceRequest
-	(*GetNamespaceResponse)(nil),          // 40: concord.admin.v1.GetNamespaceResponse
-	(*ListNamespacesRequest)(nil),         // 41: concord.admin.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil),        // 42: concord.admin.v1.ListNamespacesResponse
-	(*UpdateNamespaceRequest)(nil),        // 43: concord.admin.v1.UpdateNamespaceRequest
-	(*UpdateNamespaceResponse)(nil),       // 44: concord.admin.v1.UpdateNamespaceResponse
-	(*DeleteNamespaceRequest)(nil),        // 45: concord.admin.v1.DeleteNamespaceRequest
-	(*DeleteNamespaceResponse)(nil),       // 46: concord.admin.v1.DeleteNamespaceResponse
-	(*Token)(nil),                         // 47: concord.admin.v1.Token
-	(*CreateTokenRequest)(nil),            // 48: concord.admin.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),           // 49: concord.admin.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),             // 50: concord.admin.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),            // 51: concord.admin.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),            // 52: concord.admin.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),           // 53: concord.admin.v1.RevokeTokenResponse
-	(*RotateAdminCredentialRequest)(nil),  // 54: concord.admin.v1.RotateAdminCredentialRequest
-	(*RotateAdminCredentialResponse)(nil), // 55: concord.admin.v1.RotateAdminCredentialResponse
-	nil,                                   // 56: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
-	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
+	(*NamespaceSettings)(nil),             // 37: concord.admin.v1.NamespaceSettings
+	(*CreateNamespaceRequest)(nil),        // 38: concord.admin.v1.CreateNamespaceRequest
+	(*CreateNamespaceResponse)(nil),       // 39: concord.admin.v1.CreateNamespaceResponse
+	(*GetNamespaceRequest)(nil),           // 40: concord.admin.v1.GetNamespaceRequest
+	(*GetNamespaceResponse)(nil),          // 41: concord.admin.v1.GetNamespaceResponse
+	(*ListNamespacesRequest)(nil),         // 42: concord.admin.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil),        // 43: concord.admin.v1.ListNamespacesResponse
+	(*UpdateNamespaceRequest)(nil),        // 44: concord.admin.v1.UpdateNamespaceRequest
+	(*UpdateNamespaceResponse)(nil),       // 45: concord.admin.v1.UpdateNamespaceResponse
+	(*DeleteNamespaceRequest)(nil),        // 46: concord.admin.v1.DeleteNamespaceRequest
+	(*DeleteNamespaceResponse)(nil),       // 47: concord.admin.v1.DeleteNamespaceResponse
+	(*Token)(nil),                         // 48: concord.admin.v1.Token
+	(*CreateTokenRequest)(nil),            // 49: concord.admin.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),           // 50: concord.admin.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),             // 51: concord.admin.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),            // 52: concord.admin.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),            // 53: concord.admin.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),           // 54: concord.admin.v1.RevokeTokenResponse
+	(*RotateAdminCredentialRequest)(nil),  // 55: concord.admin.v1.RotateAdminCredentialRequest
+	(*RotateAdminCredentialResponse)(nil), // 56: concord.admin.v1.RotateAdminCredentialResponse
+	(*GetNamespaceStatsRequest)(nil),      // 57: concord.admin.v1.GetNamespaceStatsRequest
+	(*Count)(nil),                         // 58: concord.admin.v1.Count
+	(*OperationStats)(nil),                // 59: concord.admin.v1.OperationStats
+	(*ResolverStats)(nil),                 // 60: concord.admin.v1.ResolverStats
+	(*NamespaceStats)(nil),                // 61: concord.admin.v1.NamespaceStats
+	(*GetNamespaceStatsResponse)(nil),     // 62: concord.admin.v1.GetNamespaceStatsResponse
+	(*ClusterSettings)(nil),               // 63: concord.admin.v1.ClusterSettings
+	(*GetClusterSettingsRequest)(nil),     // 64: concord.admin.v1.GetClusterSettingsRequest
+	(*GetClusterSettingsResponse)(nil),    // 65: concord.admin.v1.GetClusterSettingsResponse
+	(*UpdateClusterSettingsRequest)(nil),  // 66: concord.admin.v1.UpdateClusterSettingsRequest
+	(*UpdateClusterSettingsResponse)(nil), // 67: concord.admin.v1.UpdateClusterSettingsResponse
+	nil,                                   // 68: concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	(*timestamppb.Timestamp)(nil),         // 69: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 70: google.protobuf.FieldMask
 }
 var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: concord.admin.v1.Member.state:type_name -> concord.admin.v1.MemberState
@@ -3582,12 +4565,12 @@ var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	6,  // 6: concord.admin.v1.StageLeaveResponse.staged:type_name -> concord.admin.v1.StagedChange
 	6,  // 7: concord.admin.v1.PlanChangesResponse.staged:type_name -> concord.admin.v1.StagedChange
 	7,  // 8: concord.admin.v1.PlanChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
-	56, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
+	68, // 9: concord.admin.v1.PlanChangesResponse.partitions_after:type_name -> concord.admin.v1.PlanChangesResponse.PartitionsAfterEntry
 	7,  // 10: concord.admin.v1.CommitChangesResponse.transfers:type_name -> concord.admin.v1.Transfer
 	8,  // 11: concord.admin.v1.WatchHandoffResponse.handoffs:type_name -> concord.admin.v1.HandoffProgress
 	1,  // 12: concord.admin.v1.Namespace.durability:type_name -> concord.admin.v1.Durability
 	23, // 13: concord.admin.v1.Namespace.limits:type_name -> concord.admin.v1.Limits
-	57, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
+	69, // 14: concord.admin.v1.Namespace.created_at:type_name -> google.protobuf.Timestamp
 	25, // 15: concord.admin.v1.Namespace.resolver:type_name -> concord.admin.v1.Resolver
 	2,  // 16: concord.admin.v1.Resolver.mode:type_name -> concord.admin.v1.ResolverMode
 	27, // 17: concord.admin.v1.LawReport.violations:type_name -> concord.admin.v1.LawViolation
@@ -3598,62 +4581,82 @@ var file_concord_admin_v1_admin_proto_depIdxs = []int32{
 	25, // 22: concord.admin.v1.NamespaceResolver.resolver:type_name -> concord.admin.v1.Resolver
 	33, // 23: concord.admin.v1.ListResolversResponse.resolvers:type_name -> concord.admin.v1.NamespaceResolver
 	24, // 24: concord.admin.v1.DeleteResolverResponse.namespace:type_name -> concord.admin.v1.Namespace
-	24, // 25: concord.admin.v1.CreateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	24, // 26: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	24, // 27: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	24, // 28: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
-	24, // 29: concord.admin.v1.UpdateNamespaceRequest.namespace:type_name -> concord.admin.v1.Namespace
-	24, // 30: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
-	3,  // 31: concord.admin.v1.Token.scopes:type_name -> concord.admin.v1.TokenScope
-	57, // 32: concord.admin.v1.Token.created_at:type_name -> google.protobuf.Timestamp
-	3,  // 33: concord.admin.v1.CreateTokenRequest.scopes:type_name -> concord.admin.v1.TokenScope
-	47, // 34: concord.admin.v1.CreateTokenResponse.token:type_name -> concord.admin.v1.Token
-	47, // 35: concord.admin.v1.ListTokensResponse.tokens:type_name -> concord.admin.v1.Token
-	37, // 36: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
-	39, // 37: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
-	41, // 38: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
-	43, // 39: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
-	45, // 40: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
-	28, // 41: concord.admin.v1.AdminService.UploadResolver:input_type -> concord.admin.v1.UploadResolverRequest
-	30, // 42: concord.admin.v1.AdminService.TestResolver:input_type -> concord.admin.v1.TestResolverRequest
-	32, // 43: concord.admin.v1.AdminService.ListResolvers:input_type -> concord.admin.v1.ListResolversRequest
-	35, // 44: concord.admin.v1.AdminService.DeleteResolver:input_type -> concord.admin.v1.DeleteResolverRequest
-	9,  // 45: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
-	11, // 46: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
-	13, // 47: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
-	15, // 48: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
-	17, // 49: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
-	19, // 50: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
-	21, // 51: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
-	48, // 52: concord.admin.v1.AdminService.CreateToken:input_type -> concord.admin.v1.CreateTokenRequest
-	50, // 53: concord.admin.v1.AdminService.ListTokens:input_type -> concord.admin.v1.ListTokensRequest
-	52, // 54: concord.admin.v1.AdminService.RevokeToken:input_type -> concord.admin.v1.RevokeTokenRequest
-	54, // 55: concord.admin.v1.AdminService.RotateAdminCredential:input_type -> concord.admin.v1.RotateAdminCredentialRequest
-	38, // 56: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
-	40, // 57: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
-	42, // 58: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
-	44, // 59: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
-	46, // 60: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
-	29, // 61: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
-	31, // 62: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
-	34, // 63: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
-	36, // 64: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
-	10, // 65: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
-	12, // 66: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
-	14, // 67: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
-	16, // 68: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
-	18, // 69: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
-	20, // 70: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
-	22, // 71: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
-	49, // 72: concord.admin.v1.AdminService.CreateToken:output_type -> concord.admin.v1.CreateTokenResponse
-	51, // 73: concord.admin.v1.AdminService.ListTokens:output_type -> concord.admin.v1.ListTokensResponse
-	53, // 74: concord.admin.v1.AdminService.RevokeToken:output_type -> concord.admin.v1.RevokeTokenResponse
-	55, // 75: concord.admin.v1.AdminService.RotateAdminCredential:output_type -> concord.admin.v1.RotateAdminCredentialResponse
-	56, // [56:76] is the sub-list for method output_type
-	36, // [36:56] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	1,  // 25: concord.admin.v1.NamespaceSettings.durability:type_name -> concord.admin.v1.Durability
+	23, // 26: concord.admin.v1.NamespaceSettings.limits:type_name -> concord.admin.v1.Limits
+	37, // 27: concord.admin.v1.CreateNamespaceRequest.settings:type_name -> concord.admin.v1.NamespaceSettings
+	24, // 28: concord.admin.v1.CreateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 29: concord.admin.v1.GetNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	24, // 30: concord.admin.v1.ListNamespacesResponse.namespaces:type_name -> concord.admin.v1.Namespace
+	37, // 31: concord.admin.v1.UpdateNamespaceRequest.settings:type_name -> concord.admin.v1.NamespaceSettings
+	70, // 32: concord.admin.v1.UpdateNamespaceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 33: concord.admin.v1.UpdateNamespaceResponse.namespace:type_name -> concord.admin.v1.Namespace
+	3,  // 34: concord.admin.v1.Token.scopes:type_name -> concord.admin.v1.TokenScope
+	69, // 35: concord.admin.v1.Token.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 36: concord.admin.v1.CreateTokenRequest.scopes:type_name -> concord.admin.v1.TokenScope
+	48, // 37: concord.admin.v1.CreateTokenResponse.token:type_name -> concord.admin.v1.Token
+	48, // 38: concord.admin.v1.ListTokensResponse.tokens:type_name -> concord.admin.v1.Token
+	58, // 39: concord.admin.v1.OperationStats.errors:type_name -> concord.admin.v1.Count
+	58, // 40: concord.admin.v1.ResolverStats.failures:type_name -> concord.admin.v1.Count
+	59, // 41: concord.admin.v1.NamespaceStats.operations:type_name -> concord.admin.v1.OperationStats
+	60, // 42: concord.admin.v1.NamespaceStats.resolver:type_name -> concord.admin.v1.ResolverStats
+	58, // 43: concord.admin.v1.NamespaceStats.rejections:type_name -> concord.admin.v1.Count
+	61, // 44: concord.admin.v1.GetNamespaceStatsResponse.total:type_name -> concord.admin.v1.NamespaceStats
+	61, // 45: concord.admin.v1.GetNamespaceStatsResponse.nodes:type_name -> concord.admin.v1.NamespaceStats
+	63, // 46: concord.admin.v1.GetClusterSettingsResponse.settings:type_name -> concord.admin.v1.ClusterSettings
+	63, // 47: concord.admin.v1.UpdateClusterSettingsRequest.settings:type_name -> concord.admin.v1.ClusterSettings
+	70, // 48: concord.admin.v1.UpdateClusterSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	63, // 49: concord.admin.v1.UpdateClusterSettingsResponse.settings:type_name -> concord.admin.v1.ClusterSettings
+	38, // 50: concord.admin.v1.AdminService.CreateNamespace:input_type -> concord.admin.v1.CreateNamespaceRequest
+	40, // 51: concord.admin.v1.AdminService.GetNamespace:input_type -> concord.admin.v1.GetNamespaceRequest
+	42, // 52: concord.admin.v1.AdminService.ListNamespaces:input_type -> concord.admin.v1.ListNamespacesRequest
+	44, // 53: concord.admin.v1.AdminService.UpdateNamespace:input_type -> concord.admin.v1.UpdateNamespaceRequest
+	46, // 54: concord.admin.v1.AdminService.DeleteNamespace:input_type -> concord.admin.v1.DeleteNamespaceRequest
+	57, // 55: concord.admin.v1.AdminService.GetNamespaceStats:input_type -> concord.admin.v1.GetNamespaceStatsRequest
+	64, // 56: concord.admin.v1.AdminService.GetClusterSettings:input_type -> concord.admin.v1.GetClusterSettingsRequest
+	66, // 57: concord.admin.v1.AdminService.UpdateClusterSettings:input_type -> concord.admin.v1.UpdateClusterSettingsRequest
+	28, // 58: concord.admin.v1.AdminService.UploadResolver:input_type -> concord.admin.v1.UploadResolverRequest
+	30, // 59: concord.admin.v1.AdminService.TestResolver:input_type -> concord.admin.v1.TestResolverRequest
+	32, // 60: concord.admin.v1.AdminService.ListResolvers:input_type -> concord.admin.v1.ListResolversRequest
+	35, // 61: concord.admin.v1.AdminService.DeleteResolver:input_type -> concord.admin.v1.DeleteResolverRequest
+	9,  // 62: concord.admin.v1.AdminService.ClusterStatus:input_type -> concord.admin.v1.ClusterStatusRequest
+	11, // 63: concord.admin.v1.AdminService.StageJoin:input_type -> concord.admin.v1.StageJoinRequest
+	13, // 64: concord.admin.v1.AdminService.StageLeave:input_type -> concord.admin.v1.StageLeaveRequest
+	15, // 65: concord.admin.v1.AdminService.PlanChanges:input_type -> concord.admin.v1.PlanChangesRequest
+	17, // 66: concord.admin.v1.AdminService.CommitChanges:input_type -> concord.admin.v1.CommitChangesRequest
+	19, // 67: concord.admin.v1.AdminService.ClearChanges:input_type -> concord.admin.v1.ClearChangesRequest
+	21, // 68: concord.admin.v1.AdminService.WatchHandoff:input_type -> concord.admin.v1.WatchHandoffRequest
+	49, // 69: concord.admin.v1.AdminService.CreateToken:input_type -> concord.admin.v1.CreateTokenRequest
+	51, // 70: concord.admin.v1.AdminService.ListTokens:input_type -> concord.admin.v1.ListTokensRequest
+	53, // 71: concord.admin.v1.AdminService.RevokeToken:input_type -> concord.admin.v1.RevokeTokenRequest
+	55, // 72: concord.admin.v1.AdminService.RotateAdminCredential:input_type -> concord.admin.v1.RotateAdminCredentialRequest
+	39, // 73: concord.admin.v1.AdminService.CreateNamespace:output_type -> concord.admin.v1.CreateNamespaceResponse
+	41, // 74: concord.admin.v1.AdminService.GetNamespace:output_type -> concord.admin.v1.GetNamespaceResponse
+	43, // 75: concord.admin.v1.AdminService.ListNamespaces:output_type -> concord.admin.v1.ListNamespacesResponse
+	45, // 76: concord.admin.v1.AdminService.UpdateNamespace:output_type -> concord.admin.v1.UpdateNamespaceResponse
+	47, // 77: concord.admin.v1.AdminService.DeleteNamespace:output_type -> concord.admin.v1.DeleteNamespaceResponse
+	62, // 78: concord.admin.v1.AdminService.GetNamespaceStats:output_type -> concord.admin.v1.GetNamespaceStatsResponse
+	65, // 79: concord.admin.v1.AdminService.GetClusterSettings:output_type -> concord.admin.v1.GetClusterSettingsResponse
+	67, // 80: concord.admin.v1.AdminService.UpdateClusterSettings:output_type -> concord.admin.v1.UpdateClusterSettingsResponse
+	29, // 81: concord.admin.v1.AdminService.UploadResolver:output_type -> concord.admin.v1.UploadResolverResponse
+	31, // 82: concord.admin.v1.AdminService.TestResolver:output_type -> concord.admin.v1.TestResolverResponse
+	34, // 83: concord.admin.v1.AdminService.ListResolvers:output_type -> concord.admin.v1.ListResolversResponse
+	36, // 84: concord.admin.v1.AdminService.DeleteResolver:output_type -> concord.admin.v1.DeleteResolverResponse
+	10, // 85: concord.admin.v1.AdminService.ClusterStatus:output_type -> concord.admin.v1.ClusterStatusResponse
+	12, // 86: concord.admin.v1.AdminService.StageJoin:output_type -> concord.admin.v1.StageJoinResponse
+	14, // 87: concord.admin.v1.AdminService.StageLeave:output_type -> concord.admin.v1.StageLeaveResponse
+	16, // 88: concord.admin.v1.AdminService.PlanChanges:output_type -> concord.admin.v1.PlanChangesResponse
+	18, // 89: concord.admin.v1.AdminService.CommitChanges:output_type -> concord.admin.v1.CommitChangesResponse
+	20, // 90: concord.admin.v1.AdminService.ClearChanges:output_type -> concord.admin.v1.ClearChangesResponse
+	22, // 91: concord.admin.v1.AdminService.WatchHandoff:output_type -> concord.admin.v1.WatchHandoffResponse
+	50, // 92: concord.admin.v1.AdminService.CreateToken:output_type -> concord.admin.v1.CreateTokenResponse
+	52, // 93: concord.admin.v1.AdminService.ListTokens:output_type -> concord.admin.v1.ListTokensResponse
+	54, // 94: concord.admin.v1.AdminService.RevokeToken:output_type -> concord.admin.v1.RevokeTokenResponse
+	56, // 95: concord.admin.v1.AdminService.RotateAdminCredential:output_type -> concord.admin.v1.RotateAdminCredentialResponse
+	73, // [73:96] is the sub-list for method output_type
+	50, // [50:73] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_concord_admin_v1_admin_proto_init() }
@@ -3675,7 +4678,7 @@ func file_concord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_admin_v1_admin_proto_rawDesc), len(file_concord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   52,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

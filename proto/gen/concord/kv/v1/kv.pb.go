@@ -89,11 +89,15 @@ func (x *Sibling) GetWrittenAt() *timestamppb.Timestamp {
 }
 
 type GetRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Key       []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	// Replies to wait for; defaults to the namespace's r.
-	R             *uint32 `protobuf:"varint,3,opt,name=r,proto3,oneof" json:"r,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace's name.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required, 1 to the namespace's max_key_bytes (default 1024) bytes; any
+	// bytes.
+	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// Replies to wait for, 1 to the namespace's n; 0 (or unset) = the
+	// namespace's r.
+	R             uint32 `protobuf:"varint,3,opt,name=r,proto3" json:"r,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,8 +147,8 @@ func (x *GetRequest) GetKey() []byte {
 }
 
 func (x *GetRequest) GetR() uint32 {
-	if x != nil && x.R != nil {
-		return *x.R
+	if x != nil {
+		return x.R
 	}
 	return 0
 }
@@ -153,15 +157,18 @@ type GetResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when at least one sibling is not a tombstone.
 	Found bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
-	// The live siblings (tombstones are left out). More than one means
-	// concurrent writes: merge them and write back with the context.
+	// The live siblings (tombstones are left out), oldest first. More than
+	// one means concurrent writes: merge them and write back with the
+	// context.
 	Siblings []*Sibling `protobuf:"bytes,2,rep,name=siblings,proto3" json:"siblings,omitempty"`
 	// Opaque causal context; pass it back on Put or Delete.
 	Context []byte `protobuf:"bytes,3,opt,name=context,proto3" json:"context,omitempty"`
 	// Name of the resolver that merged the siblings on the server, if any.
 	ResolvedBy string `protobuf:"bytes,4,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
 	// Number of replicas that answered.
-	Replies       uint32 `protobuf:"varint,5,opt,name=replies,proto3" json:"replies,omitempty"`
+	Replies uint32 `protobuf:"varint,5,opt,name=replies,proto3" json:"replies,omitempty"`
+	// ID of the node that coordinated the read.
+	Coordinator   string `protobuf:"bytes,6,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,21 +238,35 @@ func (x *GetResponse) GetReplies() uint32 {
 	return 0
 }
 
+func (x *GetResponse) GetCoordinator() string {
+	if x != nil {
+		return x.Coordinator
+	}
+	return ""
+}
+
 type PutRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Key       []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Value     []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
-	// Context from an earlier Get or Put; empty for a blind write.
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace's name.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required, 1 to the namespace's max_key_bytes (default 1024) bytes.
+	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// At most the namespace's max_value_bytes (default 1 MiB); may be empty.
+	Value []byte `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	// Context from an earlier Get or Put of this key; empty for a blind
+	// write.
 	Context []byte `protobuf:"bytes,4,opt,name=context,proto3" json:"context,omitempty"`
-	// Acknowledgements to wait for; defaults to the namespace's w.
-	W *uint32 `protobuf:"varint,5,opt,name=w,proto3,oneof" json:"w,omitempty"`
-	// Durable acknowledgements to wait for; defaults to the namespace's dw.
-	Dw *uint32 `protobuf:"varint,6,opt,name=dw,proto3,oneof" json:"dw,omitempty"`
-	// Fail with ALREADY_EXISTS when the key has a live value.
+	// Acknowledgements to wait for, 1 to the namespace's n; 0 (or unset) =
+	// the namespace's w.
+	W uint32 `protobuf:"varint,5,opt,name=w,proto3" json:"w,omitempty"`
+	// Durable acknowledgements to wait for, at most w; 0 (or unset) = the
+	// namespace's dw. Only for namespaces with synced durability.
+	Dw uint32 `protobuf:"varint,6,opt,name=dw,proto3" json:"dw,omitempty"`
+	// Fail with ALREADY_EXISTS when the key has a live value (a deleted key
+	// counts as absent). The error carries a ContextConflict detail.
 	IfAbsent bool `protobuf:"varint,7,opt,name=if_absent,json=ifAbsent,proto3" json:"if_absent,omitempty"`
 	// Fail with FAILED_PRECONDITION when the key changed since the context was
-	// read. Best-effort, not linearizable.
+	// read. Best-effort, not linearizable. Needs a context.
 	IfContextCurrent bool `protobuf:"varint,8,opt,name=if_context_current,json=ifContextCurrent,proto3" json:"if_context_current,omitempty"`
 	// Return the siblings after the write.
 	ReturnSiblings bool `protobuf:"varint,9,opt,name=return_siblings,json=returnSiblings,proto3" json:"return_siblings,omitempty"`
@@ -312,15 +333,15 @@ func (x *PutRequest) GetContext() []byte {
 }
 
 func (x *PutRequest) GetW() uint32 {
-	if x != nil && x.W != nil {
-		return *x.W
+	if x != nil {
+		return x.W
 	}
 	return 0
 }
 
 func (x *PutRequest) GetDw() uint32 {
-	if x != nil && x.Dw != nil {
-		return *x.Dw
+	if x != nil {
+		return x.Dw
 	}
 	return 0
 }
@@ -351,7 +372,10 @@ type PutResponse struct {
 	// The context of the object after the write.
 	Context []byte `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
 	// The siblings after the write, when return_siblings was set.
-	Siblings      []*Sibling `protobuf:"bytes,2,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	Siblings []*Sibling `protobuf:"bytes,2,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	// ID of the node that coordinated the write: a client that reads the key
+	// soon after reads its own write most surely from this node.
+	Coordinator   string `protobuf:"bytes,3,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -400,16 +424,27 @@ func (x *PutResponse) GetSiblings() []*Sibling {
 	return nil
 }
 
+func (x *PutResponse) GetCoordinator() string {
+	if x != nil {
+		return x.Coordinator
+	}
+	return ""
+}
+
 type DeleteRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Key       []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace's name.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required, 1 to the namespace's max_key_bytes bytes.
+	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// Context from an earlier read; the tombstone replaces what it saw.
 	Context []byte `protobuf:"bytes,3,opt,name=context,proto3" json:"context,omitempty"`
-	// Acknowledgements to wait for; defaults to the namespace's w.
-	W *uint32 `protobuf:"varint,4,opt,name=w,proto3,oneof" json:"w,omitempty"`
+	// Acknowledgements to wait for, 1 to the namespace's n; 0 (or unset) =
+	// the namespace's w.
+	W uint32 `protobuf:"varint,4,opt,name=w,proto3" json:"w,omitempty"`
 	// Allow a delete without context (the tombstone becomes a sibling of any
-	// value written concurrently).
+	// value written concurrently). Without a context and without force the
+	// call fails with INVALID_ARGUMENT.
 	Force         bool `protobuf:"varint,5,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -467,8 +502,8 @@ func (x *DeleteRequest) GetContext() []byte {
 }
 
 func (x *DeleteRequest) GetW() uint32 {
-	if x != nil && x.W != nil {
-		return *x.W
+	if x != nil {
+		return x.W
 	}
 	return 0
 }
@@ -483,7 +518,9 @@ func (x *DeleteRequest) GetForce() bool {
 type DeleteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The context of the tombstone.
-	Context       []byte `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
+	Context []byte `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
+	// ID of the node that coordinated the delete.
+	Coordinator   string `protobuf:"bytes,2,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,12 +562,21 @@ func (x *DeleteResponse) GetContext() []byte {
 	return nil
 }
 
+func (x *DeleteResponse) GetCoordinator() string {
+	if x != nil {
+		return x.Coordinator
+	}
+	return ""
+}
+
 type ListKeysRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace's name.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Only keys with this prefix.
 	Prefix []byte `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	// Keys per streamed message; default 1000, at most 10000.
+	// Keys per streamed message, at most 10000; 0 = 1000. Over the limit:
+	// INVALID_ARGUMENT with a LimitExceeded detail.
 	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Resume after this token (from a previous response's next_page_token).
 	PageToken []byte `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -658,8 +704,256 @@ func (x *ListKeysResponse) GetNextPageToken() []byte {
 	return nil
 }
 
+type GetTopologyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace whose placement to return.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTopologyRequest) Reset() {
+	*x = GetTopologyRequest{}
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTopologyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTopologyRequest) ProtoMessage() {}
+
+func (x *GetTopologyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTopologyRequest.ProtoReflect.Descriptor instead.
+func (*GetTopologyRequest) Descriptor() ([]byte, []int) {
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetTopologyRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// TopologyNode is a node that owns partitions in the current ring.
+type TopologyNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Address of the node's client API (host:port), as the node advertises
+	// it.
+	ApiAddr       string `protobuf:"bytes,2,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	Zone          string `protobuf:"bytes,3,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopologyNode) Reset() {
+	*x = TopologyNode{}
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologyNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologyNode) ProtoMessage() {}
+
+func (x *TopologyNode) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologyNode.ProtoReflect.Descriptor instead.
+func (*TopologyNode) Descriptor() ([]byte, []int) {
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TopologyNode) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TopologyNode) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *TopologyNode) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+// PreferenceList is the ordered replicas of one partition: a request for a
+// key of the partition goes to the first reachable one.
+type PreferenceList struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Indices into GetTopologyResponse.nodes, n of them (fewer when the ring
+	// has fewer nodes).
+	Nodes         []uint32 `protobuf:"varint,1,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreferenceList) Reset() {
+	*x = PreferenceList{}
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreferenceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreferenceList) ProtoMessage() {}
+
+func (x *PreferenceList) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreferenceList.ProtoReflect.Descriptor instead.
+func (*PreferenceList) Descriptor() ([]byte, []int) {
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PreferenceList) GetNodes() []uint32 {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type GetTopologyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ring's epoch; it grows with every committed membership change.
+	RingEpoch uint64 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
+	// What a client hashes a key under (the namespace's current storage
+	// name; it changes when the namespace is deleted and created again).
+	PlacementName string `protobuf:"bytes,2,opt,name=placement_name,json=placementName,proto3" json:"placement_name,omitempty"`
+	// The ring's partition count, a power of two.
+	Partitions uint32 `protobuf:"varint,3,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// The namespace's replica count.
+	N     uint32          `protobuf:"varint,4,opt,name=n,proto3" json:"n,omitempty"`
+	Nodes []*TopologyNode `protobuf:"bytes,5,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// One per partition, in partition order.
+	PreferenceLists []*PreferenceList `protobuf:"bytes,6,rep,name=preference_lists,json=preferenceLists,proto3" json:"preference_lists,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetTopologyResponse) Reset() {
+	*x = GetTopologyResponse{}
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTopologyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTopologyResponse) ProtoMessage() {}
+
+func (x *GetTopologyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTopologyResponse.ProtoReflect.Descriptor instead.
+func (*GetTopologyResponse) Descriptor() ([]byte, []int) {
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetTopologyResponse) GetRingEpoch() uint64 {
+	if x != nil {
+		return x.RingEpoch
+	}
+	return 0
+}
+
+func (x *GetTopologyResponse) GetPlacementName() string {
+	if x != nil {
+		return x.PlacementName
+	}
+	return ""
+}
+
+func (x *GetTopologyResponse) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *GetTopologyResponse) GetN() uint32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *GetTopologyResponse) GetNodes() []*TopologyNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *GetTopologyResponse) GetPreferenceLists() []*PreferenceList {
+	if x != nil {
+		return x.PreferenceLists
+	}
+	return nil
+}
+
 // ContextConflict is attached to FAILED_PRECONDITION answers of a Put with
-// if_context_current: the current state of the key.
+// if_context_current and to ALREADY_EXISTS answers of a Put with if_absent:
+// the current state of the key, so the client can merge and retry without
+// another read.
 type ContextConflict struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Siblings      []*Sibling             `protobuf:"bytes,1,rep,name=siblings,proto3" json:"siblings,omitempty"`
@@ -670,7 +964,7 @@ type ContextConflict struct {
 
 func (x *ContextConflict) Reset() {
 	*x = ContextConflict{}
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[9]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +976,7 @@ func (x *ContextConflict) String() string {
 func (*ContextConflict) ProtoMessage() {}
 
 func (x *ContextConflict) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[9]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +989,7 @@ func (x *ContextConflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextConflict.ProtoReflect.Descriptor instead.
 func (*ContextConflict) Descriptor() ([]byte, []int) {
-	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{9}
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ContextConflict) GetSiblings() []*Sibling {
@@ -713,19 +1007,20 @@ func (x *ContextConflict) GetContext() []byte {
 }
 
 // LimitExceeded is attached to INVALID_ARGUMENT and RESOURCE_EXHAUSTED
-// answers caused by a limit. A namespace's request rate limits answer
-// RESOURCE_EXHAUSTED with retry_after_ms set.
+// answers caused by a limit. A namespace's request rate limits and quotas
+// answer RESOURCE_EXHAUSTED with retry_after_ms set.
 type LimitExceeded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The limit's name, e.g. "max_value_bytes".
+	// The limit's name, e.g. "max_value_bytes", "writes_per_second",
+	// "max_stored_bytes".
 	Limit string `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	// The configured limit.
 	Max uint64 `protobuf:"varint,2,opt,name=max,proto3" json:"max,omitempty"`
-	// What the request would have needed.
+	// What the request would have needed (or the current usage, for a
+	// quota).
 	Actual uint64 `protobuf:"varint,3,opt,name=actual,proto3" json:"actual,omitempty"`
-	// For a rate limit (reads_per_second, writes_per_second): the
-	// milliseconds to wait before the node will take the request; 0 for
-	// other limits.
+	// For a rate limit or quota: the milliseconds to wait before trying
+	// again; 0 for limits that waiting does not lift.
 	RetryAfterMs  uint64 `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -733,7 +1028,7 @@ type LimitExceeded struct {
 
 func (x *LimitExceeded) Reset() {
 	*x = LimitExceeded{}
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[10]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1040,7 @@ func (x *LimitExceeded) String() string {
 func (*LimitExceeded) ProtoMessage() {}
 
 func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[10]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1053,7 @@ func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitExceeded.ProtoReflect.Descriptor instead.
 func (*LimitExceeded) Descriptor() ([]byte, []int) {
-	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{10}
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LimitExceeded) GetLimit() string {
@@ -801,7 +1096,7 @@ type QuorumFailure struct {
 
 func (x *QuorumFailure) Reset() {
 	*x = QuorumFailure{}
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[11]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1108,7 @@ func (x *QuorumFailure) String() string {
 func (*QuorumFailure) ProtoMessage() {}
 
 func (x *QuorumFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_kv_v1_kv_proto_msgTypes[11]
+	mi := &file_concord_kv_v1_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1121,7 @@ func (x *QuorumFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumFailure.ProtoReflect.Descriptor instead.
 func (*QuorumFailure) Descriptor() ([]byte, []int) {
-	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{11}
+	return file_concord_kv_v1_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QuorumFailure) GetAcks() uint32 {
@@ -852,45 +1147,44 @@ const file_concord_kv_v1_kv_proto_rawDesc = "" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12\x1c\n" +
 	"\ttombstone\x18\x02 \x01(\bR\ttombstone\x129\n" +
 	"\n" +
-	"written_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\twrittenAt\"U\n" +
+	"written_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\twrittenAt\"J\n" +
 	"\n" +
 	"GetRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\fR\x03key\x12\x11\n" +
-	"\x01r\x18\x03 \x01(\rH\x00R\x01r\x88\x01\x01B\x04\n" +
-	"\x02_r\"\xac\x01\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\f\n" +
+	"\x01r\x18\x03 \x01(\rR\x01r\"\xce\x01\n" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x122\n" +
 	"\bsiblings\x18\x02 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\x12\x18\n" +
 	"\acontext\x18\x03 \x01(\fR\acontext\x12\x1f\n" +
 	"\vresolved_by\x18\x04 \x01(\tR\n" +
 	"resolvedBy\x12\x18\n" +
-	"\areplies\x18\x05 \x01(\rR\areplies\"\x95\x02\n" +
+	"\areplies\x18\x05 \x01(\rR\areplies\x12 \n" +
+	"\vcoordinator\x18\x06 \x01(\tR\vcoordinator\"\xfe\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x18\n" +
-	"\acontext\x18\x04 \x01(\fR\acontext\x12\x11\n" +
-	"\x01w\x18\x05 \x01(\rH\x00R\x01w\x88\x01\x01\x12\x13\n" +
-	"\x02dw\x18\x06 \x01(\rH\x01R\x02dw\x88\x01\x01\x12\x1b\n" +
+	"\acontext\x18\x04 \x01(\fR\acontext\x12\f\n" +
+	"\x01w\x18\x05 \x01(\rR\x01w\x12\x0e\n" +
+	"\x02dw\x18\x06 \x01(\rR\x02dw\x12\x1b\n" +
 	"\tif_absent\x18\a \x01(\bR\bifAbsent\x12,\n" +
 	"\x12if_context_current\x18\b \x01(\bR\x10ifContextCurrent\x12'\n" +
-	"\x0freturn_siblings\x18\t \x01(\bR\x0ereturnSiblingsB\x04\n" +
-	"\x02_wB\x05\n" +
-	"\x03_dw\"[\n" +
+	"\x0freturn_siblings\x18\t \x01(\bR\x0ereturnSiblings\"}\n" +
 	"\vPutResponse\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\fR\acontext\x122\n" +
-	"\bsiblings\x18\x02 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\"\x88\x01\n" +
+	"\bsiblings\x18\x02 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\x12 \n" +
+	"\vcoordinator\x18\x03 \x01(\tR\vcoordinator\"}\n" +
 	"\rDeleteRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x18\n" +
-	"\acontext\x18\x03 \x01(\fR\acontext\x12\x11\n" +
-	"\x01w\x18\x04 \x01(\rH\x00R\x01w\x88\x01\x01\x12\x14\n" +
-	"\x05force\x18\x05 \x01(\bR\x05forceB\x04\n" +
-	"\x02_w\"*\n" +
+	"\acontext\x18\x03 \x01(\fR\acontext\x12\f\n" +
+	"\x01w\x18\x04 \x01(\rR\x01w\x12\x14\n" +
+	"\x05force\x18\x05 \x01(\bR\x05force\"L\n" +
 	"\x0eDeleteResponse\x12\x18\n" +
-	"\acontext\x18\x01 \x01(\fR\acontext\"\x99\x01\n" +
+	"\acontext\x18\x01 \x01(\fR\acontext\x12 \n" +
+	"\vcoordinator\x18\x02 \x01(\tR\vcoordinator\"\x99\x01\n" +
 	"\x0fListKeysRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1b\n" +
@@ -900,23 +1194,42 @@ const file_concord_kv_v1_kv_proto_rawDesc = "" +
 	"\x05limit\x18\x05 \x01(\rR\x05limit\"N\n" +
 	"\x10ListKeysResponse\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\fR\x04keys\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\"_\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\"2\n" +
+	"\x12GetTopologyRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"M\n" +
+	"\fTopologyNode\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bapi_addr\x18\x02 \x01(\tR\aapiAddr\x12\x12\n" +
+	"\x04zone\x18\x03 \x01(\tR\x04zone\"&\n" +
+	"\x0ePreferenceList\x12\x14\n" +
+	"\x05nodes\x18\x01 \x03(\rR\x05nodes\"\x8a\x02\n" +
+	"\x13GetTopologyResponse\x12!\n" +
+	"\n" +
+	"ring_epoch\x18\x01 \x01(\x04B\x020\x02R\tringEpoch\x12%\n" +
+	"\x0eplacement_name\x18\x02 \x01(\tR\rplacementName\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x03 \x01(\rR\n" +
+	"partitions\x12\f\n" +
+	"\x01n\x18\x04 \x01(\rR\x01n\x121\n" +
+	"\x05nodes\x18\x05 \x03(\v2\x1b.concord.kv.v1.TopologyNodeR\x05nodes\x12H\n" +
+	"\x10preference_lists\x18\x06 \x03(\v2\x1d.concord.kv.v1.PreferenceListR\x0fpreferenceLists\"_\n" +
 	"\x0fContextConflict\x122\n" +
 	"\bsiblings\x18\x01 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\x12\x18\n" +
-	"\acontext\x18\x02 \x01(\fR\acontext\"u\n" +
+	"\acontext\x18\x02 \x01(\fR\acontext\"\x81\x01\n" +
 	"\rLimitExceeded\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x10\n" +
-	"\x03max\x18\x02 \x01(\x04R\x03max\x12\x16\n" +
-	"\x06actual\x18\x03 \x01(\x04R\x06actual\x12$\n" +
-	"\x0eretry_after_ms\x18\x04 \x01(\x04R\fretryAfterMs\"?\n" +
+	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
+	"\x03max\x18\x02 \x01(\x04B\x020\x02R\x03max\x12\x1a\n" +
+	"\x06actual\x18\x03 \x01(\x04B\x020\x02R\x06actual\x12(\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\x04B\x020\x02R\fretryAfterMs\"?\n" +
 	"\rQuorumFailure\x12\x12\n" +
 	"\x04acks\x18\x01 \x01(\rR\x04acks\x12\x1a\n" +
-	"\brequired\x18\x02 \x01(\rR\brequired2\xa7\x02\n" +
+	"\brequired\x18\x02 \x01(\rR\brequired2\x82\x03\n" +
 	"\tKVService\x12A\n" +
 	"\x03Get\x12\x19.concord.kv.v1.GetRequest\x1a\x1a.concord.kv.v1.GetResponse\"\x03\x90\x02\x01\x12<\n" +
 	"\x03Put\x12\x19.concord.kv.v1.PutRequest\x1a\x1a.concord.kv.v1.PutResponse\x12E\n" +
 	"\x06Delete\x12\x1c.concord.kv.v1.DeleteRequest\x1a\x1d.concord.kv.v1.DeleteResponse\x12R\n" +
-	"\bListKeys\x12\x1e.concord.kv.v1.ListKeysRequest\x1a\x1f.concord.kv.v1.ListKeysResponse\"\x03\x90\x02\x010\x01B\xae\x01\n" +
+	"\bListKeys\x12\x1e.concord.kv.v1.ListKeysRequest\x1a\x1f.concord.kv.v1.ListKeysResponse\"\x03\x90\x02\x010\x01\x12Y\n" +
+	"\vGetTopology\x12!.concord.kv.v1.GetTopologyRequest\x1a\".concord.kv.v1.GetTopologyResponse\"\x03\x90\x02\x01B\xae\x01\n" +
 	"\x11com.concord.kv.v1B\aKvProtoP\x01Z:github.com/concord-kv/concord/proto/gen/concord/kv/v1;kvv1\xa2\x02\x03CKX\xaa\x02\rConcord.Kv.V1\xca\x02\rConcord\\Kv\\V1\xe2\x02\x19Concord\\Kv\\V1\\GPBMetadata\xea\x02\x0fConcord::Kv::V1b\x06proto3"
 
 var (
@@ -931,7 +1244,7 @@ func file_concord_kv_v1_kv_proto_rawDescGZIP() []byte {
 	return file_concord_kv_v1_kv_proto_rawDescData
 }
 
-var file_concord_kv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_concord_kv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_concord_kv_v1_kv_proto_goTypes = []any{
 	(*Sibling)(nil),               // 0: concord.kv.v1.Sibling
 	(*GetRequest)(nil),            // 1: concord.kv.v1.GetRequest
@@ -942,29 +1255,37 @@ var file_concord_kv_v1_kv_proto_goTypes = []any{
 	(*DeleteResponse)(nil),        // 6: concord.kv.v1.DeleteResponse
 	(*ListKeysRequest)(nil),       // 7: concord.kv.v1.ListKeysRequest
 	(*ListKeysResponse)(nil),      // 8: concord.kv.v1.ListKeysResponse
-	(*ContextConflict)(nil),       // 9: concord.kv.v1.ContextConflict
-	(*LimitExceeded)(nil),         // 10: concord.kv.v1.LimitExceeded
-	(*QuorumFailure)(nil),         // 11: concord.kv.v1.QuorumFailure
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*GetTopologyRequest)(nil),    // 9: concord.kv.v1.GetTopologyRequest
+	(*TopologyNode)(nil),          // 10: concord.kv.v1.TopologyNode
+	(*PreferenceList)(nil),        // 11: concord.kv.v1.PreferenceList
+	(*GetTopologyResponse)(nil),   // 12: concord.kv.v1.GetTopologyResponse
+	(*ContextConflict)(nil),       // 13: concord.kv.v1.ContextConflict
+	(*LimitExceeded)(nil),         // 14: concord.kv.v1.LimitExceeded
+	(*QuorumFailure)(nil),         // 15: concord.kv.v1.QuorumFailure
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_concord_kv_v1_kv_proto_depIdxs = []int32{
-	12, // 0: concord.kv.v1.Sibling.written_at:type_name -> google.protobuf.Timestamp
+	16, // 0: concord.kv.v1.Sibling.written_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: concord.kv.v1.GetResponse.siblings:type_name -> concord.kv.v1.Sibling
 	0,  // 2: concord.kv.v1.PutResponse.siblings:type_name -> concord.kv.v1.Sibling
-	0,  // 3: concord.kv.v1.ContextConflict.siblings:type_name -> concord.kv.v1.Sibling
-	1,  // 4: concord.kv.v1.KVService.Get:input_type -> concord.kv.v1.GetRequest
-	3,  // 5: concord.kv.v1.KVService.Put:input_type -> concord.kv.v1.PutRequest
-	5,  // 6: concord.kv.v1.KVService.Delete:input_type -> concord.kv.v1.DeleteRequest
-	7,  // 7: concord.kv.v1.KVService.ListKeys:input_type -> concord.kv.v1.ListKeysRequest
-	2,  // 8: concord.kv.v1.KVService.Get:output_type -> concord.kv.v1.GetResponse
-	4,  // 9: concord.kv.v1.KVService.Put:output_type -> concord.kv.v1.PutResponse
-	6,  // 10: concord.kv.v1.KVService.Delete:output_type -> concord.kv.v1.DeleteResponse
-	8,  // 11: concord.kv.v1.KVService.ListKeys:output_type -> concord.kv.v1.ListKeysResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	10, // 3: concord.kv.v1.GetTopologyResponse.nodes:type_name -> concord.kv.v1.TopologyNode
+	11, // 4: concord.kv.v1.GetTopologyResponse.preference_lists:type_name -> concord.kv.v1.PreferenceList
+	0,  // 5: concord.kv.v1.ContextConflict.siblings:type_name -> concord.kv.v1.Sibling
+	1,  // 6: concord.kv.v1.KVService.Get:input_type -> concord.kv.v1.GetRequest
+	3,  // 7: concord.kv.v1.KVService.Put:input_type -> concord.kv.v1.PutRequest
+	5,  // 8: concord.kv.v1.KVService.Delete:input_type -> concord.kv.v1.DeleteRequest
+	7,  // 9: concord.kv.v1.KVService.ListKeys:input_type -> concord.kv.v1.ListKeysRequest
+	9,  // 10: concord.kv.v1.KVService.GetTopology:input_type -> concord.kv.v1.GetTopologyRequest
+	2,  // 11: concord.kv.v1.KVService.Get:output_type -> concord.kv.v1.GetResponse
+	4,  // 12: concord.kv.v1.KVService.Put:output_type -> concord.kv.v1.PutResponse
+	6,  // 13: concord.kv.v1.KVService.Delete:output_type -> concord.kv.v1.DeleteResponse
+	8,  // 14: concord.kv.v1.KVService.ListKeys:output_type -> concord.kv.v1.ListKeysResponse
+	12, // 15: concord.kv.v1.KVService.GetTopology:output_type -> concord.kv.v1.GetTopologyResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_concord_kv_v1_kv_proto_init() }
@@ -972,16 +1293,13 @@ func file_concord_kv_v1_kv_proto_init() {
 	if File_concord_kv_v1_kv_proto != nil {
 		return
 	}
-	file_concord_kv_v1_kv_proto_msgTypes[1].OneofWrappers = []any{}
-	file_concord_kv_v1_kv_proto_msgTypes[3].OneofWrappers = []any{}
-	file_concord_kv_v1_kv_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_kv_v1_kv_proto_rawDesc), len(file_concord_kv_v1_kv_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

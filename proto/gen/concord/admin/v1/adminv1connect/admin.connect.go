@@ -48,6 +48,15 @@ const (
 	// AdminServiceDeleteNamespaceProcedure is the fully-qualified name of the AdminService's
 	// DeleteNamespace RPC.
 	AdminServiceDeleteNamespaceProcedure = "/concord.admin.v1.AdminService/DeleteNamespace"
+	// AdminServiceGetNamespaceStatsProcedure is the fully-qualified name of the AdminService's
+	// GetNamespaceStats RPC.
+	AdminServiceGetNamespaceStatsProcedure = "/concord.admin.v1.AdminService/GetNamespaceStats"
+	// AdminServiceGetClusterSettingsProcedure is the fully-qualified name of the AdminService's
+	// GetClusterSettings RPC.
+	AdminServiceGetClusterSettingsProcedure = "/concord.admin.v1.AdminService/GetClusterSettings"
+	// AdminServiceUpdateClusterSettingsProcedure is the fully-qualified name of the AdminService's
+	// UpdateClusterSettings RPC.
+	AdminServiceUpdateClusterSettingsProcedure = "/concord.admin.v1.AdminService/UpdateClusterSettings"
 	// AdminServiceUploadResolverProcedure is the fully-qualified name of the AdminService's
 	// UploadResolver RPC.
 	AdminServiceUploadResolverProcedure = "/concord.admin.v1.AdminService/UploadResolver"
@@ -94,14 +103,24 @@ const (
 
 // AdminServiceClient is a client for the concord.admin.v1.AdminService service.
 type AdminServiceClient interface {
+	// CreateNamespace makes a namespace. ALREADY_EXISTS when the name is
+	// taken; RESOURCE_EXHAUSTED when the cluster has max_namespaces already.
 	CreateNamespace(context.Context, *v1.CreateNamespaceRequest) (*v1.CreateNamespaceResponse, error)
 	GetNamespace(context.Context, *v1.GetNamespaceRequest) (*v1.GetNamespaceResponse, error)
 	ListNamespaces(context.Context, *v1.ListNamespacesRequest) (*v1.ListNamespacesResponse, error)
-	// UpdateNamespace replaces the settings named in update_mask (all when
-	// empty) and keeps the others.
+	// UpdateNamespace changes the settings named in update_mask and keeps the
+	// others. An empty mask is INVALID_ARGUMENT.
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// GetNamespaceStats returns a namespace's numbers, summed over the nodes
+	// that answered (and each node's own).
+	GetNamespaceStats(context.Context, *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error)
+	// GetClusterSettings returns the cluster-wide caps and background rates.
+	GetClusterSettings(context.Context, *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error)
+	// UpdateClusterSettings changes the settings named in update_mask; every
+	// node applies them within a gossip interval. The admin credential only.
+	UpdateClusterSettings(context.Context, *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error)
 	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
 	// makes it the namespace's resolver. A module that is not valid
 	// WebAssembly for ABI v1, or that fails the determinism or
@@ -184,6 +203,26 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceDeleteNamespaceProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
+			connect.WithClientOptions(opts...),
+		),
+		getNamespaceStats: connect.NewClient[v1.GetNamespaceStatsRequest, v1.GetNamespaceStatsResponse](
+			httpClient,
+			baseURL+AdminServiceGetNamespaceStatsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetNamespaceStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getClusterSettings: connect.NewClient[v1.GetClusterSettingsRequest, v1.GetClusterSettingsResponse](
+			httpClient,
+			baseURL+AdminServiceGetClusterSettingsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetClusterSettings")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateClusterSettings: connect.NewClient[v1.UpdateClusterSettingsRequest, v1.UpdateClusterSettingsResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateClusterSettingsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateClusterSettings")),
 			connect.WithClientOptions(opts...),
 		),
 		uploadResolver: connect.NewClient[v1.UploadResolverRequest, v1.UploadResolverResponse](
@@ -291,6 +330,9 @@ type adminServiceClient struct {
 	listNamespaces        *connect.Client[v1.ListNamespacesRequest, v1.ListNamespacesResponse]
 	updateNamespace       *connect.Client[v1.UpdateNamespaceRequest, v1.UpdateNamespaceResponse]
 	deleteNamespace       *connect.Client[v1.DeleteNamespaceRequest, v1.DeleteNamespaceResponse]
+	getNamespaceStats     *connect.Client[v1.GetNamespaceStatsRequest, v1.GetNamespaceStatsResponse]
+	getClusterSettings    *connect.Client[v1.GetClusterSettingsRequest, v1.GetClusterSettingsResponse]
+	updateClusterSettings *connect.Client[v1.UpdateClusterSettingsRequest, v1.UpdateClusterSettingsResponse]
 	uploadResolver        *connect.Client[v1.UploadResolverRequest, v1.UploadResolverResponse]
 	testResolver          *connect.Client[v1.TestResolverRequest, v1.TestResolverResponse]
 	listResolvers         *connect.Client[v1.ListResolversRequest, v1.ListResolversResponse]
@@ -347,6 +389,33 @@ func (c *adminServiceClient) UpdateNamespace(ctx context.Context, req *v1.Update
 // DeleteNamespace calls concord.admin.v1.AdminService.DeleteNamespace.
 func (c *adminServiceClient) DeleteNamespace(ctx context.Context, req *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error) {
 	response, err := c.deleteNamespace.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetNamespaceStats calls concord.admin.v1.AdminService.GetNamespaceStats.
+func (c *adminServiceClient) GetNamespaceStats(ctx context.Context, req *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error) {
+	response, err := c.getNamespaceStats.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetClusterSettings calls concord.admin.v1.AdminService.GetClusterSettings.
+func (c *adminServiceClient) GetClusterSettings(ctx context.Context, req *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error) {
+	response, err := c.getClusterSettings.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateClusterSettings calls concord.admin.v1.AdminService.UpdateClusterSettings.
+func (c *adminServiceClient) UpdateClusterSettings(ctx context.Context, req *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error) {
+	response, err := c.updateClusterSettings.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -486,14 +555,24 @@ func (c *adminServiceClient) RotateAdminCredential(ctx context.Context, req *v1.
 
 // AdminServiceHandler is an implementation of the concord.admin.v1.AdminService service.
 type AdminServiceHandler interface {
+	// CreateNamespace makes a namespace. ALREADY_EXISTS when the name is
+	// taken; RESOURCE_EXHAUSTED when the cluster has max_namespaces already.
 	CreateNamespace(context.Context, *v1.CreateNamespaceRequest) (*v1.CreateNamespaceResponse, error)
 	GetNamespace(context.Context, *v1.GetNamespaceRequest) (*v1.GetNamespaceResponse, error)
 	ListNamespaces(context.Context, *v1.ListNamespacesRequest) (*v1.ListNamespacesResponse, error)
-	// UpdateNamespace replaces the settings named in update_mask (all when
-	// empty) and keeps the others.
+	// UpdateNamespace changes the settings named in update_mask and keeps the
+	// others. An empty mask is INVALID_ARGUMENT.
 	UpdateNamespace(context.Context, *v1.UpdateNamespaceRequest) (*v1.UpdateNamespaceResponse, error)
 	// DeleteNamespace removes a namespace and, in the background, its data.
 	DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error)
+	// GetNamespaceStats returns a namespace's numbers, summed over the nodes
+	// that answered (and each node's own).
+	GetNamespaceStats(context.Context, *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error)
+	// GetClusterSettings returns the cluster-wide caps and background rates.
+	GetClusterSettings(context.Context, *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error)
+	// UpdateClusterSettings changes the settings named in update_mask; every
+	// node applies them within a gossip interval. The admin credential only.
+	UpdateClusterSettings(context.Context, *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error)
 	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
 	// makes it the namespace's resolver. A module that is not valid
 	// WebAssembly for ABI v1, or that fails the determinism or
@@ -572,6 +651,26 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceDeleteNamespaceProcedure,
 		svc.DeleteNamespace,
 		connect.WithSchema(adminServiceMethods.ByName("DeleteNamespace")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetNamespaceStatsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetNamespaceStatsProcedure,
+		svc.GetNamespaceStats,
+		connect.WithSchema(adminServiceMethods.ByName("GetNamespaceStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetClusterSettingsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetClusterSettingsProcedure,
+		svc.GetClusterSettings,
+		connect.WithSchema(adminServiceMethods.ByName("GetClusterSettings")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateClusterSettingsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceUpdateClusterSettingsProcedure,
+		svc.UpdateClusterSettings,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateClusterSettings")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceUploadResolverHandler := connect.NewUnaryHandlerSimple(
@@ -681,6 +780,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateNamespaceHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteNamespaceProcedure:
 			adminServiceDeleteNamespaceHandler.ServeHTTP(w, r)
+		case AdminServiceGetNamespaceStatsProcedure:
+			adminServiceGetNamespaceStatsHandler.ServeHTTP(w, r)
+		case AdminServiceGetClusterSettingsProcedure:
+			adminServiceGetClusterSettingsHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateClusterSettingsProcedure:
+			adminServiceUpdateClusterSettingsHandler.ServeHTTP(w, r)
 		case AdminServiceUploadResolverProcedure:
 			adminServiceUploadResolverHandler.ServeHTTP(w, r)
 		case AdminServiceTestResolverProcedure:
@@ -738,6 +843,18 @@ func (UnimplementedAdminServiceHandler) UpdateNamespace(context.Context, *v1.Upd
 
 func (UnimplementedAdminServiceHandler) DeleteNamespace(context.Context, *v1.DeleteNamespaceRequest) (*v1.DeleteNamespaceResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.DeleteNamespace is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetNamespaceStats(context.Context, *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.GetNamespaceStats is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetClusterSettings(context.Context, *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.GetClusterSettings is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateClusterSettings(context.Context, *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.admin.v1.AdminService.UpdateClusterSettings is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) UploadResolver(context.Context, *v1.UploadResolverRequest) (*v1.UploadResolverResponse, error) {

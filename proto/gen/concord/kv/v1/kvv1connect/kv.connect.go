@@ -41,6 +41,8 @@ const (
 	KVServiceDeleteProcedure = "/concord.kv.v1.KVService/Delete"
 	// KVServiceListKeysProcedure is the fully-qualified name of the KVService's ListKeys RPC.
 	KVServiceListKeysProcedure = "/concord.kv.v1.KVService/ListKeys"
+	// KVServiceGetTopologyProcedure is the fully-qualified name of the KVService's GetTopology RPC.
+	KVServiceGetTopologyProcedure = "/concord.kv.v1.KVService/GetTopology"
 )
 
 // KVServiceClient is a client for the concord.kv.v1.KVService service.
@@ -50,7 +52,10 @@ type KVServiceClient interface {
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Put writes a value. With the context of an earlier read it replaces the
 	// siblings that read saw; without one (or with a stale one) it adds a
-	// sibling.
+	// sibling. Besides the common errors: ALREADY_EXISTS (if_absent, with a
+	// ContextConflict detail), FAILED_PRECONDITION (if_context_current, with a
+	// ContextConflict detail), RESOURCE_EXHAUSTED (max_siblings reached, or a
+	// quota).
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
 	// Delete writes a causal tombstone. Without a context it needs force.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
@@ -59,6 +64,14 @@ type KVServiceClient interface {
 	// partition. It reads every key of the namespace and is costly: use it for
 	// tooling, not on a request path.
 	ListKeys(context.Context, *v1.ListKeysRequest) (*connect.ServerStreamForClient[v1.ListKeysResponse], error)
+	// GetTopology tells a client where a namespace's keys live, so that it can
+	// send each request to a node of the key's preference list (the Dynamo
+	// paper's client-driven coordination) and save the forwarding hop. A
+	// client computes a key's partition as the top log2(partitions) bits of
+	// xxh3-64 (seed 0) over placement_name, a 0x00 byte and the key. Ask again
+	// when ring_epoch changes (every response of this call carries it) or a
+	// node fails.
+	GetTopology(context.Context, *v1.GetTopologyRequest) (*v1.GetTopologyResponse, error)
 }
 
 // NewKVServiceClient constructs a client for the concord.kv.v1.KVService service. By default, it
@@ -98,15 +111,23 @@ func NewKVServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...c
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getTopology: connect.NewClient[v1.GetTopologyRequest, v1.GetTopologyResponse](
+			httpClient,
+			baseURL+KVServiceGetTopologyProcedure,
+			connect.WithSchema(kVServiceMethods.ByName("GetTopology")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // kVServiceClient implements KVServiceClient.
 type kVServiceClient struct {
-	get      *connect.Client[v1.GetRequest, v1.GetResponse]
-	put      *connect.Client[v1.PutRequest, v1.PutResponse]
-	delete   *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
-	listKeys *connect.Client[v1.ListKeysRequest, v1.ListKeysResponse]
+	get         *connect.Client[v1.GetRequest, v1.GetResponse]
+	put         *connect.Client[v1.PutRequest, v1.PutResponse]
+	delete      *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	listKeys    *connect.Client[v1.ListKeysRequest, v1.ListKeysResponse]
+	getTopology *connect.Client[v1.GetTopologyRequest, v1.GetTopologyResponse]
 }
 
 // Get calls concord.kv.v1.KVService.Get.
@@ -141,6 +162,15 @@ func (c *kVServiceClient) ListKeys(ctx context.Context, req *v1.ListKeysRequest)
 	return c.listKeys.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// GetTopology calls concord.kv.v1.KVService.GetTopology.
+func (c *kVServiceClient) GetTopology(ctx context.Context, req *v1.GetTopologyRequest) (*v1.GetTopologyResponse, error) {
+	response, err := c.getTopology.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // KVServiceHandler is an implementation of the concord.kv.v1.KVService service.
 type KVServiceHandler interface {
 	// Get reads a key. A missing key is not an error: found is false and the
@@ -148,7 +178,10 @@ type KVServiceHandler interface {
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Put writes a value. With the context of an earlier read it replaces the
 	// siblings that read saw; without one (or with a stale one) it adds a
-	// sibling.
+	// sibling. Besides the common errors: ALREADY_EXISTS (if_absent, with a
+	// ContextConflict detail), FAILED_PRECONDITION (if_context_current, with a
+	// ContextConflict detail), RESOURCE_EXHAUSTED (max_siblings reached, or a
+	// quota).
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
 	// Delete writes a causal tombstone. Without a context it needs force.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
@@ -157,6 +190,14 @@ type KVServiceHandler interface {
 	// partition. It reads every key of the namespace and is costly: use it for
 	// tooling, not on a request path.
 	ListKeys(context.Context, *v1.ListKeysRequest, *connect.ServerStream[v1.ListKeysResponse]) error
+	// GetTopology tells a client where a namespace's keys live, so that it can
+	// send each request to a node of the key's preference list (the Dynamo
+	// paper's client-driven coordination) and save the forwarding hop. A
+	// client computes a key's partition as the top log2(partitions) bits of
+	// xxh3-64 (seed 0) over placement_name, a 0x00 byte and the key. Ask again
+	// when ring_epoch changes (every response of this call carries it) or a
+	// node fails.
+	GetTopology(context.Context, *v1.GetTopologyRequest) (*v1.GetTopologyResponse, error)
 }
 
 // NewKVServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -192,6 +233,13 @@ func NewKVServiceHandler(svc KVServiceHandler, opts ...connect.HandlerOption) (s
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	kVServiceGetTopologyHandler := connect.NewUnaryHandlerSimple(
+		KVServiceGetTopologyProcedure,
+		svc.GetTopology,
+		connect.WithSchema(kVServiceMethods.ByName("GetTopology")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/concord.kv.v1.KVService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case KVServiceGetProcedure:
@@ -202,6 +250,8 @@ func NewKVServiceHandler(svc KVServiceHandler, opts ...connect.HandlerOption) (s
 			kVServiceDeleteHandler.ServeHTTP(w, r)
 		case KVServiceListKeysProcedure:
 			kVServiceListKeysHandler.ServeHTTP(w, r)
+		case KVServiceGetTopologyProcedure:
+			kVServiceGetTopologyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -225,4 +275,8 @@ func (UnimplementedKVServiceHandler) Delete(context.Context, *v1.DeleteRequest) 
 
 func (UnimplementedKVServiceHandler) ListKeys(context.Context, *v1.ListKeysRequest, *connect.ServerStream[v1.ListKeysResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("concord.kv.v1.KVService.ListKeys is not implemented"))
+}
+
+func (UnimplementedKVServiceHandler) GetTopology(context.Context, *v1.GetTopologyRequest) (*v1.GetTopologyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.kv.v1.KVService.GetTopology is not implemented"))
 }

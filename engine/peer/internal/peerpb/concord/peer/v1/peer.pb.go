@@ -1443,7 +1443,10 @@ type EngineError_Conflict struct {
 	// The key's current object, engine/dvv binary encoding (empty: none).
 	Current []byte `protobuf:"bytes,1,opt,name=current,proto3" json:"current,omitempty"`
 	// The context the client passes back, as the coordinator issued it.
-	Context       []byte `protobuf:"bytes,2,opt,name=context,proto3" json:"context,omitempty"`
+	Context []byte `protobuf:"bytes,2,opt,name=context,proto3" json:"context,omitempty"`
+	// The conflict is an if_absent Put that met a live value
+	// (errs.ConflictError.Exists).
+	Exists        bool `protobuf:"varint,3,opt,name=exists,proto3" json:"exists,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1490,6 +1493,13 @@ func (x *EngineError_Conflict) GetContext() []byte {
 		return x.Context
 	}
 	return nil
+}
+
+func (x *EngineError_Conflict) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
 }
 
 // errs.QuorumError.
@@ -1668,7 +1678,7 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x12FetchModuleRequest\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"-\n" +
 	"\x13FetchModuleResponse\x12\x16\n" +
-	"\x06module\x18\x01 \x01(\fR\x06module\"\x97\b\n" +
+	"\x06module\x18\x01 \x01(\fR\x06module\"\xaf\b\n" +
 	"\vEngineError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12C\n" +
 	"\bsentinel\x18\x02 \x01(\x0e2%.concord.peer.v1.EngineError.SentinelH\x00R\bsentinel\x12@\n" +
@@ -1685,10 +1695,11 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x03max\x18\x02 \x01(\x04R\x03max\x12\x16\n" +
 	"\x06actual\x18\x03 \x01(\x04R\x06actual\x12\x1c\n" +
 	"\texhausted\x18\x04 \x01(\bR\texhausted\x12\x12\n" +
-	"\x04hint\x18\x05 \x01(\tR\x04hint\x1a>\n" +
+	"\x04hint\x18\x05 \x01(\tR\x04hint\x1aV\n" +
 	"\bConflict\x12\x18\n" +
 	"\acurrent\x18\x01 \x01(\fR\acurrent\x12\x18\n" +
-	"\acontext\x18\x02 \x01(\fR\acontext\x1a>\n" +
+	"\acontext\x18\x02 \x01(\fR\acontext\x12\x16\n" +
+	"\x06exists\x18\x03 \x01(\bR\x06exists\x1a>\n" +
 	"\x06Quorum\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04need\x18\x02 \x01(\rR\x04need\x12\x10\n" +
@@ -1715,8 +1726,8 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\aSegment\x12\x1f.concord.peer.v1.SegmentRequest\x1a .concord.peer.v1.SegmentResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\x05Purge\x12\x1d.concord.peer.v1.PurgeRequest\x1a\x1e.concord.peer.v1.PurgeResponse\x12]\n" +
 	"\vFetchModule\x12#.concord.peer.v1.FetchModuleRequest\x1a$.concord.peer.v1.FetchModuleResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01B\xbe\x01\n" +
-	"\x13com.concord.peer.v1B\tPeerProtoP\x01Z>github.com/concord-kv/concord/proto/gen/concord/peer/v1;peerv1\xa2\x02\x03CPX\xaa\x02\x0fConcord.Peer.V1\xca\x02\x0fConcord\\Peer\\V1\xe2\x02\x1bConcord\\Peer\\V1\\GPBMetadata\xea\x02\x11Concord::Peer::V1b\x06proto3"
+	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01B\xd0\x01\n" +
+	"\x13com.concord.peer.v1B\tPeerProtoP\x01ZPgithub.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1;peerv1\xa2\x02\x03CPX\xaa\x02\x0fConcord.Peer.V1\xca\x02\x0fConcord\\Peer\\V1\xe2\x02\x1bConcord\\Peer\\V1\\GPBMetadata\xea\x02\x11Concord::Peer::V1b\x06proto3"
 
 var (
 	file_concord_peer_v1_peer_proto_rawDescOnce sync.Once

@@ -8,7 +8,7 @@ import (
 	connect "connectrpc.com/connect"
 	context "context"
 	errors "errors"
-	v1 "github.com/concord-kv/concord/proto/gen/concord/peer/v1"
+	v1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 	http "net/http"
 	strings "strings"
 )

@@ -1,0 +1,1 @@
+"""Python client for concord, a Dynamo-style key-value store."""
