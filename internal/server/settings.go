@@ -9,10 +9,6 @@ import (
 	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
 )
 
-func (s *adminService) GetNamespaceStats(context.Context, *adminv1.GetNamespaceStatsRequest) (*adminv1.GetNamespaceStatsResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("GetNamespaceStats is not implemented yet"))
-}
-
 func (s *adminService) GetClusterSettings(context.Context, *adminv1.GetClusterSettingsRequest) (*adminv1.GetClusterSettingsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("GetClusterSettings is not implemented yet"))
 }
