@@ -48,6 +48,23 @@ func (l lockedHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (l lockedHandler) WithGroup(g string) slog.Handler { return lockedHandler{l.mu, l.h.WithGroup(g)} }
 
+// onGuestLog is a log handler that signals each line a guest logs on its
+// channel, without blocking (the signal is that a line came, not how many).
+type onGuestLog chan<- struct{}
+
+func (c onGuestLog) Enabled(context.Context, slog.Level) bool { return true }
+func (c onGuestLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "resolver log" {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (c onGuestLog) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c onGuestLog) WithGroup(string) slog.Handler      { return c }
+
 func attrs(r slog.Record) map[string]string {
 	m := map[string]string{}
 	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
@@ -234,15 +251,26 @@ func TestColdStartOutlivesTheCall(t *testing.T) {
 // Without that, runtime.GC would wait for the guest's deadline.
 func TestGuestDoesNotBlockGC(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 20 * time.Second})
+	spinning := make(chan struct{}, 1)
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 20 * time.Second},
+		resolvers.WithLogger(slog.New(onGuestLog(spinning))))
 	mustResolve(t, p, values("warm"))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.Resolve(ctx, values("L"))
+		_, err := p.Resolve(ctx, values("H")) // log a line, then loop
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond) // let the guest spin
+	select {
+	case <-spinning:
+	case err := <-done:
+		t.Fatalf("the guest returned before it logged: %v", err)
+	case <-t.Context().Done():
+		t.Fatal("the guest never logged its line")
+	}
+	// Twice: the first may find the guest still on its way back from the
+	// log call, in Go code, which the runtime can stop without a check-in.
+	runtime.GC()
 	runtime.GC()
 	select {
 	case err := <-done:

@@ -68,6 +68,26 @@ func Leaving(prev, cur ring.Ring, n int) map[int][]string {
 	return out
 }
 
+// Moving lists, per partition, the nodes taking part in a transfer of it
+// that is not done yet, its sender and its receiver, from the progress of a
+// ring change's transfers ([Collect]). Background work that would copy the
+// same data, anti-entropy, leaves those nodes' copies alone until the
+// transfer is done.
+func Moving(progress []Progress) map[int][]string {
+	out := map[int][]string{}
+	for _, p := range progress {
+		if p.Done {
+			continue
+		}
+		for _, id := range []string{p.From, p.To} {
+			if !slices.Contains(out[p.Partition], id) {
+				out[p.Partition] = append(out[p.Partition], id)
+			}
+		}
+	}
+	return out
+}
+
 func ids(in []ring.NodeID) []string {
 	out := make([]string, len(in))
 	for i, id := range in {

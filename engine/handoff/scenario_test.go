@@ -28,7 +28,8 @@ import (
 //	finished         the source sent its last batch
 //
 // collect matches a plan with the receivers' reports; summarize adds up
-// progress, each from input lines:
+// progress; moving lists the nodes of each partition in transfer; each from
+// input lines:
 //
 //	plan p= from= to=
 //	progress p= from= to= [keys=] [bytes=] [remaining=] [rate=] [cursor=] [done]
@@ -114,6 +115,17 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			fmt.Fprintln(&out, printProgress(p))
 		}
 		fmt.Fprintf(&out, "complete: %v\n", complete)
+		return out.String()
+	case "moving":
+		plan, _ := s.parse(t, d)
+		moving := handoff.Moving(plan.progress)
+		var out strings.Builder
+		for _, p := range slices.Sorted(maps.Keys(moving)) {
+			fmt.Fprintf(&out, "p%d: %s\n", p, strings.Join(moving[p], " "))
+		}
+		if len(moving) == 0 {
+			out.WriteString("nothing moves\n")
+		}
 		return out.String()
 	case "summarize", "observe":
 		plan, _ := s.parse(t, d)

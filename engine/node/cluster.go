@@ -79,7 +79,7 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	}
 	aae, err := antientropy.New(antientropy.Config{
 		Trees: n.trees, Topology: n.top, Peers: n.peers, Local: aaeLocal{n},
-		Limiter:  n.pace.Limiter(float64(cc.AAEKeysPerSecond)),
+		Limiter:  n.pace.Limiter("aae", float64(cc.AAEKeysPerSecond)),
 		Interval: cc.AAEInterval,
 		// Exchanges wait while foreground requests are much slower than
 		// usual (repairs are paced by the limiter meanwhile too).
@@ -89,14 +89,14 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	if err != nil {
 		return err
 	}
-	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.pace.Limiter(float64(cc.HintsPerSecond)), n.log)
+	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.pace.Limiter("hints", float64(cc.HintsPerSecond)), n.log)
 	n.aae = aae
 	n.services = services{
 		loop.New(pace.TickInterval, func(context.Context) { n.pace.Tick() }),
 		n.hints,
 		transfer.New(transfer.Config{
 			Store: n.eng, Local: handoffLocal{n}, Topology: n.top, Peers: streamPeers{n.peers},
-			Interval: cc.HandoffInterval, Limiter: n.pace.Limiter(float64(cc.HandoffObjectsPerSecond)), Logger: n.log,
+			Interval: cc.HandoffInterval, Limiter: n.pace.Limiter("handoff", float64(cc.HandoffObjectsPerSecond)), Logger: n.log,
 		}),
 		n.aae,
 		n.purger,

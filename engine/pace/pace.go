@@ -17,7 +17,8 @@
 //
 // [Controller] is the pure core (no clock, no goroutines), tested with
 // synthetic latencies; [Pacer] drives it and applies its share to token
-// buckets the background loops wait on.
+// buckets the background loops wait on, one [Limiter] per kind of work,
+// and reports both in [Stats] (the node exports them as metrics).
 package pace
 
 import (
@@ -137,6 +138,28 @@ func (p *Pacer) Share() float64 {
 	return p.ctl.Share()
 }
 
+// Stats is a pacer's state as metrics export it.
+type Stats struct {
+	// Share is the share of their maximum rates the limiters run at, in
+	// [MinShare, 1].
+	Share float64
+	// Rates is the rate each kind of background work is allowed now, in
+	// units per second: the sum over the limiters of that kind.
+	Rates map[string]float64
+}
+
+// Stats returns the current share and each kind's allowed rate.
+func (p *Pacer) Stats() Stats {
+	p.mu.Lock()
+	st := Stats{Share: p.ctl.Share(), Rates: make(map[string]float64)}
+	ls := p.limiters
+	p.mu.Unlock()
+	for _, l := range ls {
+		st.Rates[l.kind] += l.Rate()
+	}
+	return st
+}
+
 // Tick ends a tick now and applies the new share to every limiter.
 func (p *Pacer) Tick() {
 	p.mu.Lock()
@@ -152,18 +175,20 @@ func (p *Pacer) Tick() {
 // the pacer's share of its maximum. Background loops call Wait before each
 // unit of work (an object transferred, a hint delivered, a key repaired).
 type Limiter struct {
-	mu  sync.Mutex
-	max float64 // units per second at full share
-	tb  *rate.Limiter
-	cur float64 // the share last applied
+	kind string // the work it paces, as Stats names it
+	mu   sync.Mutex
+	max  float64 // units per second at full share
+	tb   *rate.Limiter
+	cur  float64 // the share last applied
 }
 
-// Limiter returns a new limiter of at most perSecond units per second (at
-// least 1), paced by p.
-func (p *Pacer) Limiter(perSecond float64) *Limiter {
+// Limiter returns a new limiter of one kind of background work ("handoff",
+// "hints", "aae": how [Pacer.Stats] names its rate) of at most perSecond
+// units per second (at least 1), paced by p.
+func (p *Pacer) Limiter(kind string, perSecond float64) *Limiter {
 	perSecond = max(perSecond, 1)
 	burst := max(int(perSecond/10), 1)
-	l := &Limiter{max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burst), cur: 1}
+	l := &Limiter{kind: kind, max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burst), cur: 1}
 	p.mu.Lock()
 	p.limiters = append(p.limiters, l)
 	share := p.ctl.Share()

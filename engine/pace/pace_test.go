@@ -1,6 +1,7 @@
 package pace_test
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func TestFirstJudgedTickHasNoSteadyStateToExceed(t *testing.T) {
 func TestLimiterRateFollowsTheShare(t *testing.T) {
 	t.Parallel()
 	p := pace.New()
-	l := p.Limiter(1000)
+	l := p.Limiter("aae", 1000)
 	for range 3 {
 		for range 20 {
 			p.Observe(time.Millisecond)
@@ -122,4 +123,30 @@ func TestControllerSeesTheTail(t *testing.T) {
 	if s := c.Tick(); s != 0.5 {
 		t.Errorf("a slow tail: share %v, want 0.5", s)
 	}
+}
+
+// TestStatsReportTheShareAndEachKindsRate: Stats follows the share, and
+// adds up the rates of the limiters of each kind.
+func TestStatsReportTheShareAndEachKindsRate(t *testing.T) {
+	t.Parallel()
+	p := pace.New()
+	p.Limiter("handoff", 20000)
+	p.Limiter("aae", 4000)
+	p.Limiter("aae", 1000)
+	check := func(share float64) {
+		t.Helper()
+		st := p.Stats()
+		want := map[string]float64{"handoff": 20000 * share, "aae": 5000 * share}
+		if st.Share != share || !maps.Equal(st.Rates, want) {
+			t.Errorf("stats %+v, want share %v and rates %v", st, share, want)
+		}
+	}
+	check(1)
+	for _, d := range []time.Duration{time.Millisecond, 10 * time.Millisecond} {
+		for range 20 {
+			p.Observe(d)
+		}
+		p.Tick()
+	}
+	check(0.5)
 }

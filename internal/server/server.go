@@ -102,6 +102,7 @@ func New(n *node.Node, opts Options) *Server {
 		}
 		return out
 	})
+	metrics.RegisterBackground(opts.Registry, n.Background)
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),

@@ -10,7 +10,7 @@
 ;;   I  output init runs (u32)         W  log a line, then echo
 ;;   X  proc_exit(7)                   A  env.abort
 ;;   R  output 16 random bytes         K  output realtime and monotonic clocks
-;;   P  print to stderr, then trap
+;;   P  print to stderr, then trap  H  log a line, then loop forever
 ;;
 ;; init follows the config: "!f" returns 1, "!t" traps, "!l" loops forever.
 (module
@@ -72,6 +72,10 @@
 
     (if (i32.eq (local.get $cmd) (i32.const 0x4c)) ;; L
       (then (loop $forever (br $forever))))
+    (if (i32.eq (local.get $cmd) (i32.const 0x48)) ;; H
+      (then
+        (call $log (i32.const 1) (i32.const 0x1f000) (i32.const 16))
+        (loop $spin (br $spin))))
     (if (i32.eq (local.get $cmd) (i32.const 0x47)) ;; G
       (then
         (loop $grow

@@ -8,6 +8,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/aae"
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/keys"
 	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
@@ -23,6 +24,9 @@ type Topology interface {
 	Alive(id string) bool
 	// HandoffN is the largest replica count in use.
 	HandoffN() int
+	// Handoffs reports the transfers of the current ring change with
+	// their progress.
+	Handoffs() (epoch uint64, progress []handoff.Progress, complete bool)
 }
 
 // Peers are the calls the service makes to other replicas (a subset of
@@ -98,7 +102,10 @@ func (s *Service) Metrics() aae.Metrics { return s.sched.Metrics() }
 
 // partitions lists the partitions this node replicates with the replicas
 // it exchanges with: each pair of replicas is exchanged by the one with
-// the smaller ID.
+// the smaller ID. A replica sending or receiving the partition in a
+// transfer of the current ring change is left out until the transfer is
+// done (the handoff is copying the data anti-entropy would), and so is the
+// partition if this node is one.
 func (s *Service) partitions() []aae.PartitionPeers {
 	top := s.cfg.Topology
 	r, ok := top.Ring()
@@ -107,15 +114,17 @@ func (s *Service) partitions() []aae.PartitionPeers {
 	}
 	self := top.Self()
 	nrep := min(top.HandoffN(), len(r.Members()))
+	_, progress, _ := top.Handoffs()
+	moving := handoff.Moving(progress)
 	var out []aae.PartitionPeers
 	for p := range r.Q() {
 		pref, _ := top.Replicas(uint16(p), nrep)
-		if !slices.Contains(pref, self) {
+		if !slices.Contains(pref, self) || slices.Contains(moving[p], self) {
 			continue
 		}
 		pp := aae.PartitionPeers{Partition: p, Local: localReplica{s.cfg}}
 		for _, id := range pref {
-			if id > self && top.Alive(id) {
+			if id > self && top.Alive(id) && !slices.Contains(moving[p], id) {
 				pp.Peers = append(pp.Peers, remoteReplica{peers: s.cfg.Peers, id: id})
 			}
 		}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/handoff"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node/antientropy"
 	"github.com/concord-kv/concord/engine/pace"
@@ -58,8 +60,12 @@ func (n node) get(t *testing.T, ns, key string) dvv.Object {
 	return o
 }
 
-// topology is a fake: a and b replicate every partition.
-type topology struct{ r ring.Ring }
+// topology is a fake: a and b replicate every partition, and handoffs
+// (if not nil) gives the transfers of a ring change in progress.
+type topology struct {
+	r        ring.Ring
+	handoffs func() []handoff.Progress
+}
 
 func (t topology) Self() string                              { return "a" }
 func (t topology) Ring() (ring.Ring, bool)                   { return t.r, true }
@@ -67,13 +73,47 @@ func (t topology) Replicas(uint16, int) ([]string, []string) { return []string{"
 func (t topology) Alive(string) bool                         { return true }
 func (t topology) HandoffN() int                             { return 2 }
 
-// remote is node b as a's peer client reaches it.
-type remote struct{ node }
+func (t topology) Handoffs() (uint64, []handoff.Progress, bool) {
+	if t.handoffs == nil {
+		return t.r.Epoch(), nil, true
+	}
+	progress, complete := t.handoffs(), true
+	for _, p := range progress {
+		complete = complete && p.Done
+	}
+	return t.r.Epoch(), progress, complete
+}
+
+// remote is node b as a's peer client reaches it; it counts the trees a
+// asks of it.
+type remote struct {
+	node
+	asked *asked
+}
+
+// asked counts the trees asked of a replica, by partition.
+type asked struct {
+	mu sync.Mutex
+	n  [q]int
+}
+
+func (a *asked) count(p uint16) {
+	a.mu.Lock()
+	a.n[p]++
+	a.mu.Unlock()
+}
+
+func (a *asked) get() [q]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
 
 func (r remote) Tree(_ context.Context, to string, p uint16) ([]uint64, error) {
 	if to != "b" {
 		return nil, fmt.Errorf("%w: %s", peer.ErrNoAnswer, to)
 	}
+	r.asked.count(p)
 	return r.trees.Tree(p)
 }
 
@@ -117,21 +157,30 @@ func pair(t *testing.T) (a, b node) {
 	return a, b
 }
 
-func newService(t *testing.T, a, b node, pressure func() bool) *antientropy.Service {
+// fakes are what a's service sees besides the two nodes.
+type fakes struct {
+	pressure func() bool               // nil: never under pressure
+	handoffs func() []handoff.Progress // nil: no ring change
+}
+
+// newService returns a's service, exchanging with b, and the count of
+// trees it asks of b.
+func newService(t *testing.T, a, b node, f fakes) (*antientropy.Service, *asked) {
 	t.Helper()
 	r, err := ring.New(q, []ring.Member{{ID: "a"}, {ID: "b"}}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	trees := &asked{}
 	s, err := antientropy.New(antientropy.Config{
-		Trees: a.trees, Topology: topology{r: r}, Peers: remote{b}, Local: local{a},
-		Interval: time.Second, Limiter: pace.New().Limiter(1000), Pressure: pressure,
+		Trees: a.trees, Topology: topology{r: r, handoffs: f.handoffs}, Peers: remote{node: b, asked: trees}, Local: local{a},
+		Interval: time.Second, Limiter: pace.New().Limiter("aae", 1000), Pressure: f.pressure,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, trees
 }
 
 // checkRepaired: after exchanges over every partition, both replicas hold
@@ -164,7 +213,7 @@ func TestExchangeRepairsBothSides(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		a, b := pair(t)
-		s := newService(t, a, b, nil)
+		s, _ := newService(t, a, b, fakes{})
 		s.Start(t.Context())
 		time.Sleep(q*time.Second + time.Millisecond)
 		synctest.Wait()
@@ -187,7 +236,7 @@ func TestPausesUnderLoad(t *testing.T) {
 		a, b := pair(t)
 		var busy atomic.Bool
 		busy.Store(true)
-		s := newService(t, a, b, busy.Load)
+		s, _ := newService(t, a, b, fakes{pressure: busy.Load})
 		s.Start(t.Context())
 		time.Sleep(2*q*time.Second + time.Millisecond)
 		synctest.Wait()
@@ -203,6 +252,44 @@ func TestPausesUnderLoad(t *testing.T) {
 		synctest.Wait()
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
+		}
+		checkRepaired(t, a, b)
+	})
+}
+
+// TestLeavesPartitionsInTransferAlone: while a handoff moves a partition to
+// or from a, or to or from b, a does not exchange it with b; once the
+// transfers are done it does, and repairs everything.
+func TestLeavesPartitionsInTransferAlone(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t)
+		var done atomic.Bool
+		handoffs := func() []handoff.Progress {
+			return []handoff.Progress{
+				{Partition: 0, From: "c", To: "a", Keys: 10, Done: true}, // over: exchanged
+				{Partition: 1, From: "c", To: "a", Keys: 5, Done: done.Load()},
+				{Partition: 2, From: "b", To: "d", Done: done.Load()},
+				{Partition: 3, From: "c", To: "d"}, // neither a nor b: exchanged
+			}
+		}
+		s, trees := newService(t, a, b, fakes{handoffs: handoffs})
+		s.Start(t.Context())
+		time.Sleep(2*q*time.Second + time.Millisecond)
+		synctest.Wait()
+		if n := trees.get(); n[0] == 0 || n[1] != 0 || n[2] != 0 || n[3] == 0 {
+			t.Errorf("during the handoff: trees asked by partition %v, want none of partitions 1 and 2, some of 0 and 3", n)
+		}
+
+		done.Store(true)
+		before := trees.get()
+		time.Sleep(q * time.Second)
+		synctest.Wait()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := trees.get(); n[1] == before[1] || n[2] == before[2] {
+			t.Errorf("after the handoff: trees asked by partition %v (%v before), want partitions 1 and 2 exchanged", n, before)
 		}
 		checkRepaired(t, a, b)
 	})

@@ -3,8 +3,9 @@
 // current by the replica store's observer on every write and built once
 // at start; [Service] runs an [aae.Scheduler] over the partitions this
 // node replicates, exchanging each with the replicas whose IDs are larger,
-// paced by a token bucket and skipping ticks while foreground work is
-// heavy.
+// paced by a token bucket, skipping ticks while foreground work is heavy,
+// and leaving a partition's replicas alone while a handoff moves it
+// ([handoff.Moving]).
 //
 // The service reaches other nodes only through [Peers] (a subset of
 // *peer.Client) and finds placement through [Topology], so it is tested

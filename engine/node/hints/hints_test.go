@@ -218,7 +218,7 @@ func TestDeliveryIsPaced(t *testing.T) {
 		top := topology{r: newRing(t, "a", "b"), alive: map[string]bool{"a": true, "b": true}}
 		ps := &peers{received: map[string]int{}}
 		p := pace.New()
-		d := hints.New(st, top, ps, 1, p.Limiter(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		d := hints.New(st, top, ps, 1, p.Limiter("hints", 100), slog.New(slog.NewTextHandler(io.Discard, nil)))
 		start := time.Now()
 		d.Round(t.Context())
 		if took := time.Since(start); d.Delivered() != 512 || took < 4*time.Second || took > 6*time.Second {
