@@ -20,6 +20,7 @@ type devFlags struct {
 	apiAddr string
 	dataDir string
 	nodes   int
+	cors    []string
 	log     logFlags
 }
 
@@ -55,6 +56,7 @@ port of --api-addr plus i. Not for production.`,
 	cmd.Flags().StringVar(&f.apiAddr, "api-addr", "127.0.0.1:7700", "HOST:PORT of node 1's API; node i uses PORT+i-1 (port 0 picks free ones)")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "keep the nodes' data under this directory instead of a temporary one")
 	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "number of nodes")
+	cmd.Flags().StringSliceVar(&f.cors, "cors-origin", nil, "web origin (http://localhost:5173, or *) whose pages may call the API from a browser; repeat for several")
 	f.log.register(cmd, "warn")
 	return cmd
 }
@@ -141,6 +143,7 @@ func (f *devFlags) nodeConfig(cmd *cobra.Command, dir, host string, basePort, i 
 	}
 	// The admin listener (/metrics, reflection, pprof) on loopback only.
 	cfg := embed.Config{APIAddr: net.JoinHostPort(host, "0"), PeerAddr: net.JoinHostPort(host, "0"), AdminAddr: "127.0.0.1:0"}
+	cfg.Server.CORSOrigins = f.cors
 	if basePort != 0 {
 		cfg.APIAddr = net.JoinHostPort(host, strconv.Itoa(basePort+i))
 	}

@@ -68,6 +68,7 @@ type apiListenerFlags struct {
 	insecurePlaintext bool
 	adminAddr         string
 	limits            server.Limits
+	corsOrigins       []string
 }
 
 func (f *apiListenerFlags) register(fl *pflag.FlagSet, d embed.Config) {
@@ -76,6 +77,7 @@ func (f *apiListenerFlags) register(fl *pflag.FlagSet, d embed.Config) {
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.BoolVar(&f.insecurePlaintext, "insecure-plaintext", false, "serve the client API without TLS on a non-loopback --api-addr (e.g. behind a TLS-terminating proxy)")
 	fl.StringVar(&f.adminAddr, "admin-addr", d.AdminAddr, "HOST:PORT of the admin listener (/metrics, gRPC reflection, /debug/pprof; no credential: keep it on loopback or a management network); empty: none")
+	fl.StringSliceVar(&f.corsOrigins, "cors-origin", nil, "web origin (https://app.example.com, or *) whose pages may call the client API from a browser; repeat for several (default: none)")
 	fl.IntVar(&f.limits.MaxConns, "max-connections", l.MaxConns, "most client API connections held at once; more wait until one closes")
 	fl.DurationVar(&f.limits.ReadTimeout, "read-timeout", l.ReadTimeout, "longest a unary request may take to arrive, body included")
 	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", l.WriteTimeout, "longest a unary call may take from its headers to the end of its answer")
@@ -127,6 +129,7 @@ func (f *serveFlags) config(log *slog.Logger) embed.Config {
 	cfg.TLSCertFile, cfg.TLSKeyFile = f.api.tlsCert, f.api.tlsKey
 	cfg.AdminAddr = f.api.adminAddr
 	cfg.Server.Limits = f.api.limits
+	cfg.Server.CORSOrigins = f.api.corsOrigins
 	return cfg
 }
 

@@ -56,6 +56,10 @@ type Options struct {
 	// reloads, see [CertReloader.TLSConfig]). Default: plaintext HTTP/1.1
 	// and h2c.
 	TLSConfig *tls.Config
+	// CORSOrigins are the web origins (scheme://host[:port], or "*") whose
+	// pages may call the API from a browser; empty (the default): none, and
+	// a browser's cross-origin preflight is refused.
+	CORSOrigins []string
 }
 
 // Server serves one node's API. It is safe for concurrent use.
@@ -135,7 +139,7 @@ func New(n *node.Node, opts Options) *Server {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	s.handler = limitBodies(streamDeadlines(mux, apiStreams, s.limits.StreamIdleTimeout), s.bodyLimit)
+	s.handler = withCORS(limitBodies(streamDeadlines(mux, apiStreams, s.limits.StreamIdleTimeout), s.bodyLimit), opts.CORSOrigins)
 	s.admin = adminHandler(opts.Registry, services...)
 	s.ready.Store(true)
 	return s
