@@ -44,15 +44,18 @@ proto:
 proto-check:
 	$(BUF) format -d --exit-code
 	$(BUF) lint
-	$(BUF) breaking --against proto/baseline.binpb
+	$(BUF) breaking proto --against proto/baseline.binpb
+	$(BUF) breaking engine/peer/proto --against engine/peer/proto/baseline.binpb
 	$(BUF) generate
 	$(BUF) generate --template engine/peer/buf.gen.yaml
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make proto' and commit $(GENERATED)"; git status --short -- $(GENERATED); exit 1; fi
 
-## proto-baseline: accept the current API as the baseline for buf breaking
+## proto-baseline: accept the current API and peer protocol as the baselines
+## for buf breaking (one per module: buf compares a workspace module by module)
 proto-baseline:
-	$(BUF) build -o proto/baseline.binpb
+	$(BUF) build proto -o proto/baseline.binpb
+	$(BUF) build engine/peer/proto -o engine/peer/proto/baseline.binpb
 
 # unit includes internal/faultlab: TestFaultLab, real processes in network
 # namespaces through every fault kind once (a few minutes, as root).
