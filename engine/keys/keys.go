@@ -166,6 +166,17 @@ func HintRange(owner string) (lower, upper []byte) {
 	return lower, upper
 }
 
+// HintNamespaceEnd is the storage key just after every hint of one
+// namespace kept for owner: the start of the next namespace's.
+func HintNamespaceEnd(owner, namespace string) []byte {
+	b := make([]byte, 0, 1+len(owner)+1+len(namespace)+1)
+	b = append(b, hintPrefix)
+	b = append(b, owner...)
+	b = append(b, 0)
+	b = append(b, namespace...)
+	return append(b, 1)
+}
+
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {

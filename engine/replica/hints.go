@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/keys"
@@ -45,12 +46,20 @@ func (s *Store) StoreHint(owner, ns string, key []byte, obj dvv.Object, sync boo
 	}
 	if cur.IsZero() {
 		s.hintCount.Add(1)
+		s.hintsOf(ns).Add(1)
 	}
 	return nil
 }
 
-// Hints returns up to limit hints kept for owner (all owners when owner is
-// empty), in key order.
+// hintShare is how many hints of one namespace a batch takes before it
+// turns to the next namespace's.
+const hintShare = 32
+
+// Hints returns up to limit hints kept for owner ("" for every owner). The
+// batch is fair between tenants: it takes at most hintShare hints of each
+// namespace in turn, round after round, so that a namespace with a large
+// backlog does not hold up the few hints of another until its own are
+// delivered (hints are stored in namespace order).
 func (s *Store) Hints(owner string, limit int) ([]Hint, error) {
 	lo, hi := keys.HintRange(owner)
 	it, err := s.eng.NewIter(lo, hi)
@@ -59,18 +68,55 @@ func (s *Store) Hints(owner string, limit int) ([]Hint, error) {
 	}
 	defer it.Close()
 	var out []Hint
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		o, ns, key, err := keys.ParseHint(it.Key())
-		if err != nil {
-			return nil, err
+	last := map[string][]byte{} // per owner and namespace: the storage key of the last hint taken
+	done := map[string]bool{}   // owners and namespaces with no hint left
+	for len(out) < limit {
+		before := len(out)
+		for ok := it.SeekGE(lo); ok && len(out) < limit; {
+			o, ns, _, err := keys.ParseHint(it.Key())
+			if err != nil {
+				return nil, err
+			}
+			seg, end := o+"\x00"+ns, keys.HintNamespaceEnd(o, ns)
+			if done[seg] {
+				ok = it.SeekGE(end)
+				continue
+			}
+			if k, seen := last[seg]; seen {
+				ok = it.SeekGE(append(bytes.Clone(k), 0)) // the hint after it
+			}
+			for taken := 0; ok && taken < hintShare && len(out) < limit && bytes.Compare(it.Key(), end) < 0; taken++ {
+				h, err := decodeHint(it.Key(), it.Value())
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, h)
+				last[seg] = bytes.Clone(it.Key())
+				ok = it.Next()
+			}
+			if !ok || bytes.Compare(it.Key(), end) >= 0 {
+				done[seg] = true
+			}
+			ok = it.SeekGE(end)
 		}
-		obj, err := dvv.Unmarshal(it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("replica: decode hint %x: %w", it.Key(), err)
+		if len(out) == before {
+			break
 		}
-		out = append(out, Hint{Owner: o, Namespace: ns, Key: append([]byte(nil), key...), Object: obj})
 	}
 	return out, it.Error()
+}
+
+// decodeHint is the hint stored under storage key k with value v.
+func decodeHint(k, v []byte) (Hint, error) {
+	o, ns, key, err := keys.ParseHint(k)
+	if err != nil {
+		return Hint{}, err
+	}
+	obj, err := dvv.Unmarshal(v)
+	if err != nil {
+		return Hint{}, fmt.Errorf("replica: decode hint %x: %w", k, err)
+	}
+	return Hint{Owner: o, Namespace: ns, Key: append([]byte(nil), key...), Object: obj}, nil
 }
 
 // GetWithHints returns a key's object merged with every hint this node
@@ -126,11 +172,30 @@ func (s *Store) DropHint(h Hint) error {
 		return fmt.Errorf("replica: drop hint: %w", err)
 	}
 	s.hintCount.Add(-1)
+	s.hintsOf(h.Namespace).Add(-1)
 	return nil
 }
 
 // HintBacklog is the number of hints this node keeps.
 func (s *Store) HintBacklog() int64 { return s.hintCount.Load() }
+
+// HintBacklogOf is the number of hints this node keeps of a storage
+// namespace's keys.
+func (s *Store) HintBacklogOf(ns string) int64 {
+	if c, ok := s.hintsByNS.Load(ns); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// hintsOf is the counter of the hints kept of a storage namespace.
+func (s *Store) hintsOf(ns string) *atomic.Int64 {
+	if c, ok := s.hintsByNS.Load(ns); ok {
+		return c.(*atomic.Int64)
+	}
+	c, _ := s.hintsByNS.LoadOrStore(ns, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
 
 // countHints initialises the backlog counter from storage.
 func (s *Store) countHints() error {
@@ -142,6 +207,9 @@ func (s *Store) countHints() error {
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
 		n++
+		if _, ns, _, err := keys.ParseHint(it.Key()); err == nil {
+			s.hintsOf(ns).Add(1)
+		}
 	}
 	s.hintCount.Store(n)
 	return errors.Join(it.Error(), it.Close())
