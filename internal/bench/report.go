@@ -17,6 +17,7 @@ type Report struct {
 	Workload     string           `json:"workload"`
 	Distribution string           `json:"distribution"`
 	Clients      int              `json:"clients"`
+	Routing      bool             `json:"routing,omitempty"`     // the clients routed by partition (client-driven coordination)
 	TargetRate   float64          `json:"target_rate,omitempty"` // ops/s of an open loop; absent for a closed loop
 	Seconds      float64          `json:"seconds"`
 	Operations   int64            `json:"operations"` // successful ones
@@ -83,6 +84,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	loop := "closed loop"
 	if rep.TargetRate > 0 {
 		loop = fmt.Sprintf("open loop at %.0f ops/s", rep.TargetRate)
+	}
+	if rep.Routing {
+		loop += ", routed by partition"
 	}
 	fmt.Fprintf(w, "workload %s (%s), %d clients, %s, %.1fs\n", rep.Workload, rep.Distribution, rep.Clients, loop, rep.Seconds)
 	fmt.Fprintf(w, "throughput %.0f ops/s, %d operations, %d errors\n\n", rep.Throughput, rep.Operations, rep.Errors)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type benchFlags struct {
 	valueSize       int
 	clients         int
 	seed            uint64
+	routing         bool
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -52,6 +54,7 @@ and report throughput, latency percentiles, errors by code and, with
 	pf.IntVar(&f.valueSize, "value-size", 256, "value size in bytes")
 	pf.IntVar(&f.clients, "clients", 16, "concurrent clients")
 	pf.Uint64Var(&f.seed, "seed", 1, "seed of the key and operation choices")
+	pf.BoolVar(&f.routing, "routing", false, "send each operation to the first node of its key's preference list (the Go SDK's WithRouting; client-driven coordination) instead of through the client's endpoint")
 	cmd.AddCommand(newBenchLoadCmd(f), newBenchRunCmd(f))
 	return cmd
 }
@@ -132,6 +135,10 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 		if f.token != "" {
 			opts = append(opts, concord.WithToken(f.token))
 		}
+		if f.routing {
+			others := append(slices.Clone(endpoints[i+1:]), endpoints[:i]...)
+			opts = append(opts, concord.WithRouting(), concord.WithEndpoints(others...))
+		}
 		sdks[i] = concord.New(e, opts...)
 	}
 	cfg.Records, cfg.ValueSize, cfg.Seed = f.records, f.valueSize, f.seed
@@ -152,6 +159,7 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 		dist = cfg.Workload.Distribution
 	}
 	rep := res.Report(cfg.Workload.Name, dist)
+	rep.Routing = f.routing
 	if len(f.admins) > 0 {
 		rep.CPU = bench.CPUBetween(before, bench.SampleCPU(ctx, f.http, f.admins), f.admins, rep.Operations+rep.Errors)
 	}

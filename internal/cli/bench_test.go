@@ -19,6 +19,7 @@ func TestBenchLoadAndRun(t *testing.T) {
 		{"--workload", "A", "--duration", "2s"},
 		{"--workload", "F", "--operations", "200", "--rate", "500"},
 		{"--workload", "D", "--operations", "200", "--distribution", "latest"},
+		{"--workload", "A", "--operations", "200", "--routing"},
 	} {
 		out := mustRun(t, nil, "", append(append([]string{"bench", "run", "-o", "json"}, common...), args...)...)
 		var rep struct {

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"iter"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +52,14 @@ func (o *Object) Values() [][]byte {
 	return out
 }
 
-// Client calls one concord endpoint. It is safe for concurrent use.
+// Client calls concord nodes: the endpoint given to [New] (and those of
+// [WithEndpoints]), or, with [WithRouting], the nodes of each key's
+// preference list. It is safe for concurrent use.
 type Client struct {
-	kv        kvv1connect.KVServiceClient
+	kv        kvv1connect.KVServiceClient // the first endpoint's
+	endpoints []target                    // the configured endpoints, in order
 	namespace string
+	router    *router // nil without WithRouting
 }
 
 type options struct {
@@ -62,6 +68,9 @@ type options struct {
 	namespace string
 	grpc      bool
 	connect   []connect.ClientOption
+	endpoints []string
+	routing   bool
+	maxAge    time.Duration
 }
 
 // Option configures a [Client].
@@ -97,11 +106,51 @@ func WithJSON() Option {
 	return func(o *options) { o.connect = append(o.connect, connect.WithProtoJSON()) }
 }
 
+// WithEndpoints adds endpoints of other nodes of the same cluster, tried in
+// order after the one given to [New] when a call fails without an answer
+// (see [WithRouting] for which failures are retried). With routing, they
+// are also where the client asks for topologies. Default: none.
+func WithEndpoints(endpoints ...string) Option {
+	return func(o *options) { o.endpoints = append(o.endpoints, endpoints...) }
+}
+
+// WithRouting makes the client send each Get, Put and Delete straight to
+// the first node of the key's preference list, the node that would
+// coordinate it anyway, saving the hop through a node that holds no replica
+// (the Dynamo paper's client-driven coordination). The client asks the
+// configured endpoints for each namespace's topology (GetTopology) at its
+// first call in it, and again when the topology is older than
+// [WithTopologyMaxAge], when a node failed a call, or when a write was
+// forwarded (the node was not in the key's list any more). It reaches each
+// node at its advertised API address with the first endpoint's scheme, the
+// same HTTP client, TLS configuration and credential.
+//
+// A call that finds a node unreachable goes to the next node of the list,
+// then to the configured endpoints; the node goes last for a few seconds. A read goes on after any failure
+// without an answer or an unavailable answer. A write goes on only when the
+// failure proves nothing was applied: the connection could not be made, or
+// the node answered unavailable without a quorum failure (a second
+// coordinator would apply the write again). Application errors (invalid
+// argument, already exists, a conflict) are never retried.
+//
+// For a few seconds after this client writes a key, a read of it goes
+// first to the node that coordinated the write, when that was not the head
+// of the list (after a failover), so the client reads its own write.
+//
+// Default: off; calls go to the endpoint given to [New], and the node that
+// receives a call forwards it to one of the key's replicas.
+func WithRouting() Option { return func(o *options) { o.routing = true } }
+
+// WithTopologyMaxAge sets how old a cached topology may grow before the
+// next call in its namespace asks for it again (with [WithRouting]).
+// Default [DefaultTopologyMaxAge].
+func WithTopologyMaxAge(d time.Duration) Option { return func(o *options) { o.maxAge = d } }
+
 // New returns a client of the node at endpoint, e.g.
 // "http://127.0.0.1:7700", or "https://concord.example:7700" for a node
 // serving TLS.
 func New(endpoint string, opts ...Option) *Client {
-	o := options{namespace: "default", http: http.DefaultClient}
+	o := options{namespace: "default", http: http.DefaultClient, maxAge: DefaultTopologyMaxAge}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -118,21 +167,111 @@ func New(endpoint string, opts ...Option) *Client {
 			o.http = &http.Client{Transport: &http.Transport{Protocols: &p}}
 		}
 	}
-	return &Client{kv: kvv1connect.NewKVServiceClient(o.http, endpoint, o.connect...), namespace: o.namespace}
+	connectTo := func(url string) kvv1connect.KVServiceClient {
+		return kvv1connect.NewKVServiceClient(o.http, url, o.connect...)
+	}
+	c := &Client{namespace: o.namespace}
+	for _, e := range append([]string{endpoint}, o.endpoints...) {
+		c.endpoints = append(c.endpoints, target{url: strings.TrimSuffix(e, "/"), kv: connectTo(e)})
+	}
+	c.kv = c.endpoints[0].kv
+	if o.routing {
+		scheme := "http://"
+		if strings.HasPrefix(endpoint, "https://") {
+			scheme = "https://"
+		}
+		c.router = &router{maxAge: o.maxAge, now: time.Now, scheme: scheme, connect: connectTo}
+		for _, e := range c.endpoints {
+			c.router.clients.Store(e.url, e.kv)
+		}
+	}
+	return c
+}
+
+// plan is the nodes a call for key goes to, in order: with routing, the
+// key's (see router.route); then the configured endpoints; nodes that
+// failed a call a moment ago last. t is the topology it routed by (nil
+// without routing).
+func (c *Client) plan(ctx context.Context, ns string, key []byte, o op) (t *topology, plan []target) {
+	if c.router == nil {
+		return nil, c.endpoints
+	}
+	plan = make([]target, 0, 4+len(c.endpoints))
+	if t = c.router.topology(ctx, ns, c.endpoints); t != nil {
+		plan = c.router.route(t, ns, key, o, plan)
+	}
+next:
+	for _, e := range c.endpoints {
+		for _, p := range plan {
+			if p.url == e.url {
+				continue next
+			}
+		}
+		plan = append(plan, e)
+	}
+	now := c.router.now()
+	var down []target
+	up := plan[:0]
+	for _, p := range plan {
+		if c.router.isDown(p.url, now) {
+			down = append(down, p)
+		} else {
+			up = append(up, p)
+		}
+	}
+	return t, append(up, down...)
+}
+
+// send runs call against the nodes of the plan for key in order, until one
+// answers or the failure may not be retried (retryable). It returns the
+// node that answered (or failed last) and the raw error.
+func (c *Client) send(ctx context.Context, ns string, key []byte, o op, call func(kvv1connect.KVServiceClient) error) (*topology, target, error) {
+	t, plan := c.plan(ctx, ns, key, o)
+	var err error
+	for i, to := range plan {
+		if err = call(to.kv); err == nil {
+			return t, to, nil
+		}
+		if ctx.Err() != nil {
+			return t, to, err
+		}
+		if c.router != nil && nodeFailed(err) {
+			c.router.failed(ns, to)
+		}
+		if !retryable(err, o) || i == len(plan)-1 {
+			return t, to, err
+		}
+	}
+	return t, target{}, err
+}
+
+// wrote tells the router who coordinated a write.
+func (c *Client) wrote(t *topology, ns string, key []byte, to target, coordinator string) {
+	if c.router != nil {
+		c.router.wrote(t, ns, key, to, coordinator)
+	}
 }
 
 // call collects the per-call options.
 type call struct {
 	namespace        string
-	r, w             uint32 // 0: the namespace's
+	r, w, dw         uint32 // 0: the namespace's
 	context          Context
 	ifAbsent         bool
 	ifContextCurrent bool
 	force            bool
+	pageSize, limit  uint32 // Keys: 0 = the server's default page, no limit
 }
 
 // CallOption adjusts one call.
 type CallOption func(*call)
+
+// PageSize sets how many keys each streamed message of Keys carries
+// (default 1000, at most 10000).
+func PageSize(n uint32) CallOption { return func(c *call) { c.pageSize = n } }
+
+// Limit makes Keys stop after n keys.
+func Limit(n uint32) CallOption { return func(c *call) { c.limit = n } }
 
 // InNamespace runs the call in another namespace than the client's.
 func InNamespace(ns string) CallOption { return func(c *call) { c.namespace = ns } }
@@ -142,6 +281,11 @@ func R(n uint32) CallOption { return func(c *call) { c.r = n } }
 
 // W sets the acknowledgements a write waits for (default: the namespace's w).
 func W(n uint32) CallOption { return func(c *call) { c.w = n } }
+
+// DW sets the acknowledgements of a Put that must come from replicas that
+// wrote it to disk (at most W; only in a namespace with synced durability;
+// default: the namespace's dw).
+func DW(n uint32) CallOption { return func(c *call) { c.dw = n } }
 
 // After passes the context of an earlier read or write: the write replaces
 // the versions that context names.
@@ -170,7 +314,12 @@ func (c *Client) options(opts []CallOption) call {
 // error.
 func (c *Client) Get(ctx context.Context, key []byte, opts ...CallOption) (*Object, error) {
 	o := c.options(opts)
-	res, err := c.kv.Get(ctx, &kvv1.GetRequest{Namespace: o.namespace, Key: key, R: o.r})
+	req := &kvv1.GetRequest{Namespace: o.namespace, Key: key, R: o.r}
+	var res *kvv1.GetResponse
+	_, _, err := c.send(ctx, o.namespace, key, opRead, func(kv kvv1connect.KVServiceClient) (err error) {
+		res, err = kv.Get(ctx, req)
+		return err
+	})
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -185,13 +334,19 @@ func (c *Client) Get(ctx context.Context, key []byte, opts ...CallOption) (*Obje
 // value becomes a sibling of whatever the key holds.
 func (c *Client) Put(ctx context.Context, key, value []byte, opts ...CallOption) (Context, error) {
 	o := c.options(opts)
-	res, err := c.kv.Put(ctx, &kvv1.PutRequest{
-		Namespace: o.namespace, Key: key, Value: value, Context: o.context, W: o.w,
+	req := &kvv1.PutRequest{
+		Namespace: o.namespace, Key: key, Value: value, Context: o.context, W: o.w, Dw: o.dw,
 		IfAbsent: o.ifAbsent, IfContextCurrent: o.ifContextCurrent,
+	}
+	var res *kvv1.PutResponse
+	t, to, err := c.send(ctx, o.namespace, key, opWrite, func(kv kvv1connect.KVServiceClient) (err error) {
+		res, err = kv.Put(ctx, req)
+		return err
 	})
 	if err != nil {
 		return nil, wrap(err)
 	}
+	c.wrote(t, o.namespace, key, to, res.GetCoordinator())
 	return res.GetContext(), nil
 }
 
@@ -199,27 +354,79 @@ func (c *Client) Put(ctx context.Context, key, value []byte, opts ...CallOption)
 // Force and no context it removes what the coordinator holds.
 func (c *Client) Delete(ctx context.Context, key []byte, opts ...CallOption) (Context, error) {
 	o := c.options(opts)
-	res, err := c.kv.Delete(ctx, &kvv1.DeleteRequest{Namespace: o.namespace, Key: key, Context: o.context, W: o.w, Force: o.force})
+	req := &kvv1.DeleteRequest{Namespace: o.namespace, Key: key, Context: o.context, W: o.w, Force: o.force}
+	var res *kvv1.DeleteResponse
+	t, to, err := c.send(ctx, o.namespace, key, opWrite, func(kv kvv1connect.KVServiceClient) (err error) {
+		res, err = kv.Delete(ctx, req)
+		return err
+	})
 	if err != nil {
 		return nil, wrap(err)
 	}
+	c.wrote(t, o.namespace, key, to, res.GetCoordinator())
 	return res.GetContext(), nil
 }
 
+// maxUpdateAttempts bounds the writes of one Update.
+const maxUpdateAttempts = 32
+
 // Update reads a key, calls merge with its sibling values (none for a
-// missing key), and writes the result with the read's context, so that it
-// replaces exactly what it merged. A write that raced it shows up as a
-// sibling at the next read.
+// missing key), and writes the result with the read's context and
+// [IfContextCurrent], so that it replaces exactly what it merged. When
+// another write got there first, the write fails with a *ConflictError
+// carrying the key's current state: Update merges that and writes again at
+// once. After a second conflict in a row it waits a random time (up to
+// 1 ms, then 2, 4, … 64 ms) and reads the key again, so that writers racing
+// for one key stop meeting in lockstep. It gives up after 32 writes,
+// returning the last *ConflictError.
+//
+// merge must accept several siblings, and may be called several times. The
+// coordinator checks the context under the key's lock, but writes that
+// different nodes coordinate at once (clients of several nodes without
+// routing, or during a failover) can still both succeed, as concurrent
+// siblings the next merge sees. A merge that folds siblings
+// deterministically (a set union, a per-writer maximum) stays right then; a
+// plain counter does not.
 func (c *Client) Update(ctx context.Context, key []byte, merge func(siblings [][]byte) ([]byte, error), opts ...CallOption) (Context, error) {
 	obj, err := c.Get(ctx, key, opts...)
 	if err != nil {
 		return nil, err
 	}
-	value, err := merge(obj.Values())
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		value, err := merge(obj.Values())
+		if err != nil {
+			return nil, err
+		}
+		written, err := c.Put(ctx, key, value, append(slices.Clip(opts), After(obj.Context), IfContextCurrent())...)
+		var conflict *ConflictError
+		if err == nil || !errors.As(err, &conflict) || conflict.Exists || conflict.Current == nil || attempt == maxUpdateAttempts {
+			return written, err
+		}
+		if attempt == 1 {
+			obj = conflict.Current
+			continue
+		}
+		// The state the conflict carried grows stale while we wait.
+		if err := backOff(ctx, attempt); err != nil {
+			return nil, err
+		}
+		if obj, err = c.Get(ctx, key, opts...); err != nil {
+			return nil, err
+		}
 	}
-	return c.Put(ctx, key, value, append(opts, After(obj.Context))...)
+}
+
+// backOff waits a random time up to 1 ms after the second conflict of an
+// Update, doubling with each further one up to 64 ms.
+func backOff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(rand.N(time.Millisecond << min(attempt-2, 6)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Keys lists the live keys of the namespace with the given prefix. Listing
@@ -227,7 +434,7 @@ func (c *Client) Update(ctx context.Context, key []byte, merge func(siblings [][
 func (c *Client) Keys(ctx context.Context, prefix []byte, opts ...CallOption) iter.Seq2[[]byte, error] {
 	o := c.options(opts)
 	return func(yield func([]byte, error) bool) {
-		stream, err := c.kv.ListKeys(ctx, &kvv1.ListKeysRequest{Namespace: o.namespace, Prefix: prefix})
+		stream, err := c.kv.ListKeys(ctx, &kvv1.ListKeysRequest{Namespace: o.namespace, Prefix: prefix, PageSize: o.pageSize, Limit: o.limit})
 		if err != nil {
 			yield(nil, wrap(err))
 			return

@@ -20,7 +20,10 @@ func TestClientAgainstARealNode(t *testing.T) {
 	for _, proto := range []struct {
 		name string
 		opts []concord.Option
-	}{{"connect", nil}, {"json", []concord.Option{concord.WithJSON()}}, {"grpc", []concord.Option{concord.WithGRPC()}}} {
+	}{
+		{"connect", nil}, {"json", []concord.Option{concord.WithJSON()}}, {"grpc", []concord.Option{concord.WithGRPC()}},
+		{"routed-connect", []concord.Option{concord.WithRouting()}}, {"routed-grpc", []concord.Option{concord.WithGRPC(), concord.WithRouting()}},
+	} {
 		t.Run(proto.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
@@ -55,6 +58,32 @@ func TestClientAgainstARealNode(t *testing.T) {
 			obj, err = c.Get(ctx, key)
 			if err != nil || len(obj.Siblings) != 1 || string(obj.Siblings[0].Value) != "apple,pear" {
 				t.Fatalf("after Update: %+v %v", obj, err)
+			}
+			// A write that races Update's makes its write conflict: Update
+			// merges the state the conflict carries and writes again.
+			raced := []byte("raced-" + proto.name)
+			if _, err := c.Put(ctx, raced, []byte("a")); err != nil {
+				t.Fatal(err)
+			}
+			var seen [][]string
+			if _, err := c.Update(ctx, raced, func(sibs [][]byte) ([]byte, error) {
+				var vals []string
+				for _, s := range sibs {
+					vals = append(vals, string(s))
+				}
+				slices.Sort(vals)
+				seen = append(seen, vals)
+				if len(seen) == 1 {
+					if _, err := c.Put(ctx, raced, []byte("x")); err != nil {
+						return nil, err
+					}
+				}
+				return []byte(strings.Join(vals, "+")), nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(ctx, raced); err != nil || len(got.Siblings) != 1 || string(got.Siblings[0].Value) != "a+x" || len(seen) != 2 || len(seen[1]) != 2 {
+				t.Fatalf("Update raced by a write: merges saw %q, then %+v %v", seen, got, err)
 			}
 			// A stale context with IfContextCurrent is a *ConflictError with the current state.
 			stale := obj.Context

@@ -16,6 +16,17 @@ var (
 	ErrNamespaceNotFound = errors.New("concord: namespace not found")
 	// ErrAlreadyExists: a Put with IfAbsent met a live value.
 	ErrAlreadyExists = errors.New("concord: key already has a value")
+	// ErrInvalidArgument: the server refused a field of the request (an
+	// empty key, r or w above the namespace's n, a delete without a
+	// context or Force, a context of another key, a value or key over its
+	// limit: a [*LimitError] then, which matches this too). Retrying does
+	// not help.
+	ErrInvalidArgument = errors.New("concord: invalid argument")
+	// ErrUnauthenticated: the call had no credential, or one the cluster
+	// does not know (unknown, revoked or malformed). See [WithToken].
+	ErrUnauthenticated = errors.New("concord: unauthenticated")
+	// ErrPermissionDenied: the credential's scopes do not allow the call.
+	ErrPermissionDenied = errors.New("concord: permission denied")
 )
 
 // QuorumError: fewer replicas than required answered in time. A failed
@@ -95,6 +106,9 @@ func wrap(err error) error {
 			}
 			return &ConflictError{Current: cur, err: err}
 		case *kvv1.LimitExceeded:
+			if ce.Code() == connect.CodeInvalidArgument {
+				err = fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+			}
 			return &LimitError{Limit: v.GetLimit(), Max: v.GetMax(), Actual: v.GetActual(),
 				RetryAfter: time.Duration(v.GetRetryAfterMs()) * time.Millisecond, err: err}
 		}
@@ -104,6 +118,12 @@ func wrap(err error) error {
 		return fmt.Errorf("%w: %w", ErrNamespaceNotFound, err)
 	case connect.CodeAlreadyExists:
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	case connect.CodeInvalidArgument:
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	case connect.CodeUnauthenticated:
+		return fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	case connect.CodePermissionDenied:
+		return fmt.Errorf("%w: %w", ErrPermissionDenied, err)
 	}
 	return err
 }

@@ -32,3 +32,17 @@ func ExampleClient_Update() {
 		fmt.Println(err)
 	}
 }
+
+// A client that sends each call to the first node of its key's preference
+// list, falling back to the other endpoints when a node cannot be reached.
+func ExampleWithRouting() {
+	c := concord.New("http://10.0.0.1:7700",
+		concord.WithEndpoints("http://10.0.0.2:7700", "http://10.0.0.3:7700"),
+		concord.WithRouting())
+	obj, err := c.Get(context.Background(), []byte("cart:42"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(obj.Found)
+}
