@@ -33,6 +33,7 @@ type Store struct {
 	hintLocks  stripes
 	keyLocks   sync.Map // storage namespace → *stripes
 	hintCount  atomic.Int64
+	hintsByNS  sync.Map // storage namespace → *atomic.Int64: hints kept of it
 	observer   Observer
 	resolve    ResolveHook
 }
