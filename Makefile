@@ -10,20 +10,35 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
              ./engine/aae/... ./engine/membership/... ./engine/coord/... \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
-.PHONY: test deps check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers concord-base soak
+.PHONY: test deps sdk-deps sdk-test check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers concord-base soak
 
 ## test: every check and every test, as CI runs them
-test: deps check unit race
+test: deps check unit race sdk-test
 
 ## deps: the toolchains the tests build resolvers with (Debian packages, installed
 ## when missing, see .ci/install-tools) and the AssemblyScript compiler (npm,
 ## pinned by package-lock.json)
-deps:
+deps: sdk-deps
 	@bash .ci/install-tools
 	@[ -d resolvers/guest/assemblyscript/node_modules/assemblyscript ] || (cd resolvers/guest/assemblyscript && npm ci --no-audit --no-fund)
 
+## sdk-deps: the TypeScript SDK's npm packages (pinned by its package-lock.json)
+## and the Python SDK's virtualenv with its runtime, test and generator packages
+sdk-deps:
+	@[ -d sdk/ts/node_modules/@bufbuild/protoc-gen-es ] || npm --prefix sdk/ts ci --no-audit --no-fund
+	@[ -x sdk/python/.venv/bin/protoc-gen-connectrpc ] || (python3 -m venv sdk/python/.venv && \
+		sdk/python/.venv/bin/pip install -q --disable-pip-version-check -e 'sdk/python[test,lint,gen]')
+
+## sdk-test: the TypeScript and Python SDKs' own tests (each against a real
+## `concord dev` it starts), then the conformance suite for Go, TypeScript
+## and Python against one 3-node `concord dev` (sdk/conformance/run)
+sdk-test: sdk-deps
+	npm --prefix sdk/ts test
+	cd sdk/python && .venv/bin/pytest -q -p no:cacheprovider && .venv/bin/mypy
+	sdk/conformance/run
+
 ## check: formatting, vet, protos lint/format/breaking, generated code up to date
-check: fmt-check vet proto-check
+check: sdk-deps fmt-check vet proto-check
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/')); \
@@ -33,13 +48,15 @@ vet:
 	go vet ./...
 	go vet -C internal/benchpeers ./...
 
-GENERATED := proto/gen engine/peer/internal/peerpb
+GENERATED := proto/gen engine/peer/internal/peerpb sdk/ts/src/gen sdk/python/src/concord/_gen
 
 ## proto: format the protos and regenerate the code of every language
-proto:
+proto: sdk-deps
 	$(BUF) format -w
 	$(BUF) generate
 	$(BUF) generate --template engine/peer/buf.gen.yaml
+	$(BUF) generate --template sdk/ts/buf.gen.yaml
+	$(BUF) generate --template sdk/python/buf.gen.yaml
 
 proto-check:
 	$(BUF) format -d --exit-code
@@ -48,6 +65,8 @@ proto-check:
 	$(BUF) breaking engine/peer/proto --against engine/peer/proto/baseline.binpb
 	$(BUF) generate
 	$(BUF) generate --template engine/peer/buf.gen.yaml
+	$(BUF) generate --template sdk/ts/buf.gen.yaml
+	$(BUF) generate --template sdk/python/buf.gen.yaml
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make proto' and commit $(GENERATED)"; git status --short -- $(GENERATED); exit 1; fi
 

@@ -3845,7 +3845,9 @@ func (x *GetNamespaceStatsResponse) GetMissing() []string {
 }
 
 // ClusterSettings are set by the cluster's admin. Caps bound what a
-// namespace's admin may ask for; zero means the built-in default.
+// namespace's admin may ask for; zero means the built-in default. Lowering
+// a cap changes no namespace: one above the new cap keeps its settings and
+// keeps working, and a later change of a capped setting must fit the cap.
 type ClusterSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Most namespaces the cluster holds; default 1000.

@@ -116,10 +116,14 @@ type AdminServiceClient interface {
 	// GetNamespaceStats returns a namespace's numbers, summed over the nodes
 	// that answered (and each node's own).
 	GetNamespaceStats(context.Context, *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error)
-	// GetClusterSettings returns the cluster-wide caps and background rates.
+	// GetClusterSettings returns the cluster-wide caps and background rates
+	// in force, defaults filled in: a setting never set (or set back to 0)
+	// shows its default. A background rate never set shows the answering
+	// node's own (its configuration, by default the built-in default).
 	GetClusterSettings(context.Context, *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error)
 	// UpdateClusterSettings changes the settings named in update_mask; every
 	// node applies them within a gossip interval. The admin credential only.
+	// It returns the settings in force, like GetClusterSettings.
 	UpdateClusterSettings(context.Context, *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error)
 	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
 	// makes it the namespace's resolver. A module that is not valid
@@ -568,10 +572,14 @@ type AdminServiceHandler interface {
 	// GetNamespaceStats returns a namespace's numbers, summed over the nodes
 	// that answered (and each node's own).
 	GetNamespaceStats(context.Context, *v1.GetNamespaceStatsRequest) (*v1.GetNamespaceStatsResponse, error)
-	// GetClusterSettings returns the cluster-wide caps and background rates.
+	// GetClusterSettings returns the cluster-wide caps and background rates
+	// in force, defaults filled in: a setting never set (or set back to 0)
+	// shows its default. A background rate never set shows the answering
+	// node's own (its configuration, by default the built-in default).
 	GetClusterSettings(context.Context, *v1.GetClusterSettingsRequest) (*v1.GetClusterSettingsResponse, error)
 	// UpdateClusterSettings changes the settings named in update_mask; every
 	// node applies them within a gossip interval. The admin credential only.
+	// It returns the settings in force, like GetClusterSettings.
 	UpdateClusterSettings(context.Context, *v1.UpdateClusterSettingsRequest) (*v1.UpdateClusterSettingsResponse, error)
 	// UploadResolver checks a WebAssembly resolver (or picks a built-in) and
 	// makes it the namespace's resolver. A module that is not valid
