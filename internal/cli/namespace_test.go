@@ -27,10 +27,10 @@ func TestNamespaceCommands(t *testing.T) {
 			N, R, W    int
 			Durability string `json:"durability"`
 			Limits     struct {
-				MaxSiblings     int    `json:"maxSiblings"`
-				MaxValueBytes   int    `json:"maxValueBytes"`
-				ReadsPerSecond  int    `json:"readsPerSecond"`
-				WritesPerSecond int    `json:"writesPerSecond"`
+				MaxSiblings     int `json:"maxSiblings"`
+				MaxValueBytes   int `json:"maxValueBytes"`
+				ReadsPerSecond  int `json:"readsPerSecond"`
+				WritesPerSecond int `json:"writesPerSecond"`
 			} `json:"limits"`
 		} `json:"namespace"`
 	}
