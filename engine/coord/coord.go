@@ -279,6 +279,9 @@ func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int)
 		merged, stale := tr.repairs()
 		for _, id := range stale {
 			c.Stats.ReadRepairs.Add(1)
+			if c.opts.ReadRepaired != nil {
+				c.opts.ReadRepaired(ns)
+			}
 			if id == c.view.Self() {
 				if _, err := c.local.Merge(ns, key, merged, false); err != nil {
 					c.log.Warn("read repair failed", "node", id, "err", err)

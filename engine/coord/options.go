@@ -44,6 +44,10 @@ type Options struct {
 	FullReadChance float64
 	// Logger receives the coordinator's logs. Default slog.Default().
 	Logger *slog.Logger
+	// ReadRepaired, if set, is told of each stale replica a read repair
+	// sends a key to, with the key's storage namespace (it counts the
+	// namespace's repairs; Stats.ReadRepairs counts them all).
+	ReadRepaired func(ns string)
 }
 
 // Validate reports every problem with the options: a negative timeout.

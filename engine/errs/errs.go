@@ -70,6 +70,18 @@ func (e *LimitError) what() string {
 		return "key size"
 	case "max_siblings":
 		return "sibling count"
+	case "max_keys":
+		return "stored keys"
+	case "max_stored_bytes":
+		return "stored bytes"
+	case "max_namespaces":
+		return "namespace count"
+	case "max_resolver_memory_pages":
+		return "memory_pages"
+	case "max_resolver_deadline_ms":
+		return "deadline in ms"
+	case "max_namespace_ops_per_second":
+		return "rate"
 	}
 	return "size"
 }

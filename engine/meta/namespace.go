@@ -1,5 +1,6 @@
-// Package meta holds cluster metadata: for now the namespaces and their
-// settings. [Store] persists them in the node's storage engine under the
+// Package meta holds cluster metadata: the namespaces and their settings,
+// and the cluster settings ([ClusterSettings], kept by [SettingsStore]).
+// [Store] persists the namespaces in the node's storage engine under the
 // metadata prefix and keeps a cached copy for the request path. Each create
 // of a namespace starts an incarnation whose data lives under its own
 // storage namespace ([Namespace.StorageName], [Namespace.Fate]).
@@ -53,7 +54,33 @@ type Limits struct {
 	// default). Each node enforces its share (engine/node/front).
 	ReadsPerSecond  uint32 `json:"reads_per_second,omitempty"`
 	WritesPerSecond uint32 `json:"writes_per_second,omitempty"`
+	// MaxStoredBytes and MaxKeys are quotas on what the namespace stores
+	// (live keys, and their keys' and live values' bytes, one replica
+	// counted); 0 means unlimited (the default). A client write that adds
+	// bytes, or a new key, while the namespace is at or over its quota is
+	// refused (engine/node/front). See docs/namespaces.md.
+	MaxStoredBytes uint64 `json:"max_stored_bytes,omitempty"`
+	MaxKeys        uint64 `json:"max_keys,omitempty"`
+	// ResolverCPUMsPerSecond is the resolver time the namespace may use per
+	// second on each node, in milliseconds; 0 means the cluster's default.
+	// ResolverConcurrency is how many of its resolver calls may run at
+	// once on each node; 0 means DefaultResolverConcurrency. Over either,
+	// resolutions are skipped and the siblings kept (engine/node/registry).
+	ResolverCPUMsPerSecond uint32 `json:"resolver_cpu_ms_per_second,omitempty"`
+	ResolverConcurrency    uint32 `json:"resolver_concurrency,omitempty"`
 }
+
+// Bounds of the quota and resolver limits.
+const (
+	// CeilingQuota bounds max_stored_bytes and max_keys: 2^53, the largest
+	// integer a JavaScript client reads exactly.
+	CeilingQuota = 1 << 53
+	// DefaultResolverConcurrency is the resolver calls of a namespace that
+	// may run at once on a node when it sets none.
+	DefaultResolverConcurrency = 2
+	// CeilingResolverConcurrency bounds resolver_concurrency.
+	CeilingResolverConcurrency = 1024
+)
 
 // DefaultLimits are the limits of a namespace that names none.
 func DefaultLimits() Limits {
@@ -127,8 +154,10 @@ const (
 	DefaultWriteDeadline = 20 * time.Millisecond
 	DefaultReadDeadline  = 50 * time.Millisecond
 	DefaultMemoryPages   = 256
-	MaxResolverDeadline  = 10 * time.Second
-	MaxMemoryPages       = 1024 // 64 MiB, the resolver runtime's default cap (resolvers.DefaultCapMemoryPages)
+	// MaxResolverDeadline bounds max_resolver_deadline_ms, the cluster's
+	// cap on the deadlines (ClusterSettings; the memory cap's bound is
+	// CeilingMemoryPages).
+	MaxResolverDeadline = 10 * time.Second
 )
 
 // WithDefaults fills a resolver's unset limits.
@@ -148,21 +177,47 @@ func (r Resolver) WithDefaults() Resolver {
 	return r
 }
 
-// Validate checks a resolver's settings.
-func (r Resolver) Validate() error {
+// Validate checks a resolver's settings, its deadlines and memory against
+// the cluster's caps (caps with defaults filled in): over a cap is an
+// *errs.LimitError that names it.
+func (r Resolver) Validate(caps ClusterSettings) error {
+	maxDeadline := time.Duration(caps.MaxResolverDeadlineMs) * time.Millisecond
 	switch {
 	case r.Mode < ModeClient || r.Mode > ModeOnWrite:
 		return errs.Invalid("mode", "mode must be client, on_read or on_write")
-	case r.WriteDeadline <= 0 || r.WriteDeadline > MaxResolverDeadline:
-		return errs.Invalid("write_deadline_ms", "the write deadline is %v; it must be between 1ms and %v", r.WriteDeadline, MaxResolverDeadline)
-	case r.ReadDeadline <= 0 || r.ReadDeadline > MaxResolverDeadline:
-		return errs.Invalid("read_deadline_ms", "the read deadline is %v; it must be between 1ms and %v", r.ReadDeadline, MaxResolverDeadline)
-	case r.MemoryPages < 1 || r.MemoryPages > MaxMemoryPages:
-		return errs.Invalid("memory_pages", "memory_pages is %d; it must be between 1 and %d", r.MemoryPages, MaxMemoryPages)
+	case r.WriteDeadline < time.Millisecond:
+		return errs.Invalid("write_deadline_ms", "the write deadline is %v; it must be at least 1ms", r.WriteDeadline)
+	case r.ReadDeadline < time.Millisecond:
+		return errs.Invalid("read_deadline_ms", "the read deadline is %v; it must be at least 1ms", r.ReadDeadline)
+	case r.MemoryPages < 1:
+		return errs.Invalid("memory_pages", "memory_pages must be at least 1")
 	case len(r.Config) > 64<<10:
 		return errs.Invalid("config", "the resolver config is %d bytes; at most 65536", len(r.Config))
+	case max(r.WriteDeadline, r.ReadDeadline) > maxDeadline:
+		return &errs.LimitError{Limit: "max_resolver_deadline_ms", Max: uint64(caps.MaxResolverDeadlineMs), Actual: uint64(max(r.WriteDeadline, r.ReadDeadline).Milliseconds()),
+			Hint: "the cluster's cap on write_deadline_ms and read_deadline_ms; ask the cluster's admin to raise it"}
+	case r.MemoryPages > caps.MaxResolverMemoryPages:
+		return &errs.LimitError{Limit: "max_resolver_memory_pages", Max: uint64(caps.MaxResolverMemoryPages), Actual: uint64(r.MemoryPages),
+			Hint: "the cluster's cap on memory_pages; ask the cluster's admin to raise it"}
 	}
 	return nil
+}
+
+// WithCappedDefaults fills a resolver's unset limits like WithDefaults, but
+// never above the cluster's caps (caps with defaults filled in): a cap
+// lowered below a default lowers the default.
+func (r Resolver) WithCappedDefaults(caps ClusterSettings) Resolver {
+	maxDeadline := time.Duration(caps.MaxResolverDeadlineMs) * time.Millisecond
+	if r.WriteDeadline == 0 {
+		r.WriteDeadline = min(DefaultWriteDeadline, maxDeadline)
+	}
+	if r.ReadDeadline == 0 {
+		r.ReadDeadline = min(DefaultReadDeadline, maxDeadline)
+	}
+	if r.MemoryPages == 0 {
+		r.MemoryPages = min(DefaultMemoryPages, caps.MaxResolverMemoryPages)
+	}
+	return r.WithDefaults()
 }
 
 // Defaults fill the settings a new namespace leaves zero.
@@ -193,6 +248,14 @@ func (ns Namespace) WithDefaults(d Defaults) Namespace {
 	fill(&ns.Limits.MaxSiblings, d.Limits.MaxSiblings)
 	fill(&ns.Limits.ReadsPerSecond, d.Limits.ReadsPerSecond)
 	fill(&ns.Limits.WritesPerSecond, d.Limits.WritesPerSecond)
+	fill(&ns.Limits.ResolverCPUMsPerSecond, d.Limits.ResolverCPUMsPerSecond)
+	fill(&ns.Limits.ResolverConcurrency, d.Limits.ResolverConcurrency)
+	if ns.Limits.MaxStoredBytes == 0 {
+		ns.Limits.MaxStoredBytes = d.Limits.MaxStoredBytes
+	}
+	if ns.Limits.MaxKeys == 0 {
+		ns.Limits.MaxKeys = d.Limits.MaxKeys
+	}
 	return ns
 }
 
@@ -249,6 +312,14 @@ func (ns Namespace) Validate() error {
 		return errs.Invalid("limits.reads_per_second", "reads_per_second is %d; it must be at most %d (0 = unlimited)", ns.Limits.ReadsPerSecond, CeilingRate)
 	case ns.Limits.WritesPerSecond > CeilingRate:
 		return errs.Invalid("limits.writes_per_second", "writes_per_second is %d; it must be at most %d (0 = unlimited)", ns.Limits.WritesPerSecond, CeilingRate)
+	case ns.Limits.MaxStoredBytes > CeilingQuota:
+		return errs.Invalid("limits.max_stored_bytes", "max_stored_bytes is %d; it must be at most %d (0 = unlimited)", ns.Limits.MaxStoredBytes, uint64(CeilingQuota))
+	case ns.Limits.MaxKeys > CeilingQuota:
+		return errs.Invalid("limits.max_keys", "max_keys is %d; it must be at most %d (0 = unlimited)", ns.Limits.MaxKeys, uint64(CeilingQuota))
+	case ns.Limits.ResolverCPUMsPerSecond > CeilingResolverCPUMsPerSecond:
+		return errs.Invalid("limits.resolver_cpu_ms_per_second", "resolver_cpu_ms_per_second is %d; it must be at most %d (0 = the cluster's default)", ns.Limits.ResolverCPUMsPerSecond, CeilingResolverCPUMsPerSecond)
+	case ns.Limits.ResolverConcurrency > CeilingResolverConcurrency:
+		return errs.Invalid("limits.resolver_concurrency", "resolver_concurrency is %d; it must be at most %d (0 = %d)", ns.Limits.ResolverConcurrency, CeilingResolverConcurrency, DefaultResolverConcurrency)
 	}
 	return nil
 }

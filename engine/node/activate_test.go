@@ -70,8 +70,12 @@ func TestActivateResolverRefusesWhatTheLawsRefuse(t *testing.T) {
 			invalid("source"), "invalid source"},
 		{"unknown built-in", node.ResolverUpload{Builtin: "nope"},
 			invalid("builtin"), "invalid builtin"},
-		{"bad deadline", node.ResolverUpload{Module: wasm, Samples: fruit, Resolver: meta.Resolver{Config: []byte("M"), WriteDeadline: time.Hour}},
+		{"bad deadline", node.ResolverUpload{Module: wasm, Samples: fruit, Resolver: meta.Resolver{Config: []byte("M"), WriteDeadline: -time.Second}},
 			invalid("write_deadline_ms"), "invalid write_deadline_ms"},
+		{"deadline over the cluster's cap", node.ResolverUpload{Module: wasm, Samples: fruit, Resolver: meta.Resolver{Config: []byte("M"), WriteDeadline: time.Hour}},
+			limit("max_resolver_deadline_ms"), "a max_resolver_deadline_ms limit error"},
+		{"memory over the cluster's cap", node.ResolverUpload{Module: wasm, Samples: fruit, Resolver: meta.Resolver{Config: []byte("M"), MemoryPages: 1025}},
+			limit("max_resolver_memory_pages"), "a max_resolver_memory_pages limit error"},
 		{"no such namespace", node.ResolverUpload{Namespace: "nope", Module: wasm, Samples: fruit, Resolver: meta.Resolver{Config: []byte("M")}},
 			func(err error) bool { return errors.Is(err, errs.ErrNamespaceNotFound) }, "namespace not found"},
 	}

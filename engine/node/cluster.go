@@ -45,6 +45,7 @@ func (s services) Close() error {
 // startCluster starts gossip, joins the seeds and starts the background
 // services: hint delivery, handoff, anti-entropy and purge.
 func (n *Node) startCluster(cc *ClusterConfig) error {
+	n.startRates()
 	docs, err := n.localDocs()
 	if err != nil {
 		return err
@@ -79,24 +80,25 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	}
 	aae, err := antientropy.New(antientropy.Config{
 		Trees: n.trees, Topology: n.top, Peers: n.peers, Local: aaeLocal{n},
-		Limiter:  n.pace.Limiter("aae", float64(cc.AAEKeysPerSecond)),
+		Limiter:  n.rates.aae,
 		Interval: cc.AAEInterval,
 		// Exchanges wait while foreground requests are much slower than
 		// usual (repairs are paced by the limiter meanwhile too).
 		Pressure: func() bool { return n.pace.Share() < 0.5 },
+		Repaired: n.keysRepaired,
 		Logger:   n.log.With("component", "aae"),
 	})
 	if err != nil {
 		return err
 	}
-	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.pace.Limiter("hints", float64(cc.HintsPerSecond)), n.log)
+	n.hints = hints.New(n.replica, n.top, n.peers, cc.HintInterval, n.rates.hints, n.log)
 	n.aae = aae
 	n.services = services{
 		loop.New(pace.TickInterval, func(context.Context) { n.pace.Tick() }),
 		n.hints,
 		transfer.New(transfer.Config{
 			Store: n.eng, Local: handoffLocal{n}, Topology: n.top, Peers: streamPeers{n.peers},
-			Interval: cc.HandoffInterval, Limiter: n.pace.Limiter("handoff", float64(cc.HandoffObjectsPerSecond)), Logger: n.log,
+			Interval: cc.HandoffInterval, Limiter: n.rates.handoff, Logger: n.log,
 		}),
 		n.aae,
 		n.purger,
@@ -156,7 +158,7 @@ func (n *Node) localDocs() ([]membership.Doc, error) {
 		}
 		docs = append(docs, membership.Doc{Name: docNSPrefix + ns.Name, Version: ns.Version, Data: raw})
 	}
-	return append(append(docs, n.seals.Docs()...), n.auth.Docs()...), nil
+	return append(append(append(docs, n.seals.Docs()...), n.auth.Docs()...), n.settingsDocs()...), nil
 }
 
 func (n *Node) publishNamespace(ns meta.Namespace) {
@@ -172,11 +174,12 @@ func (n *Node) publishNamespace(ns meta.Namespace) {
 }
 
 // onDoc takes a newer cluster-metadata document from gossip: the
-// topology's, a sealing key, or a namespace. Calls are serialised.
+// topology's, a sealing key, a credential, the cluster settings or a
+// namespace. Calls are serialised.
 func (n *Node) onDoc(d membership.Doc) {
 	n.docMu.Lock()
 	defer n.docMu.Unlock()
-	if n.top.OnDoc(d) || n.seals.OnDoc(d) || n.auth.OnDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
+	if n.top.OnDoc(d) || n.seals.OnDoc(d) || n.auth.OnDoc(d) || n.onSettingsDoc(d) || n.usage.OnDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
 		return
 	}
 	ns, err := meta.Decode(d.Data)

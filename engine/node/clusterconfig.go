@@ -43,7 +43,10 @@ type ClusterConfig struct {
 	// AAEKeysPerSecond caps the keys anti-entropy repairs per second.
 	// Default 5000. Like the two caps below, it is the rate at full pace:
 	// while client requests are much slower than usual, background work
-	// gets a share of it (package pace).
+	// gets a share of it (package pace). The three are this node's
+	// defaults: the cluster settings' aae_keys_per_second,
+	// handoff_objects_per_second and hints_per_second, once set, replace
+	// them on every node (Node.UpdateClusterSettings).
 	AAEKeysPerSecond int
 	// HandoffObjectsPerSecond caps the objects a node fetches per second
 	// in partition handoffs. Default 20000.

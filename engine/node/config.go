@@ -120,9 +120,9 @@ const (
 	DefaultHintInterval            = time.Second
 	DefaultHandoffInterval         = 500 * time.Millisecond
 	DefaultAAEInterval             = 100 * time.Millisecond
-	DefaultAAEKeysPerSecond        = 5000
-	DefaultHandoffObjectsPerSecond = 20000
-	DefaultHintsPerSecond          = 10000
+	DefaultAAEKeysPerSecond        = meta.DefaultAAEKeysPerSecond
+	DefaultHandoffObjectsPerSecond = meta.DefaultHandoffObjectsPerSecond
+	DefaultHintsPerSecond          = meta.DefaultHintsPerSecond
 	DefaultPurgeInterval           = 30 * time.Second
 	DefaultTombstoneGrace          = time.Hour
 	DefaultJoinTimeout             = 30 * time.Second

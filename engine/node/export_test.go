@@ -14,8 +14,9 @@ func (n *Node) ApplyNamespaceDoc(ns meta.Namespace) (bool, error) { return n.met
 // of what a resolver that misbehaves at run time cannot do (a module can
 // pass the checks on its samples and still loop on other input).
 func (n *Node) SetResolverUnchecked(ctx context.Context, ns string, wasm []byte, r meta.Resolver) (meta.Namespace, error) {
-	r = r.WithDefaults()
-	if err := r.Validate(); err != nil {
+	caps := n.ClusterSettings()
+	r = r.WithCappedDefaults(caps)
+	if err := r.Validate(caps); err != nil {
 		return meta.Namespace{}, err
 	}
 	mod, err := n.registry.Runtime().Compile(ctx, wasm)

@@ -180,7 +180,9 @@ func (n *Node) deleteRanges(ranges [][2][]byte) error {
 		}
 		b.DeleteRange(r[0], r[1])
 	}
-	return n.actors.DeleteForgetting(&b, parts)
+	// The replica store takes what the ranges held out of its usage
+	// figures.
+	return n.replica.DropRanges(ranges, func() error { return n.actors.DeleteForgetting(&b, parts) })
 }
 
 func (n *Node) storageFailed(op string, err error) error { return front.StorageFailed(n.log, op, err) }

@@ -15,7 +15,10 @@ import (
 // [Node.ActivateResolver] and [Node.ClearResolver], never by an update.
 
 // CreateNamespace creates a namespace. Settings left zero take the node's
-// defaults ([Config].Namespace).
+// defaults ([Config].Namespace). The cluster settings cap the namespaces
+// (max_namespaces: an *errs.LimitError, exhausted) and their request rates
+// (max_namespace_ops_per_second); UpdateNamespace checks a changed rate
+// against the cap too.
 func (n *Node) CreateNamespace(ns meta.Namespace) (meta.Namespace, error) {
 	if err := meta.ValidateName(ns.Name); err != nil {
 		return meta.Namespace{}, err
@@ -23,7 +26,15 @@ func (n *Node) CreateNamespace(ns meta.Namespace) (meta.Namespace, error) {
 	if err := checkBufferedDW(ns.WithDefaults(n.meta.Defaults()), ns.DW); err != nil {
 		return meta.Namespace{}, err
 	}
+	if err := n.checkRateCaps(ns.WithDefaults(n.meta.Defaults()), meta.Namespace{}); err != nil {
+		return meta.Namespace{}, err
+	}
 	ns.Resolver = nil // only ActivateResolver attaches one
+	n.createMu.Lock()
+	defer n.createMu.Unlock()
+	if err := n.checkNamespaceCount(ns.Name); err != nil {
+		return meta.Namespace{}, err
+	}
 	return n.meta.Create(ns)
 }
 
@@ -62,7 +73,8 @@ type NamespaceUpdate struct {
 // updatableFields are the names NamespaceUpdate.Fields may hold, in the
 // order error messages list them.
 var updatableFields = []string{"r", "w", "dw", "durability", "limits", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings",
-	"limits.reads_per_second", "limits.writes_per_second"}
+	"limits.reads_per_second", "limits.writes_per_second", "limits.max_stored_bytes", "limits.max_keys",
+	"limits.resolver_cpu_ms_per_second", "limits.resolver_concurrency"}
 
 // updatable copies each of updatableFields from src to dst.
 var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
@@ -76,6 +88,12 @@ var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
 	"limits.max_siblings":      func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxSiblings = s.Limits.MaxSiblings },
 	"limits.reads_per_second":  func(d *meta.Namespace, s meta.Namespace) { d.Limits.ReadsPerSecond = s.Limits.ReadsPerSecond },
 	"limits.writes_per_second": func(d *meta.Namespace, s meta.Namespace) { d.Limits.WritesPerSecond = s.Limits.WritesPerSecond },
+	"limits.max_stored_bytes":  func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxStoredBytes = s.Limits.MaxStoredBytes },
+	"limits.max_keys":          func(d *meta.Namespace, s meta.Namespace) { d.Limits.MaxKeys = s.Limits.MaxKeys },
+	"limits.resolver_cpu_ms_per_second": func(d *meta.Namespace, s meta.Namespace) {
+		d.Limits.ResolverCPUMsPerSecond = s.Limits.ResolverCPUMsPerSecond
+	},
+	"limits.resolver_concurrency": func(d *meta.Namespace, s meta.Namespace) { d.Limits.ResolverConcurrency = s.Limits.ResolverConcurrency },
 }
 
 // UpdateNamespace applies u to the namespace's current settings and
@@ -106,6 +124,9 @@ func (n *Node) UpdateNamespace(u NamespaceUpdate) (meta.Namespace, error) {
 		if err := checkBufferedDW(next, in.DW); err != nil {
 			return meta.Namespace{}, err
 		}
+	}
+	if err := n.checkRateCaps(next, cur); err != nil {
+		return meta.Namespace{}, err
 	}
 	return n.meta.Update(next)
 }

@@ -52,6 +52,8 @@ import (
 	"github.com/concord-kv/concord/engine/node/registry"
 	"github.com/concord-kv/concord/engine/node/seals"
 	"github.com/concord-kv/concord/engine/node/topology"
+	"github.com/concord-kv/concord/engine/node/usage"
+	"github.com/concord-kv/concord/engine/nsstats"
 	"github.com/concord-kv/concord/engine/pace"
 	"github.com/concord-kv/concord/engine/peer"
 	"github.com/concord-kv/concord/engine/replica"
@@ -79,19 +81,24 @@ type Node struct {
 	incs     *incarnations.Keeper
 	registry *registry.Registry
 	front    *front.Front
+	settings *meta.SettingsStore // the cluster settings (settings.go)
+	rates    backgroundRates     // the background limiters they set
 
 	members  *membership.Membership // nil for a single node
 	peers    *peer.Client           // nil for a single node
 	services services               // nil for a single node
 	hints    *hints.Deliverer       // nil for a single node
+	usage    *usage.Tracker         // what each namespace stores, here and across the cluster
 	aae      *antientropy.Service   // nil for a single node
 	purger   *purger.Purger         // serves other nodes' purges; started in a cluster
 	pace     *pace.Pacer            // paces background work by foreground latency
+	numbers  *nsstats.Keeper        // the namespaces' numbers on this node (numbers.go)
 
 	bgCtx    context.Context // ends at Close: the rejoin loop, merge-time resolutions
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	docMu    sync.Mutex // serialises onDoc
+	createMu sync.Mutex // serialises namespace creates (max_namespaces)
 	rangeMu  sync.Mutex // serialises range deletions (each takes its keys out of the trees)
 
 	closeOnce sync.Once
@@ -149,6 +156,10 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if n.meta, err = meta.Open(eng, cfg.Namespace, cfg.Now); err != nil {
 		return nil, err
 	}
+	n.numbers = nsstats.NewKeeper(n.namespaceExists)
+	if n.settings, err = meta.OpenSettings(eng); err != nil {
+		return nil, err
+	}
 	n.trees = antientropy.NewTrees(eng, cfg.Partitions)
 	if n.replica, err = replica.New(eng, cfg.Partitions, n.trees.Observe); err != nil {
 		return nil, err
@@ -180,17 +191,19 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		return nil, err
 	}
 	n.replica.SetResolveHook(n.mergeResolver)
+	n.usage = usage.New(usage.Config{Self: id, Local: n.replica, Publish: n.publishUsage, Now: cfg.Now, Logger: n.log.With("component", "usage")})
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.meta.OnChange(n.publishNamespace)
 	n.auth.OnChange(n.publishDoc)
+	n.settings.OnChange(n.publishSettings)
 	var peers coord.Peers = noPeers{}
 	if n.peers != nil {
 		peers = coordPeers{n.peers}
 	}
-	n.coord = coord.New(n.replica, n.top, peers, coord.Options{Logger: n.log})
+	n.coord = coord.New(n.replica, n.top, peers, coord.Options{Logger: n.log, ReadRepaired: n.readRepaired})
 	fc := front.Config{
-		Namespaces: n.meta, Coordinator: n.coord, Topology: n.top, Resolvers: n.registry,
-		Actors: n.actors, Seals: n.seals, Store: n.replica, Now: cfg.Now, Logger: n.log,
+		Namespaces: frontNamespaces{n.meta, n.settings}, Coordinator: n.coord, Topology: n.top, Resolvers: n.registry,
+		Actors: n.actors, Seals: n.seals, Store: n.replica, Usage: frontUsage{n}, Now: cfg.Now, Logger: n.log,
 	}
 	if n.peers != nil {
 		fc.Peers = n.peers
@@ -204,6 +217,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.bg.Go(func() { n.usage.Run(n.bgCtx) })
 	n.log.Info("node open", "data_dir", cfg.DataDir, "partitions", cfg.Partitions)
 	return n, nil
 }
@@ -232,7 +246,10 @@ func loadIdentity(eng storage.Engine, cfg Config) (string, error) {
 
 // openRegistry starts the WebAssembly runtime and the resolver registry.
 func (n *Node) openRegistry() (*registry.Registry, error) {
-	opts := resolvers.Options{Logger: n.log.With("component", "resolvers")}
+	// The runtime's caps are the ceilings: the cluster's caps, which may
+	// change at any time, are checked when a resolver is uploaded.
+	opts := resolvers.Options{Logger: n.log.With("component", "resolvers"),
+		MaxLimits: resolvers.Limits{MemoryPages: meta.CeilingMemoryPages, Deadline: meta.MaxResolverDeadline}}
 	if n.cfg.DataDir != "" && (n.cfg.FS == nil || n.cfg.FS == vfs.Default) {
 		opts.CacheDir = filepath.Join(n.cfg.DataDir, "wasm-cache")
 	}
@@ -240,7 +257,8 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: start the WebAssembly runtime: %w", err)
 	}
-	rc := registry.Config{Runtime: rt, Store: n.eng, Members: n.top, Logger: n.log}
+	rc := registry.Config{Runtime: rt, Store: n.eng, Members: n.top, Logger: n.log, Resolved: n.numbers.Resolved,
+		DefaultCPUMsPerSecond: func() uint32 { return n.ClusterSettings().ResolverCPUMsPerSecond }}
 	if n.peers != nil {
 		rc.Peers = n.peers
 	}

@@ -50,6 +50,7 @@ func (n *Node) CheckResolver(ctx context.Context, u ResolverUpload) (ResolverRep
 	if err != nil {
 		return ResolverReport{}, err
 	}
+	u.Resolver = u.Resolver.WithCappedDefaults(n.ClusterSettings())
 	mod, report, err := n.registry.Check(ctx, u, wasm)
 	if err != nil {
 		return ResolverReport{}, err
@@ -59,6 +60,10 @@ func (n *Node) CheckResolver(ctx context.Context, u ResolverUpload) (ResolverRep
 }
 
 // ActivateResolver checks an upload and, if no law refuses it, makes it the
+// namespace's resolver. Its deadlines and memory must fit the cluster's caps
+// (max_resolver_deadline_ms, max_resolver_memory_pages: an
+// *errs.LimitError); left unset, they take their defaults lowered to the
+// caps. The checks run under those limits. If the module passes, it becomes the
 // namespace's resolver on every node: the module is kept in this node's
 // store (other nodes fetch it by hash when they first need it) and the
 // namespace's new settings spread through gossip. A refused module is a
@@ -71,10 +76,12 @@ func (n *Node) ActivateResolver(ctx context.Context, u ResolverUpload) (meta.Nam
 	if _, err := n.meta.Get(u.Namespace); err != nil {
 		return meta.Namespace{}, ResolverReport{}, err
 	}
-	r := u.Resolver.WithDefaults()
-	if err := r.Validate(); err != nil {
+	caps := n.ClusterSettings()
+	r := u.Resolver.WithCappedDefaults(caps)
+	if err := r.Validate(caps); err != nil {
 		return meta.Namespace{}, ResolverReport{}, err
 	}
+	u.Resolver = r // the law checks run under the limits the resolver will have
 	mod, report, err := n.registry.Check(ctx, u, wasm)
 	if err != nil {
 		return meta.Namespace{}, ResolverReport{}, err

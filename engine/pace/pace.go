@@ -209,6 +209,13 @@ func (l *Limiter) SetMax(perSecond float64) {
 // Rate returns the rate the limiter allows now, in units per second.
 func (l *Limiter) Rate() float64 { return float64(l.tb.Limit()) }
 
+// Max returns the limiter's maximum rate, in units per second.
+func (l *Limiter) Max() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}
+
 func (l *Limiter) apply(share float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/nsstats"
 	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 	"github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1/peerv1connect"
 )
@@ -329,6 +330,20 @@ func (c *Client) FetchModule(ctx context.Context, to, sha256 string) ([]byte, er
 		return nil, err
 	}
 	return res.GetModule(), nil
+}
+
+// NamespaceStats returns node to's own numbers of a namespace
+// (Local.NamespaceStats), without histograms.
+func (c *Client) NamespaceStats(ctx context.Context, to, ns string) (nsstats.Stats, error) {
+	pc, err := c.client(to)
+	if err != nil {
+		return nsstats.Stats{}, err
+	}
+	res, err := pc.NamespaceStats(ctx, &peerv1.NamespaceStatsRequest{Namespace: ns})
+	if err != nil {
+		return nsstats.Stats{}, err
+	}
+	return decodeNamespaceStats(to, ns, res), nil
 }
 
 // batches yields objs in wire form, in parts of at most batchBytes of

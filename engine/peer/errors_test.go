@@ -15,6 +15,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/nsstats"
 	"github.com/concord-kv/concord/engine/peer"
 )
 
@@ -46,6 +47,10 @@ func (f failingLocal) Transfer(context.Context, peer.TransferRequest, func(peer.
 func (f failingLocal) Purge(context.Context, []peer.Object) (int, error) { return 0, f.err }
 
 func (f failingLocal) FetchModule(context.Context, string) ([]byte, error) { return nil, f.err }
+
+func (f failingLocal) NamespaceStats(context.Context, string) (nsstats.Stats, error) {
+	return nsstats.Stats{}, f.err
+}
 
 // serve runs h on an in-memory HTTP server speaking HTTP/1.1 and h2c, as
 // the peer listener does, and returns its host:port.

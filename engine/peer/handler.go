@@ -167,6 +167,17 @@ func (h *Handler) FetchModule(ctx context.Context, req *peerv1.FetchModuleReques
 	return &peerv1.FetchModuleResponse{Module: wasm}, nil
 }
 
+func (h *Handler) NamespaceStats(ctx context.Context, req *peerv1.NamespaceStatsRequest) (*peerv1.NamespaceStatsResponse, error) {
+	if err := meta.ValidateName(req.GetNamespace()); err != nil {
+		return nil, err
+	}
+	st, err := h.local.NamespaceStats(ctx, req.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	return encodeNamespaceStats(st), nil
+}
+
 // Transfer streams the Local's objects in messages of the requested batch
 // size. Each message carries the cursor after its last object (the storage
 // key of that object) and the bytes left after it.

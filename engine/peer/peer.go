@@ -30,6 +30,7 @@ import (
 	"context"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/nsstats"
 )
 
 // Object is one key's replica.
@@ -103,4 +104,8 @@ type Local interface {
 	Purge(ctx context.Context, objs []Object) (int, error)
 	// FetchModule returns a resolver module by hash, nil if not held.
 	FetchModule(ctx context.Context, sha256 string) ([]byte, error)
+	// NamespaceStats returns this node's own numbers of a namespace (by
+	// its name, not a storage namespace); errs.ErrNamespaceNotFound if
+	// there is no such namespace. The histograms (Latency) stay home.
+	NamespaceStats(ctx context.Context, ns string) (nsstats.Stats, error)
 }

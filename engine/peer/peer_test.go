@@ -18,6 +18,7 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
+	"github.com/concord-kv/concord/engine/nsstats"
 	"github.com/concord-kv/concord/engine/peer"
 	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 	"github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1/peerv1connect"
@@ -30,6 +31,7 @@ type memLocal struct {
 	objs    map[string]peer.Object // by storage key (keys.Data)
 	modules map[string][]byte
 	tree    map[uint16][]uint64
+	stats   map[string]nsstats.Stats // by namespace
 
 	applied     []applyCall
 	coordinated []peer.CoordinateRequest
@@ -181,6 +183,16 @@ func (l *memLocal) FetchModule(_ context.Context, hash string) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.modules[hash], nil
+}
+
+func (l *memLocal) NamespaceStats(_ context.Context, ns string) (nsstats.Stats, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, ok := l.stats[ns]
+	if !ok {
+		return nsstats.Stats{}, errs.ErrNamespaceNotFound
+	}
+	return st, nil
 }
 
 func value(actor, v string) dvv.Object {
@@ -483,6 +495,36 @@ func TestCallsCarryDomainTypes(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%s: got %q, %v; want %q", hash, got, err, want)
 			}
+		}
+	})
+	t.Run("NamespaceStats", func(t *testing.T) {
+		want := nsstats.Stats{Namespace: "carts", Node: "other", Operations: []nsstats.Operation{
+			{Name: "get", Requests: 7, Errors: map[string]uint64{"unavailable": 2, "deadline_exceeded": 1}, P50: time.Millisecond, P99: 9 * time.Millisecond, P999: 20 * time.Millisecond},
+			{Name: "put", Requests: 3},
+		}}
+		want.ReadsByVersions = [nsstats.Versions]uint64{4, 1, 0, 1}
+		want.Resolver = nsstats.Resolver{Calls: 5, Failures: map[string]uint64{"trap": 1}, CPU: 3 * time.Millisecond, P99: 2 * time.Millisecond, Breaker: nsstats.BreakerHalfOpen}
+		want.Rejections = map[string]uint64{"reads_per_second": 4}
+		want.Hints, want.KeysRepaired, want.StoredKeys, want.StoredBytes = 1, 2, 3, 4
+		sent := want
+		sent.Operations = slices.Clone(want.Operations)
+		sent.Operations[0].Latency = nsstats.Buckets{Counts: []uint64{7}} // stays home
+		l.mu.Lock()
+		l.stats = map[string]nsstats.Stats{"carts": sent}
+		l.mu.Unlock()
+		got, err := c.NamespaceStats(ctx, "other", "carts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got  %+v\nwant %+v", got, want)
+		}
+		if _, err := c.NamespaceStats(ctx, "other", "nope"); !errors.Is(err, errs.ErrNamespaceNotFound) {
+			t.Errorf("an unknown namespace: %v, want ErrNamespaceNotFound", err)
+		}
+		var inv *errs.InvalidError
+		if _, err := c.NamespaceStats(ctx, "other", "Not a name"); !errors.As(err, &inv) {
+			t.Errorf("an invalid name: %v, want an InvalidError", err)
 		}
 	})
 	t.Run("Purge", func(t *testing.T) {

@@ -1,8 +1,13 @@
 package peer
 
 import (
+	"maps"
+	"slices"
+	"time"
+
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
+	"github.com/concord-kv/concord/engine/nsstats"
 	peerv1 "github.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1"
 )
 
@@ -70,3 +75,69 @@ func encodeTransfer(req TransferRequest) *peerv1.TransferRequest {
 		Namespace: req.Namespace,
 	}
 }
+
+func encodeNamespaceStats(s nsstats.Stats) *peerv1.NamespaceStatsResponse {
+	out := &peerv1.NamespaceStatsResponse{
+		ReadsByVersions: s.ReadsByVersions[:],
+		Resolver: &peerv1.ResolverStats{
+			Calls: s.Resolver.Calls, Failures: encodeCounts(s.Resolver.Failures),
+			CpuNanos: nanos(s.Resolver.CPU), P99Nanos: nanos(s.Resolver.P99), Breaker: s.Resolver.Breaker,
+		},
+		Rejections: encodeCounts(s.Rejections),
+		Hints:      s.Hints, KeysRepaired: s.KeysRepaired, StoredKeys: s.StoredKeys, StoredBytes: s.StoredBytes,
+	}
+	for _, o := range s.Operations {
+		out.Operations = append(out.Operations, &peerv1.OperationStats{
+			Operation: o.Name, Requests: o.Requests, Errors: encodeCounts(o.Errors),
+			P50Nanos: nanos(o.P50), P99Nanos: nanos(o.P99), P999Nanos: nanos(o.P999),
+		})
+	}
+	return out
+}
+
+// decodeNamespaceStats is node's answer about namespace ns. Extra
+// buckets of reads_by_versions (from a newer sender) count as the last.
+func decodeNamespaceStats(node, ns string, in *peerv1.NamespaceStatsResponse) nsstats.Stats {
+	r := in.GetResolver()
+	s := nsstats.Stats{
+		Namespace: ns, Node: node,
+		Resolver: nsstats.Resolver{
+			Calls: r.GetCalls(), Failures: decodeCounts(r.GetFailures()),
+			CPU: time.Duration(r.GetCpuNanos()), P99: time.Duration(r.GetP99Nanos()), Breaker: r.GetBreaker(),
+		},
+		Rejections: decodeCounts(in.GetRejections()),
+		Hints:      in.GetHints(), KeysRepaired: in.GetKeysRepaired(), StoredKeys: in.GetStoredKeys(), StoredBytes: in.GetStoredBytes(),
+	}
+	for i, c := range in.GetReadsByVersions() {
+		s.ReadsByVersions[min(i, nsstats.Versions-1)] += c
+	}
+	for _, o := range in.GetOperations() {
+		s.Operations = append(s.Operations, nsstats.Operation{
+			Name: o.GetOperation(), Requests: o.GetRequests(), Errors: decodeCounts(o.GetErrors()),
+			P50: time.Duration(o.GetP50Nanos()), P99: time.Duration(o.GetP99Nanos()), P999: time.Duration(o.GetP999Nanos()),
+		})
+	}
+	return s
+}
+
+// encodeCounts sends named counts in name order.
+func encodeCounts(m map[string]uint64) []*peerv1.Count {
+	out := make([]*peerv1.Count, 0, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, &peerv1.Count{Name: name, Count: m[name]})
+	}
+	return out
+}
+
+func decodeCounts(in []*peerv1.Count) map[string]uint64 {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]uint64, len(in))
+	for _, c := range in {
+		out[c.GetName()] += c.GetCount()
+	}
+	return out
+}
+
+func nanos(d time.Duration) uint64 { return uint64(max(d, 0)) }

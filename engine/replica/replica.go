@@ -5,6 +5,11 @@
 // A [Store] knows nothing of quorums or peers; package node (and later the
 // cluster coordinator) decide what to apply, and Store makes each
 // read-modify-write atomic for its key.
+//
+// The Store also counts what each namespace stores here ([Usage]: live
+// keys and their bytes), following every write and recounted a partition
+// at a time ([Store.RecountUsage]); namespace quotas are enforced from
+// these figures (engine/node/usage).
 package replica
 
 import (
@@ -36,6 +41,7 @@ type Store struct {
 	hintsByNS  sync.Map // storage namespace → *atomic.Int64: hints kept of it
 	observer   Observer
 	resolve    ResolveHook
+	usage      *usageTable // what each namespace stores here (usage.go)
 }
 
 // Observer is told of every change to a stored object, inside the key's
@@ -46,7 +52,7 @@ type Observer func(partition uint16, nsKey []byte, old, new []byte)
 // New returns a Store over eng with the cluster's partition count q. obs
 // may be nil.
 func New(eng storage.Engine, q int, obs Observer) (*Store, error) {
-	s := &Store{eng: eng, partitions: q, observer: obs}
+	s := &Store{eng: eng, partitions: q, observer: obs, usage: newUsageTable(q)}
 	if err := s.countHints(); err != nil {
 		return nil, fmt.Errorf("replica: count hints: %w", err)
 	}
@@ -135,13 +141,26 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 	}
 	var b storage.Batch
 	b.Set(k, raw)
-	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: sync}); err != nil {
-		return dvv.Object{}, fmt.Errorf("replica: write: %w", err)
+	if err := s.write(p, ns, &b, sync, UsageOf(key, next).Sub(UsageOf(key, cur))); err != nil {
+		return dvv.Object{}, err
 	}
 	if s.observer != nil {
 		s.observer(p, k[3:], old, raw)
 	}
 	return next, nil
+}
+
+// write applies a batch that changes a key of namespace ns in partition
+// p, and counts the change in the namespace's usage (see usageTable).
+func (s *Store) write(p uint16, ns string, b *storage.Batch, sync bool, delta Usage) error {
+	fence := &s.usage.parts[p].fence
+	fence.RLock()
+	defer fence.RUnlock()
+	if err := s.eng.Apply(b, storage.WriteOptions{Sync: sync}); err != nil {
+		return fmt.Errorf("replica: write: %w", err)
+	}
+	s.usage.add(p, ns, delta)
+	return nil
 }
 
 // Sync makes every write made so far durable (unsynced ones included).

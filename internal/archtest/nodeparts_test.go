@@ -24,6 +24,7 @@ var nodeParts = []string{
 	"engine/node/seals",
 	"engine/node/topology",
 	"engine/node/transfer",
+	"engine/node/usage",
 }
 
 // sharedParts may be imported by every part.

@@ -40,6 +40,7 @@ var purePackages = []struct {
 	{"engine/handoff", []string{"engine/ring"}},
 	{"engine/aae/tictac", nil},
 	{"engine/purge", []string{"engine/dvv"}},
+	{"engine/nsstats", nil},
 	{"resolvers/abi", nil},
 	{"internal/bench/ycsb", nil},
 }

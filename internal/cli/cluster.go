@@ -41,7 +41,8 @@ func newClusterCmd(g *globalFlags) *cobra.Command {
 		Long: `Show the cluster's members, ring and handoffs, and change who owns
 partitions. Changes are staged first (join, leave), reviewed (plan) and then
 applied together (commit), which starts moving partitions; follow the moves
-with 'status --watch'. Any node's API endpoint will do.`,
+with 'status --watch'. The cluster-wide caps and background rates are
+under 'settings'. Any node's API endpoint will do.`,
 	}
 	cmd.AddCommand(
 		newClusterStatusCmd(g),
@@ -56,6 +57,7 @@ with 'status --watch'. Any node's API endpoint will do.`,
 		newClusterPlanCmd(g),
 		newClusterCommitCmd(g),
 		newClusterClearCmd(g),
+		newClusterSettingsCmd(g),
 	)
 	return cmd
 }

@@ -39,7 +39,7 @@ replica count (n), default read and write quorums (r, w, dw), durability and
 limits. Settings left out on create take the cluster's defaults.`,
 	}
 	cmd.AddCommand(newNamespaceCreateCmd(g), newNamespaceGetCmd(g), newNamespaceListCmd(g),
-		newNamespaceUpdateCmd(g), newNamespaceDeleteCmd(g))
+		newNamespaceUpdateCmd(g), newNamespaceDeleteCmd(g), newNamespaceStatsCmd(g))
 	return cmd
 }
 
@@ -52,6 +52,11 @@ type namespaceSettings struct {
 	maxSiblings   uint32
 	readsPerSec   uint32
 	writesPerSec  uint32
+	// Quotas and resolver limits.
+	maxStoredBytes uint64
+	maxKeys        uint64
+	resolverCPUMs  uint32
+	resolverConc   uint32
 }
 
 // settingFlags maps each settings flag to its update_mask field name.
@@ -62,6 +67,10 @@ var settingFlags = []struct{ flag, field string }{
 	{"max-siblings", "limits.max_siblings"},
 	{"reads-per-second", "limits.reads_per_second"},
 	{"writes-per-second", "limits.writes_per_second"},
+	{"max-stored-bytes", "limits.max_stored_bytes"},
+	{"max-keys", "limits.max_keys"},
+	{"resolver-cpu-ms-per-second", "limits.resolver_cpu_ms_per_second"},
+	{"resolver-concurrency", "limits.resolver_concurrency"},
 }
 
 // register adds the settings flags; withN says whether --n is one of them
@@ -79,6 +88,10 @@ func (s *namespaceSettings) register(fs *pflag.FlagSet, withN bool) {
 	fs.Uint32Var(&s.maxSiblings, "max-siblings", 0, "most siblings a key may have (0: default, 100)")
 	fs.Uint32Var(&s.readsPerSec, "reads-per-second", 0, "client gets per second across the cluster (0: unlimited)")
 	fs.Uint32Var(&s.writesPerSec, "writes-per-second", 0, "client puts and deletes per second across the cluster (0: unlimited)")
+	fs.Uint64Var(&s.maxStoredBytes, "max-stored-bytes", 0, "quota on the bytes stored, keys and live values, one replica counted (0: unlimited)")
+	fs.Uint64Var(&s.maxKeys, "max-keys", 0, "quota on the live keys stored (0: unlimited)")
+	fs.Uint32Var(&s.resolverCPUMs, "resolver-cpu-ms-per-second", 0, "resolver time per second on each node, in ms (0: the cluster's default)")
+	fs.Uint32Var(&s.resolverConc, "resolver-concurrency", 0, "resolver calls running at once on each node (0: default, 2)")
 }
 
 // settings builds the message from the flags.
@@ -88,6 +101,8 @@ func (s *namespaceSettings) settings() (*adminv1.NamespaceSettings, error) {
 		Limits: &adminv1.Limits{
 			MaxValueBytes: s.maxValueBytes, MaxKeyBytes: s.maxKeyBytes, MaxSiblings: s.maxSiblings,
 			ReadsPerSecond: s.readsPerSec, WritesPerSecond: s.writesPerSec,
+			MaxStoredBytes: s.maxStoredBytes, MaxKeys: s.maxKeys,
+			ResolverCpuMsPerSecond: s.resolverCPUMs, ResolverConcurrency: s.resolverConc,
 		},
 	}
 	switch s.durability {
@@ -187,7 +202,7 @@ change; the others keep their values. The replica count n cannot change.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mask := s.mask(cmd.Flags())
 			if len(mask) == 0 {
-				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second")
+				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second, --max-stored-bytes, --max-keys, --resolver-cpu-ms-per-second, --resolver-concurrency")
 			}
 			settings, err := s.settings()
 			if err != nil {
@@ -238,6 +253,10 @@ func printNamespace(w io.Writer, ns *adminv1.Namespace) {
 		{"max siblings", l.GetMaxSiblings()},
 		{"reads per second", rateName(l.GetReadsPerSecond())},
 		{"writes per second", rateName(l.GetWritesPerSecond())},
+		{"max stored bytes", quotaName(l.GetMaxStoredBytes())},
+		{"max keys", quotaName(l.GetMaxKeys())},
+		{"resolver cpu ms per second", orDefaultName(l.GetResolverCpuMsPerSecond())},
+		{"resolver concurrency", orDefaultName(l.GetResolverConcurrency())},
 		{"created", ns.GetCreatedAt().AsTime().Format(time.RFC3339)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%v\n", row[0], row[1])
@@ -251,6 +270,22 @@ func rateName(perSecond uint32) string {
 		return "unlimited"
 	}
 	return fmt.Sprint(perSecond)
+}
+
+// quotaName shows a quota; 0 is no quota.
+func quotaName(quota uint64) string {
+	if quota == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(quota)
+}
+
+// orDefaultName shows a limit whose 0 means a default.
+func orDefaultName(v uint32) string {
+	if v == 0 {
+		return "default"
+	}
+	return fmt.Sprint(v)
 }
 
 func durabilityName(d adminv1.Durability) string {

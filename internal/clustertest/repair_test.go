@@ -56,4 +56,7 @@ func TestReadRepairFixesAStaleReplica(t *testing.T) {
 	if c.Nodes[0].Node().Stats().ReadRepairs == 0 {
 		t.Error("the repair is not counted")
 	}
+	if st, err := c.Nodes[0].Node().NamespaceStats(ctx, "default"); err != nil || st.KeysRepaired == 0 {
+		t.Errorf("the repair is not counted in the namespace's numbers: %d keys repaired, %v", st.KeysRepaired, err)
+	}
 }

@@ -36,15 +36,20 @@ func NewRPC(reg prometheus.Registerer) *RPC {
 }
 
 func (m *RPC) observe(procedure string, start time.Time, err error) {
-	code := "ok"
-	if err != nil {
-		code = connect.CodeOf(err).String()
-		if errors.Is(err, context.Canceled) {
-			code = connect.CodeCanceled.String()
-		}
-	}
-	m.requests.WithLabelValues(procedure, code).Inc()
+	m.requests.WithLabelValues(procedure, Code(err)).Inc()
 	m.latency.WithLabelValues(procedure).Observe(time.Since(start).Seconds())
+}
+
+// Code is the name of the Connect code a handler's error answers with
+// ("ok" for none), as metrics label it.
+func Code(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled.String()
+	}
+	return connect.CodeOf(err).String()
 }
 
 // WrapUnary implements [connect.Interceptor].

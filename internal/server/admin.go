@@ -77,6 +77,11 @@ func namespaceFromProto(name string, p *adminv1.NamespaceSettings) (meta.Namespa
 			MaxSiblings:     p.GetLimits().GetMaxSiblings(),
 			ReadsPerSecond:  p.GetLimits().GetReadsPerSecond(),
 			WritesPerSecond: p.GetLimits().GetWritesPerSecond(),
+
+			MaxStoredBytes:         p.GetLimits().GetMaxStoredBytes(),
+			MaxKeys:                p.GetLimits().GetMaxKeys(),
+			ResolverCPUMsPerSecond: p.GetLimits().GetResolverCpuMsPerSecond(),
+			ResolverConcurrency:    p.GetLimits().GetResolverConcurrency(),
 		},
 	}
 	switch p.GetDurability() {
@@ -104,6 +109,11 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 			MaxSiblings:     ns.Limits.MaxSiblings,
 			ReadsPerSecond:  ns.Limits.ReadsPerSecond,
 			WritesPerSecond: ns.Limits.WritesPerSecond,
+
+			MaxStoredBytes:         ns.Limits.MaxStoredBytes,
+			MaxKeys:                ns.Limits.MaxKeys,
+			ResolverCpuMsPerSecond: ns.Limits.ResolverCPUMsPerSecond,
+			ResolverConcurrency:    ns.Limits.ResolverConcurrency,
 		},
 		CreatedAt: timestamppb.New(ns.CreatedAt),
 		Resolver:  resolverToProto(ns.Resolver),

@@ -9,7 +9,6 @@ import (
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node"
-	"github.com/concord-kv/concord/internal/metrics"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -21,8 +20,7 @@ const (
 
 // kvService adapts a node to kvv1connect.KVServiceHandler.
 type kvService struct {
-	node  *node.Node
-	reads *metrics.Reads
+	node *node.Node
 }
 
 var _ kvv1connect.KVServiceHandler = (*kvService)(nil)
@@ -33,7 +31,7 @@ func (s *kvService) Get(ctx context.Context, req *kvv1.GetRequest) (*kvv1.GetRes
 		return nil, err
 	}
 	sibs := siblingsToProto(res.Object)
-	s.reads.Observe(req.GetNamespace(), len(sibs))
+	s.node.Numbers().Read(req.GetNamespace(), len(sibs)) // the §6.3 sibling histogram
 	return &kvv1.GetResponse{
 		Found:       res.Object.HasLive(),
 		Siblings:    sibs,

@@ -134,8 +134,15 @@ func TestResolverUploadChecksAndActivates(t *testing.T) {
 		if len(got.GetSiblings()) != 1 || string(got.GetSiblings()[0].GetValue()) != "pear" {
 			t.Fatalf("on_write merge: %v", got.GetSiblings())
 		}
-		if body := scrape(t, "http://"+e.AdminAddr()); !strings.Contains(body, `concord_resolver_calls_total{namespace="ok"}`) {
-			t.Errorf("/metrics has no resolver calls for the namespace:\n%s", body)
+		body := scrape(t, "http://"+e.AdminAddr())
+		for _, want := range []string{`concord_resolver_calls_total{namespace="ok"}`, `concord_resolver_duration_seconds_count{namespace="ok"}`, `concord_resolver_cpu_seconds_total{namespace="ok"}`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics has no %s:\n%s", want, body)
+			}
+		}
+		stats, err := admin.GetNamespaceStats(ctx, &adminv1.GetNamespaceStatsRequest{Namespace: "ok"})
+		if r := stats.GetTotal().GetResolver(); err != nil || r.GetCalls() == 0 || r.GetCpuMs() <= 0 || r.GetP99Ms() <= 0 || r.GetBreaker() != "closed" {
+			t.Errorf("resolver stats %v, %v; want calls, CPU time, a p99 and a closed breaker", r, err)
 		}
 		list, err := admin.ListResolvers(ctx, &adminv1.ListResolversRequest{})
 		if err != nil || len(list.GetResolvers()) != 1 || list.GetResolvers()[0].GetCalls() == 0 {
@@ -175,4 +182,43 @@ func scrape(t *testing.T, admin string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestOnReadMergeIsReplacedByAWriteWithItsContext: in an on_read
+// namespace a Get shows the merge and stores it; the context it answers
+// covers the stored merge, so a Put with that context replaces it (and the
+// siblings it merged) instead of joining it as a sibling.
+func TestOnReadMergeIsReplacedByAWriteWithItsContext(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ep := startNode(t, nil).APIURL()
+	admin := adminv1connect.NewAdminServiceClient(credentialed, ep)
+	kv := kvv1connect.NewKVServiceClient(credentialed, ep)
+	if _, err := admin.CreateNamespace(ctx, &adminv1.CreateNamespaceRequest{Name: "sets", Settings: &adminv1.NamespaceSettings{N: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.UploadResolver(ctx, &adminv1.UploadResolverRequest{Namespace: "sets",
+		Source: &adminv1.UploadResolverRequest_Builtin{Builtin: "set-union"}, Mode: adminv1.ResolverMode_RESOLVER_MODE_ON_READ}); err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("k")
+	for _, v := range []string{`["a"]`, `["b"]`} {
+		if _, err := kv.Put(ctx, &kvv1.PutRequest{Namespace: "sets", Key: key, Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "sets", Key: key})
+	if err != nil || read.GetResolvedBy() != "set-union" || len(read.GetSiblings()) != 1 {
+		t.Fatalf("Get of two siblings: %v, %v; want one merged by set-union", read, err)
+	}
+	if _, err := kv.Put(ctx, &kvv1.PutRequest{Namespace: "sets", Key: key, Value: []byte(`["c"]`), Context: read.GetContext()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.Get(ctx, &kvv1.GetRequest{Namespace: "sets", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.GetSiblings(); len(s) != 1 || string(s[0].GetValue()) != `["c"]` {
+		t.Fatalf("after a write with the merged read's context: %v (resolved by %q), want only [\"c\"]", got.GetSiblings(), got.GetResolvedBy())
+	}
 }

@@ -107,6 +107,9 @@ func New(n *node.Node, opts Options) *Server {
 		return out
 	})
 	metrics.RegisterBackground(opts.Registry, n.Background)
+	metrics.RegisterNamespaceUsage(opts.Registry, n.LocalUsage)
+	metrics.RegisterNamespaces(opts.Registry, n.AllNamespaceStats)
+	metrics.RegisterStorage(opts.Registry, n.StorageMetrics)
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),
@@ -123,8 +126,10 @@ func New(n *node.Node, opts Options) *Server {
 	// interceptor turns them into Connect errors (errors.go), so the
 	// metrics interceptor outside it counts the codes clients see.
 	// Between the two, authorize checks every call's credential (authz.go).
-	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(authorize{node: n, log: s.log}, engineErrors{log: s.log}))
-	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n, reads: metrics.NewReads(opts.Registry)}, apiOpts...))
+	// Outside it, namespaceNumbers counts the KV calls in their
+	// namespace's numbers (numbers.go).
+	apiOpts := append(slices.Clip(handlerOpts), connect.WithInterceptors(namespaceNumbers{node: n}, authorize{node: n, log: s.log}, engineErrors{log: s.log}))
+	mux.Handle(kvv1connect.NewKVServiceHandler(&kvService{node: n}, append(slices.Clip(apiOpts), connect.WithInterceptors(ringEpoch{node: n}))...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminService{node: n}, apiOpts...))
 	mux.Handle(grpchealth.NewHandler(checker, handlerOpts...))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })

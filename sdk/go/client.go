@@ -167,10 +167,14 @@ func New(endpoint string, opts ...Option) *Client {
 			o.http = &http.Client{Transport: &http.Transport{Protocols: &p}}
 		}
 	}
+	c := &Client{namespace: o.namespace}
+	if o.routing {
+		c.router = &router{maxAge: o.maxAge, now: time.Now}
+		o.connect = append(o.connect, connect.WithInterceptors(epochWatch{c.router}))
+	}
 	connectTo := func(url string) kvv1connect.KVServiceClient {
 		return kvv1connect.NewKVServiceClient(o.http, url, o.connect...)
 	}
-	c := &Client{namespace: o.namespace}
 	for _, e := range append([]string{endpoint}, o.endpoints...) {
 		c.endpoints = append(c.endpoints, target{url: strings.TrimSuffix(e, "/"), kv: connectTo(e)})
 	}
@@ -180,7 +184,7 @@ func New(endpoint string, opts ...Option) *Client {
 		if strings.HasPrefix(endpoint, "https://") {
 			scheme = "https://"
 		}
-		c.router = &router{maxAge: o.maxAge, now: time.Now, scheme: scheme, connect: connectTo}
+		c.router.scheme, c.router.connect = scheme, connectTo
 		for _, e := range c.endpoints {
 			c.router.clients.Store(e.url, e.kv)
 		}

@@ -3,9 +3,12 @@ package concord
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"connectrpc.com/connect"
 
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
@@ -290,4 +293,40 @@ func (w *recentWrites) coordinator(ns string, key []byte, now time.Time) (string
 		return "", false
 	}
 	return rw.coordinator, true
+}
+
+// ringEpochHeader is the header of every KV answer that names the
+// answering node's ring epoch (internal/server.RingEpochHeader).
+const ringEpochHeader = "Concord-Ring-Epoch"
+
+// epochWatch marks a namespace's topology stale as soon as an answer comes
+// from a node whose ring is newer than the topology: the next call fetches
+// it again instead of waiting for maxAge.
+type epochWatch struct{ r *router }
+
+func (w epochWatch) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		res, err := next(ctx, req)
+		if err != nil || req.Spec().Procedure == kvv1connect.KVServiceGetTopologyProcedure {
+			return res, err // a topology's own answer is not news about it
+		}
+		epoch, perr := strconv.ParseUint(res.Header().Get(ringEpochHeader), 10, 64)
+		named, ok := req.Any().(interface{ GetNamespace() string })
+		if perr != nil || !ok {
+			return res, err
+		}
+		e := w.r.entry(named.GetNamespace())
+		if t := e.cur.Load(); t != nil && epoch > t.epoch {
+			e.stale.Store(true)
+		}
+		return res, err
+	}
+}
+
+func (epochWatch) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (epochWatch) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }

@@ -71,6 +71,38 @@ func TestRoutingOnAThreeNodeCluster(t *testing.T) {
 		}
 	})
 
+	// An answer from a node whose ring is newer than the client's topology
+	// (its Concord-Ring-Epoch header) makes the next call fetch the
+	// topology again, long before the topology's age would.
+	t.Run("newer ring epoch", func(t *testing.T) {
+		var top *kvv1.GetTopologyResponse
+		eventually(t, "every node on the same ring epoch", func() bool {
+			epochs := map[uint64]bool{}
+			for _, n := range nodes {
+				res, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, n.Endpoint).GetTopology(ctx, &kvv1.GetTopologyRequest{Namespace: ns})
+				if err != nil {
+					return false
+				}
+				epochs[res.GetRingEpoch()], top = true, res
+			}
+			return len(epochs) == 1
+		})
+		hc := newCountingClient()
+		c := newClient(hc, concord.WithRouting())
+		top.RingEpoch-- // the same placement, an older ring
+		if err := c.SetTopology(ns, top); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := c.Get(ctx, fmt.Appendf(nil, "epoch-%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := hc.method("GetTopology"); got != 1 {
+			t.Fatalf("%d topology fetches after answers from a newer ring, want 1", got)
+		}
+	})
+
 	// Without routing node 1 forwards the writes and coordinates remote
 	// reads of the keys it holds no replica of (so the check above can
 	// fail).

@@ -61,6 +61,9 @@ type Config struct {
 	// Pressure reports whether foreground work is heavy: ticks are
 	// skipped while it is.
 	Pressure func() bool
+	// Repaired, if set, is told of the keys of a storage namespace that an
+	// exchange repaired (merged here, or sent to the other replica).
+	Repaired func(ns string, keys int)
 	Logger   *slog.Logger
 }
 
@@ -125,7 +128,7 @@ func (s *Service) partitions() []aae.PartitionPeers {
 		pp := aae.PartitionPeers{Partition: p, Local: localReplica{s.cfg}}
 		for _, id := range pref {
 			if id > self && top.Alive(id) && !slices.Contains(moving[p], id) {
-				pp.Peers = append(pp.Peers, remoteReplica{peers: s.cfg.Peers, id: id})
+				pp.Peers = append(pp.Peers, remoteReplica{peers: s.cfg.Peers, id: id, repaired: s.cfg.Repaired})
 			}
 		}
 		if len(pp.Peers) > 0 {
@@ -159,14 +162,16 @@ func (l localReplica) Merge(ctx context.Context, p int, objs []aae.KeyObject) er
 		if err := l.cfg.Local.Merge(ctx, o); err != nil {
 			return err
 		}
+		countRepairs(l.cfg.Repaired, []peer.Object{o})
 	}
 	return nil
 }
 
 // remoteReplica is another node's side of an exchange.
 type remoteReplica struct {
-	peers Peers
-	id    string
+	peers    Peers
+	id       string
+	repaired func(ns string, keys int) // Config.Repaired
 }
 
 func (r remoteReplica) Segments(ctx context.Context, p int) ([]uint64, error) {
@@ -194,8 +199,27 @@ func (r remoteReplica) Merge(ctx context.Context, p int, objs []aae.KeyObject) e
 		}
 		out[i] = o
 	}
-	_, err := r.peers.Replicate(ctx, r.id, out, false, "")
-	return err
+	if _, err := r.peers.Replicate(ctx, r.id, out, false, ""); err != nil {
+		return err
+	}
+	countRepairs(r.repaired, out)
+	return nil
+}
+
+// countRepairs tells repaired (if set) of the repaired objects, per
+// namespace.
+func countRepairs(repaired func(ns string, keys int), objs []peer.Object) {
+	if repaired == nil {
+		return
+	}
+	for i := 0; i < len(objs); {
+		j := i + 1
+		for j < len(objs) && objs[j].Namespace == objs[i].Namespace {
+			j++
+		}
+		repaired(objs[i].Namespace, j-i)
+		i = j
+	}
 }
 
 // keyObjects are objects as an exchange carries them: the key with its

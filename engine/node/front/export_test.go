@@ -18,3 +18,6 @@ func (r RateLimiter) Take(ns meta.Namespace, limit string, perSecond uint32, mem
 func (r RateLimiter) Changed(ns meta.Namespace) { r.l.changed(ns) }
 
 func (r RateLimiter) Size() int { return r.l.size() }
+
+// CheckQuota is the quota decision of a client write (quota.go).
+var CheckQuota = checkQuota

@@ -17,6 +17,10 @@
 // called; see [NodeShare] for how a cluster-wide rate is shared out.
 // Forwarded writes ([Front.Coordinate]) are not counted again.
 //
+// A namespace's quotas (max_keys, max_stored_bytes) are checked by the
+// coordinator of a client write, under the key's lock, against the
+// cluster's usage estimate ([Usage]); see [LimitMaxKeys].
+//
 // Every dependency is a small interface ([Coordinator], [Topology],
 // [Peers], [Resolvers], [Seals], …), so the front is tested with fakes.
 package front
@@ -101,6 +105,7 @@ type Config struct {
 	Actors      Actors
 	Seals       Seals
 	Store       Store
+	Usage       Usage // nil: quotas are not enforced
 	Now         func() time.Time
 	Logger      *slog.Logger
 }

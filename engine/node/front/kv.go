@@ -49,6 +49,8 @@ type PutRequest struct {
 	IfContextCurrent bool
 	Tombstone        bool // a delete
 	Force            bool // a delete without context
+
+	writeBack bool // an on_read resolution written back: the server's own write, never refused by a quota
 }
 
 // Get reads a key. A missing key is a Result with a zero Object, not an
@@ -98,7 +100,13 @@ func (f *Front) Get(ctx context.Context, req GetRequest) (Result, error) {
 		resolved := obj.Resolve(f.cfg.Topology.Self(), merged)
 		res.Object, res.ResolvedBy = resolved, rs.Name
 		if rs.Mode == meta.ModeOnRead {
-			f.writeBack(ctx, ns, req.Key, obj, resolved)
+			// Once the merge is stored, the client gets its context, so that a
+			// write with it replaces the merge. Not when a concurrent write
+			// joined it: that context would cover a version the client never
+			// saw, and its next write would drop it.
+			if written, ok := f.writeBack(ctx, ns, req.Key, obj, resolved); ok && written.Len() == 1 {
+				res.Object, res.Context = written, f.seal(ns.Name, req.Key, written)
+			}
 		}
 	}
 	return res, nil
@@ -117,15 +125,17 @@ func (f *Front) prepare(ctx context.Context, ns meta.Namespace) {
 
 // writeBack stores an on_read resolution: a write with the context of
 // everything the read saw, so it replaces exactly those siblings.
-func (f *Front) writeBack(ctx context.Context, ns meta.Namespace, key []byte, read, resolved dvv.Object) {
+func (f *Front) writeBack(ctx context.Context, ns meta.Namespace, key []byte, read, resolved dvv.Object) (dvv.Object, bool) {
 	sib := resolved.Siblings()[0]
-	_, err := f.put(ctx, PutRequest{
+	res, err := f.put(ctx, PutRequest{
 		Namespace: ns.Name, Key: key, Value: sib.Value, Tombstone: sib.Tombstone,
-		Context: f.seal(ns.Name, key, read),
+		Context: f.seal(ns.Name, key, read), writeBack: true,
 	}, 0)
 	if err != nil {
 		f.cfg.Logger.Debug("on_read write-back failed; the next read retries", "namespace", ns.Name, "err", err)
+		return dvv.Object{}, false
 	}
+	return res.Object, true
 }
 
 // Put writes (or deletes) a key: this node coordinates the write if it is
@@ -193,8 +203,10 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 
 // apply is a coordinator's read-modify-write of a client write, run under
 // the key's lock: the conditions, the DVVSet update under an actor of this
-// node (package actor), an on_write resolution, and the sibling limit.
+// node (package actor), an on_write resolution, the sibling limit and the
+// namespace's quotas (quota.go).
 func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, clock dvv.Clock) func(dvv.Object) (dvv.Object, error) {
+	quota := f.quota(ns, req)
 	sib := dvv.Sibling{Value: req.Value, Tombstone: req.Tombstone, Timestamp: f.cfg.Now().UnixNano()}
 	if sib.Value == nil {
 		sib.Value = []byte{}
@@ -222,6 +234,11 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 		if max := ns.Limits.MaxSiblings; uint32(next.Len()) > max && next.Len() > cur.Len() {
 			return dvv.Object{}, &errs.LimitError{Limit: "max_siblings", Max: uint64(max), Actual: uint64(next.Len()), Exhausted: true,
 				Hint: "read the key, merge its siblings and write back with the context"}
+		}
+		if quota != nil {
+			if err := quota(req.Key, cur, next); err != nil {
+				return dvv.Object{}, err
+			}
 		}
 		return next, nil
 	}

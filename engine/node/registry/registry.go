@@ -69,6 +69,17 @@ type Config struct {
 	// DefaultFetchTimeout.
 	FetchTimeout time.Duration
 	Logger       *slog.Logger
+	// DefaultCPUMsPerSecond is the cluster's resolver time per second and
+	// node: the rate of a namespace that sets no resolver_cpu_ms_per_second
+	// and the most one that sets it gets. Nil (or 0): DefaultCPUMsPerSecond.
+	DefaultCPUMsPerSecond func() uint32
+	// Now is the clock resolver calls are timed and budgeted by. Default
+	// time.Now.
+	Now func() time.Time
+	// Resolved, if set, is told of each resolution that went to a
+	// namespace's pool, with how long it took (the wait for an instance
+	// included).
+	Resolved func(ns string, d time.Duration)
 }
 
 // Registry holds the compiled modules and instance pools of the
@@ -82,6 +93,7 @@ type Registry struct {
 	modules map[string]*resolvers.Module // by hex sha256
 	pools   map[string]*resolvers.Pool   // by namespace
 	keys    map[string]string            // namespace → settings the pool was built for
+	gates   map[string]*gate             // namespace → its resolver budget (budget.go)
 
 	failures atomic.Int64 // resolutions that failed and kept the siblings
 	resolved atomic.Int64 // resolutions applied
@@ -92,7 +104,10 @@ func New(cfg Config) *Registry {
 	if cfg.FetchTimeout == 0 {
 		cfg.FetchTimeout = DefaultFetchTimeout
 	}
-	return &Registry{cfg: cfg, modules: map[string]*resolvers.Module{}, pools: map[string]*resolvers.Pool{}, keys: map[string]string{}}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Registry{cfg: cfg, modules: map[string]*resolvers.Module{}, pools: map[string]*resolvers.Pool{}, keys: map[string]string{}, gates: map[string]*gate{}}
 }
 
 // Close closes the runtime, and with it every module and pool.
@@ -268,7 +283,9 @@ func (r *Registry) Adopt(ctx context.Context, wasm []byte, mod *resolvers.Module
 	return hash, nil
 }
 
-// Stats is a namespace resolver's counters on this node.
+// Stats is a namespace resolver's counters on this node. Its failures of
+// kind resolvers.KindBudget are the calls the namespace's resolver budget
+// turned away (see [Registry.Resolve]).
 type Stats struct {
 	Namespace string
 	Stats     resolvers.Stats
@@ -280,7 +297,12 @@ func (r *Registry) Stats() []Stats {
 	defer r.mu.Unlock()
 	out := make([]Stats, 0, len(r.pools))
 	for ns, p := range r.pools {
-		out = append(out, Stats{Namespace: ns, Stats: p.Stats()})
+		st := p.Stats()
+		if st.Failures == nil {
+			st.Failures = map[resolvers.ErrorKind]uint64{}
+		}
+		st.Failures[resolvers.KindBudget] += r.skippedLocked(ns)
+		out = append(out, Stats{Namespace: ns, Stats: st})
 	}
 	return out
 }

@@ -17,6 +17,14 @@ import (
 // never fetches or compiles (see [Registry.Prepare]). On any failure ok is
 // false and the caller keeps the siblings: they are never lost to a
 // resolver.
+//
+// Each namespace has a resolver budget on each node (budget.go): its
+// calls' running time, charged to a bucket of resolver_cpu_ms_per_second,
+// and at most resolver_concurrency calls at once (a call waits at most
+// [QueueWait] for a slot). A call over budget is not made: ok is false,
+// the siblings are kept (a write stores them, a read answers them
+// unmerged), and it counts as a failure of kind resolvers.KindBudget,
+// which the breaker ignores.
 func (r *Registry) Resolve(ctx context.Context, ns meta.Namespace, key []byte, obj dvv.Object, deadline time.Duration) (merged dvv.Sibling, ok bool) {
 	if ns.Resolver == nil || ns.Resolver.Mode == meta.ModeClient || obj.Len() < 2 {
 		return dvv.Sibling{}, false
@@ -38,9 +46,22 @@ func (r *Registry) Resolve(ctx context.Context, ns meta.Namespace, key []byte, o
 	for i, s := range sibs {
 		in.Siblings[i] = abi.Sibling{Value: s.Value, Tombstone: s.Tombstone, Timestamp: s.Timestamp}
 	}
+	// The namespace's resolver budget on this node: over its CPU time or
+	// its concurrency, the call is skipped and the siblings kept.
+	perSecond, concurrency := r.budget(ns)
+	end, allowed := r.gate(ns.Name).acquire(ctx, r.cfg.Now(), perSecond, concurrency, min(QueueWait, deadline))
+	if !allowed {
+		return dvv.Sibling{}, false
+	}
 	// The deadline is the module's own: running past it counts toward
 	// the breaker. ctx ending first (the client gave up) does not.
+	start := r.cfg.Now()
 	res, err := p.ResolveWithin(ctx, in, deadline)
+	ran := r.cfg.Now().Sub(start)
+	end(ran)
+	if r.cfg.Resolved != nil {
+		r.cfg.Resolved(ns.Name, ran)
+	}
 	if err != nil {
 		r.failed(ns, err)
 		return dvv.Sibling{}, false

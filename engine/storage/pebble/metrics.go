@@ -11,6 +11,14 @@ type Metrics struct {
 	LiveSSTableBytes uint64
 	// WALBytes is the physical size of the live WAL files.
 	WALBytes uint64
+	// WALBytesWritten counts the bytes written to the WAL since the store
+	// was opened.
+	WALBytesWritten uint64
+	// L0Files and L0Sublevels are the sstables and sublevels of level 0:
+	// many of either slow reads, and Pebble stalls writes over its
+	// thresholds.
+	L0Files     int64
+	L0Sublevels int
 	// MemTableBytes is the memory held by memtables.
 	MemTableBytes uint64
 	// ReadAmp is the number of sstable sublevels a read may visit.
@@ -40,6 +48,9 @@ func (e *Engine) Metrics() (Metrics, error) {
 		DiskSpaceUsage:   m.DiskSpaceUsage(),
 		LiveSSTableBytes: m.Table.Local.LiveSize,
 		WALBytes:         m.WAL.PhysicalSize,
+		WALBytesWritten:  m.WAL.BytesWritten,
+		L0Files:          m.Levels[0].TablesCount,
+		L0Sublevels:      int(m.Levels[0].Sublevels),
 		MemTableBytes:    m.MemTable.Size,
 		ReadAmp:          m.ReadAmp(),
 		CompactionDebt:   m.Compact.EstimatedDebt,

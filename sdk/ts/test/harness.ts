@@ -49,10 +49,13 @@ function concordBinary(): string {
 const START_TIMEOUT_MS = 90_000; // concord dev forms its cluster within a minute
 const STOP_TIMEOUT_MS = 20_000;
 
-/** Starts `concord dev` with the given number of nodes on free loopback ports. */
-export async function startCluster(nodes = 3): Promise<Cluster> {
+/**
+ * Starts `concord dev` with the given number of nodes on free loopback
+ * ports; devArgs are more flags of `concord dev` (e.g. --cors-origin).
+ */
+export async function startCluster(nodes = 3, devArgs: string[] = []): Promise<Cluster> {
   const bin = concordBinary();
-  const child = spawn(bin, ["dev", "--api-addr", "127.0.0.1:0", "--nodes", String(nodes)], {
+  const child = spawn(bin, ["dev", "--api-addr", "127.0.0.1:0", "--nodes", String(nodes), ...devArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const kill = () => child.kill("SIGKILL");

@@ -94,7 +94,7 @@ func (x EngineError_Sentinel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EngineError_Sentinel.Descriptor instead.
 func (EngineError_Sentinel) EnumDescriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 0}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 0}
 }
 
 // KeyObject is one key's replica.
@@ -1146,6 +1146,379 @@ func (x *FetchModuleResponse) GetModule() []byte {
 	return nil
 }
 
+type NamespaceStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The namespace's name (not a storage namespace).
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceStatsRequest) Reset() {
+	*x = NamespaceStatsRequest{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceStatsRequest) ProtoMessage() {}
+
+func (x *NamespaceStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceStatsRequest.ProtoReflect.Descriptor instead.
+func (*NamespaceStatsRequest) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *NamespaceStatsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// Count is a named counter.
+type Count struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Count) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Count) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// OperationStats are one kind of client request's numbers on the node.
+type OperationStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// get, put, delete or list.
+	Operation string `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	Requests  uint64 `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Requests answered with an error, by Connect code name.
+	Errors []*Count `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Latency quantiles of the node's histogram, in nanoseconds.
+	P50Nanos      uint64 `protobuf:"varint,4,opt,name=p50_nanos,json=p50Nanos,proto3" json:"p50_nanos,omitempty"`
+	P99Nanos      uint64 `protobuf:"varint,5,opt,name=p99_nanos,json=p99Nanos,proto3" json:"p99_nanos,omitempty"`
+	P999Nanos     uint64 `protobuf:"varint,6,opt,name=p999_nanos,json=p999Nanos,proto3" json:"p999_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperationStats) Reset() {
+	*x = OperationStats{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationStats) ProtoMessage() {}
+
+func (x *OperationStats) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationStats.ProtoReflect.Descriptor instead.
+func (*OperationStats) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *OperationStats) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *OperationStats) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *OperationStats) GetErrors() []*Count {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *OperationStats) GetP50Nanos() uint64 {
+	if x != nil {
+		return x.P50Nanos
+	}
+	return 0
+}
+
+func (x *OperationStats) GetP99Nanos() uint64 {
+	if x != nil {
+		return x.P99Nanos
+	}
+	return 0
+}
+
+func (x *OperationStats) GetP999Nanos() uint64 {
+	if x != nil {
+		return x.P999Nanos
+	}
+	return 0
+}
+
+// ResolverStats are the namespace's resolver calls on the node.
+type ResolverStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Calls uint64                 `protobuf:"varint,1,opt,name=calls,proto3" json:"calls,omitempty"`
+	// Failed calls by kind.
+	Failures []*Count `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
+	// CPU time the calls used, in nanoseconds.
+	CpuNanos uint64 `protobuf:"varint,3,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
+	P99Nanos uint64 `protobuf:"varint,4,opt,name=p99_nanos,json=p99Nanos,proto3" json:"p99_nanos,omitempty"`
+	// closed, half-open or open.
+	Breaker       string `protobuf:"bytes,5,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolverStats) Reset() {
+	*x = ResolverStats{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolverStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolverStats) ProtoMessage() {}
+
+func (x *ResolverStats) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolverStats.ProtoReflect.Descriptor instead.
+func (*ResolverStats) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ResolverStats) GetCalls() uint64 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetFailures() []*Count {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+func (x *ResolverStats) GetCpuNanos() uint64 {
+	if x != nil {
+		return x.CpuNanos
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetP99Nanos() uint64 {
+	if x != nil {
+		return x.P99Nanos
+	}
+	return 0
+}
+
+func (x *ResolverStats) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+type NamespaceStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// get, put, delete and list.
+	Operations []*OperationStats `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
+	// Reads that saw 1, 2, 3, and 4 or more versions.
+	ReadsByVersions []uint64       `protobuf:"varint,2,rep,packed,name=reads_by_versions,json=readsByVersions,proto3" json:"reads_by_versions,omitempty"`
+	Resolver        *ResolverStats `protobuf:"bytes,3,opt,name=resolver,proto3" json:"resolver,omitempty"`
+	// Requests refused by a rate limit or quota, by the limit's name.
+	Rejections []*Count `protobuf:"bytes,4,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	// Hints the node keeps of the namespace's keys for other nodes.
+	Hints uint64 `protobuf:"varint,5,opt,name=hints,proto3" json:"hints,omitempty"`
+	// Keys read repair and anti-entropy fixed.
+	KeysRepaired uint64 `protobuf:"varint,6,opt,name=keys_repaired,json=keysRepaired,proto3" json:"keys_repaired,omitempty"`
+	// Keys and bytes the node stores of the namespace (every replica it
+	// holds).
+	StoredKeys    uint64 `protobuf:"varint,7,opt,name=stored_keys,json=storedKeys,proto3" json:"stored_keys,omitempty"`
+	StoredBytes   uint64 `protobuf:"varint,8,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceStatsResponse) Reset() {
+	*x = NamespaceStatsResponse{}
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceStatsResponse) ProtoMessage() {}
+
+func (x *NamespaceStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceStatsResponse.ProtoReflect.Descriptor instead.
+func (*NamespaceStatsResponse) Descriptor() ([]byte, []int) {
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *NamespaceStatsResponse) GetOperations() []*OperationStats {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *NamespaceStatsResponse) GetReadsByVersions() []uint64 {
+	if x != nil {
+		return x.ReadsByVersions
+	}
+	return nil
+}
+
+func (x *NamespaceStatsResponse) GetResolver() *ResolverStats {
+	if x != nil {
+		return x.Resolver
+	}
+	return nil
+}
+
+func (x *NamespaceStatsResponse) GetRejections() []*Count {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+func (x *NamespaceStatsResponse) GetHints() uint64 {
+	if x != nil {
+		return x.Hints
+	}
+	return 0
+}
+
+func (x *NamespaceStatsResponse) GetKeysRepaired() uint64 {
+	if x != nil {
+		return x.KeysRepaired
+	}
+	return 0
+}
+
+func (x *NamespaceStatsResponse) GetStoredKeys() uint64 {
+	if x != nil {
+		return x.StoredKeys
+	}
+	return 0
+}
+
+func (x *NamespaceStatsResponse) GetStoredBytes() uint64 {
+	if x != nil {
+		return x.StoredBytes
+	}
+	return 0
+}
+
 // EngineError is the detail of every error a peer handler answers with: the
 // engine error (package engine/errs) it stands for, with everything needed
 // to rebuild it on the calling node. A Connect error that carries it is an
@@ -1171,7 +1544,7 @@ type EngineError struct {
 
 func (x *EngineError) Reset() {
 	*x = EngineError{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1556,7 @@ func (x *EngineError) String() string {
 func (*EngineError) ProtoMessage() {}
 
 func (x *EngineError) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[19]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1569,7 @@ func (x *EngineError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError.ProtoReflect.Descriptor instead.
 func (*EngineError) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EngineError) GetMessage() string {
@@ -1318,7 +1691,7 @@ type EngineError_Invalid struct {
 
 func (x *EngineError_Invalid) Reset() {
 	*x = EngineError_Invalid{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1703,7 @@ func (x *EngineError_Invalid) String() string {
 func (*EngineError_Invalid) ProtoMessage() {}
 
 func (x *EngineError_Invalid) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[20]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1716,7 @@ func (x *EngineError_Invalid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Invalid.ProtoReflect.Descriptor instead.
 func (*EngineError_Invalid) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 0}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 0}
 }
 
 func (x *EngineError_Invalid) GetField() string {
@@ -1374,7 +1747,7 @@ type EngineError_Limit struct {
 
 func (x *EngineError_Limit) Reset() {
 	*x = EngineError_Limit{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1759,7 @@ func (x *EngineError_Limit) String() string {
 func (*EngineError_Limit) ProtoMessage() {}
 
 func (x *EngineError_Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[21]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1772,7 @@ func (x *EngineError_Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Limit.ProtoReflect.Descriptor instead.
 func (*EngineError_Limit) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 1}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 1}
 }
 
 func (x *EngineError_Limit) GetLimit() string {
@@ -1453,7 +1826,7 @@ type EngineError_Conflict struct {
 
 func (x *EngineError_Conflict) Reset() {
 	*x = EngineError_Conflict{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1838,7 @@ func (x *EngineError_Conflict) String() string {
 func (*EngineError_Conflict) ProtoMessage() {}
 
 func (x *EngineError_Conflict) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[22]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1851,7 @@ func (x *EngineError_Conflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Conflict.ProtoReflect.Descriptor instead.
 func (*EngineError_Conflict) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 2}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 2}
 }
 
 func (x *EngineError_Conflict) GetCurrent() []byte {
@@ -1515,7 +1888,7 @@ type EngineError_Quorum struct {
 
 func (x *EngineError_Quorum) Reset() {
 	*x = EngineError_Quorum{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1900,7 @@ func (x *EngineError_Quorum) String() string {
 func (*EngineError_Quorum) ProtoMessage() {}
 
 func (x *EngineError_Quorum) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[23]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1913,7 @@ func (x *EngineError_Quorum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Quorum.ProtoReflect.Descriptor instead.
 func (*EngineError_Quorum) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 3}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 3}
 }
 
 func (x *EngineError_Quorum) GetOp() string {
@@ -1574,7 +1947,7 @@ type EngineError_Precondition struct {
 
 func (x *EngineError_Precondition) Reset() {
 	*x = EngineError_Precondition{}
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1959,7 @@ func (x *EngineError_Precondition) String() string {
 func (*EngineError_Precondition) ProtoMessage() {}
 
 func (x *EngineError_Precondition) ProtoReflect() protoreflect.Message {
-	mi := &file_concord_peer_v1_peer_proto_msgTypes[24]
+	mi := &file_concord_peer_v1_peer_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1972,7 @@ func (x *EngineError_Precondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineError_Precondition.ProtoReflect.Descriptor instead.
 func (*EngineError_Precondition) Descriptor() ([]byte, []int) {
-	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{19, 4}
+	return file_concord_peer_v1_peer_proto_rawDescGZIP(), []int{24, 4}
 }
 
 func (x *EngineError_Precondition) GetReason() string {
@@ -1678,7 +2051,40 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x12FetchModuleRequest\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"-\n" +
 	"\x13FetchModuleResponse\x12\x16\n" +
-	"\x06module\x18\x01 \x01(\fR\x06module\"\xaf\b\n" +
+	"\x06module\x18\x01 \x01(\fR\x06module\"5\n" +
+	"\x15NamespaceStatsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"1\n" +
+	"\x05Count\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xd3\x01\n" +
+	"\x0eOperationStats\x12\x1c\n" +
+	"\toperation\x18\x01 \x01(\tR\toperation\x12\x1a\n" +
+	"\brequests\x18\x02 \x01(\x04R\brequests\x12.\n" +
+	"\x06errors\x18\x03 \x03(\v2\x16.concord.peer.v1.CountR\x06errors\x12\x1b\n" +
+	"\tp50_nanos\x18\x04 \x01(\x04R\bp50Nanos\x12\x1b\n" +
+	"\tp99_nanos\x18\x05 \x01(\x04R\bp99Nanos\x12\x1d\n" +
+	"\n" +
+	"p999_nanos\x18\x06 \x01(\x04R\tp999Nanos\"\xad\x01\n" +
+	"\rResolverStats\x12\x14\n" +
+	"\x05calls\x18\x01 \x01(\x04R\x05calls\x122\n" +
+	"\bfailures\x18\x02 \x03(\v2\x16.concord.peer.v1.CountR\bfailures\x12\x1b\n" +
+	"\tcpu_nanos\x18\x03 \x01(\x04R\bcpuNanos\x12\x1b\n" +
+	"\tp99_nanos\x18\x04 \x01(\x04R\bp99Nanos\x12\x18\n" +
+	"\abreaker\x18\x05 \x01(\tR\abreaker\"\xf8\x02\n" +
+	"\x16NamespaceStatsResponse\x12?\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\v2\x1f.concord.peer.v1.OperationStatsR\n" +
+	"operations\x12*\n" +
+	"\x11reads_by_versions\x18\x02 \x03(\x04R\x0freadsByVersions\x12:\n" +
+	"\bresolver\x18\x03 \x01(\v2\x1e.concord.peer.v1.ResolverStatsR\bresolver\x126\n" +
+	"\n" +
+	"rejections\x18\x04 \x03(\v2\x16.concord.peer.v1.CountR\n" +
+	"rejections\x12\x14\n" +
+	"\x05hints\x18\x05 \x01(\x04R\x05hints\x12#\n" +
+	"\rkeys_repaired\x18\x06 \x01(\x04R\fkeysRepaired\x12\x1f\n" +
+	"\vstored_keys\x18\a \x01(\x04R\n" +
+	"storedKeys\x12!\n" +
+	"\fstored_bytes\x18\b \x01(\x04R\vstoredBytes\"\xaf\b\n" +
 	"\vEngineError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12C\n" +
 	"\bsentinel\x18\x02 \x01(\x0e2%.concord.peer.v1.EngineError.SentinelH\x00R\bsentinel\x12@\n" +
@@ -1715,7 +2121,7 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\x11SENTINEL_CANCELED\x10\x05\x12\x1e\n" +
 	"\x1aSENTINEL_DEADLINE_EXCEEDED\x10\x06\x12\x1c\n" +
 	"\x18SENTINEL_NOT_COORDINATOR\x10\aB\x06\n" +
-	"\x04kind2\xf4\x05\n" +
+	"\x04kind2\xdc\x06\n" +
 	"\vPeerService\x12R\n" +
 	"\tReplicate\x12!.concord.peer.v1.ReplicateRequest\x1a\".concord.peer.v1.ReplicateResponse\x12H\n" +
 	"\x04Read\x12\x1c.concord.peer.v1.ReadRequest\x1a\x1d.concord.peer.v1.ReadResponse\"\x03\x90\x02\x01\x12T\n" +
@@ -1726,7 +2132,8 @@ const file_concord_peer_v1_peer_proto_rawDesc = "" +
 	"\aSegment\x12\x1f.concord.peer.v1.SegmentRequest\x1a .concord.peer.v1.SegmentResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\x05Purge\x12\x1d.concord.peer.v1.PurgeRequest\x1a\x1e.concord.peer.v1.PurgeResponse\x12]\n" +
 	"\vFetchModule\x12#.concord.peer.v1.FetchModuleRequest\x1a$.concord.peer.v1.FetchModuleResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01B\xd0\x01\n" +
+	"\bTransfer\x12 .concord.peer.v1.TransferRequest\x1a!.concord.peer.v1.TransferResponse\"\x03\x90\x02\x010\x01\x12f\n" +
+	"\x0eNamespaceStats\x12&.concord.peer.v1.NamespaceStatsRequest\x1a'.concord.peer.v1.NamespaceStatsResponse\"\x03\x90\x02\x01B\xd0\x01\n" +
 	"\x13com.concord.peer.v1B\tPeerProtoP\x01ZPgithub.com/concord-kv/concord/engine/peer/internal/peerpb/concord/peer/v1;peerv1\xa2\x02\x03CPX\xaa\x02\x0fConcord.Peer.V1\xca\x02\x0fConcord\\Peer\\V1\xe2\x02\x1bConcord\\Peer\\V1\\GPBMetadata\xea\x02\x11Concord::Peer::V1b\x06proto3"
 
 var (
@@ -1742,7 +2149,7 @@ func file_concord_peer_v1_peer_proto_rawDescGZIP() []byte {
 }
 
 var file_concord_peer_v1_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_concord_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(EngineError_Sentinel)(0),        // 0: concord.peer.v1.EngineError.Sentinel
 	(*KeyObject)(nil),                // 1: concord.peer.v1.KeyObject
@@ -1764,12 +2171,17 @@ var file_concord_peer_v1_peer_proto_goTypes = []any{
 	(*PurgeResponse)(nil),            // 17: concord.peer.v1.PurgeResponse
 	(*FetchModuleRequest)(nil),       // 18: concord.peer.v1.FetchModuleRequest
 	(*FetchModuleResponse)(nil),      // 19: concord.peer.v1.FetchModuleResponse
-	(*EngineError)(nil),              // 20: concord.peer.v1.EngineError
-	(*EngineError_Invalid)(nil),      // 21: concord.peer.v1.EngineError.Invalid
-	(*EngineError_Limit)(nil),        // 22: concord.peer.v1.EngineError.Limit
-	(*EngineError_Conflict)(nil),     // 23: concord.peer.v1.EngineError.Conflict
-	(*EngineError_Quorum)(nil),       // 24: concord.peer.v1.EngineError.Quorum
-	(*EngineError_Precondition)(nil), // 25: concord.peer.v1.EngineError.Precondition
+	(*NamespaceStatsRequest)(nil),    // 20: concord.peer.v1.NamespaceStatsRequest
+	(*Count)(nil),                    // 21: concord.peer.v1.Count
+	(*OperationStats)(nil),           // 22: concord.peer.v1.OperationStats
+	(*ResolverStats)(nil),            // 23: concord.peer.v1.ResolverStats
+	(*NamespaceStatsResponse)(nil),   // 24: concord.peer.v1.NamespaceStatsResponse
+	(*EngineError)(nil),              // 25: concord.peer.v1.EngineError
+	(*EngineError_Invalid)(nil),      // 26: concord.peer.v1.EngineError.Invalid
+	(*EngineError_Limit)(nil),        // 27: concord.peer.v1.EngineError.Limit
+	(*EngineError_Conflict)(nil),     // 28: concord.peer.v1.EngineError.Conflict
+	(*EngineError_Quorum)(nil),       // 29: concord.peer.v1.EngineError.Quorum
+	(*EngineError_Precondition)(nil), // 30: concord.peer.v1.EngineError.Precondition
 }
 var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	1,  // 0: concord.peer.v1.ReplicateRequest.objects:type_name -> concord.peer.v1.KeyObject
@@ -1777,35 +2189,42 @@ var file_concord_peer_v1_peer_proto_depIdxs = []int32{
 	1,  // 2: concord.peer.v1.SegmentResponse.objects:type_name -> concord.peer.v1.KeyObject
 	1,  // 3: concord.peer.v1.TransferResponse.objects:type_name -> concord.peer.v1.KeyObject
 	1,  // 4: concord.peer.v1.PurgeRequest.objects:type_name -> concord.peer.v1.KeyObject
-	0,  // 5: concord.peer.v1.EngineError.sentinel:type_name -> concord.peer.v1.EngineError.Sentinel
-	21, // 6: concord.peer.v1.EngineError.invalid:type_name -> concord.peer.v1.EngineError.Invalid
-	22, // 7: concord.peer.v1.EngineError.limit:type_name -> concord.peer.v1.EngineError.Limit
-	23, // 8: concord.peer.v1.EngineError.conflict:type_name -> concord.peer.v1.EngineError.Conflict
-	24, // 9: concord.peer.v1.EngineError.quorum:type_name -> concord.peer.v1.EngineError.Quorum
-	25, // 10: concord.peer.v1.EngineError.precondition:type_name -> concord.peer.v1.EngineError.Precondition
-	2,  // 11: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
-	4,  // 12: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
-	6,  // 13: concord.peer.v1.PeerService.ReadMany:input_type -> concord.peer.v1.ReadManyRequest
-	8,  // 14: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
-	10, // 15: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
-	12, // 16: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
-	16, // 17: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
-	18, // 18: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
-	14, // 19: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
-	3,  // 20: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
-	5,  // 21: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
-	7,  // 22: concord.peer.v1.PeerService.ReadMany:output_type -> concord.peer.v1.ReadManyResponse
-	9,  // 23: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
-	11, // 24: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
-	13, // 25: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
-	17, // 26: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
-	19, // 27: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
-	15, // 28: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
-	20, // [20:29] is the sub-list for method output_type
-	11, // [11:20] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	21, // 5: concord.peer.v1.OperationStats.errors:type_name -> concord.peer.v1.Count
+	21, // 6: concord.peer.v1.ResolverStats.failures:type_name -> concord.peer.v1.Count
+	22, // 7: concord.peer.v1.NamespaceStatsResponse.operations:type_name -> concord.peer.v1.OperationStats
+	23, // 8: concord.peer.v1.NamespaceStatsResponse.resolver:type_name -> concord.peer.v1.ResolverStats
+	21, // 9: concord.peer.v1.NamespaceStatsResponse.rejections:type_name -> concord.peer.v1.Count
+	0,  // 10: concord.peer.v1.EngineError.sentinel:type_name -> concord.peer.v1.EngineError.Sentinel
+	26, // 11: concord.peer.v1.EngineError.invalid:type_name -> concord.peer.v1.EngineError.Invalid
+	27, // 12: concord.peer.v1.EngineError.limit:type_name -> concord.peer.v1.EngineError.Limit
+	28, // 13: concord.peer.v1.EngineError.conflict:type_name -> concord.peer.v1.EngineError.Conflict
+	29, // 14: concord.peer.v1.EngineError.quorum:type_name -> concord.peer.v1.EngineError.Quorum
+	30, // 15: concord.peer.v1.EngineError.precondition:type_name -> concord.peer.v1.EngineError.Precondition
+	2,  // 16: concord.peer.v1.PeerService.Replicate:input_type -> concord.peer.v1.ReplicateRequest
+	4,  // 17: concord.peer.v1.PeerService.Read:input_type -> concord.peer.v1.ReadRequest
+	6,  // 18: concord.peer.v1.PeerService.ReadMany:input_type -> concord.peer.v1.ReadManyRequest
+	8,  // 19: concord.peer.v1.PeerService.Coordinate:input_type -> concord.peer.v1.CoordinateRequest
+	10, // 20: concord.peer.v1.PeerService.Tree:input_type -> concord.peer.v1.TreeRequest
+	12, // 21: concord.peer.v1.PeerService.Segment:input_type -> concord.peer.v1.SegmentRequest
+	16, // 22: concord.peer.v1.PeerService.Purge:input_type -> concord.peer.v1.PurgeRequest
+	18, // 23: concord.peer.v1.PeerService.FetchModule:input_type -> concord.peer.v1.FetchModuleRequest
+	14, // 24: concord.peer.v1.PeerService.Transfer:input_type -> concord.peer.v1.TransferRequest
+	20, // 25: concord.peer.v1.PeerService.NamespaceStats:input_type -> concord.peer.v1.NamespaceStatsRequest
+	3,  // 26: concord.peer.v1.PeerService.Replicate:output_type -> concord.peer.v1.ReplicateResponse
+	5,  // 27: concord.peer.v1.PeerService.Read:output_type -> concord.peer.v1.ReadResponse
+	7,  // 28: concord.peer.v1.PeerService.ReadMany:output_type -> concord.peer.v1.ReadManyResponse
+	9,  // 29: concord.peer.v1.PeerService.Coordinate:output_type -> concord.peer.v1.CoordinateResponse
+	11, // 30: concord.peer.v1.PeerService.Tree:output_type -> concord.peer.v1.TreeResponse
+	13, // 31: concord.peer.v1.PeerService.Segment:output_type -> concord.peer.v1.SegmentResponse
+	17, // 32: concord.peer.v1.PeerService.Purge:output_type -> concord.peer.v1.PurgeResponse
+	19, // 33: concord.peer.v1.PeerService.FetchModule:output_type -> concord.peer.v1.FetchModuleResponse
+	15, // 34: concord.peer.v1.PeerService.Transfer:output_type -> concord.peer.v1.TransferResponse
+	24, // 35: concord.peer.v1.PeerService.NamespaceStats:output_type -> concord.peer.v1.NamespaceStatsResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_concord_peer_v1_peer_proto_init() }
@@ -1813,7 +2232,7 @@ func file_concord_peer_v1_peer_proto_init() {
 	if File_concord_peer_v1_peer_proto != nil {
 		return
 	}
-	file_concord_peer_v1_peer_proto_msgTypes[19].OneofWrappers = []any{
+	file_concord_peer_v1_peer_proto_msgTypes[24].OneofWrappers = []any{
 		(*EngineError_Sentinel_)(nil),
 		(*EngineError_Invalid_)(nil),
 		(*EngineError_Limit_)(nil),
@@ -1827,7 +2246,7 @@ func file_concord_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_concord_peer_v1_peer_proto_rawDesc), len(file_concord_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

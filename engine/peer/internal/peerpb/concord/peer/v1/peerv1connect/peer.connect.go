@@ -51,6 +51,9 @@ const (
 	PeerServiceFetchModuleProcedure = "/concord.peer.v1.PeerService/FetchModule"
 	// PeerServiceTransferProcedure is the fully-qualified name of the PeerService's Transfer RPC.
 	PeerServiceTransferProcedure = "/concord.peer.v1.PeerService/Transfer"
+	// PeerServiceNamespaceStatsProcedure is the fully-qualified name of the PeerService's
+	// NamespaceStats RPC.
+	PeerServiceNamespaceStatsProcedure = "/concord.peer.v1.PeerService/NamespaceStats"
 )
 
 // PeerServiceClient is a client for the concord.peer.v1.PeerService service.
@@ -78,6 +81,9 @@ type PeerServiceClient interface {
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest) (*connect.ServerStreamForClient[v1.TransferResponse], error)
+	// NamespaceStats returns the receiver's own numbers of a namespace (the
+	// node answering the admin API's GetNamespaceStats asks every member).
+	NamespaceStats(context.Context, *v1.NamespaceStatsRequest) (*v1.NamespaceStatsResponse, error)
 }
 
 // NewPeerServiceClient constructs a client for the concord.peer.v1.PeerService service. By default,
@@ -151,20 +157,28 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		namespaceStats: connect.NewClient[v1.NamespaceStatsRequest, v1.NamespaceStatsResponse](
+			httpClient,
+			baseURL+PeerServiceNamespaceStatsProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("NamespaceStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // peerServiceClient implements PeerServiceClient.
 type peerServiceClient struct {
-	replicate   *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
-	read        *connect.Client[v1.ReadRequest, v1.ReadResponse]
-	readMany    *connect.Client[v1.ReadManyRequest, v1.ReadManyResponse]
-	coordinate  *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
-	tree        *connect.Client[v1.TreeRequest, v1.TreeResponse]
-	segment     *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
-	purge       *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
-	fetchModule *connect.Client[v1.FetchModuleRequest, v1.FetchModuleResponse]
-	transfer    *connect.Client[v1.TransferRequest, v1.TransferResponse]
+	replicate      *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	read           *connect.Client[v1.ReadRequest, v1.ReadResponse]
+	readMany       *connect.Client[v1.ReadManyRequest, v1.ReadManyResponse]
+	coordinate     *connect.Client[v1.CoordinateRequest, v1.CoordinateResponse]
+	tree           *connect.Client[v1.TreeRequest, v1.TreeResponse]
+	segment        *connect.Client[v1.SegmentRequest, v1.SegmentResponse]
+	purge          *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
+	fetchModule    *connect.Client[v1.FetchModuleRequest, v1.FetchModuleResponse]
+	transfer       *connect.Client[v1.TransferRequest, v1.TransferResponse]
+	namespaceStats *connect.Client[v1.NamespaceStatsRequest, v1.NamespaceStatsResponse]
 }
 
 // Replicate calls concord.peer.v1.PeerService.Replicate.
@@ -244,6 +258,15 @@ func (c *peerServiceClient) Transfer(ctx context.Context, req *v1.TransferReques
 	return c.transfer.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// NamespaceStats calls concord.peer.v1.PeerService.NamespaceStats.
+func (c *peerServiceClient) NamespaceStats(ctx context.Context, req *v1.NamespaceStatsRequest) (*v1.NamespaceStatsResponse, error) {
+	response, err := c.namespaceStats.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // PeerServiceHandler is an implementation of the concord.peer.v1.PeerService service.
 type PeerServiceHandler interface {
 	// Replicate merges objects into the receiver's replica, or, when
@@ -269,6 +292,9 @@ type PeerServiceHandler interface {
 	// Transfer streams a partition's objects, in key order, from after a
 	// cursor: the new owner of a partition pulls it from the old one.
 	Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error
+	// NamespaceStats returns the receiver's own numbers of a namespace (the
+	// node answering the admin API's GetNamespaceStats asks every member).
+	NamespaceStats(context.Context, *v1.NamespaceStatsRequest) (*v1.NamespaceStatsResponse, error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -338,6 +364,13 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceNamespaceStatsHandler := connect.NewUnaryHandlerSimple(
+		PeerServiceNamespaceStatsProcedure,
+		svc.NamespaceStats,
+		connect.WithSchema(peerServiceMethods.ByName("NamespaceStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/concord.peer.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceReplicateProcedure:
@@ -358,6 +391,8 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceFetchModuleHandler.ServeHTTP(w, r)
 		case PeerServiceTransferProcedure:
 			peerServiceTransferHandler.ServeHTTP(w, r)
+		case PeerServiceNamespaceStatsProcedure:
+			peerServiceNamespaceStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -401,4 +436,8 @@ func (UnimplementedPeerServiceHandler) FetchModule(context.Context, *v1.FetchMod
 
 func (UnimplementedPeerServiceHandler) Transfer(context.Context, *v1.TransferRequest, *connect.ServerStream[v1.TransferResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.Transfer is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) NamespaceStats(context.Context, *v1.NamespaceStatsRequest) (*v1.NamespaceStatsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("concord.peer.v1.PeerService.NamespaceStats is not implemented"))
 }
