@@ -46,8 +46,8 @@ func invalidModule(format string, args ...any) error {
 type ErrorKind int
 
 // Error kinds. All of them leave the siblings untouched; all but
-// [KindCanceled] and [KindNotRun] count as a failure for the circuit
-// breaker.
+// [KindCanceled], [KindNotRun] and [KindBudget] count as a failure for the
+// circuit breaker.
 const (
 	// KindTrap: the guest trapped (unreachable, out-of-bounds access, stack
 	// overflow or call stack budget exceeded, AssemblyScript abort, ...).
@@ -77,6 +77,11 @@ const (
 	// every instance was busy, or a new one was still starting (the start
 	// goes on, and its own outcome is counted). Not counted by the breaker.
 	KindNotRun
+	// KindBudget: the call was not made because its namespace was over
+	// its resolver CPU time or concurrency on the node. A Pool never
+	// returns it: the caller that skipped the call counts it
+	// (engine/node/registry). Not counted by the breaker.
+	KindBudget
 
 	kindCount = iota + 1 // one past the last kind
 )
@@ -102,6 +107,7 @@ var kindNames = [kindCount]string{
 	KindBadOutput:   "bad_output",
 	KindGuestError:  "guest_error",
 	KindNotRun:      "not_run",
+	KindBudget:      "budget",
 }
 
 // String returns a short snake_case name, suitable as a metric label.

@@ -324,13 +324,15 @@ func (p *Pool) logBreaker(before, after BreakerState, ce *CallError) {
 }
 
 // counts reports whether a failure of kind k counts for the breaker.
-func (k ErrorKind) counts() bool { return k != KindCanceled && k != KindNotRun }
+func (k ErrorKind) counts() bool { return k != KindCanceled && k != KindNotRun && k != KindBudget }
 
 // resolve runs one call on inst and releases the caller's slot.
 func (p *Pool) resolve(inst *instance, in abi.Input, b budget) (Result, error) {
 	defer p.release()
 	p.stats.calls.Add(1)
+	start := time.Now()
 	res, err := inst.call(in, b)
+	p.stats.cpu.Add(int64(time.Since(start)))
 	if err != nil || inst.mod.IsClosed() {
 		inst.close()
 		return Result{}, p.fail(err)

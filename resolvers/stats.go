@@ -1,6 +1,9 @@
 package resolvers
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats is a snapshot of a pool's counters, all monotonic except Idle and
 // Breaker. The server exports them per namespace.
@@ -20,6 +23,10 @@ type Stats struct {
 	Idle int
 	// Breaker is the breaker's state when the snapshot was taken.
 	Breaker BreakerState
+	// CPU is the time calls ran in the guest. A call runs on one thread
+	// from start to end, so this is the CPU the calls used (counted
+	// generously on a machine so loaded that the thread waits for a core).
+	CPU time.Duration
 }
 
 // counters are the live, lock-free counters behind Stats.
@@ -27,6 +34,7 @@ type counters struct {
 	calls, ok, deletes, defers atomic.Uint64
 	coldStarts, rejections     atomic.Uint64
 	failures                   [kindCount]atomic.Uint64
+	cpu                        atomic.Int64 // nanoseconds
 }
 
 func (c *counters) snapshot() Stats {
@@ -37,6 +45,7 @@ func (c *counters) snapshot() Stats {
 		Defers:            c.defers.Load(),
 		ColdStarts:        c.coldStarts.Load(),
 		BreakerRejections: c.rejections.Load(),
+		CPU:               time.Duration(c.cpu.Load()),
 		Failures:          make(map[ErrorKind]uint64, kindCount-1),
 	}
 	for _, k := range ErrorKinds() {
