@@ -25,9 +25,10 @@ deps: sdk-deps
 ## sdk-deps: the TypeScript SDK's npm packages (pinned by its package-lock.json)
 ## and the Python SDK's virtualenv with its runtime, test and generator packages
 sdk-deps:
-	@[ -d sdk/ts/node_modules/@bufbuild/protoc-gen-es ] || npm --prefix sdk/ts ci --no-audit --no-fund
-	@[ -x sdk/python/.venv/bin/protoc-gen-connectrpc ] || (python3 -m venv sdk/python/.venv && \
-		sdk/python/.venv/bin/pip install -q --disable-pip-version-check -e 'sdk/python[test,lint,gen]')
+	@[ sdk/ts/node_modules/.package-lock.json -nt sdk/ts/package-lock.json ] || npm --prefix sdk/ts ci --no-audit --no-fund
+	@[ sdk/python/.venv/.installed -nt sdk/python/pyproject.toml ] || (python3 -m venv sdk/python/.venv && \
+		sdk/python/.venv/bin/pip install -q --disable-pip-version-check -e 'sdk/python[test,lint,gen]' && \
+		touch sdk/python/.venv/.installed)
 
 ## sdk-test: the TypeScript and Python SDKs' own tests (each against a real
 ## `concord dev` it starts), then the conformance suite for Go, TypeScript
