@@ -68,6 +68,11 @@ type verdict struct {
 	unreadable  []string // "node key: error" of final reads that failed
 	unexpected  []string // values no client ever wrote
 	maxSetSibs  int      // most siblings of a set key in any final read
+	// maxSetExcess is the most siblings of a set key in any final read
+	// beyond the set writes of the key that failed after being sent (or
+	// were cut short): each of those may have landed unseen by its writer's
+	// next read, and so stand as a sibling of its own.
+	maxSetExcess int
 	maxSetKey   string
 	maxBlindSib int
 }
@@ -83,11 +88,15 @@ func (v verdict) clean() bool {
 func check(ops []op, windows []window, final reads) verdict {
 	var v verdict
 	attempted := map[string]map[string]bool{} // key → values attempted
+	ambiguous := map[string]int{}             // key → writes that may have landed unacknowledged
 	for _, o := range ops {
 		if attempted[o.Key] == nil {
 			attempted[o.Key] = map[string]bool{}
 		}
 		attempted[o.Key][o.Value] = true
+		if !o.Acked && (o.Failed == "write" || o.Cut) {
+			ambiguous[o.Key]++
+		}
 	}
 	nodes := slices.Sorted(maps.Keys(final))
 	for _, node := range nodes {
@@ -101,6 +110,9 @@ func check(ops []op, windows []window, final reads) verdict {
 				if !attempted[key][val] {
 					v.unexpected = append(v.unexpected, fmt.Sprintf("%s %s: %q", node, key, val))
 				}
+			}
+			if strings.HasPrefix(key, "set-") && len(r.siblings)-ambiguous[key] > v.maxSetExcess {
+				v.maxSetExcess = len(r.siblings) - ambiguous[key]
 			}
 			if strings.HasPrefix(key, "set-") && len(r.siblings) > v.maxSetSibs {
 				v.maxSetSibs, v.maxSetKey = len(r.siblings), key
@@ -252,8 +264,8 @@ func summary(ops []op, windows []window, v verdict, writers int, converged time.
 			100*float64(s.acked)/float64(max(s.ops, 1)), settled, strings.Join(cs, ", "))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(&b, "set keys: max siblings %d (key %s), writers %d, bound %d; blind keys: max siblings %d\n",
-		v.maxSetSibs, v.maxSetKey, writers, writers+1, v.maxBlindSib)
+	fmt.Fprintf(&b, "set keys: max siblings %d (key %s), most beyond the key's failed writes %d, writers %d, bound %d; blind keys: max siblings %d\n",
+		v.maxSetSibs, v.maxSetKey, v.maxSetExcess, writers, writers+1, v.maxBlindSib)
 	conv := "never (see the errors)"
 	if converged >= 0 {
 		conv = fmt.Sprintf("%.1fs", converged.Seconds())
