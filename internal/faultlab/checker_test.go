@@ -64,17 +64,17 @@ type lostWrite struct {
 
 // verdict is the checker's result over one history.
 type verdict struct {
-	lost        []lostWrite
-	unreadable  []string // "node key: error" of final reads that failed
-	unexpected  []string // values no client ever wrote
-	maxSetSibs  int      // most siblings of a set key in any final read
+	lost       []lostWrite
+	unreadable []string // "node key: error" of final reads that failed
+	unexpected []string // values no client ever wrote
+	maxSetSibs int      // most siblings of a set key in any final read
 	// maxSetExcess is the most siblings of a set key in any final read
 	// beyond the set writes of the key that failed after being sent (or
 	// were cut short): each of those may have landed unseen by its writer's
 	// next read, and so stand as a sibling of its own.
 	maxSetExcess int
-	maxSetKey   string
-	maxBlindSib int
+	maxSetKey    string
+	maxBlindSib  int
 }
 
 func (v verdict) clean() bool {
