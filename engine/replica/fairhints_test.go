@@ -76,3 +76,36 @@ func TestHintBatchesAreFairBetweenNamespaces(t *testing.T) {
 		t.Fatalf("c's hints after b's delivery: %d, want 5", len(rest))
 	}
 }
+
+// TestHintBatchesRotateThroughNamespaces: with more namespaces than one
+// batch reaches (256 hints, 32 a namespace: 8), the next batch starts at
+// the namespace after the last one served, so two batches serve all ten
+// although none was delivered.
+func TestHintBatchesRotateThroughNamespaces(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	obj := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("v")})
+	for n := range 10 {
+		for i := range 100 {
+			if err := s.StoreHint("b", fmt.Sprintf("ns%02d", n), fmt.Appendf(nil, "k%03d", i), obj, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	served := map[string]bool{}
+	for batch := range 2 {
+		hints, err := s.Hints("b", 256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hints) != 256 {
+			t.Fatalf("batch %d: %d hints, want 256", batch, len(hints))
+		}
+		for _, h := range hints {
+			served[h.Namespace] = true
+		}
+	}
+	if len(served) != 10 {
+		t.Fatalf("two batches served %d of 10 namespaces: %v", len(served), served)
+	}
+}

@@ -59,51 +59,83 @@ const hintShare = 32
 // batch is fair between tenants: it takes at most hintShare hints of each
 // namespace in turn, round after round, so that a namespace with a large
 // backlog does not hold up the few hints of another until its own are
-// delivered (hints are stored in namespace order).
+// delivered (hints are stored in namespace order); and each batch starts
+// at the namespace after the last one the previous batch took from, so
+// that with more namespaces than a batch reaches, every one is served in
+// turn.
 func (s *Store) Hints(owner string, limit int) ([]Hint, error) {
 	lo, hi := keys.HintRange(owner)
+	start := lo
+	if c, ok := s.hintCursor.Load(owner); ok && bytes.Compare(c.([]byte), lo) > 0 {
+		start = c.([]byte)
+	}
 	it, err := s.eng.NewIter(lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("replica: scan hints: %w", err)
 	}
 	defer it.Close()
-	var out []Hint
-	last := map[string][]byte{} // per owner and namespace: the storage key of the last hint taken
-	done := map[string]bool{}   // owners and namespaces with no hint left
-	for len(out) < limit {
-		before := len(out)
-		for ok := it.SeekGE(lo); ok && len(out) < limit; {
-			o, ns, _, err := keys.ParseHint(it.Key())
-			if err != nil {
-				return nil, err
-			}
-			seg, end := o+"\x00"+ns, keys.HintNamespaceEnd(o, ns)
-			if done[seg] {
-				ok = it.SeekGE(end)
-				continue
-			}
-			if k, seen := last[seg]; seen {
-				ok = it.SeekGE(append(bytes.Clone(k), 0)) // the hint after it
-			}
-			for taken := 0; ok && taken < hintShare && len(out) < limit && bytes.Compare(it.Key(), end) < 0; taken++ {
-				h, err := decodeHint(it.Key(), it.Value())
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, h)
-				last[seg] = bytes.Clone(it.Key())
-				ok = it.Next()
-			}
-			if !ok || bytes.Compare(it.Key(), end) >= 0 {
-				done[seg] = true
-			}
-			ok = it.SeekGE(end)
+	b := hintBatch{it: it, limit: limit, last: map[string][]byte{}, done: map[string]bool{}}
+	for len(b.out) < limit {
+		before := len(b.out)
+		if err := b.pass(start, nil); err != nil { // from the cursor on,
+			return nil, err
 		}
-		if len(out) == before {
+		if err := b.pass(lo, start); err != nil { // then round to it
+			return nil, err
+		}
+		if len(b.out) == before {
 			break
 		}
 	}
-	return out, it.Error()
+	if b.next != nil {
+		s.hintCursor.Store(owner, b.next)
+	}
+	return b.out, it.Error()
+}
+
+// hintBatch is one call of Hints.
+type hintBatch struct {
+	it    storage.Iterator
+	limit int
+	out   []Hint
+	last  map[string][]byte // per owner and namespace: the storage key of the last hint taken
+	done  map[string]bool   // owners and namespaces with no hint left
+	next  []byte            // where the next batch starts: the end of the last namespace taken from
+}
+
+// pass takes up to hintShare hints of each namespace whose hints start in
+// [from, to) (to nil: to the end), in key order.
+func (b *hintBatch) pass(from, to []byte) error {
+	it := b.it
+	for ok := it.SeekGE(from); ok && len(b.out) < b.limit && (to == nil || bytes.Compare(it.Key(), to) < 0); {
+		o, ns, _, err := keys.ParseHint(it.Key())
+		if err != nil {
+			return err
+		}
+		seg, end := o+"\x00"+ns, keys.HintNamespaceEnd(o, ns)
+		if b.done[seg] {
+			ok = it.SeekGE(end)
+			continue
+		}
+		if k, seen := b.last[seg]; seen {
+			ok = it.SeekGE(append(bytes.Clone(k), 0)) // the hint after it
+		}
+		for taken := 0; ok && taken < hintShare && len(b.out) < b.limit && bytes.Compare(it.Key(), end) < 0; taken++ {
+			h, err := decodeHint(it.Key(), it.Value())
+			if err != nil {
+				return err
+			}
+			b.out = append(b.out, h)
+			b.last[seg] = bytes.Clone(it.Key())
+			b.next = end
+			ok = it.Next()
+		}
+		if !ok || bytes.Compare(it.Key(), end) >= 0 {
+			b.done[seg] = true
+		}
+		ok = it.SeekGE(end)
+	}
+	return nil
 }
 
 // decodeHint is the hint stored under storage key k with value v.

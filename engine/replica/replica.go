@@ -39,6 +39,7 @@ type Store struct {
 	keyLocks   sync.Map // storage namespace → *stripes
 	hintCount  atomic.Int64
 	hintsByNS  sync.Map // storage namespace → *atomic.Int64: hints kept of it
+	hintCursor sync.Map // owner → storage key where its next hint batch starts (Hints)
 	observer   Observer
 	resolve    ResolveHook
 	usage      *usageTable // what each namespace stores here (usage.go)
