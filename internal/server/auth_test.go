@@ -323,3 +323,35 @@ func methodNames(ms protoreflect.MethodDescriptors) []string {
 	}
 	return out
 }
+
+// TestAWriteOnlyTokenCannotReadThroughAConflict: a failed conditional Put
+// carries the key's current state (ContextConflict) to a caller that may
+// read the namespace, and not to a write-only token, which could otherwise
+// read any key by writing it with if_absent.
+func TestAWriteOnlyTokenCannotReadThroughAConflict(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	root := clientsAs(t, url, adminToken)
+	if _, err := root.kv.Put(t.Context(), &kvv1.PutRequest{Namespace: ns, Key: []byte("secret"), Value: []byte("s3cr3t")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scopes []adminv1.TokenScope
+		detail bool
+	}{{[]adminv1.TokenScope{write}, false}, {[]adminv1.TokenScope{read, write}, true}} {
+		_, secret := newToken(t, root.admin, ns, tc.scopes...)
+		_, err := clientsAs(t, url, secret).kv.Put(t.Context(), &kvv1.PutRequest{Namespace: ns, Key: []byte("secret"), Value: []byte("x"), IfAbsent: true})
+		ce := wantError(t, err, connect.CodeAlreadyExists)
+		var got bool
+		for _, d := range ce.Details() {
+			if m, err := d.Value(); err == nil {
+				if _, ok := m.(*kvv1.ContextConflict); ok {
+					got = true
+				}
+			}
+		}
+		if got != tc.detail {
+			t.Errorf("scopes %v: ContextConflict detail %v, want %v", tc.scopes, got, tc.detail)
+		}
+	}
+}

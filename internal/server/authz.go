@@ -204,8 +204,31 @@ func (a authorize) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				f(p, res.Any())
 			}
 		}
+		if err != nil && !p.Admin {
+			err = withoutUnreadable(p, req.Any(), err)
+		}
 		return res, err
 	}
+}
+
+// withoutUnreadable takes the key's current state (a ContextConflict
+// detail, which a failed conditional Put carries) out of an error answered
+// to a caller that may not read the namespace: a write-only token must not
+// read keys by writing them with if_absent.
+func withoutUnreadable(p auth.Principal, req any, err error) error {
+	named, ok := req.(interface{ GetNamespace() string })
+	var ce *connect.Error
+	if !ok || p.Can(named.GetNamespace(), auth.ScopeRead) || !errors.As(err, &ce) {
+		return err
+	}
+	conflict := string((&kvv1.ContextConflict{}).ProtoReflect().Descriptor().FullName())
+	out := connect.NewError(ce.Code(), errors.New(ce.Message()))
+	for _, d := range ce.Details() {
+		if d.Type() != conflict {
+			out.AddDetail(d)
+		}
+	}
+	return out
 }
 
 func (authorize) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
