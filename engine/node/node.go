@@ -191,7 +191,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 		return nil, err
 	}
 	n.replica.SetResolveHook(n.mergeResolver)
-	n.usage = usage.New(usage.Config{Self: id, Local: n.replica, Publish: n.publishUsage, Now: cfg.Now, Logger: n.log.With("component", "usage")})
+	n.usage = usage.New(usage.Config{Self: id, Local: n.replica, Publish: n.publishUsage, Quota: n.hasQuota, Now: cfg.Now, Logger: n.log.With("component", "usage")})
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.meta.OnChange(n.publishNamespace)
 	n.auth.OnChange(n.publishDoc)

@@ -65,3 +65,14 @@ func (n *Node) publishUsage(d membership.Doc) error {
 type frontUsage struct{ n *Node }
 
 func (u frontUsage) NamespaceUsage(ns meta.Namespace) Usage { return u.n.clusterUsage(ns) }
+
+// hasQuota reports whether the namespace stored under storage name
+// storageNS has a quota on its keys or bytes (usage.Config.Quota).
+func (n *Node) hasQuota(storageNS string) bool {
+	for _, ns := range n.meta.List() {
+		if ns.StorageName() == storageNS {
+			return ns.Limits.MaxKeys > 0 || ns.Limits.MaxStoredBytes > 0
+		}
+	}
+	return false
+}

@@ -5,10 +5,14 @@
 // and their bytes, kept current by every write and recounted partition by
 // partition). A [Tracker] runs that recount in the background — the whole
 // store once at start (the figures are not stored), then one partition
-// every interval, which heals any drift — and publishes the node's figures
-// in a small gossip document of its own, [DocPrefix]+node ID, whenever
-// they changed, at most once an interval. Every node keeps the latest
-// document of every other node ([Tracker.OnDoc]).
+// every [RecountEvery] intervals, which heals any drift slowly (the
+// per-write deltas keep the figures right; the recount reads the store) —
+// and publishes the node's figures of the namespaces that have a quota
+// (Config.Quota: only those need a cluster estimate, and the document stays
+// small however many namespaces there are) in a gossip document of its own,
+// [DocPrefix]+node ID, when they changed, at most once every
+// [PublishEvery] intervals. Every node keeps the latest document of every
+// other node ([Tracker.OnDoc]).
 //
 // A namespace's usage across the cluster is then the sum of every ring
 // member's figures (this node's live ones, the others' last published)
@@ -36,9 +40,17 @@ import (
 // DocPrefix names the usage documents: DocPrefix + the node's ID.
 const DocPrefix = "usage/"
 
-// DefaultInterval is how often a Tracker recounts one partition and
-// publishes its node's figures if they changed.
+// DefaultInterval is a Tracker's tick.
 const DefaultInterval = time.Second
+
+const (
+	// RecountEvery is how many ticks apart two partitions are recounted
+	// (with 256 partitions and 1 s ticks, the store is read once in about
+	// 43 minutes).
+	RecountEvery = 10
+	// PublishEvery is the fewest ticks between two documents of this node.
+	PublishEvery = 3
+)
 
 // Local is this node's replica (*replica.Store).
 type Local interface {
@@ -55,6 +67,9 @@ type Config struct {
 	// Publish spreads this node's document; nil (or a func that does
 	// nothing) on a node without a cluster.
 	Publish func(membership.Doc) error
+	// Quota reports whether a storage namespace has a quota (max_keys or
+	// max_stored_bytes): only those are published. Nil: every namespace.
+	Quota func(storageNS string) bool
 	// Interval: see DefaultInterval (the default).
 	Interval time.Duration
 	Now      func() time.Time
@@ -104,14 +119,20 @@ func (t *Tracker) Run(ctx context.Context) {
 	t.publish()
 	tick := time.NewTicker(t.cfg.Interval)
 	defer tick.Stop()
-	for next := 0; ; next = (next + 1) % q {
+	next, sincePublish := 0, 0
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		t.recount(uint16(next))
-		t.publish()
+		if n%RecountEvery == 0 {
+			t.recount(uint16(next))
+			next = (next + 1) % q
+		}
+		if sincePublish++; sincePublish >= PublishEvery && t.publish() {
+			sincePublish = 0
+		}
 	}
 }
 
@@ -129,16 +150,20 @@ func (t *Tracker) Ready() bool {
 	return t.ready
 }
 
-// publish spreads this node's figures if they changed since it last did.
-func (t *Tracker) publish() {
+// publish spreads this node's figures of the namespaces with a quota if
+// they changed since it last did, and reports whether it did.
+func (t *Tracker) publish() bool {
 	if t.cfg.Publish == nil {
-		return
+		return false
 	}
 	figures := t.cfg.Local.UsageAll()
+	if t.cfg.Quota != nil {
+		maps.DeleteFunc(figures, func(ns string, _ replica.Usage) bool { return !t.cfg.Quota(ns) })
+	}
 	t.mu.Lock()
 	if t.published != nil && maps.Equal(figures, t.published) {
 		t.mu.Unlock()
-		return
+		return false
 	}
 	// The version is the clock's (in ms) so that a restarted node's
 	// document supersedes the one it published before, and above any
@@ -152,11 +177,12 @@ func (t *Tracker) publish() {
 	}
 	if err != nil {
 		t.cfg.Logger.Warn("publish namespace usage", "err", err)
-		return
+		return false
 	}
 	t.mu.Lock()
 	t.published = figures
 	t.mu.Unlock()
+	return true
 }
 
 // OnDoc takes a usage document from gossip and reports whether d was one.

@@ -85,15 +85,17 @@ func doc(t *testing.T, node string, version uint64, figures map[string][2]int64)
 }
 
 // TestTracker: the tracker counts every partition before its node's
-// figures count and are published; then it recounts one partition per
-// interval, in turn, and publishes only figures that changed, each time
-// under a higher version.
+// figures count and are published; then it recounts one partition every
+// RecountEvery intervals, in turn, and publishes only figures that
+// changed, of namespaces with a quota, at most every PublishEvery
+// intervals, each time under a higher version.
 func TestTracker(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		l := &local{figures: map[string]replica.Usage{"a.1": {Keys: 3, Bytes: 30}}}
+		l := &local{figures: map[string]replica.Usage{"a.1": {Keys: 3, Bytes: 30}, "b.1": {Keys: 7, Bytes: 70}}}
 		var d docs
-		tr := usage.New(usage.Config{Self: "n1", Local: l, Publish: d.publish, Interval: time.Second})
+		tr := usage.New(usage.Config{Self: "n1", Local: l, Publish: d.publish, Interval: time.Second,
+			Quota: func(ns string) bool { return ns == "a.1" }})
 		if tr.Ready() {
 			t.Fatal("ready before the first count")
 		}
@@ -110,30 +112,30 @@ func TestTracker(t *testing.T) {
 		if got := d.all(); len(got) != 1 || got[0].Name != "usage/n1" {
 			t.Fatalf("published %v, want one document usage/n1", got)
 		}
-		time.Sleep(2 * time.Second) // two ticks, nothing changed
+		time.Sleep(2 * usage.RecountEvery * time.Second) // nothing changed
 		synctest.Wait()
 		if got := len(d.all()); got != 1 {
 			t.Fatalf("%d documents published with unchanged figures, want 1", got)
 		}
 		if want := []uint16{0, 1, 2, 3, 0, 1}; !slices.Equal(l.recounts(), want) {
-			t.Errorf("partitions recounted %v, want %v (one per interval, in turn)", l.recounts(), want)
+			t.Errorf("partitions recounted %v, want %v (one every %d intervals, in turn)", l.recounts(), want, usage.RecountEvery)
 		}
 		l.set("a.1", replica.Usage{Keys: 4, Bytes: 40})
-		time.Sleep(time.Second)
+		time.Sleep(usage.PublishEvery * time.Second)
 		synctest.Wait()
 		got := d.all()
 		if len(got) != 2 || got[1].Version <= got[0].Version {
 			t.Fatalf("published %v after a change, want a second document with a higher version", got)
 		}
 		var figures map[string][2]int64
-		if err := json.Unmarshal(got[1].Data, &figures); err != nil || figures["a.1"] != [2]int64{4, 40} {
-			t.Fatalf("document %s (%v), want a.1: [4, 40]", got[1].Data, err)
+		if err := json.Unmarshal(got[1].Data, &figures); err != nil || figures["a.1"] != [2]int64{4, 40} || len(figures) != 1 {
+			t.Fatalf("document %s (%v), want a.1: [4, 40] alone (b.1 has no quota)", got[1].Data, err)
 		}
 		// This node's older document comes back from gossip with a higher
 		// version (it published it before a restart, on a clock ahead).
 		tr.OnDoc(doc(t, "n1", got[1].Version+1000, nil))
 		l.set("a.1", replica.Usage{Keys: 5, Bytes: 50})
-		time.Sleep(time.Second)
+		time.Sleep(usage.PublishEvery * time.Second)
 		synctest.Wait()
 		if got := d.all(); len(got) != 3 || got[2].Version <= got[1].Version+1000 {
 			t.Fatalf("published %v, want a third document above the version seen", got)

@@ -9,7 +9,7 @@ import { ConcordError, ConflictError } from "./errors.js";
 import { KVService } from "./gen/concord/kv/v1/kv_pb.js";
 import { Context, contextBytes, KVObject, siblingsOf, type ContextLike, type Merge, type Sibling } from "./object.js";
 import { Router, topologyOf, type RoutingOptions, type Topology } from "./routing.js";
-import { noAnswer, wrap, type CallSite } from "./wrap.js";
+import { mayTryNext, wrap, type CallSite } from "./wrap.js";
 
 /** Options of {@link createClient}. Give `endpoints` or `transport`. */
 export interface ClientOptions {
@@ -213,8 +213,9 @@ export class Client {
 
   /**
    * Runs a unary call: at the routed node first (when routing knows one),
-   * then at each endpoint in turn while the node called did not answer.
-   * At most 1 + endpoints attempts.
+   * then at each endpoint in turn while the failure lets the call go on
+   * (mayTryNext: a read that got no answer; a write that provably did not
+   * land). At most 1 + endpoints attempts.
    */
   async #unary<T>(site: CallSite, route: "read" | "write" | "none", signal: AbortSignal | undefined, fn: (kv: KV) => Promise<T>): Promise<T> {
     const targets: Target[] = [];
@@ -229,7 +230,7 @@ export class Client {
       try {
         return await fn(t.kv);
       } catch (err) {
-        if (!noAnswer(err) || signal?.aborted) throw wrap(err, site);
+        if (!mayTryNext(err, route === "write" ? "write" : "read") || signal?.aborted) throw wrap(err, site);
         last = err;
         if (t.base === routed) this.#router!.nodeFailed(site.namespace, t.base);
         else this.#endpointFailed(t);
@@ -386,7 +387,7 @@ export class Client {
         if (abort.signal.reason === expired) throw expired;
         // Resume after the last page, unless keys came without a token to
         // resume after (the final page): starting over would list them twice.
-        if (!noAnswer(err) || opts.signal?.aborted || (listed > 0 && token.length === 0)) throw wrap(err, site);
+        if (!mayTryNext(err, "read") || opts.signal?.aborted || (listed > 0 && token.length === 0)) throw wrap(err, site);
         if (limit > 0 && listed >= limit) return;
         last = err;
         this.#endpointFailed(t);

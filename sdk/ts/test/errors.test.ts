@@ -24,7 +24,7 @@ import {
   QuorumError,
   UnauthenticatedError,
 } from "../src/index.js";
-import { noAnswer, wrap } from "../src/wrap.js";
+import { mayTryNext, wrap } from "../src/wrap.js";
 
 const site = { namespace: "ns", key: new Uint8Array([7]) };
 const conflict = {
@@ -66,7 +66,9 @@ test("a QuorumFailure is a QuorumError", () => {
   assert.equal(e.code, "unavailable");
   assert.equal(e.acks, 1);
   assert.equal(e.required, 2);
-  assert.equal(noAnswer(err), false, "a quorum failure is an answer");
+  err.isWireError = true; // as parsed from a node's answer
+  assert.equal(mayTryNext(err, "write"), false, "a write that got a quorum failure may have landed");
+  assert.equal(mayTryNext(err, "read"), true, "a read may ask another node");
 });
 
 test("a ContextConflict carries the current object (live siblings only)", () => {
@@ -92,10 +94,55 @@ test("a LimitExceeded is a LimitError with numbers", () => {
   assert.deepEqual([e.code, e.limit, e.max, e.actual, e.retryAfterMs], ["resource_exhausted", "writes_per_second", 10, 11, 250]);
 });
 
-test("noAnswer: only a node that did not answer may be skipped", () => {
-  assert.equal(noAnswer(new ConnectError("refused", Code.Unavailable)), true);
-  assert.equal(noAnswer(new ConnectError("fetch failed", Code.Unknown, undefined, undefined, new TypeError("Failed to fetch"))), true);
-  assert.equal(noAnswer(new ConnectError("?", Code.Unknown)), false);
-  assert.equal(noAnswer(new ConnectError("bad", Code.InvalidArgument)), false);
-  assert.equal(noAnswer(new Error("plain")), false);
+/** A Connect error as connect-es parses it from a node's error body. */
+function fromWire(code: Code, details: ConstructorParameters<typeof ConnectError>[3] = []): ConnectError {
+  const e = new ConnectError("x", code, undefined, details);
+  e.isWireError = true;
+  return e;
+}
+
+/** A Node error as connect-node keeps it as the cause. */
+function nodeError(code: string, syscall: string): Error {
+  return Object.assign(new Error(`${syscall} ${code}`), { code, syscall });
+}
+
+test("mayTryNext: a read goes on after any failure without an answer or an unavailable answer", () => {
+  assert.equal(mayTryNext(fromWire(Code.Unavailable), "read"), true);
+  assert.equal(mayTryNext(new ConnectError("HTTP 504", Code.Unavailable), "read"), true, "a proxy's 504");
+  assert.equal(mayTryNext(new ConnectError("fetch failed", Code.Unknown, undefined, undefined, new TypeError("Failed to fetch")), "read"), true);
+  assert.equal(mayTryNext(new ConnectError("reset", Code.Aborted, undefined, undefined, nodeError("ECONNRESET", "read")), "read"), true);
+  assert.equal(mayTryNext(fromWire(Code.InvalidArgument), "read"), false);
+  assert.equal(mayTryNext(fromWire(Code.Internal), "read"), false);
+  assert.equal(mayTryNext(new ConnectError("late", Code.DeadlineExceeded), "read"), false);
+  assert.equal(mayTryNext(new ConnectError("stop", Code.Canceled), "read"), false);
+  assert.equal(mayTryNext(new Error("plain"), "read"), false);
+});
+
+test("mayTryNext: a write goes on only when it provably did not land", () => {
+  const refused = (cause: unknown) => new ConnectError("x", Code.Unavailable, undefined, undefined, cause);
+  // The connection was never made.
+  assert.equal(mayTryNext(refused(nodeError("ECONNREFUSED", "connect")), "write"), true);
+  assert.equal(mayTryNext(refused(nodeError("ENOTFOUND", "getaddrinfo")), "write"), true);
+  assert.equal(mayTryNext(refused(nodeError("EAI_AGAIN", "getaddrinfo")), "write"), true);
+  assert.equal(mayTryNext(refused(nodeError("EHOSTUNREACH", "connect")), "write"), true);
+  assert.equal(mayTryNext(refused(new AggregateError([nodeError("ECONNREFUSED", "connect"), nodeError("ENETUNREACH", "connect")])), "write"), true);
+  // A concord node refused before coordinating.
+  assert.equal(mayTryNext(fromWire(Code.Unavailable), "write"), true);
+  // Not proof.
+  assert.equal(mayTryNext(refused(nodeError("EHOSTUNREACH", "read")), "write"), false, "unreachable after connecting");
+  assert.equal(mayTryNext(refused(new AggregateError([nodeError("ECONNREFUSED", "connect"), nodeError("ECONNRESET", "read")])), "write"), false);
+  assert.equal(mayTryNext(new ConnectError("reset", Code.Aborted, undefined, undefined, nodeError("ECONNRESET", "read")), "write"), false);
+  assert.equal(mayTryNext(new ConnectError("HTTP 504", Code.Unavailable), "write"), false, "a code from an HTTP status");
+  assert.equal(mayTryNext(new ConnectError("HTTP 503", Code.Unavailable), "write"), false);
+  assert.equal(
+    mayTryNext(new ConnectError("fetch failed", Code.Unknown, undefined, undefined, new TypeError("Failed to fetch")), "write"),
+    false,
+    "a browser cannot tell refused from dropped",
+  );
+  assert.equal(
+    mayTryNext(fromWire(Code.Unavailable, [{ desc: QuorumFailureSchema, value: create(QuorumFailureSchema, { acks: 1, required: 2 }) }]), "write"),
+    false,
+  );
+  assert.equal(mayTryNext(fromWire(Code.Internal), "write"), false);
+  assert.equal(mayTryNext(new Error("plain"), "write"), false);
 });
