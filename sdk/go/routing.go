@@ -31,6 +31,9 @@ const (
 	// fetchRetryAfter is how long after a failed GetTopology calls go on
 	// without asking again.
 	fetchRetryAfter = time.Second
+	// fetchTimeout bounds a topology fetch, whatever the deadline of the
+	// call that makes it.
+	fetchTimeout = 5 * time.Second
 )
 
 // target is a node a call can go to.
@@ -74,9 +77,10 @@ func (r *router) entry(ns string) *cachedTopology {
 }
 
 // topology returns ns's topology, fetching it first when there is none and
-// refreshing it when stale. Only one call fetches at a time: the others use
-// the topology they have (or, before the first, wait for it). nil means no
-// topology could be had: calls go to the configured endpoints.
+// refreshing it when stale. Only one call fetches at a time, for at most
+// fetchTimeout: the others use the topology they have (before the first,
+// none: they go to the configured endpoints meanwhile, as when no topology
+// could be had).
 func (r *router) topology(ctx context.Context, ns string, endpoints []target) *topology {
 	e := r.entry(ns)
 	t := e.cur.Load()
@@ -87,24 +91,28 @@ func (r *router) topology(ctx context.Context, ns string, endpoints []target) *t
 	if now.UnixNano() < e.retryAt.Load() {
 		return t
 	}
-	if t != nil {
-		if !e.refresh.TryLock() {
-			return t
-		}
-	} else {
-		e.refresh.Lock()
-		if t = e.cur.Load(); t != nil || r.now().UnixNano() < e.retryAt.Load() {
-			e.refresh.Unlock()
-			return t
-		}
+	if !e.refresh.TryLock() {
+		return t
 	}
 	defer e.refresh.Unlock()
+	if cur := e.cur.Load(); cur != t { // another call fetched it meanwhile
+		return cur
+	}
 	e.stale.Store(false)
-	fresh, err := r.fetch(ctx, ns, t, endpoints)
+	fetchCtx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	fresh, err := r.fetch(fetchCtx, ns, t, endpoints)
 	if err != nil {
 		e.stale.Store(true)
 		e.retryAt.Store(r.now().Add(fetchRetryAfter).UnixNano())
 		return t
+	}
+	if t != nil && fresh.epoch < t.epoch {
+		// A node behind the ring answered: keep the newer placement, as
+		// fresh as the fetch.
+		kept := *t
+		kept.fetched = fresh.fetched
+		fresh = &kept
 	}
 	e.cur.Store(fresh)
 	return fresh
