@@ -177,7 +177,7 @@ func (c *Client) client(id string) (peerv1connect.PeerServiceClient, error) {
 func (c *Client) clientAddr(id string) (string, peerv1connect.PeerServiceClient, error) {
 	addr, ok := c.resolve(id)
 	if !ok {
-		return "", nil, fmt.Errorf("%w (%w): no address known for node %s", ErrNoAnswer, ErrNotSent, id)
+		return "", nil, fmt.Errorf("%w: no address known for node %s", ErrNoAnswer, id)
 	}
 	return addr, c.at(addr), nil
 }

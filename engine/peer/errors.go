@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -30,11 +29,6 @@ var (
 	// handler started is indistinguishable from one lost before, so a call
 	// with side effects may have taken effect even so.
 	ErrNoAnswer = errors.New("peer: no answer")
-	// ErrNotSent: the call never reached the node — no address was known, or
-	// the connection could not be established — so it certainly took no
-	// effect there. It always comes with ErrNoAnswer (errors.Is matches
-	// both); an ErrNoAnswer without it may have taken effect.
-	ErrNotSent = errors.New("peer: not sent")
 	// ErrNotCoordinator: the called node does not coordinate writes of the
 	// key (its ring differs from the caller's) and did nothing; the caller
 	// may ask another replica.
@@ -132,9 +126,6 @@ func toWire(err error) (connect.Code, *peerv1.EngineError) {
 // cancelled while ctx is still live was cut off by the connection (a reset
 // stream, a refused handshake): no answer.
 func decodeError(ctx context.Context, err error) error {
-	if notSent(err) {
-		return fmt.Errorf("%w (%w): %v", ErrNoAnswer, ErrNotSent, err)
-	}
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return fmt.Errorf("%w: %v", ErrNoAnswer, err)
@@ -158,13 +149,6 @@ func decodeError(ctx context.Context, err error) error {
 		return fmt.Errorf("peer: %w", context.DeadlineExceeded)
 	}
 	return fmt.Errorf("%w: %v", ErrNoAnswer, ce)
-}
-
-// notSent reports whether err is a failure to connect: the request was
-// never written to the node.
-func notSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func fromWire(w *peerv1.EngineError) error {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -575,50 +574,5 @@ func TestHandlerRefusesOutOfRangePartitions(t *testing.T) {
 	}
 	if _, _, _, reqs := l.calls(); len(reqs) != 0 {
 		t.Errorf("the node was asked for %+v", reqs)
-	}
-}
-
-// TestNotSentOnlyWhenNoConnection: a call to a node with no listener, or
-// with no known address, certainly took no effect (ErrNotSent, with
-// ErrNoAnswer); a call to a node that takes the connection and drops it
-// unanswered is only ErrNoAnswer: it may have taken effect.
-func TestNotSentOnlyWhenNoConnection(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	_ = ln.Close()
-	dropper, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dropper.Close()
-	go func() {
-		for {
-			conn, err := dropper.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4096)
-			_, _ = conn.Read(buf) // the request reached the node…
-			_ = conn.Close()      // …which dropped it unanswered
-		}
-	}()
-	addrs := map[string]string{"closed": closed, "dropper": dropper.Addr().String()}
-	c := peer.NewClient("a", peer.NewPlaintextClient(nil), func(id string) (string, bool) {
-		addr, ok := addrs[id]
-		return addr, ok
-	})
-	req := peer.CoordinateRequest{Namespace: "ns", Key: []byte("k"), Value: []byte("v")}
-	for _, tc := range []struct {
-		to      string
-		notSent bool
-	}{{"closed", true}, {"unknown", true}, {"dropper", false}} {
-		_, _, err := c.Coordinate(t.Context(), tc.to, req)
-		if !errors.Is(err, peer.ErrNoAnswer) || errors.Is(err, peer.ErrNotSent) != tc.notSent {
-			t.Errorf("Coordinate to %s: %v; want ErrNoAnswer, ErrNotSent %v", tc.to, err, tc.notSent)
-		}
 	}
 }

@@ -295,13 +295,12 @@ func TestPutCoordinatesLocally(t *testing.T) {
 }
 
 // TestPutForwards: a node that is not a replica of the key forwards the
-// write to the preference list in order. A node the call never reached
-// (ErrNotSent) or that does not coordinate the key is skipped; an error a
-// node answered is final, since asking another coordinator would apply
-// the write twice, and so is a call that may have reached it (no answer
-// after the request went out, an unreadable answer): the write may have
-// landed, so the client gets a quorum error, not a second copy; and with
-// no node left the write fails its quorum.
+// write to the preference list in order. A node that did not answer
+// (ErrNoAnswer) or does not coordinate the key is skipped; an error a node
+// answered is final, since asking another coordinator would apply the
+// write twice, and an answer that could not be read is a quorum error (the
+// write may have landed); and with no node left the write fails its
+// quorum.
 func TestPutForwards(t *testing.T) {
 	t.Parallel()
 	answered := &errs.QuorumError{Op: "write", Need: 2, Got: 1}
@@ -312,14 +311,13 @@ func TestPutForwards(t *testing.T) {
 		wantErr   error // nil: success from the last node asked
 	}{
 		{"first answers", nil, []string{"b"}, nil},
-		{"first not reached", map[string]error{"b": errors.Join(peer.ErrNoAnswer, peer.ErrNotSent)}, []string{"b", "c"}, nil},
-		{"first wraps not reached", map[string]error{"b": errors.Join(errors.New("dial"), peer.ErrNoAnswer, peer.ErrNotSent)}, []string{"b", "c"}, nil},
-		{"first lost after sending", map[string]error{"b": peer.ErrNoAnswer}, []string{"b"}, &errs.QuorumError{}},
+		{"first does not answer", map[string]error{"b": peer.ErrNoAnswer}, []string{"b", "c"}, nil},
+		{"first wraps no answer", map[string]error{"b": errors.Join(errors.New("dial"), peer.ErrNoAnswer)}, []string{"b", "c"}, nil},
 		{"first answers unreadably", map[string]error{"b": errs.ErrUnavailable}, []string{"b"}, &errs.QuorumError{}},
 		{"first does not coordinate", map[string]error{"b": peer.ErrNotCoordinator}, []string{"b", "c"}, nil},
 		{"first answers a quorum error", map[string]error{"b": answered}, []string{"b"}, answered},
 		{"first answers already exists", map[string]error{"b": errs.ErrAlreadyExists}, []string{"b"}, errs.ErrAlreadyExists},
-		{"none reached", map[string]error{"b": errors.Join(peer.ErrNoAnswer, peer.ErrNotSent), "c": errors.Join(peer.ErrNoAnswer, peer.ErrNotSent)}, []string{"b", "c"}, &errs.QuorumError{}},
+		{"none answers", map[string]error{"b": peer.ErrNoAnswer, "c": peer.ErrNoAnswer}, []string{"b", "c"}, &errs.QuorumError{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -248,12 +248,14 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 // A node that answers decides: its success or its error (a client error, or
 // a QuorumError after it applied the write) goes back to the client as is,
 // and no other node is asked, since a second coordinator would apply the
-// write again. Only a node the call never reached (peer.ErrNotSent: no
-// connection) or that does not coordinate the key (peer.ErrNotCoordinator;
-// it did nothing) is skipped. A call that may have reached it — the
-// connection was lost after the request went out, or the answer could not
-// be read — may have been applied: the client gets a QuorumError (the
-// write may or may not land), never a second coordinator's copy of it.
+// write again. Only a node that did not answer (peer.ErrNoAnswer) or that
+// does not coordinate the key (peer.ErrNotCoordinator; it did nothing) is
+// skipped. A node that died with the request in flight may have applied
+// it, and then the next one applies it too: the value gets a second
+// version, a sibling equal to the first (nothing is lost; a client retrying
+// would do the same), the price of taking writes while a coordinator dies.
+// A node that answered something unreadable did answer: the client gets a
+// QuorumError (the write may or may not land), not a second copy.
 func (f *Front) forward(ctx context.Context, req PutRequest, to []string, w int) (Result, error) {
 	if f.cfg.Peers == nil {
 		return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
@@ -268,8 +270,8 @@ func (f *Front) forward(ctx context.Context, req PutRequest, to []string, w int)
 			return Result{Object: obj, Replies: acks, Coordinator: id}, nil
 		}
 		switch {
-		case errors.Is(err, peer.ErrNotSent), errors.Is(err, peer.ErrNotCoordinator):
-		case errors.Is(err, peer.ErrNoAnswer), errors.Is(err, errs.ErrUnavailable):
+		case errors.Is(err, peer.ErrNoAnswer), errors.Is(err, peer.ErrNotCoordinator):
+		case errors.Is(err, errs.ErrUnavailable):
 			return Result{}, &errs.QuorumError{Op: "write", Need: w, Got: 0}
 		default:
 			return Result{}, err
