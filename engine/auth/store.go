@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/keys"
@@ -167,12 +168,18 @@ func (s *Store) Authenticate(bearer string) (Principal, error) {
 	return Principal{}, ErrUnauthenticated
 }
 
+// MaxDescriptionBytes bounds a token's description.
+const MaxDescriptionBytes = 256
+
 // Create makes a token for namespace with scopes and returns it with its
 // bearer credential, which nothing keeps.
 func (s *Store) Create(namespace string, scopes Scope, description string) (Token, string, error) {
 	if scopes == 0 || scopes&^(ScopeRead|ScopeWrite|ScopeAdmin) != 0 {
 		_, err := ParseScopes(nil)
 		return Token{}, "", err
+	}
+	if len(description) > MaxDescriptionBytes || !utf8.ValidString(description) {
+		return Token{}, "", errs.Invalid("description", "the description is %d bytes; it must be valid UTF-8 of at most %d bytes", len(description), MaxDescriptionBytes)
 	}
 	id, secret := randomHex(8), randomHex(32)
 	t := Token{

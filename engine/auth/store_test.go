@@ -200,3 +200,22 @@ func TestAdminRotationSpreadsAndSticks(t *testing.T) {
 		t.Error("rotated a store without an admin credential")
 	}
 }
+
+// TestDescriptionIsBounded: a token's description is valid UTF-8 of at
+// most MaxDescriptionBytes bytes; anything else is refused and nothing is
+// created.
+func TestDescriptionIsBounded(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t)
+	if _, _, err := s.Create("a", auth.ScopeRead, strings.Repeat("d", auth.MaxDescriptionBytes)); err != nil {
+		t.Fatalf("a description of %d bytes: %v", auth.MaxDescriptionBytes, err)
+	}
+	for _, d := range []string{strings.Repeat("d", auth.MaxDescriptionBytes+1), "\xff\xfe"} {
+		if _, _, err := s.Create("a", auth.ScopeRead, d); err == nil || !strings.Contains(err.Error(), "description") {
+			t.Errorf("description of %d bytes (%q…): %v, want an error naming the description", len(d), d[:2], err)
+		}
+	}
+	if got := len(s.List("a")); got != 1 {
+		t.Errorf("%d tokens after the refused creates, want 1", got)
+	}
+}

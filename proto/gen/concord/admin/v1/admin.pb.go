@@ -23,14 +23,20 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MemberState is what gossip says of a node.
 type MemberState int32
 
 const (
 	MemberState_MEMBER_STATE_UNSPECIFIED MemberState = 0
-	MemberState_MEMBER_STATE_ALIVE       MemberState = 1
-	MemberState_MEMBER_STATE_SUSPECT     MemberState = 2
-	MemberState_MEMBER_STATE_DEAD        MemberState = 3
-	MemberState_MEMBER_STATE_LEFT        MemberState = 4
+	// Answering gossip.
+	MemberState_MEMBER_STATE_ALIVE MemberState = 1
+	// Missed its probes; others are checking it.
+	MemberState_MEMBER_STATE_SUSPECT MemberState = 2
+	// Confirmed unreachable. Still in the ring until a leave is committed:
+	// its writes go to fallback nodes as hints.
+	MemberState_MEMBER_STATE_DEAD MemberState = 3
+	// Left gossip on purpose.
+	MemberState_MEMBER_STATE_LEFT MemberState = 4
 )
 
 // Enum value maps for MemberState.
@@ -249,8 +255,10 @@ type StagedChange_Kind int32
 
 const (
 	StagedChange_KIND_UNSPECIFIED StagedChange_Kind = 0
-	StagedChange_KIND_JOIN        StagedChange_Kind = 1
-	StagedChange_KIND_LEAVE       StagedChange_Kind = 2
+	// The node gets a share of the ring.
+	StagedChange_KIND_JOIN StagedChange_Kind = 1
+	// The node hands its partitions to the others.
+	StagedChange_KIND_LEAVE StagedChange_Kind = 2
 )
 
 // Enum value maps for StagedChange_Kind.
@@ -294,13 +302,19 @@ func (StagedChange_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{1, 0}
 }
 
+// Member is a node gossip knows.
 type Member struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Zone     string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
-	ApiAddr  string                 `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
-	PeerAddr string                 `protobuf:"bytes,4,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
-	State    MemberState            `protobuf:"varint,5,opt,name=state,proto3,enum=concord.admin.v1.MemberState" json:"state,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's ID (generated on its first start, kept in its store).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its failure domain (--zone); replicas of a key go to distinct zones
+	// when the ring has enough.
+	Zone string `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	// Where clients reach its API (host:port).
+	ApiAddr string `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	// Where other nodes reach it (host:port).
+	PeerAddr string      `protobuf:"bytes,4,opt,name=peer_addr,json=peerAddr,proto3" json:"peer_addr,omitempty"`
+	State    MemberState `protobuf:"varint,5,opt,name=state,proto3,enum=concord.admin.v1.MemberState" json:"state,omitempty"`
 	// Partitions the node owns in the current ring (0 if not in the ring).
 	Partitions uint32 `protobuf:"varint,6,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	// Whether the node is in the current ring.
@@ -388,6 +402,7 @@ func (x *Member) GetInRing() bool {
 	return false
 }
 
+// StagedChange is a membership change waiting for CommitChanges.
 type StagedChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          StagedChange_Kind      `protobuf:"varint,1,opt,name=kind,proto3,enum=concord.admin.v1.StagedChange_Kind" json:"kind,omitempty"`
@@ -442,10 +457,12 @@ func (x *StagedChange) GetNodeId() string {
 
 // Transfer is one partition moving to a new replica.
 type Transfer struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The node ID that sends the partition.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// The node ID that receives it.
+	To            string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,13 +518,17 @@ func (x *Transfer) GetTo() string {
 	return ""
 }
 
+// HandoffProgress is how far one partition transfer of the current ring
+// epoch has come.
 type HandoffProgress struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	From      string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To        string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
-	Keys      uint64                 `protobuf:"varint,4,opt,name=keys,proto3" json:"keys,omitempty"`
-	Bytes     uint64                 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// The node IDs of the sender and the receiver.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// Objects and bytes received so far.
+	Keys  uint64 `protobuf:"varint,4,opt,name=keys,proto3" json:"keys,omitempty"`
+	Bytes uint64 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	// Bytes per second over the last interval.
 	Rate float64 `protobuf:"fixed64,6,opt,name=rate,proto3" json:"rate,omitempty"`
 	// Estimated seconds left; 0 when unknown or done.
@@ -649,12 +670,17 @@ func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type ClusterStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RingEpoch     uint64                 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
-	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
-	Members       []*Member              `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
-	Staged        []*StagedChange        `protobuf:"bytes,4,rep,name=staged,proto3" json:"staged,omitempty"`
-	Handoffs      []*HandoffProgress     `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The current ring's epoch (it grows with every committed change).
+	RingEpoch uint64 `protobuf:"varint,1,opt,name=ring_epoch,json=ringEpoch,proto3" json:"ring_epoch,omitempty"`
+	// The ring's partition count (fixed for the cluster's life).
+	Partitions uint32 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// Every node gossip knows, in the ring or not.
+	Members []*Member `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// Changes staged and not yet committed.
+	Staged []*StagedChange `protobuf:"bytes,4,rep,name=staged,proto3" json:"staged,omitempty"`
+	// The transfers of the current epoch.
+	Handoffs      []*HandoffProgress `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2000,13 +2026,18 @@ func (x *UploadResolverResponse) GetReport() *LawReport {
 
 type TestResolverRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: one of them, as in UploadResolverRequest.
+	//
 	// Types that are valid to be assigned to Source:
 	//
 	//	*TestResolverRequest_Module
 	//	*TestResolverRequest_Builtin
-	Source        isTestResolverRequest_Source `protobuf_oneof:"source"`
-	Config        []byte                       `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
-	Samples       [][]byte                     `protobuf:"bytes,4,rep,name=samples,proto3" json:"samples,omitempty"`
+	Source isTestResolverRequest_Source `protobuf_oneof:"source"`
+	// Bytes the module reads with config_read.
+	Config []byte `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
+	// Values to build sibling sets from for the checks; needed for a module
+	// (a built-in has its own).
+	Samples       [][]byte `protobuf:"bytes,4,rep,name=samples,proto3" json:"samples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2176,6 +2207,8 @@ func (*ListResolversRequest) Descriptor() ([]byte, []int) {
 	return file_concord_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
+// NamespaceResolver is a namespace's resolver and its calls on the node
+// that answered (counters restart with the node).
 type NamespaceResolver struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -2298,8 +2331,9 @@ func (x *ListResolversResponse) GetResolvers() []*NamespaceResolver {
 }
 
 type DeleteResolverRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the namespace whose resolver to drop.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2575,8 +2609,9 @@ func (x *CreateNamespaceResponse) GetNamespace() *Namespace {
 }
 
 type GetNamespaceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2852,7 +2887,8 @@ func (x *UpdateNamespaceResponse) GetNamespace() *Namespace {
 
 type DeleteNamespaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The "default" namespace is deleted only with force set.
 	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2941,8 +2977,10 @@ func (*DeleteNamespaceResponse) Descriptor() ([]byte, []int) {
 
 // Token is a namespace token as the cluster keeps it: no secret.
 type Token struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 16 hex digits; the middle of the bearer credential cct_<id>_<secret>.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The one namespace it works in.
 	Namespace     string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	Scopes        []TokenScope           `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=concord.admin.v1.TokenScope" json:"scopes,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
@@ -3017,10 +3055,13 @@ func (x *Token) GetDescription() string {
 }
 
 type CreateTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Scopes        []TokenScope           `protobuf:"varint,2,rep,packed,name=scopes,proto3,enum=concord.admin.v1.TokenScope" json:"scopes,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: an existing namespace.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required: at least one scope.
+	Scopes []TokenScope `protobuf:"varint,2,rep,packed,name=scopes,proto3,enum=concord.admin.v1.TokenScope" json:"scopes,omitempty"`
+	// Free text for people, at most 256 bytes.
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -15,25 +15,36 @@ export const file_concord_admin_v1_admin: GenFile = /*@__PURE__*/
   fileDesc("Chxjb25jb3JkL2FkbWluL3YxL2FkbWluLnByb3RvEhBjb25jb3JkLmFkbWluLnYxIpoBCgZNZW1iZXISCgoCaWQYASABKAkSDAoEem9uZRgCIAEoCRIQCghhcGlfYWRkchgDIAEoCRIRCglwZWVyX2FkZHIYBCABKAkSLAoFc3RhdGUYBSABKA4yHS5jb25jb3JkLmFkbWluLnYxLk1lbWJlclN0YXRlEhIKCnBhcnRpdGlvbnMYBiABKA0SDwoHaW5fcmluZxgHIAEoCCKPAQoMU3RhZ2VkQ2hhbmdlEjEKBGtpbmQYASABKA4yIy5jb25jb3JkLmFkbWluLnYxLlN0YWdlZENoYW5nZS5LaW5kEg8KB25vZGVfaWQYAiABKAkiOwoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDQoJS0lORF9KT0lOEAESDgoKS0lORF9MRUFWRRACIjcKCFRyYW5zZmVyEhEKCXBhcnRpdGlvbhgBIAEoDRIMCgRmcm9tGAIgASgJEgoKAnRvGAMgASgJIrEBCg9IYW5kb2ZmUHJvZ3Jlc3MSEQoJcGFydGl0aW9uGAEgASgNEgwKBGZyb20YAiABKAkSCgoCdG8YAyABKAkSEAoEa2V5cxgEIAEoBEICMAISEQoFYnl0ZXMYBSABKARCAjACEgwKBHJhdGUYBiABKAESEwoLZXRhX3NlY29uZHMYByABKAESDAoEZG9uZRgIIAEoCBIbCg9yZW1haW5pbmdfYnl0ZXMYCSABKARCAjACIhYKFENsdXN0ZXJTdGF0dXNSZXF1ZXN0ItMBChVDbHVzdGVyU3RhdHVzUmVzcG9uc2USFgoKcmluZ19lcG9jaBgBIAEoBEICMAISEgoKcGFydGl0aW9ucxgCIAEoDRIpCgdtZW1iZXJzGAMgAygLMhguY29uY29yZC5hZG1pbi52MS5NZW1iZXISLgoGc3RhZ2VkGAQgAygLMh4uY29uY29yZC5hZG1pbi52MS5TdGFnZWRDaGFuZ2USMwoIaGFuZG9mZnMYBSADKAsyIS5jb25jb3JkLmFkbWluLnYxLkhhbmRvZmZQcm9ncmVzcyIgChBTdGFnZUpvaW5SZXF1ZXN0EgwKBG5vZGUYASABKAkiQwoRU3RhZ2VKb2luUmVzcG9uc2USLgoGc3RhZ2VkGAEgAygLMh4uY29uY29yZC5hZG1pbi52MS5TdGFnZWRDaGFuZ2UiIQoRU3RhZ2VMZWF2ZVJlcXVlc3QSDAoEbm9kZRgBIAEoCSJEChJTdGFnZUxlYXZlUmVzcG9uc2USLgoGc3RhZ2VkGAEgAygLMh4uY29uY29yZC5hZG1pbi52MS5TdGFnZWRDaGFuZ2UiFAoSUGxhbkNoYW5nZXNSZXF1ZXN0IpoCChNQbGFuQ2hhbmdlc1Jlc3BvbnNlEi4KBnN0YWdlZBgBIAMoCzIeLmNvbmNvcmQuYWRtaW4udjEuU3RhZ2VkQ2hhbmdlEi0KCXRyYW5zZmVycxgCIAMoCzIaLmNvbmNvcmQuYWRtaW4udjEuVHJhbnNmZXISVAoQcGFydGl0aW9uc19hZnRlchgDIAMoCzI6LmNvbmNvcmQuYWRtaW4udjEuUGxhbkNoYW5nZXNSZXNwb25zZS5QYXJ0aXRpb25zQWZ0ZXJFbnRyeRIWCgpuZXh0X2Vwb2NoGAQgASgEQgIwAho2ChRQYXJ0aXRpb25zQWZ0ZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIhYKFENvbW1pdENoYW5nZXNSZXF1ZXN0Il4KFUNvbW1pdENoYW5nZXNSZXNwb25zZRIWCgpyaW5nX2Vwb2NoGAEgASgEQgIwAhItCgl0cmFuc2ZlcnMYAiADKAsyGi5jb25jb3JkLmFkbWluLnYxLlRyYW5zZmVyIhUKE0NsZWFyQ2hhbmdlc1JlcXVlc3QiFgoUQ2xlYXJDaGFuZ2VzUmVzcG9uc2UiJQoTV2F0Y2hIYW5kb2ZmUmVxdWVzdBIOCgZmb2xsb3cYASABKAgidQoUV2F0Y2hIYW5kb2ZmUmVzcG9uc2USFgoKcmluZ19lcG9jaBgBIAEoBEICMAISMwoIaGFuZG9mZnMYAiADKAsyIS5jb25jb3JkLmFkbWluLnYxLkhhbmRvZmZQcm9ncmVzcxIQCghjb21wbGV0ZRgDIAEoCCL5AQoGTGltaXRzEhcKD21heF92YWx1ZV9ieXRlcxgBIAEoDRIVCg1tYXhfa2V5X2J5dGVzGAIgASgNEhQKDG1heF9zaWJsaW5ncxgDIAEoDRIYChByZWFkc19wZXJfc2Vjb25kGAQgASgNEhkKEXdyaXRlc19wZXJfc2Vjb25kGAUgASgNEhwKEG1heF9zdG9yZWRfYnl0ZXMYBiABKARCAjACEhQKCG1heF9rZXlzGAcgASgEQgIwAhIiChpyZXNvbHZlcl9jcHVfbXNfcGVyX3NlY29uZBgIIAEoDRIcChRyZXNvbHZlcl9jb25jdXJyZW5jeRgJIAEoDSKAAgoJTmFtZXNwYWNlEgwKBG5hbWUYASABKAkSCQoBbhgCIAEoDRIJCgFyGAMgASgNEgkKAXcYBCABKA0SCgoCZHcYBSABKA0SMAoKZHVyYWJpbGl0eRgGIAEoDjIcLmNvbmNvcmQuYWRtaW4udjEuRHVyYWJpbGl0eRIoCgZsaW1pdHMYByABKAsyGC5jb25jb3JkLmFkbWluLnYxLkxpbWl0cxIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghyZXNvbHZlchgJIAEoCzIaLmNvbmNvcmQuYWRtaW4udjEuUmVzb2x2ZXIi0gEKCFJlc29sdmVyEgwKBG5hbWUYASABKAkSFQoNbW9kdWxlX3NoYTI1NhgCIAEoCRIsCgRtb2RlGAMgASgOMh4uY29uY29yZC5hZG1pbi52MS5SZXNvbHZlck1vZGUSDgoGY29uZmlnGAQgASgMEhkKEXdyaXRlX2RlYWRsaW5lX21zGAUgASgNEhgKEHJlYWRfZGVhZGxpbmVfbXMYBiABKA0SFAoMbWVtb3J5X3BhZ2VzGAcgASgNEhgKDG1vZHVsZV9ieXRlcxgIIAEoBEICMAIifwoJTGF3UmVwb3J0Eg4KBnBhc3NlZBgBIAMoCRIyCgp2aW9sYXRpb25zGAIgAygLMh4uY29uY29yZC5hZG1pbi52MS5MYXdWaW9sYXRpb24SDwoHY2hlY2tlZBgDIAEoDRIPCgdyZWZ1c2VkGAQgASgIEgwKBHRleHQYBSABKAkiaQoMTGF3VmlvbGF0aW9uEgsKA2xhdxgBIAEoCRINCgVpbnB1dBgCIAMoDBISCgp0b21ic3RvbmVzGAMgAygIEgsKA2dvdBgEIAEoDBIMCgR3YW50GAUgASgMEg4KBmRldGFpbBgGIAEoCSKBAgoVVXBsb2FkUmVzb2x2ZXJSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIQCgZtb2R1bGUYAiABKAxIABIRCgdidWlsdGluGAMgASgJSAASLAoEbW9kZRgEIAEoDjIeLmNvbmNvcmQuYWRtaW4udjEuUmVzb2x2ZXJNb2RlEg4KBmNvbmZpZxgFIAEoDBIPCgdzYW1wbGVzGAYgAygMEhkKEXdyaXRlX2RlYWRsaW5lX21zGAcgASgNEhgKEHJlYWRfZGVhZGxpbmVfbXMYCCABKA0SFAoMbWVtb3J5X3BhZ2VzGAkgASgNEgwKBG5hbWUYCiABKAlCCAoGc291cmNlInUKFlVwbG9hZFJlc29sdmVyUmVzcG9uc2USLgoJbmFtZXNwYWNlGAEgASgLMhsuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2USKwoGcmVwb3J0GAIgASgLMhsuY29uY29yZC5hZG1pbi52MS5MYXdSZXBvcnQiZQoTVGVzdFJlc29sdmVyUmVxdWVzdBIQCgZtb2R1bGUYASABKAxIABIRCgdidWlsdGluGAIgASgJSAASDgoGY29uZmlnGAMgASgMEg8KB3NhbXBsZXMYBCADKAxCCAoGc291cmNlIkMKFFRlc3RSZXNvbHZlclJlc3BvbnNlEisKBnJlcG9ydBgBIAEoCzIbLmNvbmNvcmQuYWRtaW4udjEuTGF3UmVwb3J0IhYKFExpc3RSZXNvbHZlcnNSZXF1ZXN0Io4BChFOYW1lc3BhY2VSZXNvbHZlchIRCgluYW1lc3BhY2UYASABKAkSLAoIcmVzb2x2ZXIYAiABKAsyGi5jb25jb3JkLmFkbWluLnYxLlJlc29sdmVyEhEKBWNhbGxzGAMgASgEQgIwAhIUCghmYWlsdXJlcxgEIAEoBEICMAISDwoHYnJlYWtlchgFIAEoCSJPChVMaXN0UmVzb2x2ZXJzUmVzcG9uc2USNgoJcmVzb2x2ZXJzGAEgAygLMiMuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2VSZXNvbHZlciIqChVEZWxldGVSZXNvbHZlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIkgKFkRlbGV0ZVJlc29sdmVyUmVzcG9uc2USLgoJbmFtZXNwYWNlGAEgASgLMhsuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2UinAEKEU5hbWVzcGFjZVNldHRpbmdzEgkKAW4YASABKA0SCQoBchgCIAEoDRIJCgF3GAMgASgNEgoKAmR3GAQgASgNEjAKCmR1cmFiaWxpdHkYBSABKA4yHC5jb25jb3JkLmFkbWluLnYxLkR1cmFiaWxpdHkSKAoGbGltaXRzGAYgASgLMhguY29uY29yZC5hZG1pbi52MS5MaW1pdHMibgoWQ3JlYXRlTmFtZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAIgASgJEjUKCHNldHRpbmdzGAMgASgLMiMuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2VTZXR0aW5nc0oECAEQAlIJbmFtZXNwYWNlIkkKF0NyZWF0ZU5hbWVzcGFjZVJlc3BvbnNlEi4KCW5hbWVzcGFjZRgBIAEoCzIbLmNvbmNvcmQuYWRtaW4udjEuTmFtZXNwYWNlIiMKE0dldE5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJGChRHZXROYW1lc3BhY2VSZXNwb25zZRIuCgluYW1lc3BhY2UYASABKAsyGy5jb25jb3JkLmFkbWluLnYxLk5hbWVzcGFjZSIXChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QiSQoWTGlzdE5hbWVzcGFjZXNSZXNwb25zZRIvCgpuYW1lc3BhY2VzGAEgAygLMhsuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2UipQEKFlVwZGF0ZU5hbWVzcGFjZVJlcXVlc3QSDAoEbmFtZRgDIAEoCRI1CghzZXR0aW5ncxgEIAEoCzIjLmNvbmNvcmQuYWRtaW4udjEuTmFtZXNwYWNlU2V0dGluZ3MSLwoLdXBkYXRlX21hc2sYBSABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrSgQIARACSgQIAhADUgluYW1lc3BhY2UiSQoXVXBkYXRlTmFtZXNwYWNlUmVzcG9uc2USLgoJbmFtZXNwYWNlGAEgASgLMhsuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2UiNQoWRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBWZvcmNlGAIgASgIIhkKF0RlbGV0ZU5hbWVzcGFjZVJlc3BvbnNlIpkBCgVUb2tlbhIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSLAoGc2NvcGVzGAMgAygOMhwuY29uY29yZC5hZG1pbi52MS5Ub2tlblNjb3BlEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXB0aW9uGAUgASgJImoKEkNyZWF0ZVRva2VuUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSLAoGc2NvcGVzGAIgAygOMhwuY29uY29yZC5hZG1pbi52MS5Ub2tlblNjb3BlEhMKC2Rlc2NyaXB0aW9uGAMgASgJIk0KE0NyZWF0ZVRva2VuUmVzcG9uc2USJgoFdG9rZW4YASABKAsyFy5jb25jb3JkLmFkbWluLnYxLlRva2VuEg4KBnNlY3JldBgCIAEoCSImChFMaXN0VG9rZW5zUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkiPQoSTGlzdFRva2Vuc1Jlc3BvbnNlEicKBnRva2VucxgBIAMoCzIXLmNvbmNvcmQuYWRtaW4udjEuVG9rZW4iIAoSUmV2b2tlVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiNgocUm90YXRlQWRtaW5DcmVkZW50aWFsUmVxdWVzdBIWCg5uZXdfY3JlZGVudGlhbBgBIAEoCSJICh1Sb3RhdGVBZG1pbkNyZWRlbnRpYWxSZXNwb25zZRISCgpjcmVkZW50aWFsGAEgASgJEhMKB3ZlcnNpb24YAiABKARCAjACIi0KGEdldE5hbWVzcGFjZVN0YXRzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkiKAoFQ291bnQSDAoEbmFtZRgBIAEoCRIRCgVjb3VudBgCIAEoBEICMAIikwEKDk9wZXJhdGlvblN0YXRzEhEKCW9wZXJhdGlvbhgBIAEoCRIUCghyZXF1ZXN0cxgCIAEoBEICMAISJwoGZXJyb3JzGAMgAygLMhcuY29uY29yZC5hZG1pbi52MS5Db3VudBIOCgZwNTBfbXMYBCABKAESDgoGcDk5X21zGAUgASgBEg8KB3A5OTlfbXMYBiABKAEifgoNUmVzb2x2ZXJTdGF0cxIRCgVjYWxscxgBIAEoBEICMAISKQoIZmFpbHVyZXMYAiADKAsyFy5jb25jb3JkLmFkbWluLnYxLkNvdW50Eg4KBmNwdV9tcxgDIAEoARIOCgZwOTlfbXMYBCABKAESDwoHYnJlYWtlchgFIAEoCSK0AgoOTmFtZXNwYWNlU3RhdHMSDAoEbm9kZRgBIAEoCRI0CgpvcGVyYXRpb25zGAIgAygLMiAuY29uY29yZC5hZG1pbi52MS5PcGVyYXRpb25TdGF0cxIdChFyZWFkc19ieV92ZXJzaW9ucxgDIAMoBEICMAISMQoIcmVzb2x2ZXIYBCABKAsyHy5jb25jb3JkLmFkbWluLnYxLlJlc29sdmVyU3RhdHMSKwoKcmVqZWN0aW9ucxgFIAMoCzIXLmNvbmNvcmQuYWRtaW4udjEuQ291bnQSEQoFaGludHMYBiABKARCAjACEhkKDWtleXNfcmVwYWlyZWQYByABKARCAjACEhcKC3N0b3JlZF9rZXlzGAggASgEQgIwAhIYCgxzdG9yZWRfYnl0ZXMYCSABKARCAjACIo4BChlHZXROYW1lc3BhY2VTdGF0c1Jlc3BvbnNlEi8KBXRvdGFsGAEgASgLMiAuY29uY29yZC5hZG1pbi52MS5OYW1lc3BhY2VTdGF0cxIvCgVub2RlcxgCIAMoCzIgLmNvbmNvcmQuYWRtaW4udjEuTmFtZXNwYWNlU3RhdHMSDwoHbWlzc2luZxgDIAMoCSKTAgoPQ2x1c3RlclNldHRpbmdzEhYKDm1heF9uYW1lc3BhY2VzGAEgASgNEiEKGW1heF9yZXNvbHZlcl9tZW1vcnlfcGFnZXMYAiABKA0SIAoYbWF4X3Jlc29sdmVyX2RlYWRsaW5lX21zGAMgASgNEiQKHG1heF9uYW1lc3BhY2Vfb3BzX3Blcl9zZWNvbmQYBCABKA0SIgoacmVzb2x2ZXJfY3B1X21zX3Blcl9zZWNvbmQYBSABKA0SIgoaaGFuZG9mZl9vYmplY3RzX3Blcl9zZWNvbmQYBiABKA0SGAoQaGludHNfcGVyX3NlY29uZBgHIAEoDRIbChNhYWVfa2V5c19wZXJfc2Vjb25kGAggASgNIhsKGUdldENsdXN0ZXJTZXR0aW5nc1JlcXVlc3QiUQoaR2V0Q2x1c3RlclNldHRpbmdzUmVzcG9uc2USMwoIc2V0dGluZ3MYASABKAsyIS5jb25jb3JkLmFkbWluLnYxLkNsdXN0ZXJTZXR0aW5ncyKEAQocVXBkYXRlQ2x1c3RlclNldHRpbmdzUmVxdWVzdBIzCghzZXR0aW5ncxgBIAEoCzIhLmNvbmNvcmQuYWRtaW4udjEuQ2x1c3RlclNldHRpbmdzEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJUCh1VcGRhdGVDbHVzdGVyU2V0dGluZ3NSZXNwb25zZRIzCghzZXR0aW5ncxgBIAEoCzIhLmNvbmNvcmQuYWRtaW4udjEuQ2x1c3RlclNldHRpbmdzKosBCgtNZW1iZXJTdGF0ZRIcChhNRU1CRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJNRU1CRVJfU1RBVEVfQUxJVkUQARIYChRNRU1CRVJfU1RBVEVfU1VTUEVDVBACEhUKEU1FTUJFUl9TVEFURV9ERUFEEAMSFQoRTUVNQkVSX1NUQVRFX0xFRlQQBCpWCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABITCg9EVVJBQklMSVRZX1NZTkMQARIXChNEVVJBQklMSVRZX0JVRkZFUkVEEAIqfgoMUmVzb2x2ZXJNb2RlEh0KGVJFU09MVkVSX01PREVfVU5TUEVDSUZJRUQQABIYChRSRVNPTFZFUl9NT0RFX0NMSUVOVBABEhkKFVJFU09MVkVSX01PREVfT05fUkVBRBACEhoKFlJFU09MVkVSX01PREVfT05fV1JJVEUQAyptCgpUb2tlblNjb3BlEhsKF1RPS0VOX1NDT1BFX1VOU1BFQ0lGSUVEEAASFAoQVE9LRU5fU0NPUEVfUkVBRBABEhUKEVRPS0VOX1NDT1BFX1dSSVRFEAISFQoRVE9LRU5fU0NPUEVfQURNSU4QAzK1EgoMQWRtaW5TZXJ2aWNlEmYKD0NyZWF0ZU5hbWVzcGFjZRIoLmNvbmNvcmQuYWRtaW4udjEuQ3JlYXRlTmFtZXNwYWNlUmVxdWVzdBopLmNvbmNvcmQuYWRtaW4udjEuQ3JlYXRlTmFtZXNwYWNlUmVzcG9uc2USYgoMR2V0TmFtZXNwYWNlEiUuY29uY29yZC5hZG1pbi52MS5HZXROYW1lc3BhY2VSZXF1ZXN0GiYuY29uY29yZC5hZG1pbi52MS5HZXROYW1lc3BhY2VSZXNwb25zZSIDkAIBEmgKDkxpc3ROYW1lc3BhY2VzEicuY29uY29yZC5hZG1pbi52MS5MaXN0TmFtZXNwYWNlc1JlcXVlc3QaKC5jb25jb3JkLmFkbWluLnYxLkxpc3ROYW1lc3BhY2VzUmVzcG9uc2UiA5ACARJmCg9VcGRhdGVOYW1lc3BhY2USKC5jb25jb3JkLmFkbWluLnYxLlVwZGF0ZU5hbWVzcGFjZVJlcXVlc3QaKS5jb25jb3JkLmFkbWluLnYxLlVwZGF0ZU5hbWVzcGFjZVJlc3BvbnNlEmYKD0RlbGV0ZU5hbWVzcGFjZRIoLmNvbmNvcmQuYWRtaW4udjEuRGVsZXRlTmFtZXNwYWNlUmVxdWVzdBopLmNvbmNvcmQuYWRtaW4udjEuRGVsZXRlTmFtZXNwYWNlUmVzcG9uc2UScQoRR2V0TmFtZXNwYWNlU3RhdHMSKi5jb25jb3JkLmFkbWluLnYxLkdldE5hbWVzcGFjZVN0YXRzUmVxdWVzdBorLmNvbmNvcmQuYWRtaW4udjEuR2V0TmFtZXNwYWNlU3RhdHNSZXNwb25zZSIDkAIBEnQKEkdldENsdXN0ZXJTZXR0aW5ncxIrLmNvbmNvcmQuYWRtaW4udjEuR2V0Q2x1c3RlclNldHRpbmdzUmVxdWVzdBosLmNvbmNvcmQuYWRtaW4udjEuR2V0Q2x1c3RlclNldHRpbmdzUmVzcG9uc2UiA5ACARJ4ChVVcGRhdGVDbHVzdGVyU2V0dGluZ3MSLi5jb25jb3JkLmFkbWluLnYxLlVwZGF0ZUNsdXN0ZXJTZXR0aW5nc1JlcXVlc3QaLy5jb25jb3JkLmFkbWluLnYxLlVwZGF0ZUNsdXN0ZXJTZXR0aW5nc1Jlc3BvbnNlEmMKDlVwbG9hZFJlc29sdmVyEicuY29uY29yZC5hZG1pbi52MS5VcGxvYWRSZXNvbHZlclJlcXVlc3QaKC5jb25jb3JkLmFkbWluLnYxLlVwbG9hZFJlc29sdmVyUmVzcG9uc2USXQoMVGVzdFJlc29sdmVyEiUuY29uY29yZC5hZG1pbi52MS5UZXN0UmVzb2x2ZXJSZXF1ZXN0GiYuY29uY29yZC5hZG1pbi52MS5UZXN0UmVzb2x2ZXJSZXNwb25zZRJlCg1MaXN0UmVzb2x2ZXJzEiYuY29uY29yZC5hZG1pbi52MS5MaXN0UmVzb2x2ZXJzUmVxdWVzdBonLmNvbmNvcmQuYWRtaW4udjEuTGlzdFJlc29sdmVyc1Jlc3BvbnNlIgOQAgESYwoORGVsZXRlUmVzb2x2ZXISJy5jb25jb3JkLmFkbWluLnYxLkRlbGV0ZVJlc29sdmVyUmVxdWVzdBooLmNvbmNvcmQuYWRtaW4udjEuRGVsZXRlUmVzb2x2ZXJSZXNwb25zZRJlCg1DbHVzdGVyU3RhdHVzEiYuY29uY29yZC5hZG1pbi52MS5DbHVzdGVyU3RhdHVzUmVxdWVzdBonLmNvbmNvcmQuYWRtaW4udjEuQ2x1c3RlclN0YXR1c1Jlc3BvbnNlIgOQAgESVAoJU3RhZ2VKb2luEiIuY29uY29yZC5hZG1pbi52MS5TdGFnZUpvaW5SZXF1ZXN0GiMuY29uY29yZC5hZG1pbi52MS5TdGFnZUpvaW5SZXNwb25zZRJXCgpTdGFnZUxlYXZlEiMuY29uY29yZC5hZG1pbi52MS5TdGFnZUxlYXZlUmVxdWVzdBokLmNvbmNvcmQuYWRtaW4udjEuU3RhZ2VMZWF2ZVJlc3BvbnNlEl8KC1BsYW5DaGFuZ2VzEiQuY29uY29yZC5hZG1pbi52MS5QbGFuQ2hhbmdlc1JlcXVlc3QaJS5jb25jb3JkLmFkbWluLnYxLlBsYW5DaGFuZ2VzUmVzcG9uc2UiA5ACARJgCg1Db21taXRDaGFuZ2VzEiYuY29uY29yZC5hZG1pbi52MS5Db21taXRDaGFuZ2VzUmVxdWVzdBonLmNvbmNvcmQuYWRtaW4udjEuQ29tbWl0Q2hhbmdlc1Jlc3BvbnNlEl0KDENsZWFyQ2hhbmdlcxIlLmNvbmNvcmQuYWRtaW4udjEuQ2xlYXJDaGFuZ2VzUmVxdWVzdBomLmNvbmNvcmQuYWRtaW4udjEuQ2xlYXJDaGFuZ2VzUmVzcG9uc2USZAoMV2F0Y2hIYW5kb2ZmEiUuY29uY29yZC5hZG1pbi52MS5XYXRjaEhhbmRvZmZSZXF1ZXN0GiYuY29uY29yZC5hZG1pbi52MS5XYXRjaEhhbmRvZmZSZXNwb25zZSIDkAIBMAESWgoLQ3JlYXRlVG9rZW4SJC5jb25jb3JkLmFkbWluLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBolLmNvbmNvcmQuYWRtaW4udjEuQ3JlYXRlVG9rZW5SZXNwb25zZRJcCgpMaXN0VG9rZW5zEiMuY29uY29yZC5hZG1pbi52MS5MaXN0VG9rZW5zUmVxdWVzdBokLmNvbmNvcmQuYWRtaW4udjEuTGlzdFRva2Vuc1Jlc3BvbnNlIgOQAgESWgoLUmV2b2tlVG9rZW4SJC5jb25jb3JkLmFkbWluLnYxLlJldm9rZVRva2VuUmVxdWVzdBolLmNvbmNvcmQuYWRtaW4udjEuUmV2b2tlVG9rZW5SZXNwb25zZRJ4ChVSb3RhdGVBZG1pbkNyZWRlbnRpYWwSLi5jb25jb3JkLmFkbWluLnYxLlJvdGF0ZUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaLy5jb25jb3JkLmFkbWluLnYxLlJvdGF0ZUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
+ * Member is a node gossip knows.
+ *
  * @generated from message concord.admin.v1.Member
  */
 export type Member = Message<"concord.admin.v1.Member"> & {
   /**
+   * The node's ID (generated on its first start, kept in its store).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Its failure domain (--zone); replicas of a key go to distinct zones
+   * when the ring has enough.
+   *
    * @generated from field: string zone = 2;
    */
   zone: string;
 
   /**
+   * Where clients reach its API (host:port).
+   *
    * @generated from field: string api_addr = 3;
    */
   apiAddr: string;
 
   /**
+   * Where other nodes reach it (host:port).
+   *
    * @generated from field: string peer_addr = 4;
    */
   peerAddr: string;
@@ -66,6 +77,8 @@ export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
   messageDesc(file_concord_admin_v1_admin, 0);
 
 /**
+ * StagedChange is a membership change waiting for CommitChanges.
+ *
  * @generated from message concord.admin.v1.StagedChange
  */
 export type StagedChange = Message<"concord.admin.v1.StagedChange"> & {
@@ -97,11 +110,15 @@ export enum StagedChange_Kind {
   UNSPECIFIED = 0,
 
   /**
+   * The node gets a share of the ring.
+   *
    * @generated from enum value: KIND_JOIN = 1;
    */
   JOIN = 1,
 
   /**
+   * The node hands its partitions to the others.
+   *
    * @generated from enum value: KIND_LEAVE = 2;
    */
   LEAVE = 2,
@@ -125,11 +142,15 @@ export type Transfer = Message<"concord.admin.v1.Transfer"> & {
   partition: number;
 
   /**
+   * The node ID that sends the partition.
+   *
    * @generated from field: string from = 2;
    */
   from: string;
 
   /**
+   * The node ID that receives it.
+   *
    * @generated from field: string to = 3;
    */
   to: string;
@@ -143,6 +164,9 @@ export const TransferSchema: GenMessage<Transfer> = /*@__PURE__*/
   messageDesc(file_concord_admin_v1_admin, 2);
 
 /**
+ * HandoffProgress is how far one partition transfer of the current ring
+ * epoch has come.
+ *
  * @generated from message concord.admin.v1.HandoffProgress
  */
 export type HandoffProgress = Message<"concord.admin.v1.HandoffProgress"> & {
@@ -152,6 +176,8 @@ export type HandoffProgress = Message<"concord.admin.v1.HandoffProgress"> & {
   partition: number;
 
   /**
+   * The node IDs of the sender and the receiver.
+   *
    * @generated from field: string from = 2;
    */
   from: string;
@@ -162,6 +188,8 @@ export type HandoffProgress = Message<"concord.admin.v1.HandoffProgress"> & {
   to: string;
 
   /**
+   * Objects and bytes received so far.
+   *
    * @generated from field: uint64 keys = 4 [jstype = JS_NUMBER];
    */
   keys: bigint;
@@ -223,26 +251,36 @@ export const ClusterStatusRequestSchema: GenMessage<ClusterStatusRequest> = /*@_
  */
 export type ClusterStatusResponse = Message<"concord.admin.v1.ClusterStatusResponse"> & {
   /**
+   * The current ring's epoch (it grows with every committed change).
+   *
    * @generated from field: uint64 ring_epoch = 1 [jstype = JS_NUMBER];
    */
   ringEpoch: bigint;
 
   /**
+   * The ring's partition count (fixed for the cluster's life).
+   *
    * @generated from field: uint32 partitions = 2;
    */
   partitions: number;
 
   /**
+   * Every node gossip knows, in the ring or not.
+   *
    * @generated from field: repeated concord.admin.v1.Member members = 3;
    */
   members: Member[];
 
   /**
+   * Changes staged and not yet committed.
+   *
    * @generated from field: repeated concord.admin.v1.StagedChange staged = 4;
    */
   staged: StagedChange[];
 
   /**
+   * The transfers of the current epoch.
+   *
    * @generated from field: repeated concord.admin.v1.HandoffProgress handoffs = 5;
    */
   handoffs: HandoffProgress[];
@@ -907,6 +945,8 @@ export const UploadResolverResponseSchema: GenMessage<UploadResolverResponse> = 
  */
 export type TestResolverRequest = Message<"concord.admin.v1.TestResolverRequest"> & {
   /**
+   * Required: one of them, as in UploadResolverRequest.
+   *
    * @generated from oneof concord.admin.v1.TestResolverRequest.source
    */
   source: {
@@ -924,11 +964,16 @@ export type TestResolverRequest = Message<"concord.admin.v1.TestResolverRequest"
   } | { case: undefined; value?: undefined };
 
   /**
+   * Bytes the module reads with config_read.
+   *
    * @generated from field: bytes config = 3;
    */
   config: Uint8Array;
 
   /**
+   * Values to build sibling sets from for the checks; needed for a module
+   * (a built-in has its own).
+   *
    * @generated from field: repeated bytes samples = 4;
    */
   samples: Uint8Array[];
@@ -972,6 +1017,9 @@ export const ListResolversRequestSchema: GenMessage<ListResolversRequest> = /*@_
   messageDesc(file_concord_admin_v1_admin, 27);
 
 /**
+ * NamespaceResolver is a namespace's resolver and its calls on the node
+ * that answered (counters restart with the node).
+ *
  * @generated from message concord.admin.v1.NamespaceResolver
  */
 export type NamespaceResolver = Message<"concord.admin.v1.NamespaceResolver"> & {
@@ -1032,6 +1080,8 @@ export const ListResolversResponseSchema: GenMessage<ListResolversResponse> = /*
  */
 export type DeleteResolverRequest = Message<"concord.admin.v1.DeleteResolverRequest"> & {
   /**
+   * Required: the namespace whose resolver to drop.
+   *
    * @generated from field: string namespace = 1;
    */
   namespace: string;
@@ -1163,6 +1213,8 @@ export const CreateNamespaceResponseSchema: GenMessage<CreateNamespaceResponse> 
  */
 export type GetNamespaceRequest = Message<"concord.admin.v1.GetNamespaceRequest"> & {
   /**
+   * Required.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -1277,6 +1329,8 @@ export const UpdateNamespaceResponseSchema: GenMessage<UpdateNamespaceResponse> 
  */
 export type DeleteNamespaceRequest = Message<"concord.admin.v1.DeleteNamespaceRequest"> & {
   /**
+   * Required.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -1316,11 +1370,15 @@ export const DeleteNamespaceResponseSchema: GenMessage<DeleteNamespaceResponse> 
  */
 export type Token = Message<"concord.admin.v1.Token"> & {
   /**
+   * 16 hex digits; the middle of the bearer credential cct_<id>_<secret>.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The one namespace it works in.
+   *
    * @generated from field: string namespace = 2;
    */
   namespace: string;
@@ -1353,16 +1411,22 @@ export const TokenSchema: GenMessage<Token> = /*@__PURE__*/
  */
 export type CreateTokenRequest = Message<"concord.admin.v1.CreateTokenRequest"> & {
   /**
+   * Required: an existing namespace.
+   *
    * @generated from field: string namespace = 1;
    */
   namespace: string;
 
   /**
+   * Required: at least one scope.
+   *
    * @generated from field: repeated concord.admin.v1.TokenScope scopes = 2;
    */
   scopes: TokenScope[];
 
   /**
+   * Free text for people, at most 256 bytes.
+   *
    * @generated from field: string description = 3;
    */
   description: string;
@@ -1898,6 +1962,8 @@ export const UpdateClusterSettingsResponseSchema: GenMessage<UpdateClusterSettin
   messageDesc(file_concord_admin_v1_admin, 62);
 
 /**
+ * MemberState is what gossip says of a node.
+ *
  * @generated from enum concord.admin.v1.MemberState
  */
 export enum MemberState {
@@ -1907,21 +1973,30 @@ export enum MemberState {
   UNSPECIFIED = 0,
 
   /**
+   * Answering gossip.
+   *
    * @generated from enum value: MEMBER_STATE_ALIVE = 1;
    */
   ALIVE = 1,
 
   /**
+   * Missed its probes; others are checking it.
+   *
    * @generated from enum value: MEMBER_STATE_SUSPECT = 2;
    */
   SUSPECT = 2,
 
   /**
+   * Confirmed unreachable. Still in the ring until a leave is committed:
+   * its writes go to fallback nodes as hints.
+   *
    * @generated from enum value: MEMBER_STATE_DEAD = 3;
    */
   DEAD = 3,
 
   /**
+   * Left gossip on purpose.
+   *
    * @generated from enum value: MEMBER_STATE_LEFT = 4;
    */
   LEFT = 4,
