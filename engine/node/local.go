@@ -36,7 +36,11 @@ func (n *Node) Apply(ctx context.Context, objs []peer.Object, sync bool, intende
 		if intendedOwner != "" && intendedOwner != n.id {
 			err = n.replica.StoreHint(intendedOwner, o.Namespace, o.Key, o.Object, each)
 		} else {
-			err = n.merge(ctx, o, each)
+			// Replication does not resolve: the coordinator already ran the
+			// namespace's resolver (or it failed there, and would fail here
+			// on the same siblings), and a resolution here would hold up
+			// every object after it in the batch, other tenants' included.
+			_, err = n.replica.MergeAsIs(o.Namespace, o.Key, o.Object, each)
 		}
 		if err != nil {
 			return false, n.storageFailed("replicate", err)
@@ -126,6 +130,9 @@ func (n *Node) FetchModule(_ context.Context, hash string) ([]byte, error) {
 // merge folds an object from another node into the local replica. The
 // namespace's resolver is made ready first, outside the key's lock, where
 // the merge hook (mergeResolver) may run it.
+// merge folds an object a background repair brought (anti-entropy,
+// handoff) into the local replica, resolving its siblings in an on_write
+// namespace.
 func (n *Node) merge(ctx context.Context, o peer.Object, sync bool) error {
 	if ns, err := n.incs.Namespace(o.Namespace); err == nil && ns.Resolver != nil && ns.Resolver.Mode == meta.ModeOnWrite {
 		_ = n.registry.Prepare(ctx, ns) // a failure keeps the siblings; the hook counts it

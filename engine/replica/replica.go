@@ -185,6 +185,14 @@ func (s *Store) Merge(ns string, key []byte, in dvv.Object, sync bool) (dvv.Obje
 	})
 }
 
+// MergeAsIs is Merge without the resolve hook: the siblings stay as the
+// merge leaves them.
+func (s *Store) MergeAsIs(ns string, key []byte, in dvv.Object, sync bool) (dvv.Object, error) {
+	return s.Mutate(ns, key, sync, func(cur dvv.Object) (dvv.Object, error) {
+		return dvv.Sync(cur, in), nil
+	})
+}
+
 // ResolveHook merges siblings where versions meet (on_write resolvers): cur
 // is the local copy before the merge, merged the result, synced whether the
 // result is written with a synced write. It runs under the key's lock and

@@ -29,7 +29,7 @@ const (
 	noisyQuota       = 100              // the noisy namespace's writes_per_second
 	noisyFloodRate   = 10 * noisyQuota  // what the noisy tenant sends, open loop
 	noisyFloodKeys   = 16               // keys the noisy tenant writes (blind: siblings every time)
-	noisyWindow      = 10 * time.Second // each measured window
+	noisyWindow      = 30 * time.Second // each measured window
 	noisyValueSize   = 300              // bytes of every value (the hostile resolver loops on any)
 	noisyOpTimeout   = 10 * time.Second
 	noisyWriteBudget = 20 * time.Millisecond // the noisy namespace's resolver write deadline
@@ -115,13 +115,22 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	b.ReportMetric(float64(victimErrs.Load())/n, "victim-errors")
 	b.ReportMetric(float64(accepted.Load())/n, "noisy-accepted")
 	b.ReportMetric(float64(refused.Load())/n, "noisy-refused")
+	var calls, failures, rejected uint64
 	for _, nd := range c.Nodes {
 		for _, st := range nd.Node().ResolverStats() {
-			if st.Namespace == "noisy" {
-				b.Logf("node %d resolver: %d calls, failures %v, breaker rejections %d", nd.Index, st.Stats.Calls, st.Stats.Failures, st.Stats.BreakerRejections)
+			if st.Namespace != "noisy" {
+				continue
+			}
+			calls += st.Stats.Calls
+			rejected += st.Stats.BreakerRejections
+			for _, f := range st.Stats.Failures {
+				failures += f
 			}
 		}
 	}
+	b.ReportMetric(float64(calls)/n, "resolver-calls")
+	b.ReportMetric(float64(failures)/n, "resolver-failures")
+	b.ReportMetric(float64(rejected)/n, "breaker-rejections")
 }
 
 // victimLoad runs the victim's puts for noisyWindow into h and returns the
@@ -148,7 +157,6 @@ func victimLoad(ctx context.Context, clients []kvv1connect.KVServiceClient, tag 
 // floodNamespace sends the noisy tenant's blind puts until stop closes,
 // counting the ones taken and the ones refused by its quota.
 func floodNamespace(ctx context.Context, clients []kvv1connect.KVServiceClient, stop <-chan struct{}, accepted, refused *atomic.Int64) {
-	value := make([]byte, noisyValueSize)
 	floodCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -161,6 +169,8 @@ func floodNamespace(ctx context.Context, clients []kvv1connect.KVServiceClient, 
 	paced(floodCtx, noisyFloodRate, time.Hour, func(i int, _ time.Time) {
 		opCtx, cancelOp := context.WithTimeout(floodCtx, noisyOpTimeout)
 		defer cancelOp()
+		value := make([]byte, noisyValueSize) // distinct values: equal ones would not be siblings
+		copy(value, fmt.Appendf(nil, "v%d", i))
 		_, err := clients[i%len(clients)].Put(opCtx, &kvv1.PutRequest{Namespace: "noisy", Key: fmt.Appendf(nil, "k%d", i%noisyFloodKeys), Value: value})
 		switch {
 		case err == nil:

@@ -20,11 +20,15 @@ const DefaultCPUMsPerSecond = meta.DefaultResolverCPUMsPerSecond
 const QueueWait = 10 * time.Millisecond
 
 // cpuBucket is a token bucket of resolver time: it refills at a rate of
-// perSecond of resolver time per second of wall time, holding at most one
-// second's worth. A call may start while the bucket is not empty and is
-// charged its running time once it ends, which may leave the bucket in
-// debt: the calls after it wait until the debt is paid back. It is pure:
-// callers pass the time, and lock.
+// perSecond of resolver time per second of wall time, holding at most a
+// tenth of a second's worth (burstFraction), so that a namespace's resolver
+// time comes spread over the second rather than all at once (a burst of a
+// whole second's worth, a few calls looping to their deadlines on every
+// core at the same moment, is what other tenants' tail latency feels). A
+// call may start while the bucket is not empty and is charged its running
+// time once it ends, which may leave the bucket in debt: the calls after
+// it wait until the debt is paid back. It is pure: callers pass the time,
+// and lock.
 type cpuBucket struct {
 	tokens time.Duration
 	last   time.Time
@@ -33,19 +37,24 @@ type cpuBucket struct {
 
 // allow refills the bucket up to now and reports whether a call may start.
 func (b *cpuBucket) allow(now time.Time, perSecond time.Duration) bool {
+	burst := perSecond / burstFraction
 	if !b.primed {
-		b.tokens, b.last, b.primed = perSecond, now, true
+		b.tokens, b.last, b.primed = burst, now, true
 	}
 	if elapsed := now.Sub(b.last); elapsed > 0 {
 		refill := time.Duration(float64(perSecond) * elapsed.Seconds())
-		b.tokens = min(b.tokens+refill, perSecond)
+		b.tokens = min(b.tokens+refill, burst)
 		b.last = now
 	}
 	return b.tokens > 0
 }
 
-// charge takes a call's running time out of the bucket.
-func (b *cpuBucket) charge(d time.Duration) { b.tokens -= max(d, 0) }
+// burstFraction: a CPU bucket holds 1/burstFraction of a second's worth.
+const burstFraction = 10
+
+// charge takes d out of the bucket; a negative d gives it back (a refund
+// of what a reservation took beyond the call's running time).
+func (b *cpuBucket) charge(d time.Duration) { b.tokens -= d }
 
 // gate holds one namespace's resolver budget on this node: its CPU
 // bucket, its concurrency slots, and the calls it turned away. It is safe
@@ -60,11 +69,17 @@ type gate struct {
 
 // acquire decides whether a call may run now: the CPU bucket must not be
 // empty, and a concurrency slot must come free within wait (or before ctx
-// ends). On success it returns the function that ends the call, charging
-// its running time; otherwise the call is counted as skipped.
-func (g *gate) acquire(ctx context.Context, now time.Time, perSecond time.Duration, concurrency int, wait time.Duration) (end func(ran time.Duration), ok bool) {
+// ends). A call that may run reserves reserve (its deadline: the most it
+// can run) out of the bucket at once, so that calls starting together
+// cannot all spend the same tokens; on success acquire returns the
+// function that ends the call, charging its running time in place of the
+// reservation; otherwise the call is counted as skipped.
+func (g *gate) acquire(ctx context.Context, now time.Time, perSecond time.Duration, concurrency int, wait, reserve time.Duration) (end func(ran time.Duration), ok bool) {
 	g.mu.Lock()
 	allowed := g.cpu.allow(now, perSecond)
+	if allowed {
+		g.cpu.charge(reserve)
+	}
 	if g.slots == nil || cap(g.slots) != concurrency {
 		// A changed limit takes effect at once; calls running on the
 		// old slots release them there.
@@ -72,14 +87,20 @@ func (g *gate) acquire(ctx context.Context, now time.Time, perSecond time.Durati
 	}
 	slots := g.slots
 	g.mu.Unlock()
-	if !allowed || !take(ctx, slots, wait) {
+	if allowed && !take(ctx, slots, wait) {
+		g.mu.Lock()
+		g.cpu.charge(-reserve)
+		g.mu.Unlock()
+		allowed = false
+	}
+	if !allowed {
 		g.skipped.Add(1)
 		return nil, false
 	}
 	return func(ran time.Duration) {
 		<-slots
 		g.mu.Lock()
-		g.cpu.charge(ran)
+		g.cpu.charge(max(ran, 0) - reserve)
 		g.mu.Unlock()
 	}, true
 }

@@ -49,7 +49,7 @@ func (r *Registry) Resolve(ctx context.Context, ns meta.Namespace, key []byte, o
 	// The namespace's resolver budget on this node: over its CPU time or
 	// its concurrency, the call is skipped and the siblings kept.
 	perSecond, concurrency := r.budget(ns)
-	end, allowed := r.gate(ns.Name).acquire(ctx, r.cfg.Now(), perSecond, concurrency, min(QueueWait, deadline))
+	end, allowed := r.gate(ns.Name).acquire(ctx, r.cfg.Now(), perSecond, concurrency, min(QueueWait, deadline), deadline)
 	if !allowed {
 		return dvv.Sibling{}, false
 	}
