@@ -71,6 +71,7 @@ type Topology struct {
 	placement atomic.Pointer[placement] // nil until the node knows a ring
 	gossip    atomic.Pointer[Gossip]    // nil for a single node
 	ringMu    sync.Mutex                // serialises ring documents: a ring never moves backwards
+	planned   atomic.Pointer[planned]   // the transition document last decoded and planned (transition.go)
 }
 
 // Open loads the stored ring or, for a node that is not joining a cluster

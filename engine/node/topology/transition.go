@@ -2,6 +2,7 @@ package topology
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/handoff"
@@ -31,14 +32,43 @@ func (t *Topology) Transition() (prev, cur ring.Ring, plan []handoff.Transfer, n
 	if !found {
 		return prev, cur, nil, 0, false
 	}
+	c := t.transitionOf(d, cur)
+	return c.prev, cur, slices.Clone(c.plan), c.nrep, c.ok
+}
+
+// planned is a transition document decoded and planned, for one version of
+// the document and one ring epoch: decoding it and planning every
+// partition's transfers is too costly to repeat on every read and every
+// anti-entropy round (Handoffs, Receiving).
+type planned struct {
+	version, epoch uint64
+	prev           ring.Ring
+	plan           []handoff.Transfer
+	nrep           int
+	ok             bool
+	// done is the progress of every transfer once all of them are done: a
+	// transfer done stays done for the epoch.
+	done []handoff.Progress
+}
+
+// transitionOf returns transition document d decoded and planned against
+// ring cur, from the cache when it holds this version and epoch.
+func (t *Topology) transitionOf(d membership.Doc, cur ring.Ring) *planned {
+	if c := t.planned.Load(); c != nil && c.version == d.Version && c.epoch == cur.Epoch() {
+		return c
+	}
+	c := &planned{version: d.Version, epoch: cur.Epoch()}
 	var tr transition
-	if json.Unmarshal(d.Data, &tr) != nil || tr.Epoch != cur.Epoch() || prev.UnmarshalBinary(tr.Prev) != nil {
-		return prev, cur, nil, 0, false
+	if json.Unmarshal(d.Data, &tr) == nil && tr.Epoch == cur.Epoch() && c.prev.UnmarshalBinary(tr.Prev) == nil {
+		if len(tr.Ns) == 0 {
+			tr.Ns = []int{tr.N}
+		}
+		c.plan, c.nrep, c.ok = handoff.PlanAll(c.prev, cur, tr.Ns), tr.N, true
+	} else {
+		c.prev = ring.Ring{}
 	}
-	if len(tr.Ns) == 0 {
-		tr.Ns = []int{tr.N}
-	}
-	return prev, cur, handoff.PlanAll(prev, cur, tr.Ns), tr.N, true
+	t.planned.Store(c)
+	return c
 }
 
 // ringBehind reports whether this node knows of a ring change it has not
@@ -52,12 +82,24 @@ func (t *Topology) ringBehind() bool {
 // Handoffs reports the transfers of the current ring change with the
 // progress their receivers published, and whether all are done.
 func (t *Topology) Handoffs() (epoch uint64, progress []handoff.Progress, complete bool) {
-	_, cur, plan, _, ok := t.Transition()
+	cur, hasRing := t.Ring()
 	if t.ringBehind() {
 		return cur.Epoch(), nil, false // a newer ring is on its way: not done
 	}
-	if !ok {
+	if !hasRing {
 		return cur.Epoch(), nil, true
+	}
+	d, found := t.doc(docTransition)
+	if !found {
+		return cur.Epoch(), nil, true
+	}
+	c := t.transitionOf(d, cur)
+	if !c.ok {
+		return cur.Epoch(), nil, true
+	}
+	plan := c.plan // read only
+	if c.done != nil {
+		return cur.Epoch(), slices.Clone(c.done), true
 	}
 	reports := map[string]handoff.Report{}
 	for _, d := range t.docsWithPrefix(docHandoff) {
@@ -77,6 +119,11 @@ func (t *Topology) Handoffs() (epoch uint64, progress []handoff.Progress, comple
 		}
 		complete = complete && p.Done
 		progress = append(progress, p)
+	}
+	if complete && len(progress) > 0 {
+		done := *c
+		done.done = slices.Clone(progress)
+		t.planned.CompareAndSwap(c, &done)
 	}
 	return cur.Epoch(), progress, complete
 }
