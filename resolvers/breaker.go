@@ -29,7 +29,7 @@ func (s BreakerState) String() string {
 	case BreakerOpen:
 		return "open"
 	case BreakerHalfOpen:
-		return "half_open"
+		return "half-open"
 	}
 	return "BreakerState(?)"
 }

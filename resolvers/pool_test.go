@@ -338,7 +338,7 @@ func TestPoolBreaker(t *testing.T) {
 
 	clock.Advance(time.Minute)
 	if p.BreakerState() != resolvers.BreakerHalfOpen {
-		t.Errorf("after cool-down state = %s, want half_open", p.BreakerState())
+		t.Errorf("after cool-down state = %s, want half-open", p.BreakerState())
 	}
 	mustResolve(t, p, values("good")) // the probe
 	if p.BreakerState() != resolvers.BreakerClosed {
