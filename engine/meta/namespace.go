@@ -42,6 +42,8 @@ const (
 	CeilingSiblings  = 10_000
 	// CeilingRate bounds a namespace's reads and writes per second.
 	CeilingRate = 1_000_000
+	// CeilingWriteBytesRate bounds write_bytes_per_second: 64 GiB/s.
+	CeilingWriteBytesRate = 64 << 30
 )
 
 // Limits bound what a namespace stores and how fast its clients may call.
@@ -68,6 +70,10 @@ type Limits struct {
 	// resolutions are skipped and the siblings kept (engine/node/registry).
 	ResolverCPUMsPerSecond uint32 `json:"resolver_cpu_ms_per_second,omitempty"`
 	ResolverConcurrency    uint32 `json:"resolver_concurrency,omitempty"`
+	// WriteBytesPerSecond bounds the bytes client writes store per second
+	// across the cluster (the size of the key's object after each write);
+	// 0 means unlimited. Each node enforces its share (engine/node/front).
+	WriteBytesPerSecond uint64 `json:"write_bytes_per_second,omitempty"`
 }
 
 // Bounds of the quota and resolver limits.
@@ -318,6 +324,8 @@ func (ns Namespace) Validate() error {
 		return errs.Invalid("limits.max_keys", "max_keys is %d; it must be at most %d (0 = unlimited)", ns.Limits.MaxKeys, uint64(CeilingQuota))
 	case ns.Limits.ResolverCPUMsPerSecond > CeilingResolverCPUMsPerSecond:
 		return errs.Invalid("limits.resolver_cpu_ms_per_second", "resolver_cpu_ms_per_second is %d; it must be at most %d (0 = the cluster's default)", ns.Limits.ResolverCPUMsPerSecond, CeilingResolverCPUMsPerSecond)
+	case ns.Limits.WriteBytesPerSecond > CeilingWriteBytesRate:
+		return errs.Invalid("limits.write_bytes_per_second", "write_bytes_per_second is %d; it must be at most %d (0 = unlimited)", ns.Limits.WriteBytesPerSecond, uint64(CeilingWriteBytesRate))
 	case ns.Limits.ResolverConcurrency > CeilingResolverConcurrency:
 		return errs.Invalid("limits.resolver_concurrency", "resolver_concurrency is %d; it must be at most %d (0 = %d)", ns.Limits.ResolverConcurrency, CeilingResolverConcurrency, DefaultResolverConcurrency)
 	}

@@ -74,7 +74,7 @@ type NamespaceUpdate struct {
 // order error messages list them.
 var updatableFields = []string{"r", "w", "dw", "durability", "limits", "limits.max_value_bytes", "limits.max_key_bytes", "limits.max_siblings",
 	"limits.reads_per_second", "limits.writes_per_second", "limits.max_stored_bytes", "limits.max_keys",
-	"limits.resolver_cpu_ms_per_second", "limits.resolver_concurrency"}
+	"limits.resolver_cpu_ms_per_second", "limits.resolver_concurrency", "limits.write_bytes_per_second"}
 
 // updatable copies each of updatableFields from src to dst.
 var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
@@ -94,6 +94,9 @@ var updatable = map[string]func(dst *meta.Namespace, src meta.Namespace){
 		d.Limits.ResolverCPUMsPerSecond = s.Limits.ResolverCPUMsPerSecond
 	},
 	"limits.resolver_concurrency": func(d *meta.Namespace, s meta.Namespace) { d.Limits.ResolverConcurrency = s.Limits.ResolverConcurrency },
+	"limits.write_bytes_per_second": func(d *meta.Namespace, s meta.Namespace) {
+		d.Limits.WriteBytesPerSecond = s.Limits.WriteBytesPerSecond
+	},
 }
 
 // UpdateNamespace applies u to the namespace's current settings and

@@ -57,6 +57,7 @@ type namespaceSettings struct {
 	maxKeys        uint64
 	resolverCPUMs  uint32
 	resolverConc   uint32
+	writeBytes     uint64
 }
 
 // settingFlags maps each settings flag to its update_mask field name.
@@ -71,6 +72,7 @@ var settingFlags = []struct{ flag, field string }{
 	{"max-keys", "limits.max_keys"},
 	{"resolver-cpu-ms-per-second", "limits.resolver_cpu_ms_per_second"},
 	{"resolver-concurrency", "limits.resolver_concurrency"},
+	{"write-bytes-per-second", "limits.write_bytes_per_second"},
 }
 
 // register adds the settings flags; withN says whether --n is one of them
@@ -92,6 +94,7 @@ func (s *namespaceSettings) register(fs *pflag.FlagSet, withN bool) {
 	fs.Uint64Var(&s.maxKeys, "max-keys", 0, "quota on the live keys stored (0: unlimited)")
 	fs.Uint32Var(&s.resolverCPUMs, "resolver-cpu-ms-per-second", 0, "resolver time per second on each node, in ms (0: the cluster's default)")
 	fs.Uint32Var(&s.resolverConc, "resolver-concurrency", 0, "resolver calls running at once on each node (0: default, 2)")
+	fs.Uint64Var(&s.writeBytes, "write-bytes-per-second", 0, "bytes client writes may store per second across the cluster, each write counted as its key's object after it (0: unlimited)")
 }
 
 // settings builds the message from the flags.
@@ -102,7 +105,7 @@ func (s *namespaceSettings) settings() (*adminv1.NamespaceSettings, error) {
 			MaxValueBytes: s.maxValueBytes, MaxKeyBytes: s.maxKeyBytes, MaxSiblings: s.maxSiblings,
 			ReadsPerSecond: s.readsPerSec, WritesPerSecond: s.writesPerSec,
 			MaxStoredBytes: s.maxStoredBytes, MaxKeys: s.maxKeys,
-			ResolverCpuMsPerSecond: s.resolverCPUMs, ResolverConcurrency: s.resolverConc,
+			ResolverCpuMsPerSecond: s.resolverCPUMs, ResolverConcurrency: s.resolverConc, WriteBytesPerSecond: s.writeBytes,
 		},
 	}
 	switch s.durability {
@@ -202,7 +205,7 @@ change; the others keep their values. The replica count n cannot change.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mask := s.mask(cmd.Flags())
 			if len(mask) == 0 {
-				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second, --max-stored-bytes, --max-keys, --resolver-cpu-ms-per-second, --resolver-concurrency")
+				return fmt.Errorf("nothing to update: give at least one of --r, --w, --dw, --durability, --max-value-bytes, --max-key-bytes, --max-siblings, --reads-per-second, --writes-per-second, --max-stored-bytes, --max-keys, --resolver-cpu-ms-per-second, --resolver-concurrency, --write-bytes-per-second")
 			}
 			settings, err := s.settings()
 			if err != nil {
@@ -253,6 +256,7 @@ func printNamespace(w io.Writer, ns *adminv1.Namespace) {
 		{"max siblings", l.GetMaxSiblings()},
 		{"reads per second", rateName(l.GetReadsPerSecond())},
 		{"writes per second", rateName(l.GetWritesPerSecond())},
+		{"write bytes per second", quotaName(l.GetWriteBytesPerSecond())},
 		{"max stored bytes", quotaName(l.GetMaxStoredBytes())},
 		{"max keys", quotaName(l.GetMaxKeys())},
 		{"resolver cpu ms per second", orDefaultName(l.GetResolverCpuMsPerSecond())},

@@ -25,14 +25,17 @@ import (
 
 // The shape of BenchmarkNoisyNeighbour.
 const (
-	noisyVictimRate  = 200              // the victim's puts per second, open loop, in total
-	noisyQuota       = 100              // the noisy namespace's writes_per_second
-	noisyFloodRate   = 10 * noisyQuota  // what the noisy tenant sends, open loop
-	noisyFloodKeys   = 16               // keys the noisy tenant writes (blind: siblings every time)
-	noisyWindow      = 30 * time.Second // each measured window
-	noisyValueSize   = 300              // bytes of every value (the hostile resolver loops on any)
-	noisyOpTimeout   = 10 * time.Second
-	noisyWriteBudget = 20 * time.Millisecond // the noisy namespace's resolver write deadline
+	noisyVictimRate = 200 // the victim's puts per second, open loop, in total
+	noisyQuota      = 100 // the noisy namespace's writes_per_second
+	// noisyBytesPerWrite sets its write_bytes_per_second: noisyQuota writes
+	// of objects of ten values a second.
+	noisyBytesPerWrite = 10 * noisyValueSize
+	noisyFloodRate     = 10 * noisyQuota  // what the noisy tenant sends, open loop
+	noisyFloodKeys     = 16               // keys the noisy tenant writes (blind: siblings every time)
+	noisyWindow        = 30 * time.Second // each measured window
+	noisyValueSize     = 300              // bytes of every value (the hostile resolver loops on any)
+	noisyOpTimeout     = 10 * time.Second
+	noisyWriteBudget   = 20 * time.Millisecond // the noisy namespace's resolver write deadline
 )
 
 // BenchmarkNoisyNeighbour measures what one hostile tenant does to
@@ -62,7 +65,9 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	admin := adminv1connect.NewAdminServiceClient(testcred.HTTPClient, c.Nodes[0].API)
 	for _, req := range []*adminv1.CreateNamespaceRequest{
 		{Name: "victim"},
-		{Name: "noisy", Settings: &adminv1.NamespaceSettings{Limits: &adminv1.Limits{WritesPerSecond: noisyQuota}}},
+		{Name: "noisy", Settings: &adminv1.NamespaceSettings{Limits: &adminv1.Limits{
+			WritesPerSecond: noisyQuota, WriteBytesPerSecond: noisyQuota * noisyBytesPerWrite,
+		}}},
 	} {
 		if _, err := admin.CreateNamespace(ctx, req); err != nil {
 			b.Fatalf("create %s: %v", req.GetName(), err)

@@ -82,6 +82,7 @@ func namespaceFromProto(name string, p *adminv1.NamespaceSettings) (meta.Namespa
 			MaxKeys:                p.GetLimits().GetMaxKeys(),
 			ResolverCPUMsPerSecond: p.GetLimits().GetResolverCpuMsPerSecond(),
 			ResolverConcurrency:    p.GetLimits().GetResolverConcurrency(),
+			WriteBytesPerSecond:    p.GetLimits().GetWriteBytesPerSecond(),
 		},
 	}
 	switch p.GetDurability() {
@@ -114,6 +115,7 @@ func namespaceToProto(ns meta.Namespace) *adminv1.Namespace {
 			MaxKeys:                ns.Limits.MaxKeys,
 			ResolverCpuMsPerSecond: ns.Limits.ResolverCPUMsPerSecond,
 			ResolverConcurrency:    ns.Limits.ResolverConcurrency,
+			WriteBytesPerSecond:    ns.Limits.WriteBytesPerSecond,
 		},
 		CreatedAt: timestamppb.New(ns.CreatedAt),
 		Resolver:  resolverToProto(ns.Resolver),

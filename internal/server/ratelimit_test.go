@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"testing"
 
@@ -99,6 +100,36 @@ func TestNamespaceRateLimits(t *testing.T) {
 			if _, err := c.kv.Get(ctx, &kvv1.GetRequest{Namespace: "limited", Key: []byte("k")}); err != nil {
 				t.Fatalf("read %d after lifting the limit: %v", i, err)
 			}
+		}
+	})
+}
+
+// TestWriteBytesPerSecond: a namespace's write_bytes_per_second refuses
+// the writes that would store more than its share of bytes per second
+// with RESOURCE_EXHAUSTED, a LimitExceeded detail and a retry delay, while
+// another namespace keeps writing.
+func TestWriteBytesPerSecond(t *testing.T) {
+	t.Parallel()
+	forProtocols(t, protocols[:1], func(t *testing.T, c *client) {
+		ctx := t.Context()
+		c.createNamespace(t, &adminv1.Namespace{Name: "bytes", N: 1, R: 1, W: 1, Limits: &adminv1.Limits{WriteBytesPerSecond: 4000}})
+		refused := 0
+		for i := range 10 {
+			_, err := c.kv.Put(ctx, &kvv1.PutRequest{Namespace: "bytes", Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, 1000)})
+			if err == nil {
+				continue
+			}
+			refused++
+			ce := wantError(t, err, connect.CodeResourceExhausted, "write_bytes_per_second")
+			if d := detail[*kvv1.LimitExceeded](t, ce); d.GetLimit() != "write_bytes_per_second" || d.GetMax() != 4000 || d.GetRetryAfterMs() == 0 {
+				t.Errorf("LimitExceeded = %v, want write_bytes_per_second, max 4000, a retry delay", d)
+			}
+		}
+		if refused == 0 || refused == 10 {
+			t.Errorf("10 writes of 1 KB at 4000 B/s: %d refused; want some, not all", refused)
+		}
+		if _, err := c.kv.Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: []byte("other"), Value: make([]byte, 1000)}); err != nil {
+			t.Errorf("another namespace's write: %v", err)
 		}
 	})
 }

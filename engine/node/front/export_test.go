@@ -15,6 +15,10 @@ func (r RateLimiter) Take(ns meta.Namespace, limit string, perSecond uint32, mem
 	return r.l.take(ns, limit, perSecond, members, now)
 }
 
+func (r RateLimiter) TakeN(ns meta.Namespace, limit string, perSecond uint64, n, members int, now time.Time) error {
+	return r.l.takeN(ns, limit, perSecond, n, members, now)
+}
+
 func (r RateLimiter) Changed(ns meta.Namespace) { r.l.changed(ns) }
 
 func (r RateLimiter) Size() int { return r.l.size() }

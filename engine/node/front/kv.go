@@ -240,6 +240,11 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 				return dvv.Object{}, err
 			}
 		}
+		if !req.writeBack {
+			if err := f.limitWriteBytes(ns, req.Key, next); err != nil {
+				return dvv.Object{}, err
+			}
+		}
 		return next, nil
 	}
 }

@@ -3,20 +3,24 @@ package front
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/meta"
+	"github.com/concord-kv/concord/engine/replica"
 )
 
 // Names of the request rate limits, as errs.LimitError.Limit and the
 // update_mask fields (limits.<name>) call them.
 const (
-	LimitReadsPerSecond  = "reads_per_second"
-	LimitWritesPerSecond = "writes_per_second"
+	LimitReadsPerSecond      = "reads_per_second"
+	LimitWritesPerSecond     = "writes_per_second"
+	LimitWriteBytesPerSecond = "write_bytes_per_second"
 )
 
 // NodeShare is the part of a cluster-wide rate one node of a ring of
@@ -52,7 +56,7 @@ type bucketKey struct{ namespace, limit string }
 
 type bucket struct {
 	incarnation uint64 // a new incarnation of the namespace starts afresh
-	share       uint32 // requests per second this node allows
+	share       uint64 // requests (or bytes) per second this node allows
 	lim         *rate.Limiter
 }
 
@@ -64,46 +68,53 @@ func newRateLimiter() *rateLimiter {
 // across a ring of members). Over the limit it returns an
 // *errs.LimitError with the delay after which the request would be taken.
 func (l *rateLimiter) take(ns meta.Namespace, limit string, perSecond uint32, members int, now time.Time) error {
+	return l.takeN(ns, limit, uint64(perSecond), 1, members, now)
+}
+
+// takeN counts n units (requests, or bytes) of namespace ns against its
+// limit of perSecond across a ring of members. n above one second of this
+// node's share counts as that second (a single write larger than the
+// share passes once the bucket is full, and empties it).
+func (l *rateLimiter) takeN(ns meta.Namespace, limit string, perSecond uint64, n int, members int, now time.Time) error {
 	if perSecond == 0 {
 		return nil // unlimited; a bucket left from before is dropped by changed
 	}
-	share := NodeShare(perSecond, members)
+	m := uint64(max(members, 1))
+	share := (perSecond + m - 1) / m
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := bucketKey{ns.Name, limit}
 	b := l.buckets[k]
 	switch {
 	case b == nil || b.incarnation != ns.Incarnation:
-		b = &bucket{incarnation: ns.Incarnation, share: share, lim: rate.NewLimiter(rate.Limit(share), int(share))}
+		b = &bucket{incarnation: ns.Incarnation, share: share, lim: rate.NewLimiter(rate.Limit(share), int(min(share, math.MaxInt32)))}
 		l.buckets[k] = b
 	case b.share != share:
 		b.lim.SetLimitAt(now, rate.Limit(share))
-		b.lim.SetBurstAt(now, int(share))
+		b.lim.SetBurstAt(now, int(min(share, math.MaxInt32)))
 		b.share = share
 	}
-	if b.lim.AllowN(now, 1) {
+	n = min(max(n, 1), int(min(share, math.MaxInt32)))
+	if b.lim.AllowN(now, n) {
 		return nil
 	}
 	return &errs.LimitError{
-		Limit: limit, Max: uint64(perSecond), Exhausted: true,
-		RetryAfter: retryAfter(b.lim.TokensAt(now), share),
+		Limit: limit, Max: perSecond, Actual: uint64(n), Exhausted: true,
+		RetryAfter: retryAfter(b.lim.TokensAt(now), float64(n), share),
 		Hint: fmt.Sprintf("namespace %s allows %d per second across the cluster, %d per second on this node (the rate shared over %d ring members); slow down, spread requests over the nodes, or raise the limit (concord namespace update %s --%s N)",
 			ns.Name, perSecond, share, max(members, 1), ns.Name, flagName(limit)),
 	}
 }
 
 // retryAfter is the time until a bucket refilling at share per second
-// holds a whole token again, rounded up to a millisecond.
-func retryAfter(tokens float64, share uint32) time.Duration {
-	ms := math.Ceil(max(1-tokens, 0) / float64(share) * 1000)
+// holds need tokens again, rounded up to a millisecond.
+func retryAfter(tokens, need float64, share uint64) time.Duration {
+	ms := math.Ceil(max(need-tokens, 0) / float64(share) * 1000)
 	return max(time.Duration(ms)*time.Millisecond, time.Millisecond)
 }
 
 func flagName(limit string) string {
-	if limit == LimitReadsPerSecond {
-		return "reads-per-second"
-	}
-	return "writes-per-second"
+	return strings.ReplaceAll(limit, "_", "-")
 }
 
 // changed drops the buckets a namespace no longer needs: both when it is
@@ -117,6 +128,9 @@ func (l *rateLimiter) changed(ns meta.Namespace) {
 	}
 	if ns.Deleted || ns.Limits.WritesPerSecond == 0 {
 		delete(l.buckets, bucketKey{ns.Name, LimitWritesPerSecond})
+	}
+	if ns.Deleted || ns.Limits.WriteBytesPerSecond == 0 {
+		delete(l.buckets, bucketKey{ns.Name, LimitWriteBytesPerSecond})
 	}
 }
 
@@ -150,6 +164,18 @@ func (f *Front) limitWrite(name string) error {
 		return nil
 	}
 	return f.limits.take(ns, LimitWritesPerSecond, ns.Limits.WritesPerSecond, f.members(), f.cfg.Now())
+}
+
+// limitWriteBytes counts the size of the object a client write leaves
+// (its live siblings and key) against the namespace's
+// write_bytes_per_second. It runs under the key's lock, once the write's
+// result is known.
+func (f *Front) limitWriteBytes(ns meta.Namespace, key []byte, next dvv.Object) error {
+	if ns.Limits.WriteBytesPerSecond == 0 {
+		return nil
+	}
+	size := replica.UsageOf(key, next).Bytes
+	return f.limits.takeN(ns, LimitWriteBytesPerSecond, ns.Limits.WriteBytesPerSecond, int(min(size, math.MaxInt32)), f.members(), f.cfg.Now())
 }
 
 // NamespaceChanged lets the rate limits follow a namespace's settings:

@@ -217,3 +217,27 @@ func TestFrontRateLimitForwarded(t *testing.T) {
 		t.Errorf("5 writes at 3/s: %d refused, %d forwarded; want 2 and 3", refused, len(p.asked))
 	}
 }
+
+// TestWriteBytesBucket: write_bytes_per_second counts bytes: a node allows
+// its share of them per second (a burst of one second's share), a write
+// that does not fit is refused with the wait until it would, and one larger
+// than the whole share passes once the bucket is full (and empties it).
+func TestWriteBytesBucket(t *testing.T) {
+	t.Parallel()
+	l := front.NewRateLimiter()
+	ns := meta.Namespace{Name: "a", Incarnation: 1}
+	t0 := time.Unix(100, 0)
+	const limit = front.LimitWriteBytesPerSecond
+	// 3000 B/s over 3 members: 1000 B/s here.
+	if err := l.TakeN(ns, limit, 3000, 600, 3, t0); err != nil {
+		t.Fatalf("600 B of a full bucket of 1000: %v", err)
+	}
+	wantRateLimited(t, l.TakeN(ns, limit, 3000, 600, 3, t0), limit, 3000, 200*time.Millisecond)
+	if err := l.TakeN(ns, limit, 3000, 600, 3, t0.Add(200*time.Millisecond)); err != nil {
+		t.Fatalf("600 B once 200 ms refilled the bucket to 600: %v", err)
+	}
+	if err := l.TakeN(ns, limit, 3000, 5000, 3, t0.Add(2*time.Second)); err != nil {
+		t.Fatalf("a 5000 B write with the bucket full: %v", err)
+	}
+	wantRateLimited(t, l.TakeN(ns, limit, 3000, 1, 3, t0.Add(2*time.Second)), limit, 3000, time.Millisecond)
+}

@@ -1336,6 +1336,14 @@ type Limits struct {
 	// Resolver calls of the namespace that may run at once on each node; 0 =
 	// 2. More wait, then are treated like an over-budget call.
 	ResolverConcurrency uint32 `protobuf:"varint,9,opt,name=resolver_concurrency,json=resolverConcurrency,proto3" json:"resolver_concurrency,omitempty"`
+	// Bytes client writes may store per second across the cluster, counted
+	// as the size of the key's stored object after each write (its every
+	// sibling, on one replica); 0 = unlimited (the default). Shared out over
+	// the nodes like writes_per_second. It bounds what an operations rate
+	// alone does not: a tenant within writes_per_second whose keys pile up
+	// siblings writes ever larger objects. Over it: RESOURCE_EXHAUSTED with
+	// retry_after_ms.
+	WriteBytesPerSecond uint64 `protobuf:"varint,10,opt,name=write_bytes_per_second,json=writeBytesPerSecond,proto3" json:"write_bytes_per_second,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1429,6 +1437,13 @@ func (x *Limits) GetResolverCpuMsPerSecond() uint32 {
 func (x *Limits) GetResolverConcurrency() uint32 {
 	if x != nil {
 		return x.ResolverConcurrency
+	}
+	return 0
+}
+
+func (x *Limits) GetWriteBytesPerSecond() uint64 {
+	if x != nil {
+		return x.WriteBytesPerSecond
 	}
 	return 0
 }
@@ -4256,7 +4271,7 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ring_epoch\x18\x01 \x01(\x04B\x020\x02R\tringEpoch\x12=\n" +
 	"\bhandoffs\x18\x02 \x03(\v2!.concord.admin.v1.HandoffProgressR\bhandoffs\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\x89\x03\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xc2\x03\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_value_bytes\x18\x01 \x01(\rR\rmaxValueBytes\x12\"\n" +
 	"\rmax_key_bytes\x18\x02 \x01(\rR\vmaxKeyBytes\x12!\n" +
@@ -4266,7 +4281,9 @@ const file_concord_admin_v1_admin_proto_rawDesc = "" +
 	"\x10max_stored_bytes\x18\x06 \x01(\x04B\x020\x02R\x0emaxStoredBytes\x12\x1d\n" +
 	"\bmax_keys\x18\a \x01(\x04B\x020\x02R\amaxKeys\x12:\n" +
 	"\x1aresolver_cpu_ms_per_second\x18\b \x01(\rR\x16resolverCpuMsPerSecond\x121\n" +
-	"\x14resolver_concurrency\x18\t \x01(\rR\x13resolverConcurrency\"\xbc\x02\n" +
+	"\x14resolver_concurrency\x18\t \x01(\rR\x13resolverConcurrency\x127\n" +
+	"\x16write_bytes_per_second\x18\n" +
+	" \x01(\x04B\x020\x02R\x13writeBytesPerSecond\"\xbc\x02\n" +
 	"\tNamespace\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
 	"\x01n\x18\x02 \x01(\rR\x01n\x12\f\n" +

@@ -221,7 +221,7 @@ class WatchHandoffResponse(_message.Message):
     def __init__(self, ring_epoch: _Optional[int] = ..., handoffs: _Optional[_Iterable[_Union[HandoffProgress, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_value_bytes", "max_key_bytes", "max_siblings", "reads_per_second", "writes_per_second", "max_stored_bytes", "max_keys", "resolver_cpu_ms_per_second", "resolver_concurrency")
+    __slots__ = ("max_value_bytes", "max_key_bytes", "max_siblings", "reads_per_second", "writes_per_second", "max_stored_bytes", "max_keys", "resolver_cpu_ms_per_second", "resolver_concurrency", "write_bytes_per_second")
     MAX_VALUE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_KEY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_SIBLINGS_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +231,7 @@ class Limits(_message.Message):
     MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
     RESOLVER_CPU_MS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     RESOLVER_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    WRITE_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     max_value_bytes: int
     max_key_bytes: int
     max_siblings: int
@@ -240,7 +241,8 @@ class Limits(_message.Message):
     max_keys: int
     resolver_cpu_ms_per_second: int
     resolver_concurrency: int
-    def __init__(self, max_value_bytes: _Optional[int] = ..., max_key_bytes: _Optional[int] = ..., max_siblings: _Optional[int] = ..., reads_per_second: _Optional[int] = ..., writes_per_second: _Optional[int] = ..., max_stored_bytes: _Optional[int] = ..., max_keys: _Optional[int] = ..., resolver_cpu_ms_per_second: _Optional[int] = ..., resolver_concurrency: _Optional[int] = ...) -> None: ...
+    write_bytes_per_second: int
+    def __init__(self, max_value_bytes: _Optional[int] = ..., max_key_bytes: _Optional[int] = ..., max_siblings: _Optional[int] = ..., reads_per_second: _Optional[int] = ..., writes_per_second: _Optional[int] = ..., max_stored_bytes: _Optional[int] = ..., max_keys: _Optional[int] = ..., resolver_cpu_ms_per_second: _Optional[int] = ..., resolver_concurrency: _Optional[int] = ..., write_bytes_per_second: _Optional[int] = ...) -> None: ...
 
 class Namespace(_message.Message):
     __slots__ = ("name", "n", "r", "w", "dw", "durability", "limits", "created_at", "resolver")
