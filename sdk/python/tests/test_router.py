@@ -105,3 +105,21 @@ def test_read_your_writes_memory_is_bounded() -> None:
 def test_needs_an_endpoint() -> None:
     with pytest.raises(ValueError):
         Router((), routing=True)
+
+
+def test_a_read_answered_unavailable_tries_the_next_node_and_a_write_does_not() -> None:
+    from connectrpc.code import Code
+    from connectrpc.errors import ConnectError
+
+    from concord import ConcordError
+    from concord._calls import Tries, get_call, put_call, settings
+
+    s = settings(list(EPS), token=None, namespace="ns", timeout=None, connect_timeout=1.0, tls_ca_cert=None)
+    r = Router(EPS, routing=False)
+    read = Tries(r, get_call(s, b"k", None, None), 0.0)
+    read.failed(EPS[0], ConnectError(Code.UNAVAILABLE, "read quorum not reached"), 0.0)  # goes on
+    with pytest.raises(ConcordError):
+        read.failed(EPS[1], ConnectError(Code.INVALID_ARGUMENT, "bad key"), 0.0)  # an answer is final
+    write = Tries(r, put_call(s, b"k", b"v", context=None, w=None, dw=None, if_absent=False, if_context_current=False, namespace=None), 0.0)
+    with pytest.raises(ConcordError):
+        write.failed(EPS[0], ConnectError(Code.UNAVAILABLE, "write quorum not reached"), 0.0)

@@ -126,9 +126,11 @@ def unanswered(err: ConnectError) -> bool:
 class Tries:
     """The URLs one call goes to, and what each outcome means.
 
-    A node's answer is final, success or error. A node that did not answer
-    is reported to the router and the next URL is tried, unless the request
-    may have reached it and is not safe to send again.
+    A node's answer is final, success or error, except that a read answered
+    UNAVAILABLE (the node could not gather its quorum) is tried on the next
+    URL: another coordinator may. A node that did not answer is reported to
+    the router and the next URL is tried, unless the request may have
+    reached it and is not safe to send again.
     """
 
     def __init__(self, router: Router, call: Call, now: float) -> None:
@@ -141,6 +143,9 @@ class Tries:
         """Records a failed try; raises the call's error when it is final."""
         if not unanswered(err):
             self._router.answered(url)
+            if self._call.replay and err.code == Code.UNAVAILABLE:
+                self._last = err
+                return
             raise _codec.error_of(err, self._call.key)
         self._router.unreachable(url, now)
         self._last = err
