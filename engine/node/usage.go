@@ -69,10 +69,6 @@ func (u frontUsage) NamespaceUsage(ns meta.Namespace) Usage { return u.n.cluster
 // hasQuota reports whether the namespace stored under storage name
 // storageNS has a quota on its keys or bytes (usage.Config.Quota).
 func (n *Node) hasQuota(storageNS string) bool {
-	for _, ns := range n.meta.List() {
-		if ns.StorageName() == storageNS {
-			return ns.Limits.MaxKeys > 0 || ns.Limits.MaxStoredBytes > 0
-		}
-	}
-	return false
+	ns, err := n.incs.Namespace(storageNS)
+	return err == nil && (ns.Limits.MaxKeys > 0 || ns.Limits.MaxStoredBytes > 0)
 }

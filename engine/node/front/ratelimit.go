@@ -38,7 +38,12 @@ const (
 // client called: a write that node forwards to a coordinator, replication,
 // read repair, hints, anti-entropy and handoff are never limited.
 func NodeShare(perSecond uint32, members int) uint32 {
-	m := uint32(max(members, 1))
+	return uint32(nodeShare(uint64(perSecond), members))
+}
+
+// nodeShare is NodeShare of a rate of any size (bytes per second too).
+func nodeShare(perSecond uint64, members int) uint64 {
+	m := uint64(max(members, 1))
 	return (perSecond + m - 1) / m
 }
 
@@ -79,8 +84,7 @@ func (l *rateLimiter) takeN(ns meta.Namespace, limit string, perSecond uint64, n
 	if perSecond == 0 {
 		return nil // unlimited; a bucket left from before is dropped by changed
 	}
-	m := uint64(max(members, 1))
-	share := (perSecond + m - 1) / m
+	share := nodeShare(perSecond, members)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := bucketKey{ns.Name, limit}
