@@ -1,11 +1,12 @@
 // Package coord coordinates quorum reads and writes across the replicas of
 // a key: the Dynamo request path. A write is applied at the coordinator
 // (which must be in the key's preference list), then sent to the other
-// replicas; the coordinator answers after W acknowledgements (DW durable).
-// An unreachable replica is replaced by the next healthy node, which keeps
-// the object as a hint for it (sloppy quorum). A read asks the N replicas
-// the same way (a fallback answers with the hints it keeps), answers after
-// R replies, and repairs stale replicas in the background (read repair).
+// replicas while the coordinator syncs its own; the coordinator answers
+// after W acknowledgements (DW durable). An unreachable replica is replaced
+// by the next healthy node, which keeps the object as a hint for it
+// (sloppy quorum). A read asks the N replicas the same way (a fallback
+// answers with the hints it keeps), answers after R replies, and repairs
+// stale replicas in the background (read repair).
 //
 // The package knows the cluster only through [View] and reaches other nodes
 // only through [Peers], so tests can run it against fakes and the node can
@@ -132,12 +133,26 @@ type WriteRequest struct {
 // It returns the object and the number of acknowledgements (this node's
 // included).
 //
+// A synced write is applied here unsynced, under the key's lock, and this
+// node's WAL sync runs after the lock while the other replicas write: a
+// put waits for one fsync and a round trip in parallel, not an fsync and
+// then a round trip and another fsync, and writers of a hot key do not
+// queue behind each other's fsync. This node's copy acknowledges (durably)
+// when its sync returns; one that fails is no acknowledgement, and the
+// write fails with its error unless the other replicas make the quorum
+// without it. What is applied before its sync may be read before it is
+// durable; it is not acknowledged until then, and a crash that loses it
+// loses no acknowledged write (an incarnation's dots are never reissued:
+// package actor).
+//
 // A [writeTracker] decides where each send goes and when the write is
 // answered; Write makes the sends and feeds it their results. After the
 // answer the sends go on in the background (bounded by RepairTimeout)
 // until every replica has the object or a hint for it is kept.
 func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, int, error) {
-	obj, err := c.local.Mutate(req.Namespace, req.Key, req.Sync, req.Apply)
+	// Applied unsynced under the key's lock; a synced write's own sync runs
+	// below, after the lock, while the other replicas write.
+	obj, err := c.local.Mutate(req.Namespace, req.Key, false, req.Apply)
 	if err != nil {
 		return dvv.Object{}, 0, err
 	}
@@ -146,9 +161,18 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 
 	type sent struct {
 		place       string
+		self        bool  // the coordinator's own sync
+		err         error // the own sync's error
 		ok, durable bool
 	}
-	results := make(chan sent, tr.attempts()) // buffered: senders never block on a coordinator that answered
+	results := make(chan sent, tr.attempts()+1) // buffered: senders never block on a coordinator that answered
+	if req.Sync {
+		c.bg.Go(func() {
+			err := c.local.Sync()
+			results <- sent{self: true, err: err}
+		})
+	}
+	var syncErr error
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
 	send := func(a attempt) {
 		c.bg.Go(func() {
@@ -176,7 +200,10 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 		})
 	}
 	step := func(s sent) {
-		if s.ok {
+		if s.self {
+			syncErr = s.err
+			tr.synced(s.err == nil)
+		} else if s.ok {
 			tr.ack(s.place, s.durable)
 		} else if next, ok := tr.fail(s.place, c.view.Alive); ok {
 			send(next)
@@ -189,6 +216,9 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 	acks := tr.acks
 	if err == nil {
 		acks, err = tr.result()
+	}
+	if err != nil && syncErr != nil {
+		err = syncErr // the cause: this node's storage failed
 	}
 	c.bg.Go(func() {
 		defer cancel()

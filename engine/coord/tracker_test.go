@@ -36,7 +36,9 @@ import (
 // testdata/write:
 //
 //	write n= w= dw= [sync] [nodes=] [self=] [down=(…)]
+//	                   sync: the coordinator's own copy is syncing
 //	ack from=<id> [durable]
+//	synced [failed]    the coordinator's own sync returned
 //
 // testdata/read:
 //
@@ -140,6 +142,10 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		default:
 			printAttempts(&out, s.r.fail(place, s.alive)...)
 		}
+	case "synced":
+		if !s.w.synced(!d.HasArg("failed")) {
+			return "ignored: no sync in flight"
+		}
 	case "widen":
 		printAttempts(&out, s.r.widen(s.alive)...)
 	case "timeout":
@@ -223,6 +229,10 @@ func printPlace(out *strings.Builder, p *place, what string) {
 
 func (s *scenario) printWrite(out *strings.Builder) {
 	t := s.w
+	if t.local != localApplied {
+		state := [...]string{localSyncing: "syncing", localSynced: "synced", localFailed: "sync failed"}[t.local]
+		fmt.Fprintf(out, "%s (here): %s\n", s.self, state)
+	}
 	for _, p := range t.list {
 		printPlace(out, p, "ack")
 	}

@@ -3,7 +3,10 @@ package coord
 import "github.com/concord-kv/concord/engine/errs"
 
 // writeTracker counts the acknowledgements of one write. The coordinator's
-// own copy is the first (durable when the write was synced); each other
+// own copy is one: at once for a buffered write, and for a synced one when
+// its WAL sync returns (the coordinator applies the write unsynced and
+// syncs while the others write, so a put waits for one fsync, not two in
+// a row); a failed local sync is no acknowledgement. Each other
 // place of the preference list acknowledges through its replica or a
 // fallback that keeps a hint for it, or, when neither answers, does not
 // acknowledge at all (the coordinator keeps the hint). The write is done
@@ -14,24 +17,60 @@ type writeTracker struct {
 	places
 	w, dw         int
 	acks, durable int
+	local         localState
 	outcome       outcome
 	answer        int // acks when the outcome was decided
 }
 
+// localState is where the coordinator's own copy of a write is.
+type localState int
+
+const (
+	localApplied localState = iota // applied, not synced: a buffered write's acknowledgement
+	localSyncing                   // applied, its sync in flight: no acknowledgement yet
+	localSynced                    // synced: a durable acknowledgement
+	localFailed                    // the sync failed: no acknowledgement
+)
+
 // newWriteTracker tracks a write to the preference list pref (self, the
-// coordinator, already holds it) with fallbacks after it in ring order.
-func newWriteTracker(pref []string, self string, fallbacks []string, w, dw int, localDurable bool) *writeTracker {
+// coordinator, has applied it) with fallbacks after it in ring order. A
+// synced write's own copy acknowledges when [writeTracker.synced] says so.
+func newWriteTracker(pref []string, self string, fallbacks []string, w, dw int, sync bool) *writeTracker {
 	var others []string
 	for _, id := range pref {
 		if id != self {
 			others = append(others, id)
 		}
 	}
-	t := &writeTracker{places: newPlaces(others, self, fallbacks, true), w: w, dw: dw, acks: 1}
-	if localDurable {
-		t.durable = 1
+	t := &writeTracker{places: newPlaces(others, self, fallbacks, true), w: w, dw: dw}
+	if sync {
+		t.local = localSyncing
+	} else {
+		t.acks = 1
 	}
 	return t
+}
+
+// synced records the end of the coordinator's own sync: a durable
+// acknowledgement when ok. It reports false, changing nothing, when no
+// sync is in flight.
+func (t *writeTracker) synced(ok bool) bool {
+	if t.local != localSyncing {
+		return false
+	}
+	t.local = localFailed
+	if ok {
+		t.local = localSynced
+		t.acks++
+		t.durable++
+	}
+	t.decide()
+	return true
+}
+
+// finished reports whether nothing is in flight: no send and no local sync.
+func (t *writeTracker) finished() bool {
+	return t.local != localSyncing && t.places.finished()
 }
 
 // start returns the first attempts: a send to every other place.
