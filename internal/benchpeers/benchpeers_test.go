@@ -16,7 +16,10 @@ func TestParseCells(t *testing.T) {
 		want string // cell names joined with spaces, or the error's substring
 		err  bool
 	}{
-		{in: defaultCells, want: "C/16 A/16 U/16 A/64 C/64"},
+		{in: defaultCells, want: "C/16 A/16 U/16 A/16@half A/64 C/64"},
+		{in: "U:4,u:4@half", want: "U/4 U/4@half"},
+		{in: "A:16@half,A:16", want: "needs A:16 before it", err: true},
+		{in: "A:16,A:64@half", want: "needs A:64 before it", err: true},
 		{in: " a:1 , u:8,", want: "A/1 U/8"},
 		{in: "C", want: "want WORKLOAD:CLIENTS", err: true},
 		{in: "C:0", want: "want WORKLOAD:CLIENTS", err: true},

@@ -87,26 +87,41 @@ func runPeer(ctx context.Context, cfg runConfig, p peer, round int, out *runRepo
 	}()
 	out.notePeer(p, inst)
 	loadWorkload := ycsb.Workload{Name: "load", Distribution: "uniform"}
-	load := measure(ctx, cfg, inst, round, p.name, cell{workload: loadWorkload, clients: cfg.loadClients}, true)
+	load := measure(ctx, cfg, inst, round, p.name, cell{workload: loadWorkload, clients: cfg.loadClients}, -1)
 	out.Loads = append(out.Loads, load)
 	fmt.Fprintln(cfg.progress, load.line())
 	if load.Error != "" || load.Report.Errors > 0 {
 		fail(fmt.Errorf("loading %d records failed: %s", cfg.records, load.problem()))
 		return
 	}
+	peaks := map[cell]float64{} // closed-loop throughput of this round's cells
 	for _, c := range cfg.cells {
 		if ctx.Err() != nil {
 			return
 		}
-		r := measure(ctx, cfg, inst, round, p.name, c, false)
+		var rate float64
+		if c.half {
+			if rate = peaks[c.peak()] / 2; rate <= 0 {
+				out.Cells = append(out.Cells, cellResult{Round: round, Peer: p.name, Cell: c.name(), Workload: c.workload.Name, Clients: c.clients,
+					Error: fmt.Sprintf("no throughput of %s measured in this round to halve", c.peak().name())})
+				continue
+			}
+		}
+		r := measure(ctx, cfg, inst, round, p.name, c, rate)
+		if !c.half && r.Error == "" && r.Report != nil {
+			peaks[c] = r.Report.Throughput
+		}
 		out.Cells = append(out.Cells, r)
 		fmt.Fprintln(cfg.progress, r.line())
 	}
 }
 
-// measure runs one cell (or, with load, inserts the records) and samples
-// the CPU the servers, this process and the rest of the machine used.
-func measure(ctx context.Context, cfg runConfig, inst instance, round int, peerName string, c cell, load bool) cellResult {
+// measure runs one cell, in an open loop at rate ops/s when rate is
+// positive, or inserts the records when rate is negative (the load), and
+// samples the CPU the servers, this process and the rest of the machine
+// used.
+func measure(ctx context.Context, cfg runConfig, inst instance, round int, peerName string, c cell, rate float64) cellResult {
+	load := rate < 0
 	r := cellResult{Round: round, Peer: peerName, Cell: c.name(), Workload: c.workload.Name, Clients: c.clients, ServerProcesses: len(inst.pids())}
 	stores, closeClients, err := inst.clients(ctx, c.clients)
 	if err != nil {
@@ -134,7 +149,7 @@ func measure(ctx context.Context, cfg runConfig, inst instance, round int, peerN
 	defer cancel()
 	cfgRun := base
 	if !load {
-		cfgRun.Duration = cfg.duration
+		cfgRun.Duration, cfgRun.Rate = cfg.duration, rate
 	}
 	res, err := bench.Run(runCtx, cfgRun)
 	if err != nil {
