@@ -34,7 +34,9 @@
 //     namespace) it first raises that partition's floor to the next SEQ,
 //     and after a start that did not follow a clean shutdown it raises
 //     every floor if dots were issued in unsynced writes since the last
-//     clean one (a synced dot is on disk before it is replicated), so no
+//     clean one (a dot written synced before it is replicated, as a
+//     resolution at a merge point is, counts as synced; a coordinator's
+//     write does not: it is replicated while its own sync runs), so no
 //     incarnation that lived through a loss is continued;
 //   - nothing the node has seen claims more: if the other copies of the key
 //     (a merge, or the causal context a client read) hold a higher counter

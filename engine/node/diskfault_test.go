@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/engine/storage"
@@ -113,5 +115,59 @@ func TestPutOnAFailedFsync(t *testing.T) {
 		if s := res.Object.Siblings(); len(s) != 1 || string(s[0].Value) != fmt.Sprintf("v%d", i) {
 			t.Errorf("acknowledged k%d after the crash: %v", i, s)
 		}
+	}
+}
+
+// TestCrashMintsNewIncarnations: a coordinator replicates a write while
+// its own sync runs, so a dot of a synced namespace may reach another
+// replica before this node's disk. After a crash the node must therefore
+// not continue an incarnation that issued dots before it: the next write
+// of a key carries a new actor, even a blind one whose context says
+// nothing (package actor). Continuing would reissue a dot another replica
+// may already hold for another value.
+func TestCrashMintsNewIncarnations(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	disk := pebbletest.NewDisk()
+	cfg := quiet(node.DefaultLocalConfig()) // its namespaces sync every write
+	cfg.DataDir, cfg.FS = pebbletest.Dir, disk.FS()
+	n, err := node.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []dvv.Dot
+	// actorOf writes the key blind and returns the actor of the one new dot.
+	actorOf := func(n *node.Node, v string) string {
+		t.Helper()
+		res, err := n.Put(ctx, node.PutRequest{Namespace: "default", Key: []byte("k"), Value: []byte(v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fresh []dvv.Dot
+		for _, d := range res.Object.Dots() {
+			if !slices.Contains(prev, d) {
+				fresh = append(fresh, d)
+			}
+		}
+		if len(fresh) != 1 {
+			t.Fatalf("a blind write: dots %v after %v, want one new", res.Object.Dots(), prev)
+		}
+		prev = res.Object.Dots()
+		return fresh[0].Actor
+	}
+	first := actorOf(n, "v1")
+	if again := actorOf(n, "v2"); again != first {
+		t.Fatalf("without a crash the incarnation goes on: %s then %s", first, again)
+	}
+	crashed := disk.CrashClone()
+	_ = n.Close() // the crash clone was taken before: this clean shutdown never happened for it
+	cfg.FS = crashed.FS()
+	n, err = node.Open(cfg)
+	if err != nil {
+		t.Fatalf("reopen after the crash: %v", err)
+	}
+	defer n.Close()
+	if after := actorOf(n, "v3"); after == first {
+		t.Errorf("after a crash the node continued incarnation %s: a dot it issued before may be issued again", first)
 	}
 }

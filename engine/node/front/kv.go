@@ -221,7 +221,11 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 		if req.Tombstone && req.Force && len(req.Context) == 0 {
 			clock = cur.Context() // a forced delete removes everything this coordinator holds
 		}
-		actor, err := f.cfg.Actors.Pick(f.cfg.Store.Partition(ns.StorageName(), req.Key), cur, clock, ns.Durability == meta.DurabilitySync)
+		// Unsynced whatever the namespace's durability: the coordinator
+		// applies the write unsynced and replicates it while its own sync
+		// runs (coord.Write), so the dot may reach another replica before
+		// this node's disk, and a crash meanwhile must raise the floors.
+		actor, err := f.cfg.Actors.Pick(f.cfg.Store.Partition(ns.StorageName(), req.Key), cur, clock, false)
 		if err != nil {
 			return dvv.Object{}, err
 		}
