@@ -49,7 +49,7 @@ type ClusterConfig struct {
 	// them on every node (Node.UpdateClusterSettings).
 	AAEKeysPerSecond int
 	// HandoffObjectsPerSecond caps the objects a node fetches per second
-	// in partition handoffs. Default 20000.
+	// in partition handoffs, and those it sends. Default 20000.
 	HandoffObjectsPerSecond int
 	// HintsPerSecond caps the hints a node delivers per second. Default
 	// 10000.

@@ -99,8 +99,22 @@ func (n *Node) Segment(ctx context.Context, p uint16, segments []uint32) ([]peer
 }
 
 // Transfer implements peer.Local: a partition's objects from after a
-// cursor, in storage-key order.
+// cursor, in storage-key order. A whole partition's (a handoff, not a
+// listing) goes at this node's handoff rate: the receiver paces what it
+// fetches by its own foreground latency, but a joining node may have no
+// foreground yet, and the senders' clients are the ones a fast handoff
+// slows.
 func (n *Node) Transfer(ctx context.Context, req peer.TransferRequest, send func(peer.Object, uint64) error) error {
+	if req.Namespace == "" {
+		lim := n.handoffLimiter()
+		next := send
+		send = func(o peer.Object, remaining uint64) error {
+			if err := lim.Wait(ctx, 1); err != nil {
+				return err
+			}
+			return next(o, remaining)
+		}
+	}
 	err := transfer.Serve(ctx, n.eng, n.cfg.Partitions, req, send)
 	if errors.Is(err, transfer.ErrStorage) {
 		return n.storageFailed("transfer", err)

@@ -74,6 +74,14 @@ func (n *Node) startRates() {
 	n.rates.aae = n.pace.Limiter("aae", float64(s.AAEKeysPerSecond))
 }
 
+// handoffLimiter is the limiter of the objects this node fetches or sends
+// in handoffs (nil, unpaced, before the cluster starts).
+func (n *Node) handoffLimiter() *pace.Limiter {
+	n.rates.mu.Lock()
+	defer n.rates.mu.Unlock()
+	return n.rates.handoff
+}
+
 // settingsChanged applies the settings now stored to the background
 // limiters.
 func (n *Node) settingsChanged() {

@@ -8,7 +8,11 @@
 // latencies of the requests finished during the tick is compared with the
 // node's steady state, the lowest such percentile of the last minute of
 // ticks (a mean hid the tail: background work tripled the p99 of requests
-// whose mean hardly moved). When it is more
+// whose mean hardly moved). A tick's 99th percentile (with a few dozen
+// requests a tick, about its slowest) was tried and dropped: on a shared
+// machine the share then stayed near its floor, and anti-entropy, which
+// skips its exchanges below half, no longer finished a repair of 50,000
+// keys in 30 s (docs/benchmarks.md). When it is more
 // than [Threshold] times that, every background limiter's share of its
 // maximum rate is halved (down to [MinShare]); otherwise the share grows
 // back by a tenth of the maximum per tick (additive increase,
@@ -187,8 +191,7 @@ type Limiter struct {
 // units per second (at least 1), paced by p.
 func (p *Pacer) Limiter(kind string, perSecond float64) *Limiter {
 	perSecond = max(perSecond, 1)
-	burst := max(int(perSecond/10), 1)
-	l := &Limiter{kind: kind, max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burst), cur: 1}
+	l := &Limiter{kind: kind, max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burstOf(perSecond)), cur: 1}
 	p.mu.Lock()
 	p.limiters = append(p.limiters, l)
 	share := p.ctl.Share()
@@ -221,7 +224,16 @@ func (l *Limiter) apply(share float64) {
 	defer l.mu.Unlock()
 	l.cur = share
 	l.tb.SetLimit(rate.Limit(l.max * share))
+	l.tb.SetBurst(burstOf(l.max * share))
 }
+
+// BurstWindow is how much of its rate a limiter lets go at once: 10 ms
+// of work at the rate allowed now. The bucket used to hold a tenth of a
+// second's work at the maximum rate (2,000 handoff objects) whatever the
+// share, so a paced-down limiter still let its work go in bursts.
+const BurstWindow = 10 * time.Millisecond
+
+func burstOf(perSecond float64) int { return max(int(perSecond*BurstWindow.Seconds()), 1) }
 
 // Wait blocks until n units of work may go, or ctx ends. A batch larger
 // than the bucket waits for its units in bucket-sized parts. A nil

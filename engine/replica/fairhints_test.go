@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/concord-kv/concord/engine/dvv"
+	"github.com/concord-kv/concord/engine/replica"
 )
 
 // TestHintBatchesAreFairBetweenNamespaces: a batch of hints takes every
@@ -108,4 +109,41 @@ func TestHintBatchesRotateThroughNamespaces(t *testing.T) {
 	if len(served) != 10 {
 		t.Fatalf("two batches served %d of 10 namespaces: %v", len(served), served)
 	}
+}
+
+// TestHintBelowTheFloorIsFound: a batch starts at the first hint the last
+// one found (not at the front of the owner's range, where delivered hints
+// leave tombstones); a hint created since below it is still offered.
+func TestHintBelowTheFloorIsFound(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	obj := dvv.Object{}.Update("a", dvv.Clock{}, dvv.Sibling{Value: []byte("v")})
+	for i := 50; i < 100; i++ {
+		if err := s.StoreHint("b", "ns", fmt.Appendf(nil, "k%03d", i), obj, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := s.Hints("b", 10)
+	if err != nil || len(first) != 10 {
+		t.Fatalf("first batch: %d hints, %v", len(first), err)
+	}
+	for _, h := range first {
+		if err := s.DropHint(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.StoreHint("b", "ns", []byte("k000"), obj, false); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.Hints("b", 10)
+	if err != nil || len(next) != 10 || string(next[0].Key) != "k000" || string(next[1].Key) != "k060" {
+		t.Fatalf("after the first batch was delivered and k000 written: %d hints from %q, %v; want k000, then k060 on", len(next), keyOf(next), err)
+	}
+}
+
+func keyOf(hs []replica.Hint) string {
+	if len(hs) == 0 {
+		return ""
+	}
+	return string(hs[0].Key)
 }

@@ -38,8 +38,10 @@ type Store struct {
 	hintLocks  stripes
 	keyLocks   sync.Map // storage namespace → *stripes
 	hintCount  atomic.Int64
-	hintsByNS  sync.Map // storage namespace → *atomic.Int64: hints kept of it
-	hintCursor sync.Map // owner → storage key where its next hint batch starts (Hints)
+	hintsByNS  sync.Map      // storage namespace → *atomic.Int64: hints kept of it
+	hintCursor sync.Map      // owner → storage key where its next hint batch starts (Hints)
+	hintFloor  sync.Map      // owner → hintFloor: where its first hint was (Hints)
+	hintGen    atomic.Uint64 // hints created: a floor is good while it is unchanged
 	observer   Observer
 	resolve    ResolveHook
 	usage      *usageTable // what each namespace stores here (usage.go)

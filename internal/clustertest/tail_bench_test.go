@@ -76,8 +76,11 @@ const (
 // done, as a baseline close in time (on a shared machine, the load of
 // other work drifts from one scenario to the next): after-p99-ms, and
 // p99/after, the window's p99 over it (steady's shows the noise). With -v
-// it logs each node's counters over the window. A scenario takes 15 to 35
-// seconds on a 2-core machine, and b.N runs it b.N times, so run it once:
+// it logs each node's counters over the window, and a line per pacer tick
+// (tickLog): the foreground latency of the operations due in it, each
+// node's pacer share and the hints it delivered and keys it repaired. A
+// scenario takes 15 to 35 seconds on a 2-core machine, and b.N runs it
+// b.N times, so run it once:
 //
 //	go test -run '^$' -bench BenchmarkTailUnderBackgroundWork -benchtime 1x ./internal/clustertest/
 //
@@ -383,6 +386,7 @@ type tailResult struct {
 	// CPU time over the window, of this process (the cluster and the
 	// load) and of the rest of the machine; zero where /proc is missing.
 	cpu, otherCPU time.Duration
+	samples       []tailSample // every operation due in the window
 }
 
 func runTailScenario(b *testing.B, sc tailScenario) tailResult {
@@ -416,6 +420,10 @@ func runTailScenario(b *testing.B, sc tailScenario) tailResult {
 		}
 	}
 	load := startOpenLoop(first)
+	var ticks *tickLog
+	if testing.Verbose() {
+		ticks = startTickLog(all, load.start)
+	}
 	w.start()
 	load.via(clients)
 	deadline := time.Now().Add(tailMaxWindow)
@@ -428,6 +436,10 @@ func runTailScenario(b *testing.B, sc tailScenario) tailResult {
 		r.otherCPU = max(machine1-machine0-r.cpu, 0) // the two are read at slightly different times
 	}
 	after := nodeStats(all)
+	if ticks != nil {
+		ticks.stop()
+		ticks.log(b, r.samples)
+	}
 	for i, n := range all {
 		b.Logf("node %d over the window: %s", n.Index, statsDelta(before[i], after[i]))
 	}
@@ -466,6 +478,7 @@ type openLoop struct {
 }
 
 type tailSample struct {
+	due     time.Duration // from the loop's start
 	latency time.Duration
 	put     bool
 	err     bool
@@ -500,7 +513,7 @@ func (l *openLoop) dispatch() {
 		key := rng.IntN(tailReadKeys)
 		l.ops.Go(func() {
 			err := l.op(i, key)
-			s := tailSample{latency: time.Since(due), put: i%2 == 1, err: err != nil}
+			s := tailSample{due: due.Sub(l.start), latency: time.Since(due), put: i%2 == 1, err: err != nil}
 			l.mu.Lock()
 			l.samples = append(l.samples, s)
 			l.mu.Unlock()
@@ -534,7 +547,7 @@ func (l *openLoop) stop() tailResult {
 	close(l.stopped)
 	l.sending.Wait()
 	l.ops.Wait()
-	r := tailResult{hist: newTailHistogram(), gets: newTailHistogram(), puts: newTailHistogram(), window: end.Sub(l.start)}
+	r := tailResult{hist: newTailHistogram(), gets: newTailHistogram(), puts: newTailHistogram(), window: end.Sub(l.start), samples: l.samples}
 	for _, s := range l.samples {
 		if s.err {
 			r.errs++

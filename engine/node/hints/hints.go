@@ -30,8 +30,12 @@ import (
 	"github.com/concord-kv/concord/engine/ring"
 )
 
-// batch is how many hints one call delivers.
-const batch = 256
+// batch is how many hints one call delivers. The owner merges a batch
+// in one go and a foreground write to it may wait for that (its peer
+// calls share requests with the delivery's: package peer's coalescing):
+// 64 hints are a few milliseconds of its time, where 256 held writes up
+// for tens, and the limiter spreads the batches out.
+const batch = 64
 
 // callTimeout bounds one delivery call.
 const callTimeout = 10 * time.Second
