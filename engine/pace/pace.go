@@ -18,6 +18,9 @@
 // back by a tenth of the maximum per tick (additive increase,
 // multiplicative decrease, as TCP's congestion control). A tick with too
 // few requests to judge leaves nothing to protect, and the share grows.
+// Like TCP, a limiter also starts slow: work that begins after a pause
+// runs at [SlowStart] of the share and doubles every tick, so that its
+// first ticks, before the controller has judged any, are not its fastest.
 //
 // [Controller] is the pure core (no clock, no goroutines), tested with
 // synthetic latencies; [Pacer] drives it and applies its share to token
@@ -29,6 +32,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -171,19 +175,36 @@ func (p *Pacer) Tick() {
 	ls := p.limiters
 	p.mu.Unlock()
 	for _, l := range ls {
-		l.apply(share)
+		l.tick(share)
 	}
 }
+
+// Slow start: background work that begins after a pause of IdleTicks
+// ticks (a handoff, hint delivery once a node is back, anti-entropy
+// repair after a partition heals) starts at SlowStart of the share and
+// doubles each tick while it runs, so that its first quarter seconds, before the controller has
+// judged anything, do not go at the full rate: in the tail benchmark the
+// foreground's worst spikes came in a window's first ticks.
+const (
+	// SlowStart is the share of the pacer's share a limiter resumes at.
+	SlowStart = 1.0 / 8
+	// IdleTicks is how many ticks without work make a limiter start slow
+	// again.
+	IdleTicks = 4
+)
 
 // Limiter is a token bucket of one kind of background work whose rate is
 // the pacer's share of its maximum. Background loops call Wait before each
 // unit of work (an object transferred, a hint delivered, a key repaired).
 type Limiter struct {
 	kind string // the work it paces, as Stats names it
+	used atomic.Bool
 	mu   sync.Mutex
 	max  float64 // units per second at full share
 	tb   *rate.Limiter
-	cur  float64 // the share last applied
+	cur  float64 // the pacer's share last applied
+	ramp float64 // slow start: the part of cur it may use, in [SlowStart, 1]; 1 until a pause
+	idle int     // ticks in a row without work
 }
 
 // Limiter returns a new limiter of one kind of background work ("handoff",
@@ -191,7 +212,7 @@ type Limiter struct {
 // units per second (at least 1), paced by p.
 func (p *Pacer) Limiter(kind string, perSecond float64) *Limiter {
 	perSecond = max(perSecond, 1)
-	l := &Limiter{kind: kind, max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burstOf(perSecond)), cur: 1}
+	l := &Limiter{kind: kind, max: perSecond, tb: rate.NewLimiter(rate.Limit(perSecond), burstOf(perSecond)), cur: 1, ramp: 1}
 	p.mu.Lock()
 	p.limiters = append(p.limiters, l)
 	share := p.ctl.Share()
@@ -223,8 +244,29 @@ func (l *Limiter) apply(share float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.cur = share
-	l.tb.SetLimit(rate.Limit(l.max * share))
-	l.tb.SetBurst(burstOf(l.max * share))
+	l.setRateLocked()
+}
+
+// tick applies the pacer's share at the end of a tick and moves the slow
+// start on: doubled after a tick with work, back to SlowStart after
+// IdleTicks without.
+func (l *Limiter) tick(share float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.used.Swap(false) {
+		l.idle = 0
+		l.ramp = min(1, 2*l.ramp)
+	} else if l.idle++; l.idle >= IdleTicks {
+		l.ramp = SlowStart
+	}
+	l.cur = share
+	l.setRateLocked()
+}
+
+func (l *Limiter) setRateLocked() {
+	r := l.max * l.cur * l.ramp
+	l.tb.SetLimit(rate.Limit(r))
+	l.tb.SetBurst(burstOf(r))
 }
 
 // BurstWindow is how much of its rate a limiter lets go at once: 10 ms
@@ -242,6 +284,7 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	if l == nil {
 		return ctx.Err()
 	}
+	l.used.Store(true)
 	for n > 0 {
 		k := min(n, l.tb.Burst())
 		if err := l.tb.WaitN(ctx, k); err != nil {

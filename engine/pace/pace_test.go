@@ -79,23 +79,32 @@ func TestFirstJudgedTickHasNoSteadyStateToExceed(t *testing.T) {
 	}
 }
 
+// busyTick uses every limiter (a unit of work each) and ends a tick in
+// which the pacer observed n requests of latency d.
+func busyTick(t *testing.T, p *pace.Pacer, n int, d time.Duration, ls ...*pace.Limiter) {
+	t.Helper()
+	for _, l := range ls {
+		if err := l.Wait(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		p.Observe(d)
+	}
+	p.Tick()
+}
+
 func TestLimiterRateFollowsTheShare(t *testing.T) {
 	t.Parallel()
 	p := pace.New()
 	l := p.Limiter("aae", 1000)
 	for range 3 {
-		for range 20 {
-			p.Observe(time.Millisecond)
-		}
-		p.Tick()
+		busyTick(t, p, 20, time.Millisecond, l)
 	}
 	if l.Rate() != 1000 {
 		t.Fatalf("rate %v at full share, want 1000", l.Rate())
 	}
-	for range 20 {
-		p.Observe(10 * time.Millisecond)
-	}
-	p.Tick()
+	busyTick(t, p, 20, 10*time.Millisecond, l)
 	if l.Rate() != 500 {
 		t.Errorf("rate %v after a slow tick, want 500", l.Rate())
 	}
@@ -130,9 +139,7 @@ func TestControllerSeesTheTail(t *testing.T) {
 func TestStatsReportTheShareAndEachKindsRate(t *testing.T) {
 	t.Parallel()
 	p := pace.New()
-	p.Limiter("handoff", 20000)
-	p.Limiter("aae", 4000)
-	p.Limiter("aae", 1000)
+	ls := []*pace.Limiter{p.Limiter("handoff", 20000), p.Limiter("aae", 4000), p.Limiter("aae", 1000)}
 	check := func(share float64) {
 		t.Helper()
 		st := p.Stats()
@@ -143,10 +150,47 @@ func TestStatsReportTheShareAndEachKindsRate(t *testing.T) {
 	}
 	check(1)
 	for _, d := range []time.Duration{time.Millisecond, 10 * time.Millisecond} {
-		for range 20 {
-			p.Observe(d)
-		}
-		p.Tick()
+		busyTick(t, p, 20, d, ls...)
 	}
 	check(0.5)
+}
+
+// TestLimiterStartsSlowAfterAPause: work that begins after a pause runs at
+// SlowStart of the share, doubling every tick with work up to the share;
+// IdleTicks without work start it slow again. The pacer's share applies
+// on top.
+func TestLimiterStartsSlowAfterAPause(t *testing.T) {
+	t.Parallel()
+	p := pace.New()
+	l := p.Limiter("hints", 1000)
+	want := func(r float64) {
+		t.Helper()
+		if l.Rate() != r {
+			t.Fatalf("rate %v, want %v", l.Rate(), r)
+		}
+	}
+	want(1000) // a new limiter has had no pause
+	for range pace.IdleTicks {
+		p.Tick()
+	}
+	want(1000 * pace.SlowStart)
+	for _, r := range []float64{250, 500, 1000, 1000} {
+		busyTick(t, p, 0, 0, l)
+		want(r)
+	}
+	for range pace.IdleTicks - 1 {
+		p.Tick()
+		want(1000) // a short pause keeps the pace
+	}
+	p.Tick()
+	want(1000 * pace.SlowStart)
+	busyTick(t, p, 0, 0, l)
+	want(250)
+	// A slow tick halves the pacer's share; the slow start goes on under it.
+	for range 3 {
+		busyTick(t, p, 20, time.Millisecond, l)
+	}
+	want(1000)
+	busyTick(t, p, 20, 10*time.Millisecond, l)
+	want(500)
 }
