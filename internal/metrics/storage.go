@@ -26,6 +26,9 @@ var storageMetrics = []struct {
 	{"concord_pebble_block_cache_bytes", "Bytes in the block cache.", prometheus.GaugeValue, func(m pebble.Metrics) float64 { return float64(m.BlockCacheBytes) }},
 	{"concord_pebble_block_cache_hits_total", "Block cache hits.", prometheus.CounterValue, func(m pebble.Metrics) float64 { return float64(m.BlockCacheHits) }},
 	{"concord_pebble_block_cache_misses_total", "Block cache misses.", prometheus.CounterValue, func(m pebble.Metrics) float64 { return float64(m.BlockCacheMisses) }},
+	{"concord_pebble_write_stalls_total", "Times Pebble held writes back (too many memtables to flush or level-0 files).", prometheus.CounterValue, func(m pebble.Metrics) float64 { return float64(m.WriteStalls) }},
+	{"concord_pebble_write_stall_seconds_total", "Time Pebble held writes back.", prometheus.CounterValue, func(m pebble.Metrics) float64 { return m.WriteStallTime.Seconds() }},
+	{"concord_pebble_slow_disk_operations_total", "Disk operations slower than Pebble's threshold (each also logged).", prometheus.CounterValue, func(m pebble.Metrics) float64 { return float64(m.SlowDiskOps) }},
 }
 
 // storageCollector turns the store's metrics into series on scrape.

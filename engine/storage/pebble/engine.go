@@ -36,6 +36,9 @@ type Engine struct {
 	// locked, so that Close must not call into Pebble.
 	wedged atomic.Bool
 
+	// stalls counts write stalls and slow disk operations (stalls.go).
+	stalls *stalls
+
 	// open holds the iterators and snapshots that Close must release.
 	open registry
 }
@@ -49,9 +52,11 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	o := opts.withDefaults()
 	f := &fence{}
+	st := &stalls{log: o.Logger}
 	db, err := cpebble.Open(dir, &cpebble.Options{
 		FS:                 o.FS,
 		Logger:             slogLogger{l: o.Logger, fence: f},
+		EventListener:      st.listener(),
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.MemTableSize,
 		MaxOpenFiles:       o.MaxOpenFiles,
@@ -60,7 +65,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
 	}
-	return &Engine{db: db, log: o.Logger, fence: f, open: registry{items: make(map[closer]struct{})}}, nil
+	return &Engine{db: db, log: o.Logger, fence: f, stalls: st, open: registry{items: make(map[closer]struct{})}}, nil
 }
 
 // usable returns ErrClosed after Close, the failure after a failure, or

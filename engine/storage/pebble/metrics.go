@@ -1,6 +1,10 @@
 package pebble
 
-import "github.com/concord-kv/concord/engine/storage"
+import (
+	"time"
+
+	"github.com/concord-kv/concord/engine/storage"
+)
 
 // Metrics is a summary of the store's state, for dashboards and tests.
 type Metrics struct {
@@ -34,6 +38,13 @@ type Metrics struct {
 	BlockCacheBytes, BlockCacheHits, BlockCacheMisses int64
 	// Snapshots is the number of open snapshots.
 	Snapshots int
+	// WriteStalls counts the times Pebble held writes back since the store
+	// was opened, and WriteStallTime the time they were held, the stall in
+	// progress included.
+	WriteStalls    int64
+	WriteStallTime time.Duration
+	// SlowDiskOps counts disk operations slower than Pebble's threshold.
+	SlowDiskOps int64
 }
 
 // Metrics returns a summary of the store's state.
@@ -44,7 +55,11 @@ func (e *Engine) Metrics() (Metrics, error) {
 		return Metrics{}, storage.ErrClosed
 	}
 	m := e.db.Metrics()
+	stalls, stallTime := e.stalls.total()
 	return Metrics{
+		WriteStalls:      stalls,
+		WriteStallTime:   stallTime,
+		SlowDiskOps:      e.stalls.slowDisk.Load(),
 		DiskSpaceUsage:   m.DiskSpaceUsage(),
 		LiveSSTableBytes: m.Table.Local.LiveSize,
 		WALBytes:         m.WAL.PhysicalSize,
