@@ -28,7 +28,7 @@ func BenchmarkRunaway(b *testing.B) {
 				b.Fatal(err)
 			}
 			p := resolvers.NewPool(m, "ns", nil, resolvers.Limits{Deadline: 20 * time.Millisecond, MemoryPages: 16, MaxInstances: 1},
-				resolvers.WithBreaker(1<<30, time.Hour))
+				resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 			defer p.Close(ctx)
 			var took []time.Duration
 			for b.Loop() {

@@ -1,12 +1,70 @@
 package resolvers
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Breaker defaults.
 const (
+	// DefaultBreakerThreshold is the number of failures in a row that open
+	// a breaker.
 	DefaultBreakerThreshold = 5
-	DefaultBreakerCoolDown  = 30 * time.Second
+	// DefaultBreakerTimeoutThreshold is the number of deadline timeouts in
+	// a row that open it: the first. A timeout is the costly failure — the
+	// guest ran for its whole deadline, and wazero's compiled code is not
+	// preempted by Go's scheduler, so it held a core (a P) all that time
+	// — while a trap or a bad status costs microseconds.
+	DefaultBreakerTimeoutThreshold = 1
+	// DefaultBreakerCoolDown is how long a breaker stays open after it
+	// opens from closed.
+	DefaultBreakerCoolDown = 30 * time.Second
+	// DefaultBreakerMaxCoolDown bounds the cool-down, which doubles with
+	// every failed probe in a row.
+	DefaultBreakerMaxCoolDown = 8 * DefaultBreakerCoolDown
 )
+
+// BreakerConfig configures a [Breaker]. Zero fields take their defaults.
+type BreakerConfig struct {
+	// Threshold: failures in a row (timeouts included) that open the
+	// breaker. Default [DefaultBreakerThreshold].
+	Threshold int
+	// TimeoutThreshold: deadline timeouts ([KindTimeout]) since the last
+	// success that open it, whatever Threshold says. Default
+	// [DefaultBreakerTimeoutThreshold].
+	TimeoutThreshold int
+	// CoolDown: how long it stays open after opening from closed. Default
+	// [DefaultBreakerCoolDown].
+	CoolDown time.Duration
+	// MaxCoolDown: each failed probe re-opens it for twice the previous
+	// cool-down, up to MaxCoolDown (at least CoolDown). Default
+	// [DefaultBreakerMaxCoolDown], or CoolDown if that is longer.
+	MaxCoolDown time.Duration
+}
+
+// BreakerNeverOpens returns the configuration of a breaker that never
+// opens, for callers that want every call's outcome (the upload checks).
+func BreakerNeverOpens() BreakerConfig {
+	return BreakerConfig{Threshold: math.MaxInt, TimeoutThreshold: math.MaxInt}
+}
+
+// withDefaults returns c with its zero fields set.
+func (c BreakerConfig) withDefaults() BreakerConfig {
+	if c.Threshold <= 0 {
+		c.Threshold = DefaultBreakerThreshold
+	}
+	if c.TimeoutThreshold <= 0 {
+		c.TimeoutThreshold = DefaultBreakerTimeoutThreshold
+	}
+	if c.CoolDown <= 0 {
+		c.CoolDown = DefaultBreakerCoolDown
+	}
+	if c.MaxCoolDown <= 0 {
+		c.MaxCoolDown = DefaultBreakerMaxCoolDown
+	}
+	c.MaxCoolDown = max(c.MaxCoolDown, c.CoolDown)
+	return c
+}
 
 // BreakerState is the state of a [Breaker].
 type BreakerState int
@@ -38,34 +96,31 @@ func (s BreakerState) String() string {
 // reads the clock (the caller passes now) and starts no goroutines. It is not
 // safe for concurrent use; [Pool] guards its breaker with its mutex.
 //
-// Closed, it opens after Threshold consecutive failures. Open, it refuses
-// calls for CoolDown, then half-opens: [Breaker.Allow] lets exactly one probe
-// through; a success closes the breaker, a failure re-opens it for another
-// CoolDown, and [Breaker.Abandon] (a probe that ended with no verdict, such
-// as a canceled call) lets the next caller probe instead.
+// Closed, it opens after Threshold failures in a row, or at once after
+// TimeoutThreshold of them that were deadline timeouts. Open, it refuses
+// calls for its cool-down, then half-opens: [Breaker.Allow] lets exactly
+// one probe through; a success closes the breaker (and the cool-down goes
+// back to CoolDown), a failure re-opens it for twice the last cool-down
+// (at most MaxCoolDown), and [Breaker.Abandon] (a probe that ended with
+// no verdict, such as a canceled call) lets the next caller probe instead.
 //
 // Outcomes reported while open come from calls admitted before it opened;
 // they are ignored.
 type Breaker struct {
-	threshold int
-	coolDown  time.Duration
+	cfg BreakerConfig
 
 	state    BreakerState
 	failures int
+	timeouts int
+	coolDown time.Duration // of the current (or next) opening
 	openedAt time.Time
 	probing  bool
 }
 
-// NewBreaker returns a closed breaker. A threshold ≤ 0 or a cool-down ≤ 0
-// selects [DefaultBreakerThreshold] or [DefaultBreakerCoolDown].
-func NewBreaker(threshold int, coolDown time.Duration) *Breaker {
-	if threshold <= 0 {
-		threshold = DefaultBreakerThreshold
-	}
-	if coolDown <= 0 {
-		coolDown = DefaultBreakerCoolDown
-	}
-	return &Breaker{threshold: threshold, coolDown: coolDown}
+// NewBreaker returns a closed breaker.
+func NewBreaker(cfg BreakerConfig) *Breaker {
+	cfg = cfg.withDefaults()
+	return &Breaker{cfg: cfg, coolDown: cfg.CoolDown}
 }
 
 // Allow reports whether a call may proceed at time now. When it returns true
@@ -95,21 +150,26 @@ func (b *Breaker) Success() {
 		return
 	}
 	b.state = BreakerClosed
-	b.failures = 0
+	b.failures, b.timeouts = 0, 0
+	b.coolDown = b.cfg.CoolDown
 	b.probing = false
 }
 
-// Failure records a failed call that ended at time now.
-func (b *Breaker) Failure(now time.Time) {
+// Failure records a failed call of kind k that ended at time now.
+func (b *Breaker) Failure(now time.Time, k ErrorKind) {
 	switch b.state {
 	case BreakerOpen:
 		return
 	case BreakerHalfOpen:
+		b.coolDown = min(2*b.coolDown, b.cfg.MaxCoolDown)
 		b.open(now)
 		return
 	}
 	b.failures++
-	if b.failures >= b.threshold {
+	if k == KindTimeout {
+		b.timeouts++
+	}
+	if b.failures >= b.cfg.Threshold || b.timeouts >= b.cfg.TimeoutThreshold {
 		b.open(now)
 	}
 }
@@ -133,11 +193,16 @@ func (b *Breaker) State(now time.Time) BreakerState {
 // Failures returns the current count of consecutive failures.
 func (b *Breaker) Failures() int { return b.failures }
 
+// CoolDown returns the cool-down of the current opening (or of the next,
+// when closed).
+func (b *Breaker) CoolDown() time.Duration { return b.coolDown }
+
 // Reset closes the breaker and forgets past failures (used when a namespace's
 // module or config is replaced).
 func (b *Breaker) Reset() {
 	b.state = BreakerClosed
-	b.failures = 0
+	b.failures, b.timeouts = 0, 0
+	b.coolDown = b.cfg.CoolDown
 	b.probing = false
 	b.openedAt = time.Time{}
 }

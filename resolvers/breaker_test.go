@@ -13,7 +13,7 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	type step struct {
 		at     time.Duration
-		action string // "allow", "deny" (Allow must be false), "ok", "fail", "abandon", "reset"
+		action string // "allow", "deny" (Allow must be false), "ok", "fail" (a trap), "timeout", "abandon", "reset"
 		state  resolvers.BreakerState
 	}
 	const (
@@ -44,12 +44,30 @@ func TestBreaker(t *testing.T) {
 			{31 * time.Second, "ok", closed},
 			{31 * time.Second, "allow", closed},
 		}},
-		{"a failed probe re-opens for another cool-down", []step{
+		{"a failed probe re-opens for twice the cool-down", []step{
 			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
 			{30 * time.Second, "allow", halfOpen},
 			{31 * time.Second, "fail", open},
-			{60 * time.Second, "deny", open},
-			{61 * time.Second, "allow", halfOpen},
+			{90 * time.Second, "deny", open},
+			{91 * time.Second, "allow", halfOpen},
+		}},
+		{"a timeout opens it at once", []step{
+			{0, "timeout", open}, {29 * time.Second, "deny", open}, {30 * time.Second, "allow", halfOpen},
+		}},
+		{"other failures before a timeout do not change that", []step{
+			{0, "fail", closed}, {0, "timeout", open},
+		}},
+		{"failed probes double the cool-down up to the maximum; a success restores it", []step{
+			{0, "timeout", open},
+			{30 * time.Second, "allow", halfOpen}, {30 * time.Second, "timeout", open}, // 60 s
+			{89 * time.Second, "deny", open}, {90 * time.Second, "allow", halfOpen}, {90 * time.Second, "timeout", open}, // 120 s
+			{209 * time.Second, "deny", open}, {210 * time.Second, "allow", halfOpen}, {210 * time.Second, "fail", open}, // 120 s: the maximum
+			{329 * time.Second, "deny", open}, {330 * time.Second, "allow", halfOpen}, {330 * time.Second, "ok", closed},
+			{330 * time.Second, "timeout", open}, {359 * time.Second, "deny", open}, {360 * time.Second, "allow", halfOpen},
+		}},
+		{"reset restores the cool-down", []step{
+			{0, "timeout", open}, {30 * time.Second, "allow", halfOpen}, {30 * time.Second, "timeout", open},
+			{30 * time.Second, "reset", closed}, {30 * time.Second, "timeout", open}, {60 * time.Second, "allow", halfOpen},
 		}},
 		{"an abandoned probe lets another caller probe", []step{
 			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
@@ -71,7 +89,7 @@ func TestBreaker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := resolvers.NewBreaker(3, 30*time.Second)
+			b := resolvers.NewBreaker(resolvers.BreakerConfig{Threshold: 3, CoolDown: 30 * time.Second, MaxCoolDown: 2 * time.Minute})
 			t0 := time.Unix(1_000_000, 0)
 			for i, s := range tt.steps {
 				now := t0.Add(s.at)
@@ -83,7 +101,9 @@ func TestBreaker(t *testing.T) {
 				case "ok":
 					b.Success()
 				case "fail":
-					b.Failure(now)
+					b.Failure(now, resolvers.KindTrap)
+				case "timeout":
+					b.Failure(now, resolvers.KindTimeout)
 				case "abandon":
 					b.Abandon()
 				case "reset":
@@ -94,5 +114,24 @@ func TestBreaker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBreakerTimeoutThreshold: with a TimeoutThreshold above one, timeouts
+// since the last success are counted, apart from other failures.
+func TestBreakerTimeoutThreshold(t *testing.T) {
+	t.Parallel()
+	b := resolvers.NewBreaker(resolvers.BreakerConfig{Threshold: 10, TimeoutThreshold: 2})
+	t0 := time.Unix(1_000_000, 0)
+	b.Failure(t0, resolvers.KindTimeout)
+	b.Success()
+	b.Failure(t0, resolvers.KindTimeout)
+	b.Failure(t0, resolvers.KindTrap)
+	if got := b.State(t0); got != resolvers.BreakerClosed {
+		t.Fatalf("one timeout since the last success: %s, want closed", got)
+	}
+	b.Failure(t0, resolvers.KindTimeout)
+	if got := b.State(t0); got != resolvers.BreakerOpen {
+		t.Fatalf("two timeouts since the last success: %s, want open", got)
 	}
 }

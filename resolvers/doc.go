@@ -39,7 +39,8 @@
 // tables and output ([Limits].MaxOutputBytes). An instance that failed in
 // any way (trap, timeout, exit, bad status or output, guest ERROR) is
 // discarded, never pooled again. A per-pool circuit breaker ([Breaker])
-// stops calling a module after consecutive failures, timeouts included;
+// stops calling a module after consecutive failures, or at its first
+// deadline timeout, with a cool-down that doubles while its probes fail;
 // failures and the breaker opening are logged with the namespace. Guests
 // get WASI with no files, environment, arguments or network, fixed clocks
 // and a seeded random stream, so resolution is deterministic.

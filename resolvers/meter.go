@@ -34,6 +34,17 @@ const fuelQuantum = 1 << 17
 // ceiling is about 5 million frames and 100 MB.
 const stackBudget = 4 << 20
 
+// yieldEvery is how long a call runs between two yields of its core: at
+// the first check-in past it, the call gives its P to whatever else is
+// runnable (the pool's yield: runtime.Gosched) and goes on when the
+// scheduler comes back to it. wazero's compiled code is not preempted by
+// Go's scheduler, which only asks a goroutine to stop after 10 ms on a P
+// (honoured at the next check-in): a call looping to a 20 ms deadline
+// would hold one of a 2-core node's two Ps that long at a time, every
+// tenant's requests waiting behind it. Calls shorter than yieldEvery
+// (almost all: microseconds) never yield.
+const yieldEvery = time.Millisecond
+
 // meterConfig is how Compile instruments modules.
 var meterConfig = meter.Config{Costs: meter.DefaultCosts, MaxTableElements: maxTableElements}
 
@@ -82,7 +93,8 @@ func checkin(ctx context.Context, _ api.Module, _ []uint64) {
 		panic(errStackBudget)
 	}
 	b := &inst.budget
-	if !time.Now().Before(b.deadline) {
+	now := time.Now()
+	if !now.Before(b.deadline) {
 		panic(errDeadline)
 	}
 	select {
@@ -93,12 +105,17 @@ func checkin(ctx context.Context, _ api.Module, _ []uint64) {
 		panic(errCallerDone)
 	default:
 	}
+	if now.Sub(inst.yielded) >= yieldEvery {
+		inst.pool.yield()
+		inst.yielded = time.Now()
+	}
 	inst.fuel.Set(fuelQuantum)
 }
 
 // arm gives an instance a fresh budget before a call into it.
 func (inst *instance) arm(b budget) {
 	inst.budget = b
+	inst.yielded = time.Now()
 	inst.fuel.Set(fuelQuantum)
 	inst.stack.Set(uint64(uint32(stackBudget)))
 }

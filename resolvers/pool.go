@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +34,12 @@ type Result struct {
 // PoolOption configures a [Pool].
 type PoolOption func(*Pool)
 
-// WithBreaker sets the circuit breaker: it opens after threshold consecutive
-// failures and stays open for coolDown. Defaults: [DefaultBreakerThreshold]
-// failures, [DefaultBreakerCoolDown].
-func WithBreaker(threshold int, coolDown time.Duration) PoolOption {
-	return func(p *Pool) { p.breaker = NewBreaker(threshold, coolDown) }
+// WithBreaker configures the circuit breaker. Default: BreakerConfig{}
+// (it opens after [DefaultBreakerThreshold] failures in a row or at the
+// first deadline timeout, for [DefaultBreakerCoolDown], doubling with each
+// failed probe up to [DefaultBreakerMaxCoolDown]).
+func WithBreaker(cfg BreakerConfig) PoolOption {
+	return func(p *Pool) { p.breaker = NewBreaker(cfg) }
 }
 
 // WithClock sets the clock the breaker is driven by. Default time.Now.
@@ -66,6 +68,7 @@ type Pool struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	slots     chan struct{} // one token per live instance, busy or idle
+	yield     func()        // a long call's yield of its core: runtime.Gosched (meter.go)
 
 	mu       sync.Mutex
 	compiled wazero.CompiledModule // in the engine of limits.MemoryPages
@@ -95,6 +98,7 @@ type instance struct {
 	params   [1]uint64
 	budget   budget
 	checkins uint64
+	yielded  time.Time // the call's start or its last yield (meter.go)
 
 	// Per-call state, read by the host functions.
 	inResolve      bool
@@ -121,7 +125,8 @@ func NewPool(module *Module, namespace string, config []byte, limits Limits, opt
 		now:       time.Now,
 		logger:    rt.logger,
 		slots:     make(chan struct{}, limits.MaxInstances),
-		breaker:   NewBreaker(0, 0),
+		breaker:   NewBreaker(BreakerConfig{}),
+		yield:     runtime.Gosched,
 	}
 	for _, o := range opts {
 		o(p)
@@ -284,13 +289,13 @@ func (p *Pool) settle(err error, abandoned bool) {
 	case err == nil:
 		p.breaker.Success()
 	case ce != nil:
-		p.breaker.Failure(now)
+		p.breaker.Failure(now, ce.Kind)
 	default: // ErrClosed and the like: no verdict on the module
 		p.breaker.Abandon()
 	}
-	after := p.breaker.State(now)
+	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.logBreaker(before, after, ce)
+	p.logBreaker(before, after, coolDown, ce)
 }
 
 // failedStart reports the failure of a cold start that outlived its caller:
@@ -303,17 +308,17 @@ func (p *Pool) failedStart(err error) {
 	p.mu.Lock()
 	now := p.now()
 	before := p.breaker.State(now)
-	p.breaker.Failure(now)
-	after := p.breaker.State(now)
+	p.breaker.Failure(now, ce.Kind)
+	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.logBreaker(before, after, ce)
+	p.logBreaker(before, after, coolDown, ce)
 }
 
-func (p *Pool) logBreaker(before, after BreakerState, ce *CallError) {
+func (p *Pool) logBreaker(before, after BreakerState, coolDown time.Duration, ce *CallError) {
 	switch {
 	case before == after:
 	case after == BreakerOpen:
-		attrs := []any{slog.Duration("cool_down", p.breaker.coolDown)}
+		attrs := []any{slog.Duration("cool_down", coolDown)}
 		if ce != nil {
 			attrs = append(attrs, slog.String("last_kind", ce.Kind.String()))
 		}

@@ -134,7 +134,7 @@ func TestHostileCalls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPool(t, "hostile", "ns", nil, hostileLimits, resolvers.WithBreaker(100, time.Minute))
+			p := newPool(t, "hostile", "ns", nil, hostileLimits, resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 			mustResolve(t, p, values("warm")) // the failing call uses a pooled instance
 
 			start := time.Now()
@@ -322,7 +322,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestPoolBreaker(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{now: time.Unix(1000, 0)}
-	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{}, resolvers.WithBreaker(2, time.Minute), resolvers.WithClock(clock.Now))
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{}, resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 2, CoolDown: time.Minute}), resolvers.WithClock(clock.Now))
 	for range 2 {
 		if _, err := p.Resolve(t.Context(), values("T")); callKind(err) != resolvers.KindTrap {
 			t.Fatalf("Resolve(T) = %v", err)
@@ -360,7 +360,7 @@ func TestPoolBreaker(t *testing.T) {
 // canceled) stops the guest, and the breaker does not count it.
 func TestCanceledCallNotCounted(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 10 * time.Second}, resolvers.WithBreaker(1, time.Minute))
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 10 * time.Second}, resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}))
 	mustResolve(t, p, values("warm")) // cancel the call, not the cold start
 	ctx, cancel := context.WithCancel(t.Context())
 	stop := time.AfterFunc(20*time.Millisecond, cancel)

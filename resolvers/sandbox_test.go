@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,8 +74,10 @@ func attrs(r slog.Record) map[string]string {
 
 // TestTimeoutsOpenTheBreaker: calls stopped at their deadline are failures
 // the breaker counts, whether the deadline is the pool's, the caller's
-// context's (Resolve takes it as the call's own) or ResolveWithin's; each
-// is logged with the namespace, and so is the breaker opening.
+// context's (Resolve takes it as the call's own) or ResolveWithin's: by
+// default the first opens it; with a TimeoutThreshold of 3 the third
+// does, and not the ones before. Each is logged with the namespace, and so
+// is the breaker opening.
 func TestTimeoutsOpenTheBreaker(t *testing.T) {
 	t.Parallel()
 	ways := map[string]func(p *resolvers.Pool) error{
@@ -93,54 +96,67 @@ func TestTimeoutsOpenTheBreaker(t *testing.T) {
 			return err
 		},
 	}
+	thresholds := []struct {
+		name     string
+		cfg      resolvers.BreakerConfig
+		timeouts int // that open it
+	}{
+		{"default", resolvers.BreakerConfig{}, resolvers.DefaultBreakerTimeoutThreshold},
+		{"threshold 3", resolvers.BreakerConfig{TimeoutThreshold: 3}, 3},
+	}
 	for name, call := range ways {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			rt, logs := logRecords(t, resolvers.Options{})
-			m, err := rt.Compile(t.Context(), wasmOf(t, "hostile"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			deadline := 20 * time.Millisecond
-			if name == "context deadline" || name == "ResolveWithin" {
-				deadline = 10 * time.Second // the shorter deadline comes from the call
-			}
-			p := resolvers.NewPool(m, "shop", nil, resolvers.Limits{Deadline: deadline}, resolvers.WithBreaker(3, time.Minute))
-			defer p.Close(t.Context())
-			for i := range 3 {
-				// A timed-out instance is discarded: start the next one
-				// ahead, so that a slow start on a loaded machine does not
-				// eat the call's deadline.
-				if err := p.Warm(t.Context()); err != nil {
+		for _, th := range thresholds {
+			t.Run(name+"/"+th.name, func(t *testing.T) {
+				t.Parallel()
+				rt, logs := logRecords(t, resolvers.Options{})
+				m, err := rt.Compile(t.Context(), wasmOf(t, "hostile"))
+				if err != nil {
 					t.Fatal(err)
 				}
-				if err := call(p); callKind(err) != resolvers.KindTimeout {
-					t.Fatalf("call %d: %v, want a timeout", i, err)
+				deadline := 20 * time.Millisecond
+				if name == "context deadline" || name == "ResolveWithin" {
+					deadline = 10 * time.Second // the shorter deadline comes from the call
 				}
-			}
-			if _, err := p.Resolve(t.Context(), values("good")); !errors.Is(err, resolvers.ErrBreakerOpen) {
-				t.Fatalf("after 3 timeouts: %v, want ErrBreakerOpen", err)
-			}
-			if s := p.Stats(); s.Failures[resolvers.KindTimeout] != 3 || s.Breaker != resolvers.BreakerOpen {
-				t.Errorf("stats: %d timeouts, breaker %s; want 3, open", s.Failures[resolvers.KindTimeout], s.Breaker)
-			}
-			var failed, opened int
-			for _, r := range logs() {
-				a := attrs(r)
-				if a["namespace"] != "shop" {
-					continue
+				p := resolvers.NewPool(m, "shop", nil, resolvers.Limits{Deadline: deadline}, resolvers.WithBreaker(th.cfg))
+				defer p.Close(t.Context())
+				for i := range th.timeouts {
+					if p.BreakerState() != resolvers.BreakerClosed {
+						t.Fatalf("after %d timeouts the breaker is %s, want closed until %d", i, p.BreakerState(), th.timeouts)
+					}
+					// A timed-out instance is discarded: start the next one
+					// ahead, so that a slow start on a loaded machine does not
+					// eat the call's deadline.
+					if err := p.Warm(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					if err := call(p); callKind(err) != resolvers.KindTimeout {
+						t.Fatalf("call %d: %v, want a timeout", i, err)
+					}
 				}
-				switch {
-				case strings.Contains(r.Message, "call failed") && a["kind"] == "timeout" && r.Level == slog.LevelWarn:
-					failed++
-				case strings.Contains(r.Message, "breaker opened") && r.Level == slog.LevelWarn:
-					opened++
+				if _, err := p.Resolve(t.Context(), values("good")); !errors.Is(err, resolvers.ErrBreakerOpen) {
+					t.Fatalf("after %d timeouts: %v, want ErrBreakerOpen", th.timeouts, err)
 				}
-			}
-			if failed != 3 || opened != 1 {
-				t.Errorf("logged %d timeouts and %d breaker openings with the namespace, want 3 and 1", failed, opened)
-			}
-		})
+				if s := p.Stats(); s.Failures[resolvers.KindTimeout] != uint64(th.timeouts) || s.Breaker != resolvers.BreakerOpen {
+					t.Errorf("stats: %d timeouts, breaker %s; want %d, open", s.Failures[resolvers.KindTimeout], s.Breaker, th.timeouts)
+				}
+				var failed, opened int
+				for _, r := range logs() {
+					a := attrs(r)
+					if a["namespace"] != "shop" {
+						continue
+					}
+					switch {
+					case strings.Contains(r.Message, "call failed") && a["kind"] == "timeout" && r.Level == slog.LevelWarn:
+						failed++
+					case strings.Contains(r.Message, "breaker opened") && r.Level == slog.LevelWarn:
+						opened++
+					}
+				}
+				if failed != th.timeouts || opened != 1 {
+					t.Errorf("logged %d timeouts and %d breaker openings with the namespace, want %d and 1", failed, opened, th.timeouts)
+				}
+			})
+		}
 	}
 }
 
@@ -149,7 +165,7 @@ func TestTimeoutsOpenTheBreaker(t *testing.T) {
 // and is not the module's failure.
 func TestCallerGivingUpIsNotCounted(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 10 * time.Second}, resolvers.WithBreaker(1, time.Minute))
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 10 * time.Second}, resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}))
 	mustResolve(t, p, values("warm"))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
@@ -185,7 +201,9 @@ func TestEveryRunawayIsStopped(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			t.Parallel()
-			p := newPool(t, "runaway", "ns", nil, resolvers.Limits{Deadline: tt.deadline, MemoryPages: 16})
+			// The breaker, which a timeout opens, is not what this tests:
+			// the pool must serve again once the runaway is stopped.
+			p := newPool(t, "runaway", "ns", nil, resolvers.Limits{Deadline: tt.deadline, MemoryPages: 16}, resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 			mustResolve(t, p, values("warm"))
 			start := time.Now()
 			_, err := p.Resolve(t.Context(), values(tt.cmd))
@@ -210,7 +228,7 @@ func TestEveryRunawayIsStopped(t *testing.T) {
 // the cold start at the init deadline, counted by the breaker.
 func TestStartFunctionIsBounded(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, "start_loop", "ns", nil, resolvers.Limits{InitDeadline: 20 * time.Millisecond}, resolvers.WithBreaker(1, time.Minute))
+	p := newPool(t, "start_loop", "ns", nil, resolvers.Limits{InitDeadline: 20 * time.Millisecond}, resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}))
 	_, err := p.Resolve(t.Context(), values("x"))
 	if callKind(err) != resolvers.KindTimeout || !strings.Contains(err.Error(), "start function") {
 		t.Fatalf("Resolve = %v, want a timeout in the start function", err)
@@ -226,7 +244,7 @@ func TestStartFunctionIsBounded(t *testing.T) {
 func TestColdStartOutlivesTheCall(t *testing.T) {
 	t.Parallel()
 	config := []byte{0, 0, 0, 0x08} // 2^27 iterations: far longer than 1 ms anywhere
-	p := newPool(t, "slow_init", "ns", config, resolvers.Limits{InitDeadline: time.Minute}, resolvers.WithBreaker(1, time.Minute))
+	p := newPool(t, "slow_init", "ns", config, resolvers.Limits{InitDeadline: time.Minute}, resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}))
 	_, err := p.ResolveWithin(t.Context(), values("x"), time.Millisecond)
 	if callKind(err) != resolvers.KindNotRun {
 		t.Fatalf("ResolveWithin = %v, want KindNotRun", err)
@@ -276,6 +294,44 @@ func TestGuestDoesNotBlockGC(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the guest returned before the GC: %v", err)
 	default:
+	}
+	cancel()
+	if err := <-done; callKind(err) != resolvers.KindCanceled {
+		t.Fatalf("Resolve = %v, want KindCanceled", err)
+	}
+}
+
+// TestLongCallYieldsItsCore: a call that runs long (a guest looping
+// towards its deadline) gives its core to other goroutines at its
+// check-ins, since Go's scheduler cannot preempt the guest's compiled
+// code; a short call never does.
+func TestLongCallYieldsItsCore(t *testing.T) {
+	t.Parallel()
+	var yields atomic.Int64
+	yielded := make(chan struct{}, 1)
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{Deadline: 20 * time.Second},
+		resolvers.WithYield(func() {
+			yields.Add(1)
+			select {
+			case yielded <- struct{}{}:
+			default:
+			}
+			runtime.Gosched()
+		}))
+	mustResolve(t, p, values("warm"))
+	if n := yields.Load(); n != 0 {
+		t.Fatalf("a short call yielded %d times, want none", n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Resolve(ctx, values("L")) // loop until stopped
+		done <- err
+	}()
+	select {
+	case <-yielded:
+	case err := <-done:
+		t.Fatalf("the looping call ended without yielding: %v", err)
 	}
 	cancel()
 	if err := <-done; callKind(err) != resolvers.KindCanceled {

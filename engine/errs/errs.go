@@ -52,9 +52,11 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	msg := fmt.Sprintf("%s is %d, limit %s is %d", e.what(), e.Actual, e.Limit, e.Max)
+	var msg string
 	if e.RetryAfter > 0 {
 		msg = fmt.Sprintf("too many requests: limit %s is %d; retry after %v", e.Limit, e.Max, e.RetryAfter)
+	} else {
+		msg = fmt.Sprintf("%s is %d, limit %s is %d", e.what(), e.Actual, e.Limit, e.Max)
 	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint

@@ -8,6 +8,7 @@ import (
 
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/resolvers"
 )
 
 // hostileModule builds resolvers/testdata/hostile.wat: a module whose
@@ -40,7 +41,10 @@ func TestHostileResolverLosesNothing(t *testing.T) {
 	if _, err := n.SetResolverUnchecked(ctx, "hostile", hostileModule(t), meta.Resolver{Name: "hostile", Mode: meta.ModeOnWrite, WriteDeadline: 20 * time.Millisecond, MemoryPages: 16}); err != nil {
 		t.Fatal(err)
 	}
-	for _, behaviour := range []string{"L", "T", "G", "E", "B", "S", "X"} {
+	// The loop comes second: its timeout opens the breaker (the first
+	// deadline timeout does, before five failures in a row would), and the
+	// writes and reads after it keep their siblings without a call.
+	for _, behaviour := range []string{"T", "L", "G", "E", "B", "S", "X"} {
 		key := []byte("key-" + behaviour)
 		// The first write is alone (nothing to resolve); the second meets it
 		// and the resolver misbehaves on the first sibling.
@@ -72,6 +76,14 @@ func TestHostileResolverLosesNothing(t *testing.T) {
 		}
 		if failures+st.Stats.BreakerRejections == 0 {
 			t.Errorf("no failure counted: %+v", st.Stats)
+		}
+		// T's write and read failed, then L's write timed out and opened
+		// the breaker, which turned every call after it away (those its
+		// CPU budget did not skip first: budget skips are not calls).
+		called := failures - st.Stats.Failures[resolvers.KindBudget]
+		if called != 3 || st.Stats.Failures[resolvers.KindTimeout] != 1 || st.Stats.Breaker != resolvers.BreakerOpen {
+			t.Errorf("%d failed calls (%d timeouts), breaker %s; want 3 (1), open: the loop's timeout opens it: %+v",
+				called, st.Stats.Failures[resolvers.KindTimeout], st.Stats.Breaker, st.Stats)
 		}
 	}
 }

@@ -1,12 +1,16 @@
 package clustertest_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +36,9 @@ const (
 	noisyBytesPerWrite = 10 * noisyValueSize
 	noisyFloodRate     = 10 * noisyQuota  // what the noisy tenant sends, open loop
 	noisyFloodKeys     = 16               // keys the noisy tenant writes (blind: siblings every time)
-	noisyWindow        = 30 * time.Second // each measured window
+	noisyWindow        = 10 * time.Second // each measured window
+	noisyWarmUp        = 5 * time.Second  // the victim's load before the first window
+	noisyRounds        = 4                // noisy windows, each between two alone ones
 	noisyValueSize     = 300              // bytes of every value (the hostile resolver loops on any)
 	noisyOpTimeout     = 10 * time.Second
 	noisyWriteBudget   = 20 * time.Millisecond // the noisy namespace's resolver write deadline
@@ -41,19 +47,32 @@ const (
 // BenchmarkNoisyNeighbour measures what one hostile tenant does to
 // another's latency on a 3-node cluster (N=3 R=2 W=2, synced). The victim
 // namespace takes noisyVictimRate puts a second (open loop, charged from
-// each put's due time, through nodes 0, 1, 2 in turn) for noisyWindow:
-// alone, then while the noisy namespace sends noisyFloodRate blind puts a
-// second — ten times its writes_per_second quota — of noisyFloodKeys keys,
-// so that every accepted one meets siblings and runs its on_write resolver,
-// which loops until its deadline (resolvers/testdata/loops_on_large.wat:
-// a module that passes the upload checks on its small sample and loops on
-// the tenant's real, 300-byte values), and then
-// alone again (a baseline close in time: the machine is shared). It reports
-// the victim's put p50/p99/p99.9 in each window (alone-, noisy-, after-),
-// noisy-p99/alone-p99 (issue 12's goal: at most 1.10), and the noisy
-// tenant's accepted and refused writes. Everything, load included, runs in
-// this one process on the machine's cores, so the victim also pays for the
-// flood's client side. Run it once:
+// each put's due time, through nodes 0, 1, 2 in turn) without a break,
+// over 2×noisyRounds+1 windows of noisyWindow: alone, noisy, alone, …,
+// noisy, alone. In each noisy window the noisy namespace sends
+// noisyFloodRate blind puts a second — ten times its writes_per_second
+// quota — of noisyFloodKeys keys, so that every accepted one meets
+// siblings and runs its on_write resolver, which loops until its deadline
+// (resolvers/testdata/loops_on_large.wat: a module that passes the upload
+// checks on its small sample and loops on the tenant's real, 300-byte
+// values).
+//
+// The machine is shared and stalls unrelated to the noisy tenant land in
+// any window, so one window's p99 against another's says little: the
+// benchmark compares the median of the noisy windows' p99s with the median
+// of the alone windows' (issue 12's goal: noisy/alone-p99 at most 1.10),
+// and logs every window's figures with the CPU time this process and the
+// rest of the machine used in it. It also reports the p99 of all the
+// windows of each kind together, the worst noisy window (the first, where
+// each node's first resolver call loops to its deadline), what serving
+// the flood costs the nodes (flood-cpu-cores: this process's CPU in the
+// median noisy window less the median alone window's), and the noisy
+// tenant's accepted and refused writes. The nodes and the victim's load
+// run in this process; the noisy tenant's client runs in a process of its
+// own (the test binary again, floodProcess), as a tenant's client runs on
+// its own machine; it shares the cores here, at the lowest CPU priority
+// (nice 19), so that it takes what the nodes leave idle. The victim's load
+// runs noisyWarmUp before the first window. Run it once:
 //
 //	go test -run '^$' -bench BenchmarkNoisyNeighbour -benchtime 1x ./internal/clustertest/
 func BenchmarkNoisyNeighbour(b *testing.B) {
@@ -93,33 +112,54 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	}, "both namespaces and the resolver on every node")
 	clients := clientsOf(c.Nodes...)
 
-	alone, noisy, after := newTailHistogram(), newTailHistogram(), newTailHistogram()
-	var accepted, refused, victimErrs atomic.Int64
-	for range b.N {
-		victimErrs.Add(victimLoad(ctx, clients, "alone", alone))
-		stop := make(chan struct{})
-		var flood sync.WaitGroup
-		flood.Go(func() { floodNamespace(ctx, clients, stop, &accepted, &refused) })
-		victimErrs.Add(victimLoad(ctx, clients, "noisy", noisy))
-		close(stop)
-		flood.Wait()
-		victimErrs.Add(victimLoad(ctx, clients, "after", after))
+	flood := startFloodProcess(b, c.Nodes)
+	// Warm up (connections, the first flushes) before the first window.
+	victimLoad(ctx, clients, "warm-up", newTailHistogram(), noisyWarmUp)
+
+	var alone, noisy []noisyWindowResult
+	var accepted, refused, victimErrs int64
+	for i := range b.N {
+		for w := range 2*noisyRounds + 1 {
+			flooded := w%2 == 1
+			if flooded {
+				flood.start()
+			}
+			r := victimWindow(ctx, clients, fmt.Sprintf("r%d-w%d", i, w))
+			if flooded {
+				a, rf := flood.stop()
+				accepted, refused = accepted+a, refused+rf
+			}
+			victimErrs += r.errors
+			kind, into := "alone", &alone
+			if flooded {
+				kind, into = "noisy", &noisy
+			}
+			*into = append(*into, r)
+			b.Logf("window %d %s: %s", w, kind, r)
+		}
 	}
 	ms := func(h *hdrhistogram.Histogram, q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1000 }
-	for _, w := range []struct {
-		name string
-		h    *hdrhistogram.Histogram
-	}{{"alone", alone}, {"noisy", noisy}, {"after", after}} {
-		b.ReportMetric(ms(w.h, 50), w.name+"-p50-ms")
-		b.ReportMetric(ms(w.h, 99), w.name+"-p99-ms")
-		b.ReportMetric(ms(w.h, 99.9), w.name+"-p99.9-ms")
+	p99 := func(r noisyWindowResult) float64 { return ms(r.h, 99) }
+	for _, k := range []struct {
+		name    string
+		windows []noisyWindowResult
+	}{{"alone", alone}, {"noisy", noisy}} {
+		all := newTailHistogram()
+		for _, r := range k.windows {
+			all.Merge(r.h)
+		}
+		b.ReportMetric(medianOf(k.windows, func(r noisyWindowResult) float64 { return ms(r.h, 50) }), k.name+"-p50-ms")
+		b.ReportMetric(medianOf(k.windows, p99), k.name+"-p99-ms")
+		b.ReportMetric(ms(all, 99), k.name+"-all-p99-ms")
+		b.ReportMetric(ms(all, 99.9), k.name+"-all-p99.9-ms")
 	}
-	b.ReportMetric(ms(noisy, 99)/ms(alone, 99), "noisy/alone-p99")
-	b.ReportMetric(ms(noisy, 99)/ms(after, 99), "noisy/after-p99")
+	b.ReportMetric(medianOf(noisy, p99)/medianOf(alone, p99), "noisy/alone-p99")
+	b.ReportMetric(slices.Max(mapSlice(noisy, p99)), "worst-noisy-p99-ms")
+	b.ReportMetric(medianOf(noisy, noisyWindowResult.cpuShare)-medianOf(alone, noisyWindowResult.cpuShare), "flood-cpu-cores")
 	n := float64(b.N)
-	b.ReportMetric(float64(victimErrs.Load())/n, "victim-errors")
-	b.ReportMetric(float64(accepted.Load())/n, "noisy-accepted")
-	b.ReportMetric(float64(refused.Load())/n, "noisy-refused")
+	b.ReportMetric(float64(victimErrs)/n, "victim-errors")
+	b.ReportMetric(float64(accepted)/n, "noisy-accepted")
+	b.ReportMetric(float64(refused)/n, "noisy-refused")
 	var calls, failures, rejected uint64
 	for _, nd := range c.Nodes {
 		for _, st := range nd.Node().ResolverStats() {
@@ -138,13 +178,66 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	b.ReportMetric(float64(rejected)/n, "breaker-rejections")
 }
 
-// victimLoad runs the victim's puts for noisyWindow into h and returns the
-// number that failed.
-func victimLoad(ctx context.Context, clients []kvv1connect.KVServiceClient, tag string, h *hdrhistogram.Histogram) int64 {
+// noisyWindowResult is one window of the victim's load.
+type noisyWindowResult struct {
+	h      *hdrhistogram.Histogram // put latency, µs from the due time
+	errors int64
+	// CPU time over the window, of this process (the cluster and both
+	// loads) and of the rest of the machine; zero where /proc is missing.
+	cpu, otherCPU time.Duration
+}
+
+// cpuShare is the process's CPU time over the window, in cores.
+func (r noisyWindowResult) cpuShare() float64 { return r.cpu.Seconds() / noisyWindow.Seconds() }
+
+func (r noisyWindowResult) String() string {
+	ms := func(q float64) float64 { return float64(r.h.ValueAtQuantile(q)) / 1000 }
+	return fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms, %d errors; CPU %.2f cores here, %.2f elsewhere",
+		ms(50), ms(99), ms(99.9), float64(r.h.Max())/1000, r.errors, r.cpuShare(), r.otherCPU.Seconds()/noisyWindow.Seconds())
+}
+
+// victimWindow runs the victim's puts for noisyWindow, their keys tagged
+// with tag.
+func victimWindow(ctx context.Context, clients []kvv1connect.KVServiceClient, tag string) noisyWindowResult {
+	r := noisyWindowResult{h: newTailHistogram()}
+	self0, machine0, cpuOK := cpuTimes()
+	r.errors = victimLoad(ctx, clients, tag, r.h, noisyWindow)
+	if self1, machine1, ok := cpuTimes(); ok && cpuOK {
+		r.cpu = self1 - self0
+		r.otherCPU = max(machine1-machine0-r.cpu, 0)
+	}
+	return r
+}
+
+// medianOf returns the median of f over rs (the mean of the middle two of
+// an even count).
+func medianOf[T any](rs []T, f func(T) float64) float64 {
+	v := mapSlice(rs, f)
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func mapSlice[T any](rs []T, f func(T) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+// victimLoad runs the victim's puts for d into h and returns the number
+// that failed.
+func victimLoad(ctx context.Context, clients []kvv1connect.KVServiceClient, tag string, h *hdrhistogram.Histogram, d time.Duration) int64 {
 	var mu sync.Mutex
 	var errCount atomic.Int64
 	value := make([]byte, noisyValueSize)
-	paced(ctx, noisyVictimRate, noisyWindow, func(i int, due time.Time) {
+	paced(ctx, noisyVictimRate, d, func(i int, due time.Time) {
 		opCtx, cancel := context.WithTimeout(ctx, noisyOpTimeout)
 		defer cancel()
 		_, err := clients[i%len(clients)].Put(opCtx, &kvv1.PutRequest{Namespace: "victim", Key: fmt.Appendf(nil, "%s-%d", tag, i), Value: value})
@@ -184,6 +277,123 @@ func floodNamespace(ctx context.Context, clients []kvv1connect.KVServiceClient, 
 			refused.Add(1)
 		}
 	})
+}
+
+// noisyFloodEnv, set in the environment of the test binary, makes it the
+// noisy tenant's client (TestMain): the nodes' API URLs, comma-separated.
+const noisyFloodEnv = "CONCORD_NOISY_FLOOD"
+
+// floodProcess is the noisy tenant's client, in a process of its own. It
+// reads commands, one a line: "flood" starts the flood (floodNamespace),
+// "stop" stops it and answers "accepted refused" with the counts of that
+// flood. It ends at the end of its input, and returns its exit code.
+func floodProcess(endpoints []string, in io.Reader, out io.Writer) int {
+	nodes := make([]*clustertest.Node, len(endpoints))
+	for i, e := range endpoints {
+		nodes[i] = &clustertest.Node{API: e}
+	}
+	clients := clientsOf(nodes...)
+	ctx := context.Background()
+	var (
+		stop     chan struct{}
+		running  sync.WaitGroup
+		accepted atomic.Int64
+		refused  atomic.Int64
+	)
+	lines := bufio.NewScanner(in)
+	for lines.Scan() {
+		switch lines.Text() {
+		case "flood":
+			if stop != nil {
+				return 2
+			}
+			stop = make(chan struct{})
+			accepted.Store(0)
+			refused.Store(0)
+			done := stop
+			running.Go(func() { floodNamespace(ctx, clients, done, &accepted, &refused) })
+		case "stop":
+			if stop == nil {
+				return 2
+			}
+			close(stop)
+			running.Wait()
+			stop = nil
+			if _, err := fmt.Fprintln(out, accepted.Load(), refused.Load()); err != nil {
+				return 1
+			}
+		default:
+			return 2
+		}
+	}
+	return 0
+}
+
+// floodClient drives a floodProcess.
+type floodClient struct {
+	b   *testing.B
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// startFloodProcess starts the noisy tenant's client on the nodes, as a
+// process of its own; it ends with the benchmark.
+func startFloodProcess(b *testing.B, nodes []*clustertest.Node) *floodClient {
+	b.Helper()
+	endpoints := make([]string, len(nodes))
+	for i, n := range nodes {
+		endpoints[i] = n.API
+	}
+	// At the lowest CPU priority where nice(1) is found: the tenant's
+	// client would run on its own machine, and here it should take the
+	// cores only when the nodes leave them idle (the flood's rate is
+	// reported: noisy-accepted + noisy-refused).
+	argv := []string{os.Args[0]}
+	if nice, err := exec.LookPath("nice"); err == nil {
+		argv = []string{nice, "-n", "19", os.Args[0]}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), noisyFloodEnv+"="+strings.Join(endpoints, ","))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start the flood process: %v", err)
+	}
+	b.Cleanup(func() {
+		_ = in.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("the flood process: %v", err)
+		}
+	})
+	return &floodClient{b: b, in: in, out: bufio.NewReader(out)}
+}
+
+func (f *floodClient) start() {
+	if _, err := io.WriteString(f.in, "flood\n"); err != nil {
+		f.b.Fatalf("start the flood: %v", err)
+	}
+}
+
+// stop stops the flood and returns its accepted and refused writes.
+func (f *floodClient) stop() (accepted, refused int64) {
+	if _, err := io.WriteString(f.in, "stop\n"); err != nil {
+		f.b.Fatalf("stop the flood: %v", err)
+	}
+	line, err := f.out.ReadString('\n')
+	if err != nil {
+		f.b.Fatalf("the flood's counts: %v", err)
+	}
+	if _, err := fmt.Sscan(line, &accepted, &refused); err != nil {
+		f.b.Fatalf("the flood's counts %q: %v", line, err)
+	}
+	return accepted, refused
 }
 
 // paced calls op at rate per second for d (or until ctx ends), each call

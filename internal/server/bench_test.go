@@ -7,10 +7,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/tlstest"
 
+	adminv1 "github.com/concord-kv/concord/proto/gen/concord/admin/v1"
+	"github.com/concord-kv/concord/proto/gen/concord/admin/v1/adminv1connect"
 	kvv1 "github.com/concord-kv/concord/proto/gen/concord/kv/v1"
 	"github.com/concord-kv/concord/proto/gen/concord/kv/v1/kvv1connect"
 )
@@ -69,6 +73,34 @@ func BenchmarkPutParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPutRefused measures a put refused by its namespace's
+// writes_per_second (of 1: every put after the first is over it), end to
+// end over h2c as the cluster benchmarks send them: what a tenant flooding
+// past its quota costs the node it calls, and its own client, per request.
+// Compare with BenchmarkTLS/Put/h2c, a put that is taken.
+func BenchmarkPutRefused(b *testing.B) {
+	url := startServer(b)
+	hc := newHTTPClient(b, true)
+	admin := adminv1connect.NewAdminServiceClient(hc, url)
+	if _, err := admin.CreateNamespace(b.Context(), &adminv1.CreateNamespaceRequest{Name: "flooded", Settings: &adminv1.NamespaceSettings{
+		Limits: &adminv1.Limits{WritesPerSecond: 1},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	kv := kvv1connect.NewKVServiceClient(hc, url)
+	req := &kvv1.PutRequest{Namespace: "flooded", Key: []byte("k"), Value: make([]byte, benchValueSize)}
+	for range 3 { // the connection, and the put(s) the quota takes
+		_, _ = kv.Put(b.Context(), req)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		// One put a second is taken.
+		if _, err := kv.Put(b.Context(), req); err != nil && connect.CodeOf(err) != connect.CodeResourceExhausted {
+			b.Fatalf("put over the quota: %v, want resource exhausted", err)
+		}
+	}
 }
 
 const benchKeys = 256

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"testing"
 	"time"
@@ -47,7 +46,7 @@ func newPool(t testing.TB, name string) *resolvers.Pool {
 	if !ok {
 		t.Fatalf("no built-in %q", name)
 	}
-	p := resolvers.NewPool(m, "test", nil, resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(math.MaxInt, time.Second))
+	p := resolvers.NewPool(m, "test", nil, resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/concord-kv/concord/resolvers"
 	"github.com/concord-kv/concord/resolvers/abi"
@@ -35,7 +33,7 @@ func Check(ctx context.Context, rt *resolvers.Runtime, mod *resolvers.Module, sa
 	}
 	opts = opts.withDefaults()
 	// The breaker never opens: Check wants every call's outcome.
-	never := resolvers.WithBreaker(math.MaxInt, time.Hour)
+	never := resolvers.WithBreaker(resolvers.BreakerNeverOpens())
 	c := &checker{
 		fresh:     resolvers.NewPool(mod, opts.Namespace, opts.Config, opts.Limits, never),
 		warm:      resolvers.NewPool(mod, opts.Namespace, opts.Config, opts.Limits, never),

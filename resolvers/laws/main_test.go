@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,7 +95,7 @@ func check(t testing.TB, mode string, samples []laws.Sample, opts laws.Options) 
 // newPool returns a pool of merges.wat in a mode, closed when the test ends.
 func newPool(t testing.TB, mode string) *resolvers.Pool {
 	t.Helper()
-	p := resolvers.NewPool(merges, "test", []byte(mode), resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(math.MaxInt, time.Second))
+	p := resolvers.NewPool(merges, "test", []byte(mode), resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
 }

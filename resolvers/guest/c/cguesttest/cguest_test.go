@@ -3,7 +3,6 @@ package cguesttest_test
 import (
 	"context"
 	"errors"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +61,7 @@ func newPool(t *testing.T, config []byte, sources ...string) *resolvers.Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resolvers.NewPool(m, "ns1", config, resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(math.MaxInt, time.Second))
+	return resolvers.NewPool(m, "ns1", config, resolvers.Limits{Deadline: time.Second}, resolvers.WithBreaker(resolvers.BreakerNeverOpens()))
 }
 
 func resolve(t *testing.T, p *resolvers.Pool, key string, siblings ...abi.Sibling) string {
