@@ -1,14 +1,18 @@
 package node_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/concord-kv/concord/engine/errs"
 	"github.com/concord-kv/concord/engine/membership/memnet"
 	"github.com/concord-kv/concord/engine/meta"
 	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/engine/peer"
 )
 
 // TestClusterSettingsSetTheBackgroundCeilingsAndSurviveARestart: a
@@ -99,4 +103,58 @@ func TestClusterSettingsCapNamespaces(t *testing.T) {
 	if _, err := n.CreateNamespace(meta.Namespace{Name: "a"}); !errors.Is(err, errs.ErrNamespaceExists) {
 		t.Errorf("create of an existing name at the cap: %v, want it to exist", err)
 	}
+}
+
+// TestHandoffIsPacedAtTheSender: a whole-partition transfer (a handoff)
+// waits on the sending node's handoff limiter, whose pacer judges the
+// latency of the clients the sender serves (a joining receiver has none);
+// a listing, which names a namespace, does not. At one object a second
+// the bucket holds one object, so within a 200 ms deadline a handoff
+// sends one and stops at the limiter while a listing of the same
+// partition sends them all.
+func TestHandoffIsPacedAtTheSender(t *testing.T) {
+	t.Parallel()
+	cfg := quiet(node.DefaultConfig())
+	cfg.DataDir = t.TempDir()
+	cfg.Partitions = 4
+	cfg.Cluster = &node.ClusterConfig{
+		GossipAddr: "127.0.0.1:7946", FastGossip: true, GossipTransport: memnet.NewNetwork().NewTransport("127.0.0.1:7946"),
+		HandoffObjectsPerSecond: 1,
+	}
+	n, err := node.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	for i := range 40 { // 4 partitions: at least one holds 10
+		if _, err := n.Put(t.Context(), node.PutRequest{Namespace: "default", Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v"), W: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns, err := n.Namespace("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfer := func(req peer.TransferRequest) (int, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		sent := 0
+		err := n.Transfer(ctx, req, func(peer.Object, uint64) error { sent++; return nil })
+		return sent, err
+	}
+	for p := range uint16(4) {
+		listed, err := transfer(peer.TransferRequest{Partition: p, Namespace: ns.StorageName()})
+		if err != nil {
+			t.Fatalf("listing partition %d: %v", p, err)
+		}
+		if listed < 2 {
+			continue
+		}
+		handed, err := transfer(peer.TransferRequest{Partition: p})
+		if handed != 1 || err == nil {
+			t.Fatalf("a handoff of partition %d (%d objects) at 1 object a second: sent %d, err %v; want 1 sent, then stopped by the limiter", p, listed, handed, err)
+		}
+		return
+	}
+	t.Fatal("no partition holds two objects: the test checked nothing")
 }
