@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/concord-kv/concord/engine/errs"
@@ -30,6 +31,9 @@ type Store struct {
 	mu      sync.RWMutex
 	nss     map[string]Namespace // deleted ones included
 	publish func(Namespace)
+	// largestValue is the largest MaxValueBytes of a namespace that is
+	// not deleted, kept as nss changes.
+	largestValue atomic.Uint64
 }
 
 // OnChange sets a function called after every local change (create,
@@ -81,6 +85,7 @@ func Open(eng storage.Engine, d Defaults, now func() time.Time) (*Store, error) 
 		}
 		s.nss[ns.Name] = ns
 	}
+	s.sizesChangedLocked()
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("meta: load namespaces: %w", err)
 	}
@@ -238,5 +243,23 @@ func (s *Store) putLocked(ns Namespace) error {
 		return fmt.Errorf("meta: store namespace: %w", err)
 	}
 	s.nss[ns.Name] = ns
+	s.sizesChangedLocked()
 	return nil
 }
+
+// sizesChangedLocked recomputes largestValue (s.mu held, or the store not
+// shared yet).
+func (s *Store) sizesChangedLocked() {
+	var largest uint64
+	for _, ns := range s.nss {
+		if !ns.Deleted {
+			largest = max(largest, ns.Limits.MaxValueBytes)
+		}
+	}
+	s.largestValue.Store(largest)
+}
+
+// LargestValue returns the largest max_value_bytes of any namespace that
+// exists, without listing them (a server bounds a Put's body by it before
+// it knows the Put's namespace).
+func (s *Store) LargestValue() uint64 { return s.largestValue.Load() }

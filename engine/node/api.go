@@ -43,6 +43,17 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 	return n.front.Put(ctx, req)
 }
 
+// Refusing returns the error a client request of the namespace would get
+// now from its rate limits, without counting it, or nil to let it go on
+// through Get or Put ([front.Front.Refusing]).
+func (n *Node) Refusing(namespace string, write bool) error {
+	return n.front.Refusing(namespace, write)
+}
+
+// RefusedRecently reports whether a rate limit of this node refused a
+// request in the last second ([front.Front.RefusedRecently]).
+func (n *Node) RefusedRecently() bool { return n.front.RefusedRecently() }
+
 // ListKeys lists the live keys of a namespace ([front.Front.ListKeys]).
 func (n *Node) ListKeys(ctx context.Context, req ListRequest, yield func(key, token []byte) bool) error {
 	return n.front.ListKeys(ctx, req, yield)

@@ -45,6 +45,10 @@ func (n *Node) Namespace(name string) (meta.Namespace, error) { return n.meta.Ge
 // Namespaces lists the namespaces, by name.
 func (n *Node) Namespaces() []meta.Namespace { return n.meta.List() }
 
+// LargestValue returns the largest max_value_bytes of any namespace
+// ([meta.Store.LargestValue]).
+func (n *Node) LargestValue() uint64 { return n.meta.LargestValue() }
+
 // DeleteNamespace deletes a namespace and, on every node, its data, and
 // revokes its tokens. The default namespace is deleted only with force
 // (errs.PreconditionError otherwise): clients that name no namespace use it.

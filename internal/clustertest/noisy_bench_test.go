@@ -344,12 +344,16 @@ func startFloodProcess(b *testing.B, nodes []*clustertest.Node) *floodClient {
 	for i, n := range nodes {
 		endpoints[i] = n.API
 	}
-	// At the lowest CPU priority where nice(1) is found: the tenant's
-	// client would run on its own machine, and here it should take the
-	// cores only when the nodes leave them idle (the flood's rate is
-	// reported: noisy-accepted + noisy-refused).
+	// Under the SCHED_IDLE policy where chrt(1) is found, else at the
+	// lowest priority nice(1) gives: the tenant's client would run on its
+	// own machine, and here it should take the cores only when the nodes
+	// leave them idle (the flood's rate is reported: noisy-accepted +
+	// noisy-refused). A node's thread that wakes preempts a SCHED_IDLE task
+	// at once; a nice 19 one may finish its slice first (EEVDF).
 	argv := []string{os.Args[0]}
-	if nice, err := exec.LookPath("nice"); err == nil {
+	if chrt, err := exec.LookPath("chrt"); err == nil {
+		argv = []string{chrt, "--idle", "0", os.Args[0]}
+	} else if nice, err := exec.LookPath("nice"); err == nil {
 		argv = []string{nice, "-n", "19", os.Args[0]}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)

@@ -35,7 +35,10 @@ func NewRPC(reg prometheus.Registerer) *RPC {
 	return m
 }
 
-func (m *RPC) observe(procedure string, start time.Time, err error) {
+// Observe counts a request of procedure that started at start and was
+// answered with err, for a handler that answers outside Connect's
+// interceptors.
+func (m *RPC) Observe(procedure string, start time.Time, err error) {
 	m.requests.WithLabelValues(procedure, Code(err)).Inc()
 	m.latency.WithLabelValues(procedure).Observe(time.Since(start).Seconds())
 }
@@ -60,7 +63,7 @@ func (m *RPC) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		start := time.Now()
 		res, err := next(ctx, req)
-		m.observe(req.Spec().Procedure, start, err)
+		m.Observe(req.Spec().Procedure, start, err)
 		return res, err
 	}
 }
@@ -76,7 +79,7 @@ func (m *RPC) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.St
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
 		err := next(ctx, conn)
-		m.observe(conn.Spec().Procedure, start, err)
+		m.Observe(conn.Spec().Procedure, start, err)
 		return err
 	}
 }

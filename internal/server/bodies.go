@@ -40,11 +40,7 @@ func (s *Server) bodyLimit(r *http.Request) int64 {
 	var limit int64
 	switch r.URL.Path {
 	case kvv1connect.KVServicePutProcedure:
-		var largest uint64
-		for _, ns := range s.node.Namespaces() {
-			largest = max(largest, ns.Limits.MaxValueBytes)
-		}
-		limit = int64(largest) + requestEnvelope
+		limit = int64(s.node.LargestValue()) + requestEnvelope
 	case adminv1connect.AdminServiceUploadResolverProcedure, adminv1connect.AdminServiceTestResolverProcedure:
 		return maxRequestBytes
 	default:

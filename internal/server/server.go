@@ -110,8 +110,9 @@ func New(n *node.Node, opts Options) *Server {
 	metrics.RegisterNamespaceUsage(opts.Registry, n.LocalUsage)
 	metrics.RegisterNamespaces(opts.Registry, n.AllNamespaceStats)
 	metrics.RegisterStorage(opts.Registry, n.StorageMetrics)
+	rpc := metrics.NewRPC(opts.Registry)
 	handlerOpts := []connect.HandlerOption{
-		connect.WithInterceptors(metrics.NewRPC(opts.Registry)),
+		connect.WithInterceptors(rpc),
 		connect.WithCompressMinBytes(opts.CompressMinBytes),
 		// The most a message may be once decompressed; what may be read
 		// off the wire is capped per request (bodyLimit).
@@ -144,7 +145,8 @@ func New(n *node.Node, opts Options) *Server {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	s.handler = withCORS(limitBodies(streamDeadlines(mux, apiStreams, s.limits.StreamIdleTimeout), s.bodyLimit), opts.CORSOrigins)
+	gate := newRefusalGate(mux, n, s.log, rpc, handlerOpts...)
+	s.handler = withCORS(limitBodies(streamDeadlines(gate, apiStreams, s.limits.StreamIdleTimeout), s.bodyLimit), opts.CORSOrigins)
 	s.admin = adminHandler(opts.Registry, services...)
 	s.ready.Store(true)
 	return s

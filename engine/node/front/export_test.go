@@ -25,3 +25,7 @@ func (r RateLimiter) Size() int { return r.l.size() }
 
 // CheckQuota is the quota decision of a client write (quota.go).
 var CheckQuota = checkQuota
+
+func (r RateLimiter) Refusing(ns meta.Namespace, limit string, perSecond uint64, members int, now time.Time) error {
+	return r.l.refusing(ns, limit, perSecond, members, now)
+}

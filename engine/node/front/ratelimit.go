@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -55,6 +56,9 @@ func nodeShare(perSecond uint64, members int) uint64 {
 type rateLimiter struct {
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
+	// lastRefusal is when a bucket last refused a request (unix
+	// nanoseconds of the caller's clock; zero: never).
+	lastRefusal atomic.Int64
 }
 
 type bucketKey struct{ namespace, limit string }
@@ -102,9 +106,50 @@ func (l *rateLimiter) takeN(ns meta.Namespace, limit string, perSecond uint64, n
 	if b.lim.AllowN(now, n) {
 		return nil
 	}
+	l.lastRefusal.Store(now.UnixNano())
+	return refusal(ns, limit, perSecond, share, members, n, b.lim.TokensAt(now))
+}
+
+// refusing returns the error takeN of any n would return now, without
+// counting anything, when the bucket of ns and limit holds less than one
+// token: a refused request takes nothing from its bucket (rate.Limiter
+// changes nothing when it refuses), so until the bucket refills every
+// request is refused, and one decided here is decided as takeN would
+// decide it. Otherwise — the bucket would take a request, or it is not
+// made yet, or it follows settings that have changed since (its share or
+// the namespace's incarnation) — it returns nil and leaves the decision to
+// takeN.
+func (l *rateLimiter) refusing(ns meta.Namespace, limit string, perSecond uint64, members int, now time.Time) error {
+	if perSecond == 0 {
+		return nil
+	}
+	share := nodeShare(perSecond, members)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[bucketKey{ns.Name, limit}]
+	if b == nil || b.incarnation != ns.Incarnation || b.share != share {
+		return nil
+	}
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return nil
+	}
+	l.lastRefusal.Store(now.UnixNano())
+	return refusal(ns, limit, perSecond, share, members, 1, tokens)
+}
+
+// refusedSince reports whether a bucket refused a request at or after t.
+func (l *rateLimiter) refusedSince(t time.Time) bool {
+	last := l.lastRefusal.Load()
+	return last != 0 && last >= t.UnixNano()
+}
+
+// refusal is the error of a request of n units that a bucket of share per
+// second, holding tokens, refuses.
+func refusal(ns meta.Namespace, limit string, perSecond, share uint64, members, n int, tokens float64) *errs.LimitError {
 	return &errs.LimitError{
 		Limit: limit, Max: perSecond, Actual: uint64(n), Exhausted: true,
-		RetryAfter: retryAfter(b.lim.TokensAt(now), float64(n), share),
+		RetryAfter: retryAfter(tokens, float64(n), share),
 		Hint: fmt.Sprintf("namespace %s allows %d per second across the cluster, %d per second on this node (the rate shared over %d ring members); slow down, spread requests over the nodes, or raise the limit (concord namespace update %s --%s N)",
 			ns.Name, perSecond, share, max(members, 1), ns.Name, flagName(limit)),
 	}
@@ -180,6 +225,46 @@ func (f *Front) limitWriteBytes(ns meta.Namespace, key []byte, next dvv.Object) 
 	}
 	size := replica.UsageOf(key, next).Bytes
 	return f.limits.takeN(ns, LimitWriteBytesPerSecond, ns.Limits.WriteBytesPerSecond, int(min(size, math.MaxInt32)), f.members(), f.cfg.Now())
+}
+
+// Refusing returns the error a client request of namespace name would get
+// now from the namespace's rate limits, without counting the request: a
+// read (write false) from reads_per_second, a write from writes_per_second
+// or write_bytes_per_second. It decides only when the limit's bucket is
+// empty, so that every request would be refused (a write refused by
+// write_bytes_per_second here would have passed writes_per_second, taken
+// a request from it, run, and been refused once its size was known).
+// Otherwise, and when no bucket of this node refused a request in the last
+// second or the namespace does not exist, it returns nil, and the request
+// takes its way through Get or Put, which count it.
+//
+// A server may ask before it decodes a request and answer those refused at
+// once: for a tenant sending many times its limit, the requests refused
+// are most of what it costs a node.
+func (f *Front) Refusing(name string, write bool) error {
+	now := f.cfg.Now()
+	if !f.limits.refusedSince(now.Add(-time.Second)) {
+		return nil
+	}
+	ns, err := f.namespace(name)
+	if err != nil {
+		return nil
+	}
+	members := f.members()
+	if !write {
+		return f.limits.refusing(ns, LimitReadsPerSecond, uint64(ns.Limits.ReadsPerSecond), members, now)
+	}
+	if err := f.limits.refusing(ns, LimitWritesPerSecond, uint64(ns.Limits.WritesPerSecond), members, now); err != nil {
+		return err
+	}
+	return f.limits.refusing(ns, LimitWriteBytesPerSecond, ns.Limits.WriteBytesPerSecond, members, now)
+}
+
+// RefusedRecently reports whether a rate limit of this node refused a
+// request in the last second: until then [Front.Refusing] refuses nothing,
+// and a server need not read a request to ask it.
+func (f *Front) RefusedRecently() bool {
+	return f.limits.refusedSince(f.cfg.Now().Add(-time.Second))
 }
 
 // NamespaceChanged lets the rate limits follow a namespace's settings:

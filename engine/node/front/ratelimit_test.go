@@ -2,6 +2,7 @@ package front_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -140,8 +141,9 @@ func TestRateLimiterFollowsSettings(t *testing.T) {
 
 // limitedFront is a front whose namespace "sync" allows 2 reads and 3
 // writes per second (a node without a ring: the whole rate is its own),
-// and whose clock stands still, so spent tokens never come back.
-func limitedFront(t *testing.T, c *coordinator, p *peers) *front.Front {
+// and whose clock stands still, so spent tokens never come back (unless
+// an option changes the config).
+func limitedFront(t *testing.T, c *coordinator, p *peers, opts ...func(*front.Config)) *front.Front {
 	t.Helper()
 	keys, err := seals.Open(memory.New(), discard())
 	if err != nil {
@@ -157,6 +159,9 @@ func limitedFront(t *testing.T, c *coordinator, p *peers) *front.Front {
 	}
 	if p != nil {
 		cfg.Peers = p
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	return front.New(cfg)
 }
@@ -240,4 +245,101 @@ func TestWriteBytesBucket(t *testing.T) {
 		t.Fatalf("a 5000 B write with the bucket full: %v", err)
 	}
 	wantRateLimited(t, l.TakeN(ns, limit, 3000, 1, 3, t0.Add(2*time.Second)), limit, 3000, time.Millisecond)
+}
+
+// TestRefusingDecidesAsTake: over a random run of requests, Refusing
+// answers only requests that take would refuse, with take's error, and
+// counts nothing: a limiter asked first decides every request as one that
+// never was.
+func TestRefusingDecidesAsTake(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ns := meta.Namespace{Name: "a", Incarnation: 1}
+	for _, lim := range []struct {
+		name      string
+		perSecond uint64
+		size      func() int
+	}{
+		{front.LimitWritesPerSecond, 30, func() int { return 1 }},
+		{front.LimitWriteBytesPerSecond, 3000, func() int { return 1 + rng.IntN(1500) }},
+	} {
+		asked, plain := front.NewRateLimiter(), front.NewRateLimiter()
+		now := time.Unix(100, 0)
+		decided := 0
+		for i := range 2000 {
+			now = now.Add(time.Duration(rng.IntN(40)) * time.Millisecond)
+			members := 3
+			if i > 1500 {
+				members = 2 // a ring change: the share grows, the bucket follows at the next take
+			}
+			n := lim.size()
+			early := asked.Refusing(ns, lim.name, lim.perSecond, members, now)
+			got := asked.TakeN(ns, lim.name, lim.perSecond, n, members, now)
+			want := plain.TakeN(ns, lim.name, lim.perSecond, n, members, now)
+			if (got == nil) != (want == nil) {
+				t.Fatalf("%s, request %d: take after Refusing = %v, without = %v", lim.name, i, got, want)
+			}
+			if early == nil {
+				continue
+			}
+			decided++
+			var e, g *errs.LimitError
+			if !errors.As(early, &e) || !errors.As(got, &g) {
+				t.Fatalf("%s, request %d: Refusing = %v but take = %v", lim.name, i, early, got)
+			}
+			if n == 1 && *e != *g {
+				t.Errorf("%s, request %d: Refusing = %+v, take = %+v", lim.name, i, *e, *g)
+			}
+		}
+		if decided == 0 {
+			t.Errorf("%s: Refusing decided no request of the run", lim.name)
+		}
+	}
+}
+
+// TestFrontRefusing: Refusing answers nothing until a limit of the node
+// refused a request in the last second, then the refusal a request of
+// that kind would get; it counts nothing.
+func TestFrontRefusing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	now := time.Unix(100, 0)
+	f := limitedFront(t, &coordinator{local: true}, nil, func(cfg *front.Config) { cfg.Now = func() time.Time { return now } })
+	put := front.PutRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("v")}
+	for i := range 3 { // writes_per_second 3 on one node: a burst of 3
+		if err := f.Refusing("sync", true); err != nil || f.RefusedRecently() {
+			t.Fatalf("before write %d: Refusing = %v, RefusedRecently = %v; want nil, false", i, err, f.RefusedRecently())
+		}
+		if _, err := f.Put(ctx, put); err != nil {
+			t.Fatalf("write %d of the burst: %v", i, err)
+		}
+	}
+	if err := f.Refusing("sync", true); err != nil {
+		t.Fatalf("an empty bucket that has refused nothing yet: Refusing = %v, want nil (take decides)", err)
+	}
+	_, err := f.Put(ctx, put)
+	wantRateLimited(t, err, front.LimitWritesPerSecond, 3, 334*time.Millisecond)
+	if !f.RefusedRecently() {
+		t.Fatal("RefusedRecently = false after a refusal")
+	}
+	wantRateLimited(t, f.Refusing("sync", true), front.LimitWritesPerSecond, 3, 334*time.Millisecond)
+	for _, name := range []string{"buf", "missing", ""} {
+		if err := f.Refusing(name, true); err != nil {
+			t.Errorf("Refusing(%q) = %v, want nil", name, err)
+		}
+	}
+	if err := f.Refusing("sync", false); err != nil {
+		t.Errorf("a read while writes are refused: Refusing = %v, want nil", err)
+	}
+	now = now.Add(334 * time.Millisecond)
+	if err := f.Refusing("sync", true); err != nil {
+		t.Errorf("once a token refilled: Refusing = %v, want nil", err)
+	}
+	if _, err := f.Put(ctx, put); err != nil {
+		t.Errorf("the write Refusing let through: %v", err)
+	}
+	now = now.Add(1100 * time.Millisecond)
+	if f.RefusedRecently() {
+		t.Error("RefusedRecently = true over a second after the last refusal")
+	}
 }
