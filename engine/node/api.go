@@ -25,6 +25,16 @@ type (
 	ListRequest = front.ListRequest
 	// Change is one staged membership change ([topology.Change]).
 	Change = topology.Change
+	// RequestKind is what a client request does, as its rate limits see
+	// it ([front.RequestKind]).
+	RequestKind = front.RequestKind
+)
+
+// The kinds of client request ([front.Read], [front.Write], [front.Delete]).
+const (
+	ReadRequest   = front.Read
+	WriteRequest  = front.Write
+	DeleteRequest = front.Delete
 )
 
 // Get reads a key ([front.Front.Get]). Its latency paces background work
@@ -46,8 +56,8 @@ func (n *Node) Put(ctx context.Context, req PutRequest) (Result, error) {
 // Refusing returns the error a client request of the namespace would get
 // now from its rate limits, without counting it, or nil to let it go on
 // through Get or Put ([front.Front.Refusing]).
-func (n *Node) Refusing(namespace string, write bool) error {
-	return n.front.Refusing(namespace, write)
+func (n *Node) Refusing(namespace string, kind RequestKind) error {
+	return n.front.Refusing(namespace, kind)
 }
 
 // RefusedRecently reports whether a rate limit of this node refused a

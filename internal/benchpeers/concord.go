@@ -41,27 +41,41 @@ func createNamespaceArgs(bin, endpoint string) []string {
 // third join the first's gossip, the first stages their joins and commits,
 // and the load starts once every node has the ring and every partition has
 // moved.
-var concordPeer = concordClusterPeer("concord", "", func(e *env) string { return e.concord })
+var concordPeer = concordClusterPeer("concord", "", "", func(e *env) string { return e.concord })
+
+// concordLWWPeer is the concord peer with the built-in lww resolver
+// uploaded on_write to the bench namespace: a write that meets siblings
+// (the load's clients update the same hot keys concurrently, each after
+// the last version it saw) merges them into the latest, so reads see one
+// version, as in the last-writer-wins stores it is compared with. Against
+// concordPeer it shows what keeping concurrent versions costs.
+var concordLWWPeer = concordClusterPeer("concord-lww", "", "lww", func(e *env) string { return e.concord })
 
 // baselinePeer is the concord peer started from the --baseline binary, an
 // earlier build, so that one run compares two builds the way it compares
 // concord with the other peers.
-var baselinePeer = concordClusterPeer("baseline", "the concord peer's setup started from the --baseline binary: ", func(e *env) string { return e.baseline })
+var baselinePeer = concordClusterPeer("baseline", "the concord peer's setup started from the --baseline binary: ", "", func(e *env) string { return e.baseline })
 
 // concordClusterPeer is a three-node concord cluster named name, started
-// from the binary that binary picks out of the environment; aboutPrefix
-// goes before the description of the setup.
-func concordClusterPeer(name, aboutPrefix string, binary func(*env) string) peer {
+// from the binary that binary picks out of the environment, with the
+// built-in resolver named resolver on_write in the bench namespace (none:
+// ""); aboutPrefix goes before the description of the setup.
+func concordClusterPeer(name, aboutPrefix, resolver string, binary func(*env) string) peer {
+	about := aboutPrefix + "3 `concord serve` processes on loopback, authentication on, formed with cluster join/commit; namespace N=3 R=2 W=2 durability sync"
+	if resolver != "" {
+		about += ", built-in resolver " + resolver + " on_write"
+	}
 	return peer{
 		name:  name,
-		about: aboutPrefix + "3 `concord serve` processes on loopback, authentication on, formed with cluster join/commit; namespace N=3 R=2 W=2 durability sync; Go SDK, one HTTP/1.1 connection per client, client i on node i mod 3",
-		start: func(ctx context.Context, e *env) (instance, error) { return startConcord(ctx, e, binary(e)) },
+		about: about + "; Go SDK, one HTTP/1.1 connection per client, client i on node i mod 3",
+		start: func(ctx context.Context, e *env) (instance, error) { return startConcord(ctx, e, binary(e), resolver) },
 	}
 }
 
 // startConcord starts three nodes from the concord binary bin and forms
-// them into a cluster with the bench namespace.
-func startConcord(ctx context.Context, e *env, bin string) (instance, error) {
+// them into a cluster with the bench namespace (and its resolver, if not
+// "").
+func startConcord(ctx context.Context, e *env, bin, resolver string) (instance, error) {
 	ports, err := freePorts(3 * concordNodes)
 	if err != nil {
 		return nil, err
@@ -70,7 +84,7 @@ func startConcord(ctx context.Context, e *env, bin string) (instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &concordInstance{token: token, bin: bin}
+	c := &concordInstance{token: token, bin: bin, resolver: resolver}
 	var gossip0 string
 	for i := range concordNodes {
 		api, peer, gossip := loopback(ports[3*i]), loopback(ports[3*i+1]), loopback(ports[3*i+2])
@@ -106,6 +120,7 @@ type concordInstance struct {
 	endpoints []string
 	token     string
 	bin       string // the concord binary the nodes run
+	resolver  string // the bench namespace's built-in resolver; "": none
 }
 
 // formTimeout bounds each step of forming the cluster.
@@ -139,22 +154,36 @@ func (c *concordInstance) form(ctx context.Context) error {
 	if err := wait.Within(ctx, formTimeout, func() bool { return c.settled(ctx, res.GetRingEpoch()) }); err != nil {
 		return fmt.Errorf("concord: ring epoch %d did not reach every node with its partitions moved: %w", res.GetRingEpoch(), err)
 	}
-	argv := createNamespaceArgs(c.bin, c.endpoints[0])
-	create := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	create.Env = append(os.Environ(), "CONCORD_TOKEN="+c.token)
-	if out, err := create.CombinedOutput(); err != nil {
-		return fmt.Errorf("concord: create namespace %s: %w: %s", concordNamespace.GetName(), err, out)
+	if err := c.cli(ctx, createNamespaceArgs(c.bin, c.endpoints[0])); err != nil {
+		return fmt.Errorf("concord: create namespace %s: %w", concordNamespace.GetName(), err)
 	}
-	// Namespaces spread by gossip: wait until every node knows it.
+	if c.resolver != "" {
+		err := c.cli(ctx, []string{c.bin, "resolver", "upload", concordNamespace.GetName(), "--builtin", c.resolver, "--mode", "on_write", "--endpoint", c.endpoints[0]})
+		if err != nil {
+			return fmt.Errorf("concord: upload resolver %s: %w", c.resolver, err)
+		}
+	}
+	// Namespaces spread by gossip: wait until every node knows it (and
+	// its resolver).
 	for i := range c.endpoints {
 		admin := c.admin(i)
 		err := wait.Within(ctx, formTimeout, func() bool {
-			_, err := admin.GetNamespace(ctx, &adminv1.GetNamespaceRequest{Name: concordNamespace.GetName()})
-			return err == nil
+			res, err := admin.GetNamespace(ctx, &adminv1.GetNamespaceRequest{Name: concordNamespace.GetName()})
+			return err == nil && (c.resolver == "" || res.GetNamespace().GetResolver() != nil)
 		})
 		if err != nil {
 			return fmt.Errorf("concord: %s does not know namespace %s: %w", c.endpoints[i], concordNamespace.GetName(), err)
 		}
+	}
+	return nil
+}
+
+// cli runs a concord CLI command (argv) with the admin credential.
+func (c *concordInstance) cli(ctx context.Context, argv []string) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "CONCORD_TOKEN="+c.token)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: %s", err, out)
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ type env struct {
 // peers are the peers in the order a round runs them. baseline runs right
 // before concord (right after it in reversed rounds), so that the two builds
 // see the machine in nearly the same state and each goes first as often.
-var peers = []peer{pebblePeer, barePeer, redisPeer, etcdPeer, baselinePeer, concordPeer}
+var peers = []peer{pebblePeer, barePeer, redisPeer, etcdPeer, baselinePeer, concordPeer, concordLWWPeer}
 
 // peerNames are the names of peers, in order.
 func peerNames() []string {
@@ -61,9 +61,10 @@ func peerNames() []string {
 }
 
 // defaultPeers are the peers run when --peers is not given: all but
-// baseline, which --baseline adds.
+// baseline, which --baseline adds, and concord-lww, a variant of concord
+// asked for by name.
 func defaultPeers() []string {
-	return slices.DeleteFunc(peerNames(), func(n string) bool { return n == baselinePeer.name })
+	return slices.DeleteFunc(peerNames(), func(n string) bool { return n == baselinePeer.name || n == concordLWWPeer.name })
 }
 
 // selectPeers returns the named peers (in any order) in round order, and

@@ -19,9 +19,9 @@ import (
 // refusalGate answers, before Connect reads it, a Get, Put or Delete that
 // its namespace's rate limits refuse (node.Refusing): a tenant sending ten
 // times its limit costs a node mostly the requests it refuses, and
-// decoding each one, running it through the interceptors and the handler
-// only to refuse it costs a third of a refused request's CPU on the node
-// (BenchmarkPutRefused). The gate reads the start of the body, where the
+// decoding each one and running it through the interceptors and the
+// handler only to refuse it is a fifth of the CPU a refused request costs
+// the node (BenchmarkPutRefused). The gate reads the start of the body, where the
 // request's first field, its namespace, is; authenticates the caller; and
 // when the namespace's bucket is empty, answers with the same error, in
 // the request's protocol, that the handler would have answered, counted
@@ -46,11 +46,11 @@ type refusalGate struct {
 // room to spare.
 const gatePrefix = 128
 
-// gated are the procedures the gate answers, and whether each is a write.
-var gated = map[string]bool{
-	kvv1connect.KVServiceGetProcedure:    false,
-	kvv1connect.KVServicePutProcedure:    true,
-	kvv1connect.KVServiceDeleteProcedure: true,
+// gated are the procedures the gate answers, and what each does.
+var gated = map[string]node.RequestKind{
+	kvv1connect.KVServiceGetProcedure:    node.ReadRequest,
+	kvv1connect.KVServicePutProcedure:    node.WriteRequest,
+	kvv1connect.KVServiceDeleteProcedure: node.DeleteRequest,
 }
 
 func newRefusalGate(next http.Handler, n *node.Node, log *slog.Logger, rpc *metrics.RPC, opts ...connect.HandlerOption) refusalGate {
@@ -58,7 +58,7 @@ func newRefusalGate(next http.Handler, n *node.Node, log *slog.Logger, rpc *metr
 }
 
 func (g refusalGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	write, ok := gated[r.URL.Path]
+	kind, ok := gated[r.URL.Path]
 	if !ok || r.Method != http.MethodPost || !g.node.RefusedRecently() {
 		g.next.ServeHTTP(w, r)
 		return
@@ -84,7 +84,7 @@ func (g refusalGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, r)
 		return
 	}
-	refusal := g.node.Refusing(ns, write)
+	refusal := g.node.Refusing(ns, kind)
 	if refusal == nil {
 		g.next.ServeHTTP(w, r)
 		return

@@ -76,10 +76,17 @@ type options struct {
 // Option configures a [Client].
 type Option func(*options)
 
-// WithHTTPClient sets the HTTP client. Default: http.DefaultClient (or,
-// with [WithGRPC] and an http:// endpoint, an HTTP/2 cleartext client).
-// It overrides [WithTLSConfig].
+// WithHTTPClient sets the HTTP client. Default: for an http:// endpoint,
+// an HTTP/1.1 client that keeps up to [IdleConnsPerHost] connections to
+// each node alive (with [WithGRPC], an HTTP/2 cleartext client); for an
+// https:// one, http.DefaultClient (HTTP/2 by ALPN). It overrides
+// [WithTLSConfig].
 func WithHTTPClient(c connect.HTTPClient) Option { return func(o *options) { o.http = c } }
+
+// IdleConnsPerHost is how many idle connections to each node the default
+// HTTP/1.1 client of an http:// endpoint keeps: as many goroutines may
+// call at once without opening a connection per call.
+const IdleConnsPerHost = 64
 
 // WithTLSConfig sets the TLS configuration of an https:// endpoint, e.g.
 // RootCAs holding the CA that signed the server's certificate. The client
@@ -165,6 +172,14 @@ func New(endpoint string, opts ...Option) *Client {
 			var p http.Protocols
 			p.SetUnencryptedHTTP2(true)
 			o.http = &http.Client{Transport: &http.Transport{Protocols: &p}}
+		case !strings.HasPrefix(endpoint, "https://"):
+			// The Connect protocol over HTTP/1.1: a connection per call in
+			// flight. http.DefaultClient keeps two idle per host, so it
+			// would close the others once idle and open them again at the
+			// next burst of calls.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = IdleConnsPerHost
+			o.http = &http.Client{Transport: tr}
 		}
 	}
 	c := &Client{namespace: o.namespace}

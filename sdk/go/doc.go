@@ -42,5 +42,6 @@
 // [*ConflictError] and [*LimitError] with errors.As; the Connect error stays
 // reachable with errors.As too.
 //
-// A Client is safe for concurrent use.
+// A Client is safe for concurrent use; make one per process (or per
+// cluster) and share it, as it keeps its connections to the nodes alive.
 package concord

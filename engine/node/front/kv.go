@@ -245,7 +245,7 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 			}
 		}
 		if !req.writeBack {
-			if err := f.limitWriteBytes(ns, req.Key, next); err != nil {
+			if err := f.limitWriteBytes(ns, req, next); err != nil {
 				return dvv.Object{}, err
 			}
 		}

@@ -218,22 +218,34 @@ func (f *Front) limitWrite(name string) error {
 // limitWriteBytes counts the size of the object a client write leaves
 // (its live siblings and key) against the namespace's
 // write_bytes_per_second. It runs under the key's lock, once the write's
-// result is known.
-func (f *Front) limitWriteBytes(ns meta.Namespace, key []byte, next dvv.Object) error {
-	if ns.Limits.WriteBytesPerSecond == 0 {
+// result is known. A delete stores no value and is never refused by it.
+func (f *Front) limitWriteBytes(ns meta.Namespace, req PutRequest, next dvv.Object) error {
+	if ns.Limits.WriteBytesPerSecond == 0 || req.Tombstone {
 		return nil
 	}
-	size := replica.UsageOf(key, next).Bytes
+	size := replica.UsageOf(req.Key, next).Bytes
 	return f.limits.takeN(ns, LimitWriteBytesPerSecond, ns.Limits.WriteBytesPerSecond, int(min(size, math.MaxInt32)), f.members(), f.cfg.Now())
 }
 
-// Refusing returns the error a client request of namespace name would get
-// now from the namespace's rate limits, without counting the request: a
-// read (write false) from reads_per_second, a write from writes_per_second
-// or write_bytes_per_second. It decides only when the limit's bucket is
-// empty, so that every request would be refused (a write refused by
-// write_bytes_per_second here would have passed writes_per_second, taken
-// a request from it, run, and been refused once its size was known).
+// A RequestKind is what a client request does, as its rate limits see it.
+type RequestKind int
+
+const (
+	// Read: a Get, counted against reads_per_second.
+	Read RequestKind = iota
+	// Write: a Put, counted against writes_per_second and
+	// write_bytes_per_second.
+	Write
+	// Delete: counted against writes_per_second only (it stores no value).
+	Delete
+)
+
+// Refusing returns the error a client request of kind in namespace name
+// would get now from the namespace's rate limits, without counting the
+// request. It decides only when a limit's bucket is empty, so that every
+// request of the kind would be refused (a Put refused here by
+// write_bytes_per_second would have passed writes_per_second, taken a
+// request from it, run, and been refused once its size was known).
 // Otherwise, and when no bucket of this node refused a request in the last
 // second or the namespace does not exist, it returns nil, and the request
 // takes its way through Get or Put, which count it.
@@ -241,7 +253,7 @@ func (f *Front) limitWriteBytes(ns meta.Namespace, key []byte, next dvv.Object) 
 // A server may ask before it decodes a request and answer those refused at
 // once: for a tenant sending many times its limit, the requests refused
 // are most of what it costs a node.
-func (f *Front) Refusing(name string, write bool) error {
+func (f *Front) Refusing(name string, kind RequestKind) error {
 	now := f.cfg.Now()
 	if !f.limits.refusedSince(now.Add(-time.Second)) {
 		return nil
@@ -251,10 +263,10 @@ func (f *Front) Refusing(name string, write bool) error {
 		return nil
 	}
 	members := f.members()
-	if !write {
+	if kind == Read {
 		return f.limits.refusing(ns, LimitReadsPerSecond, uint64(ns.Limits.ReadsPerSecond), members, now)
 	}
-	if err := f.limits.refusing(ns, LimitWritesPerSecond, uint64(ns.Limits.WritesPerSecond), members, now); err != nil {
+	if err := f.limits.refusing(ns, LimitWritesPerSecond, uint64(ns.Limits.WritesPerSecond), members, now); err != nil || kind == Delete {
 		return err
 	}
 	return f.limits.refusing(ns, LimitWriteBytesPerSecond, ns.Limits.WriteBytesPerSecond, members, now)

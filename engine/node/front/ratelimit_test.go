@@ -307,14 +307,14 @@ func TestFrontRefusing(t *testing.T) {
 	f := limitedFront(t, &coordinator{local: true}, nil, func(cfg *front.Config) { cfg.Now = func() time.Time { return now } })
 	put := front.PutRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("v")}
 	for i := range 3 { // writes_per_second 3 on one node: a burst of 3
-		if err := f.Refusing("sync", true); err != nil || f.RefusedRecently() {
+		if err := f.Refusing("sync", front.Write); err != nil || f.RefusedRecently() {
 			t.Fatalf("before write %d: Refusing = %v, RefusedRecently = %v; want nil, false", i, err, f.RefusedRecently())
 		}
 		if _, err := f.Put(ctx, put); err != nil {
 			t.Fatalf("write %d of the burst: %v", i, err)
 		}
 	}
-	if err := f.Refusing("sync", true); err != nil {
+	if err := f.Refusing("sync", front.Write); err != nil {
 		t.Fatalf("an empty bucket that has refused nothing yet: Refusing = %v, want nil (take decides)", err)
 	}
 	_, err := f.Put(ctx, put)
@@ -322,17 +322,17 @@ func TestFrontRefusing(t *testing.T) {
 	if !f.RefusedRecently() {
 		t.Fatal("RefusedRecently = false after a refusal")
 	}
-	wantRateLimited(t, f.Refusing("sync", true), front.LimitWritesPerSecond, 3, 334*time.Millisecond)
+	wantRateLimited(t, f.Refusing("sync", front.Write), front.LimitWritesPerSecond, 3, 334*time.Millisecond)
 	for _, name := range []string{"buf", "missing", ""} {
-		if err := f.Refusing(name, true); err != nil {
+		if err := f.Refusing(name, front.Write); err != nil {
 			t.Errorf("Refusing(%q) = %v, want nil", name, err)
 		}
 	}
-	if err := f.Refusing("sync", false); err != nil {
+	if err := f.Refusing("sync", front.Read); err != nil {
 		t.Errorf("a read while writes are refused: Refusing = %v, want nil", err)
 	}
 	now = now.Add(334 * time.Millisecond)
-	if err := f.Refusing("sync", true); err != nil {
+	if err := f.Refusing("sync", front.Write); err != nil {
 		t.Errorf("once a token refilled: Refusing = %v, want nil", err)
 	}
 	if _, err := f.Put(ctx, put); err != nil {
@@ -341,5 +341,31 @@ func TestFrontRefusing(t *testing.T) {
 	now = now.Add(1100 * time.Millisecond)
 	if f.RefusedRecently() {
 		t.Error("RefusedRecently = true over a second after the last refusal")
+	}
+}
+
+// TestDeleteNotLimitedByWriteBytes: a delete stores no value, so
+// write_bytes_per_second never refuses it, even with the bucket empty
+// (writes_per_second still counts it); Refusing answers the same.
+func TestDeleteNotLimitedByWriteBytes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	f := limitedFront(t, &coordinator{local: true}, nil, func(cfg *front.Config) {
+		nss := cfg.Namespaces.(namespaces)
+		ns := nss["sync"]
+		ns.Limits.WritesPerSecond, ns.Limits.WriteBytesPerSecond = 100, 6 // the key and value of one write
+		nss["sync"] = ns
+	})
+	if _, err := f.Put(ctx, front.PutRequest{Namespace: "sync", Key: []byte("k"), Value: []byte("vvvvv")}); err != nil {
+		t.Fatalf("a write of 6 bytes into a full bucket of 6: %v", err)
+	}
+	_, err := f.Put(ctx, front.PutRequest{Namespace: "sync", Key: []byte("k2"), Value: []byte("v")})
+	wantRateLimited(t, err, front.LimitWriteBytesPerSecond, 6, 500*time.Millisecond)
+	wantRateLimited(t, f.Refusing("sync", front.Write), front.LimitWriteBytesPerSecond, 6, 167*time.Millisecond)
+	if err := f.Refusing("sync", front.Delete); err != nil {
+		t.Errorf("Refusing a delete with the bytes bucket empty = %v, want nil", err)
+	}
+	if _, err := f.Put(ctx, front.PutRequest{Namespace: "sync", Key: []byte("k"), Tombstone: true, Force: true}); err != nil {
+		t.Errorf("a delete with the bytes bucket empty: %v", err)
 	}
 }
