@@ -10,21 +10,21 @@ import (
 )
 
 // benchClient serves a peer handler holding one 256-byte object and
-// returns a client of it over h2c (the peer transport) or HTTP/1.1
-// keep-alive connections (the alternative measured in docs/performance.md).
+// returns a client of it over HTTP/1.1 keep-alive connections as nodes
+// call each other (peer.NewPlaintextClient), or over h2c (the transport
+// before, measured in docs/performance.md).
 func benchClient(b *testing.B, h1 bool) *peer.Client {
 	l := newMemLocal()
 	l.put(3, peer.Object{Namespace: "ns", Key: []byte("k"), Object: value("node-a", string(make([]byte, 256)))})
 	mux := http.NewServeMux()
 	mux.Handle(peer.NewHandler(l, nil))
 	addr, _ := serve(b, mux)
-	var p http.Protocols
-	if h1 {
-		p.SetHTTP1(true)
-	} else {
+	var hc peer.HTTPClient = peer.NewPlaintextClient(nil)
+	if !h1 {
+		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)
+		hc = &http.Client{Transport: &http.Transport{Protocols: &p, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext, MaxIdleConnsPerHost: 256}}
 	}
-	hc := &http.Client{Transport: &http.Transport{Protocols: &p, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext, MaxIdleConnsPerHost: 256}}
 	return peer.NewClient("self", hc, func(id string) (string, bool) { return addr, true })
 }
 

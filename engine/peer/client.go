@@ -65,7 +65,7 @@ const PeerConnsPerNode = 64
 // clear text (loopback and tests). wrap, if not nil, wraps its transport
 // (tests inject faults there).
 func NewPlaintextClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
-	var rt http.RoundTripper = newTransport(nil)
+	var rt http.RoundTripper = inMemoryBodies{newTransport(nil)}
 	if wrap != nil {
 		rt = wrap(rt)
 	}
@@ -77,7 +77,7 @@ func NewPlaintextClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Cl
 // cluster CA). A [Client] given one calls https:// addresses. wrap is as
 // for [NewPlaintextClient].
 func NewTLSClient(conf *tls.Config, wrap func(http.RoundTripper) http.RoundTripper) HTTPClient {
-	var rt http.RoundTripper = newTransport(conf)
+	var rt http.RoundTripper = inMemoryBodies{newTransport(conf)}
 	if wrap != nil {
 		rt = wrap(rt)
 	}

@@ -182,6 +182,7 @@ func New(endpoint string, opts ...Option) *Client {
 			o.http = &http.Client{Transport: tr}
 		}
 	}
+	o.http = inMemoryBodies{o.http}
 	c := &Client{namespace: o.namespace}
 	if o.routing {
 		c.router = &router{maxAge: o.maxAge, now: time.Now}
