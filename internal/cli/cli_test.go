@@ -177,12 +177,15 @@ func TestConfigLayering(t *testing.T) {
 }
 
 // TestServeAndDevServeUntilCancelled starts `serve` and `dev` in-process on
-// free ports, writes through them, and stops them by cancelling.
+// free ports (dev also in a --data-dir to be made), writes through them,
+// and stops them by cancelling.
 func TestServeAndDevServeUntilCancelled(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"serve", "--data-dir", t.TempDir(), "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--replicas", "1"},
 		{"dev", "--api-addr", "127.0.0.1:0"},
+		// A --data-dir that does not exist yet is made.
+		{"dev", "--api-addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "not", "yet")},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel()

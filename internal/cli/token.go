@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,7 +177,8 @@ func scopeList(ps []adminv1.TokenScope) string {
 const adminTokenFile = "admin-token"
 
 // loadOrCreateToken reads the credential in path, or makes a new one and
-// writes it there (mode 0600) if the file does not exist.
+// writes it there (mode 0600, its directory made if missing) if the file
+// does not exist.
 func loadOrCreateToken(path string) (tok string, created bool, err error) {
 	raw, err := os.ReadFile(path)
 	if err == nil {
@@ -186,6 +188,9 @@ func loadOrCreateToken(path string) (tok string, created bool, err error) {
 		return "", false, err
 	}
 	tok = auth.NewAdminCredential()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", false, err
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", false, err
