@@ -174,6 +174,44 @@ func (b *Breaker) Failure(now time.Time, k ErrorKind) {
 	}
 }
 
+// OpenUntil opens the breaker until time until at the latest, for an
+// opening that another node's breaker of the same module reported: calls
+// made here meanwhile would most likely fail the same way. Closed, or
+// half-open with no probe in flight, it opens until then; open, it stays
+// open until the later of the two ends; a probe in flight keeps its
+// verdict to come. The opening lasts at most MaxCoolDown from now (another
+// node's clock may be ahead), and a probe that fails after it re-opens the
+// breaker for twice its length, as after an opening of its own. It
+// reports whether the breaker changed.
+func (b *Breaker) OpenUntil(now, until time.Time) bool {
+	until = minTime(until, now.Add(b.cfg.MaxCoolDown))
+	if !until.After(now) {
+		return false
+	}
+	switch b.state {
+	case BreakerOpen:
+		if !b.openedAt.Add(b.coolDown).Before(until) {
+			return false
+		}
+	case BreakerHalfOpen:
+		if b.probing {
+			return false
+		}
+	}
+	b.state = BreakerOpen
+	b.openedAt = now
+	b.coolDown = until.Sub(now)
+	b.probing = false
+	return true
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // Abandon records a call that ended without a verdict on the module.
 func (b *Breaker) Abandon() {
 	if b.state == BreakerHalfOpen {

@@ -54,6 +54,15 @@ func WithLogger(l *slog.Logger) PoolOption {
 	return func(p *Pool) { p.logger = l }
 }
 
+// WithOnOpen sets a function the pool calls, outside its lock, each time
+// its breaker opens on the pool's own calls (never on [Pool.OpenUntil]),
+// with the time the opening ends. A node tells the other nodes, which open
+// their breakers of the same module too (engine/node): a module that fails
+// everywhere then costs one deadline in the cluster, not one per node.
+func WithOnOpen(f func(until time.Time)) PoolOption {
+	return func(p *Pool) { p.onOpen = f }
+}
+
 // Pool runs one module for one namespace: it keeps warm instances, applies
 // the namespace's limits and breaker, and counts outcomes. Pools are per
 // (namespace, module hash) and never shared between namespaces; when a
@@ -69,6 +78,7 @@ type Pool struct {
 	logger    *slog.Logger
 	slots     chan struct{} // one token per live instance, busy or idle
 	yield     func()        // a long call's yield of its core: runtime.Gosched (meter.go)
+	onOpen    func(until time.Time)
 
 	mu       sync.Mutex
 	compiled wazero.CompiledModule // in the engine of limits.MemoryPages
@@ -295,7 +305,7 @@ func (p *Pool) settle(err error, abandoned bool) {
 	}
 	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.logBreaker(before, after, coolDown, ce)
+	p.breakerChanged(before, after, now.Add(coolDown), ce)
 }
 
 // failedStart reports the failure of a cold start that outlived its caller:
@@ -311,20 +321,39 @@ func (p *Pool) failedStart(err error) {
 	p.breaker.Failure(now, ce.Kind)
 	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.logBreaker(before, after, coolDown, ce)
+	p.breakerChanged(before, after, now.Add(coolDown), ce)
 }
 
-func (p *Pool) logBreaker(before, after BreakerState, coolDown time.Duration, ce *CallError) {
+// breakerChanged logs a change of the breaker's state that the pool's own
+// calls made, and reports an opening, which ends at until, to onOpen.
+func (p *Pool) breakerChanged(before, after BreakerState, until time.Time, ce *CallError) {
 	switch {
 	case before == after:
 	case after == BreakerOpen:
-		attrs := []any{slog.Duration("cool_down", coolDown)}
+		attrs := []any{slog.Duration("cool_down", until.Sub(p.now()).Round(time.Millisecond))}
 		if ce != nil {
 			attrs = append(attrs, slog.String("last_kind", ce.Kind.String()))
 		}
 		p.logger.Warn("resolver circuit breaker opened: the module is not called until the cool-down ends", attrs...)
+		if p.onOpen != nil {
+			p.onOpen(until)
+		}
 	case after == BreakerClosed:
 		p.logger.Info("resolver circuit breaker closed")
+	}
+}
+
+// OpenUntil opens the pool's breaker until time until at the latest
+// ([Breaker.OpenUntil]): another node's breaker of the same module opened.
+// It does not call the WithOnOpen function.
+func (p *Pool) OpenUntil(until time.Time) {
+	p.mu.Lock()
+	now := p.now()
+	changed := p.breaker.OpenUntil(now, until)
+	coolDown := p.breaker.CoolDown()
+	p.mu.Unlock()
+	if changed {
+		p.logger.Info("resolver circuit breaker opened as another node's did: the module is not called until the cool-down ends", slog.Duration("cool_down", coolDown))
 	}
 }
 

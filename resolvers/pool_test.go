@@ -356,6 +356,33 @@ func TestPoolBreaker(t *testing.T) {
 	mustResolve(t, p, values("good"))
 }
 
+// TestPoolSharedBreaker: a pool tells WithOnOpen when its breaker opens
+// on its own calls, with the time the opening ends; OpenUntil (another
+// node's opening) opens it until then without telling.
+func TestPoolSharedBreaker(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	var told []time.Time
+	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{},
+		resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}), resolvers.WithClock(clock.Now),
+		resolvers.WithOnOpen(func(until time.Time) { told = append(told, until) }))
+	p.OpenUntil(clock.Now().Add(10 * time.Second))
+	if _, err := p.Resolve(t.Context(), values("good")); !errors.Is(err, resolvers.ErrBreakerOpen) {
+		t.Fatalf("Resolve after OpenUntil = %v, want ErrBreakerOpen", err)
+	}
+	clock.Advance(10 * time.Second)
+	mustResolve(t, p, values("good")) // the probe closes it
+	if len(told) != 0 {
+		t.Errorf("OpenUntil told WithOnOpen: %v", told)
+	}
+	if _, err := p.Resolve(t.Context(), values("T")); callKind(err) != resolvers.KindTrap {
+		t.Fatalf("Resolve(T) = %v", err)
+	}
+	if want := clock.Now().Add(time.Minute); len(told) != 1 || !told[0].Equal(want) {
+		t.Errorf("WithOnOpen told %v, want [%v]", told, want)
+	}
+}
+
 // TestCanceledCallNotCounted: a caller that goes away (its context
 // canceled) stops the guest, and the breaker does not count it.
 func TestCanceledCallNotCounted(t *testing.T) {

@@ -174,12 +174,13 @@ func (n *Node) publishNamespace(ns meta.Namespace) {
 }
 
 // onDoc takes a newer cluster-metadata document from gossip: the
-// topology's, a sealing key, a credential, the cluster settings or a
-// namespace. Calls are serialised.
+// topology's, a sealing key, a credential, the cluster settings, a node's
+// usage figures or resolver breakers, or a namespace. Calls are
+// serialised.
 func (n *Node) onDoc(d membership.Doc) {
 	n.docMu.Lock()
 	defer n.docMu.Unlock()
-	if n.top.OnDoc(d) || n.seals.OnDoc(d) || n.auth.OnDoc(d) || n.onSettingsDoc(d) || n.usage.OnDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
+	if n.top.OnDoc(d) || n.seals.OnDoc(d) || n.auth.OnDoc(d) || n.onSettingsDoc(d) || n.usage.OnDoc(d) || n.onBreakersDoc(d) || !strings.HasPrefix(d.Name, docNSPrefix) {
 		return
 	}
 	ns, err := meta.Decode(d.Data)

@@ -93,6 +93,7 @@ type Node struct {
 	purger   *purger.Purger         // serves other nodes' purges; started in a cluster
 	pace     *pace.Pacer            // paces background work by foreground latency
 	numbers  *nsstats.Keeper        // the namespaces' numbers on this node (numbers.go)
+	breakers sharedBreakers         // this node's resolver breaker openings (breakers.go)
 
 	bgCtx    context.Context // ends at Close: the rejoin loop, merge-time resolutions
 	bgCancel context.CancelFunc
@@ -257,7 +258,7 @@ func (n *Node) openRegistry() (*registry.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: start the WebAssembly runtime: %w", err)
 	}
-	rc := registry.Config{Runtime: rt, Store: n.eng, Members: n.top, Logger: n.log, Resolved: n.numbers.Resolved,
+	rc := registry.Config{Runtime: rt, Store: n.eng, Members: n.top, Logger: n.log, Resolved: n.numbers.Resolved, BreakerOpened: n.breakerOpened,
 		DefaultCPUMsPerSecond: func() uint32 { return n.ClusterSettings().ResolverCPUMsPerSecond }}
 	if n.peers != nil {
 		rc.Peers = n.peers

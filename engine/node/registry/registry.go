@@ -80,6 +80,10 @@ type Config struct {
 	// namespace's pool, with how long it took (the wait for an instance
 	// included).
 	Resolved func(ns string, d time.Duration)
+	// BreakerOpened, if set, is told when a pool's breaker opens on this
+	// node's own calls: the namespace, the module's hash and when the
+	// opening ends. The node tells the other nodes ([Registry.OpenBreaker]).
+	BreakerOpened func(ns, hash string, until time.Time)
 }
 
 // Registry holds the compiled modules and instance pools of the
@@ -94,6 +98,9 @@ type Registry struct {
 	pools   map[string]*resolvers.Pool   // by namespace
 	keys    map[string]string            // namespace → settings the pool was built for
 	gates   map[string]*gate             // namespace → its resolver budget (budget.go)
+	// openings are the breaker openings other nodes reported, by
+	// namespace, for the pools made after them.
+	openings map[string]opening
 
 	failures atomic.Int64 // resolutions that failed and kept the siblings
 	resolved atomic.Int64 // resolutions applied
@@ -107,7 +114,29 @@ func New(cfg Config) *Registry {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Registry{cfg: cfg, modules: map[string]*resolvers.Module{}, pools: map[string]*resolvers.Pool{}, keys: map[string]string{}, gates: map[string]*gate{}}
+	return &Registry{cfg: cfg, modules: map[string]*resolvers.Module{}, pools: map[string]*resolvers.Pool{}, keys: map[string]string{}, gates: map[string]*gate{}, openings: map[string]opening{}}
+}
+
+// opening is another node's breaker opening of a namespace's module.
+type opening struct {
+	hash  string
+	until time.Time
+}
+
+// OpenBreaker opens the breaker of namespace ns's pool until time until at
+// the latest, if the pool runs the module named hash: another node's
+// breaker of that module opened ([resolvers.Pool.OpenUntil]). A pool made
+// later, before until, starts open too.
+func (r *Registry) OpenBreaker(ns, hash string, until time.Time) {
+	r.mu.Lock()
+	if o, ok := r.openings[ns]; !ok || o.hash != hash || o.until.Before(until) {
+		r.openings[ns] = opening{hash: hash, until: until}
+	}
+	p := r.pools[ns]
+	r.mu.Unlock()
+	if p != nil && p.Module().Hash().String() == hash {
+		p.OpenUntil(until)
+	}
 }
 
 // Close closes the runtime, and with it every module and pool.
@@ -249,16 +278,29 @@ func (r *Registry) pool(ctx context.Context, ns meta.Namespace) (*resolvers.Pool
 		r.mu.Unlock()
 		return nil, errNotPrepared
 	}
+	var opts []resolvers.PoolOption
+	if opened := r.cfg.BreakerOpened; opened != nil {
+		name, hash := ns.Name, res.Hash
+		opts = append(opts, resolvers.WithOnOpen(func(until time.Time) { opened(name, hash, until) }))
+	}
 	fresh := resolvers.NewPool(mod, ns.Name, res.Config, resolvers.Limits{
 		Deadline:       max(res.WriteDeadline, res.ReadDeadline),
 		MemoryPages:    res.MemoryPages,
 		MaxOutputBytes: int(ns.Limits.MaxValueBytes),
-	})
+	}, opts...)
 	old := r.pools[ns.Name]
 	r.pools[ns.Name], r.keys[ns.Name] = fresh, key
+	o, reported := r.openings[ns.Name]
+	if reported && !o.until.After(r.cfg.Now()) {
+		delete(r.openings, ns.Name)
+		reported = false
+	}
 	r.mu.Unlock()
 	if old != nil {
 		_ = old.Close(context.WithoutCancel(ctx))
+	}
+	if reported && o.hash == res.Hash {
+		fresh.OpenUntil(o.until)
 	}
 	return fresh, nil
 }
@@ -291,7 +333,8 @@ type Stats struct {
 	Stats     resolvers.Stats
 }
 
-// Stats returns the pools' statistics.
+// Stats returns the pools' statistics, and an open breaker for each
+// namespace with no pool here yet whose breaker another node opened.
 func (r *Registry) Stats() []Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -303,6 +346,14 @@ func (r *Registry) Stats() []Stats {
 		}
 		st.Failures[resolvers.KindBudget] += r.skippedLocked(ns)
 		out = append(out, Stats{Namespace: ns, Stats: st})
+	}
+	// A namespace whose resolver has not run here yet, but whose breaker
+	// another node opened: its pool will start open.
+	now := r.cfg.Now()
+	for ns, o := range r.openings {
+		if _, made := r.pools[ns]; !made && o.until.After(now) {
+			out = append(out, Stats{Namespace: ns, Stats: resolvers.Stats{Breaker: resolvers.BreakerOpen, Failures: map[resolvers.ErrorKind]uint64{}}})
+		}
 	}
 	return out
 }
