@@ -3,9 +3,6 @@ package clustertest_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,7 +27,7 @@ func TestBreakerOpensAcrossTheCluster(t *testing.T) {
 	if _, err := admin.CreateNamespace(meta.Namespace{Name: "loopy"}); err != nil {
 		t.Fatal(err)
 	}
-	wasm := loopsOnLarge(t)
+	wasm := hostileWasm(t)
 	if _, _, err := admin.ActivateResolver(ctx, node.ResolverUpload{
 		Namespace: "loopy", Module: wasm, Samples: [][]byte{[]byte("a")},
 		Resolver: meta.Resolver{Name: "loopy", Mode: meta.ModeOnWrite, WriteDeadline: 20 * time.Millisecond, MemoryPages: 16},
@@ -104,18 +101,3 @@ func loopyStats(n *clustertest.Node) resolvers.Stats {
 	return resolvers.Stats{}
 }
 
-// loopsOnLarge builds resolvers/testdata/loops_on_large.wat: a module that
-// passes the upload checks on small samples and loops on values over 200
-// bytes.
-func loopsOnLarge(t *testing.T) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "loops.wasm")
-	if msg, err := exec.Command("wat2wasm", "--enable-all", "-o", out, filepath.Join("..", "..", "resolvers", "testdata", "loops_on_large.wat")).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm (apt-get install wabt): %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wasm
-}

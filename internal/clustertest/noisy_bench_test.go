@@ -421,19 +421,21 @@ func paced(ctx context.Context, rate int, d time.Duration, op func(i int, due ti
 	}
 }
 
-// hostileWasm builds resolvers/testdata/loops_on_large.wat.
-func hostileWasm(b *testing.B) []byte {
-	b.Helper()
-	out := filepath.Join(b.TempDir(), "hostile.wasm")
+// hostileWasm builds resolvers/testdata/loops_on_large.wat: a module that
+// passes the upload checks on small samples and loops on values over 200
+// bytes.
+func hostileWasm(tb testing.TB) []byte {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "hostile.wasm")
 	if msg, err := exec.Command("wat2wasm", "--enable-all", "-o", out, filepath.Join("..", "..", "resolvers", "testdata", "loops_on_large.wat")).CombinedOutput(); err != nil {
-		b.Fatalf("wat2wasm (apt-get install wabt): %v\n%s", err, msg)
+		tb.Fatalf("wat2wasm (apt-get install wabt): %v\n%s", err, msg)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if len(wasm) == 0 {
-		b.Fatal(errors.New("empty module"))
+		tb.Fatal(errors.New("empty module"))
 	}
 	return wasm
 }
