@@ -100,4 +100,3 @@ func loopyStats(n *clustertest.Node) resolvers.Stats {
 	}
 	return resolvers.Stats{}
 }
-
