@@ -210,9 +210,10 @@ func (t *Topology) takeRing(d membership.Doc) {
 }
 
 // setRing installs a ring, with the old replicas of partitions still
-// moving kept as extra replicas until their transfers are done.
+// moving kept as extra replicas until their transfers are done (and the
+// new replicas receiving them last in the preference lists).
 func (t *Topology) setRing(r ring.Ring) {
-	t.placement.Store(newPlacement(r, nil)) // the transition below reads the ring from here
+	t.placement.Store(newPlacement(r, moves{})) // the transition below reads the ring from here
 	prev, cur, _, nrep, ok := t.Transition()
 	if !ok || cur.Epoch() != r.Epoch() {
 		return
@@ -221,7 +222,7 @@ func (t *Topology) setRing(r ring.Ring) {
 	if complete {
 		return
 	}
-	t.placement.Store(newPlacement(r, extras(prev, cur, nrep, progress)))
+	t.placement.Store(newPlacement(r, movesOf(prev, cur, nrep, progress)))
 }
 
 var ringKey = keys.Meta("ring", "current")
