@@ -174,23 +174,27 @@ func (b *Breaker) Failure(now time.Time, k ErrorKind) {
 	}
 }
 
-// OpenUntil opens the breaker until time until at the latest, for an
-// opening that another node's breaker of the same module reported: calls
-// made here meanwhile would most likely fail the same way. Closed, or
-// half-open with no probe in flight, it opens until then; open, it stays
-// open until the later of the two ends; a probe in flight keeps its
-// verdict to come. The opening lasts at most MaxCoolDown from now (another
-// node's clock may be ahead), and a probe that fails after it re-opens the
-// breaker for twice its length, as after an opening of its own. It
-// reports whether the breaker changed.
-func (b *Breaker) OpenUntil(now, until time.Time) bool {
-	until = minTime(until, now.Add(b.cfg.MaxCoolDown))
+// OpenUntil follows another node's breaker of the same module, which
+// opened until ends: calls made here meanwhile would most likely fail the
+// same way. Exactly one node should probe the module when the cool-down
+// ends: the one whose opening ends first. So an opening of this breaker
+// that ends no later than ends is kept (this node probes first); a later
+// one, or a closed breaker, or a half-open one with no probe in flight,
+// is open until ends and grace after it, by which time the other node's
+// probe has either closed its breaker or re-opened it and said so again;
+// a probe in flight keeps its verdict to come. The opening lasts at most
+// MaxCoolDown from now (another node's clock may be ahead), and a probe
+// that fails after it re-opens the breaker for twice its length, as after
+// an opening of its own. It reports whether the breaker changed.
+func (b *Breaker) OpenUntil(now, ends time.Time, grace time.Duration) bool {
+	until := minTime(ends.Add(grace), now.Add(b.cfg.MaxCoolDown))
 	if !until.After(now) {
 		return false
 	}
 	switch b.state {
 	case BreakerOpen:
-		if !b.openedAt.Add(b.coolDown).Before(until) {
+		// An opening whose cool-down has passed is half-open: it follows.
+		if own := b.openedAt.Add(b.coolDown); own.After(now) && (!own.After(ends) || !own.Before(until)) {
 			return false
 		}
 	case BreakerHalfOpen:

@@ -86,31 +86,36 @@ func TestBreaker(t *testing.T) {
 			{0, "fail", closed}, {0, "fail", closed}, {0, "fail", open},
 			{0, "reset", closed}, {0, "allow", closed},
 		}},
-		{"another node's opening opens it until it ends", []step{
-			{0, "peer@45s", open}, {44 * time.Second, "deny", open}, {45 * time.Second, "allow", halfOpen},
+		// "peer@D": another node's breaker opened until t0+D; the grace
+		// is 5 s.
+		{"another node's opening opens it until it ends and the grace", []step{
+			{0, "peer@45s", open}, {49 * time.Second, "deny", open}, {50 * time.Second, "allow", halfOpen},
 		}},
-		{"an opening of its own that ends later is kept", []step{
-			{0, "timeout", open}, {0, "peer@10s", open}, {29 * time.Second, "deny", open}, {30 * time.Second, "allow", halfOpen},
+		{"an opening of its own that ends first is kept: this node probes first", []step{
+			{0, "timeout", open}, {time.Second, "peer@31s", open}, {30 * time.Second, "allow", halfOpen},
 		}},
-		{"one that ends later than its own extends it", []step{
-			{0, "timeout", open}, {10 * time.Second, "peer@50s", open}, {49 * time.Second, "deny", open}, {50 * time.Second, "allow", halfOpen},
+		{"an opening of its own that ends later waits for the other's probe", []step{
+			{0, "timeout", open}, {0, "peer@28s", open}, {32 * time.Second, "deny", open}, {33 * time.Second, "allow", halfOpen},
+		}},
+		{"an opening of its own that ends after the grace is kept", []step{
+			{0, "timeout", open}, {0, "peer@20s", open}, {29 * time.Second, "deny", open}, {30 * time.Second, "allow", halfOpen},
 		}},
 		{"a probe in flight keeps its verdict", []step{
 			{0, "timeout", open}, {30 * time.Second, "allow", halfOpen}, {30 * time.Second, "peer@90s", halfOpen},
 			{31 * time.Second, "ok", closed}, {31 * time.Second, "allow", closed},
 		}},
-		{"a half-open breaker with no probe in flight opens", []step{
-			{0, "timeout", open}, {30 * time.Second, "peer@60s", open}, {59 * time.Second, "deny", open}, {60 * time.Second, "allow", halfOpen},
+		{"a half-open breaker with no probe in flight follows", []step{
+			{0, "timeout", open}, {30 * time.Second, "peer@60s", open}, {64 * time.Second, "deny", open}, {65 * time.Second, "allow", halfOpen},
 		}},
 		{"another node's opening lasts at most the maximum cool-down", []step{
 			{0, "peer@1h", open}, {119 * time.Second, "deny", open}, {120 * time.Second, "allow", halfOpen},
 		}},
 		{"a failed probe after it re-opens for twice its length", []step{
-			{0, "peer@40s", open}, {40 * time.Second, "allow", halfOpen}, {40 * time.Second, "timeout", open},
-			{119 * time.Second, "deny", open}, {120 * time.Second, "allow", halfOpen},
+			{0, "peer@40s", open}, {45 * time.Second, "allow", halfOpen}, {45 * time.Second, "timeout", open},
+			{134 * time.Second, "deny", open}, {135 * time.Second, "allow", halfOpen},
 		}},
 		{"an opening already over changes nothing", []step{
-			{10 * time.Second, "peer@5s", closed}, {10 * time.Second, "allow", closed},
+			{10 * time.Second, "peer@2s", closed}, {10 * time.Second, "allow", closed},
 		}},
 	}
 	for _, tt := range tests {
@@ -140,7 +145,7 @@ func TestBreaker(t *testing.T) {
 					if err != nil || !strings.HasPrefix(s.action, "peer@") {
 						t.Fatalf("step %d: unknown action %q", i, s.action)
 					}
-					b.OpenUntil(now, t0.Add(d))
+					b.OpenUntil(now, t0.Add(d), 5*time.Second)
 				}
 				if got := b.State(now); got != s.state {
 					t.Fatalf("step %d (%s at +%v): state %s, want %s", i, s.action, s.at, got, s.state)

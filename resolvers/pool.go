@@ -343,13 +343,12 @@ func (p *Pool) breakerChanged(before, after BreakerState, until time.Time, ce *C
 	}
 }
 
-// OpenUntil opens the pool's breaker until time until at the latest
-// ([Breaker.OpenUntil]): another node's breaker of the same module opened.
-// It does not call the WithOnOpen function.
-func (p *Pool) OpenUntil(until time.Time) {
+// OpenUntil follows another node's breaker of the same module, open until
+// ends ([Breaker.OpenUntil]). It does not call the WithOnOpen function.
+func (p *Pool) OpenUntil(ends time.Time, grace time.Duration) {
 	p.mu.Lock()
 	now := p.now()
-	changed := p.breaker.OpenUntil(now, until)
+	changed := p.breaker.OpenUntil(now, ends, grace)
 	coolDown := p.breaker.CoolDown()
 	p.mu.Unlock()
 	if changed {

@@ -358,7 +358,7 @@ func TestPoolBreaker(t *testing.T) {
 
 // TestPoolSharedBreaker: a pool tells WithOnOpen when its breaker opens
 // on its own calls, with the time the opening ends; OpenUntil (another
-// node's opening) opens it until then without telling.
+// node's opening, and a grace) opens it until then without telling.
 func TestPoolSharedBreaker(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{now: time.Unix(1000, 0)}
@@ -366,7 +366,7 @@ func TestPoolSharedBreaker(t *testing.T) {
 	p := newPool(t, "hostile", "ns", nil, resolvers.Limits{},
 		resolvers.WithBreaker(resolvers.BreakerConfig{Threshold: 1, CoolDown: time.Minute}), resolvers.WithClock(clock.Now),
 		resolvers.WithOnOpen(func(until time.Time) { told = append(told, until) }))
-	p.OpenUntil(clock.Now().Add(10 * time.Second))
+	p.OpenUntil(clock.Now().Add(5*time.Second), 5*time.Second)
 	if _, err := p.Resolve(t.Context(), values("good")); !errors.Is(err, resolvers.ErrBreakerOpen) {
 		t.Fatalf("Resolve after OpenUntil = %v, want ErrBreakerOpen", err)
 	}

@@ -16,11 +16,13 @@ import (
 // again. So a node whose breaker opens on its own calls tells the others
 // in a gossiped document ("breakers/<node>": the namespace, the module's
 // hash and the time the opening ends), and they open theirs for the same
-// module until breakerGrace after that: the node that saw the failure
-// probes first, and, if its probe fails, its breaker re-opens for twice
-// as long and it tells the others again before their openings end. A
-// module that fails everywhere then costs one deadline per cool-down in
-// the cluster, not one per node. Openings are wall-clock times, as the
+// module until breakerGrace after that — unless their own opening ends
+// first (resolvers.Breaker.OpenUntil). So the node whose opening ends
+// first probes, alone, and if its probe fails its breaker re-opens for
+// twice as long and it tells the others again before their openings end.
+// A module that fails everywhere then costs one deadline per cool-down in
+// the cluster, not one per node (the first, before gossip has spread,
+// may cost one on each node that called it). Openings are wall-clock times, as the
 // documents carry them; a node whose clock is far ahead opens the others'
 // breakers for at most their maximum cool-down (resolvers.Breaker).
 
@@ -95,9 +97,8 @@ func (n *Node) onBreakersDoc(d membership.Doc) bool {
 	}
 	now := n.cfg.Now()
 	for _, o := range list {
-		until := time.UnixMilli(o.UntilMs).Add(breakerGrace)
-		if until.After(now) {
-			n.registry.OpenBreaker(o.Namespace, o.Module, until)
+		if ends := time.UnixMilli(o.UntilMs); ends.Add(breakerGrace).After(now) {
+			n.registry.OpenBreaker(o.Namespace, o.Module, ends, breakerGrace)
 		}
 	}
 	return true

@@ -120,22 +120,27 @@ func New(cfg Config) *Registry {
 // opening is another node's breaker opening of a namespace's module.
 type opening struct {
 	hash  string
-	until time.Time
+	ends  time.Time
+	grace time.Duration
 }
 
-// OpenBreaker opens the breaker of namespace ns's pool until time until at
-// the latest, if the pool runs the module named hash: another node's
-// breaker of that module opened ([resolvers.Pool.OpenUntil]). A pool made
-// later, before until, starts open too.
-func (r *Registry) OpenBreaker(ns, hash string, until time.Time) {
+// until is when a pool made now would stay open to.
+func (o opening) until() time.Time { return o.ends.Add(o.grace) }
+
+// OpenBreaker makes namespace ns's pool follow another node's breaker of
+// the module named hash, open until ends, if the pool runs that module
+// ([resolvers.Pool.OpenUntil], with grace). A pool made later, before
+// ends and grace, starts open.
+func (r *Registry) OpenBreaker(ns, hash string, ends time.Time, grace time.Duration) {
+	o := opening{hash: hash, ends: ends, grace: grace}
 	r.mu.Lock()
-	if o, ok := r.openings[ns]; !ok || o.hash != hash || o.until.Before(until) {
-		r.openings[ns] = opening{hash: hash, until: until}
+	if cur, ok := r.openings[ns]; !ok || cur.hash != hash || cur.until().Before(o.until()) {
+		r.openings[ns] = o
 	}
 	p := r.pools[ns]
 	r.mu.Unlock()
 	if p != nil && p.Module().Hash().String() == hash {
-		p.OpenUntil(until)
+		p.OpenUntil(ends, grace)
 	}
 }
 
@@ -291,7 +296,7 @@ func (r *Registry) pool(ctx context.Context, ns meta.Namespace) (*resolvers.Pool
 	old := r.pools[ns.Name]
 	r.pools[ns.Name], r.keys[ns.Name] = fresh, key
 	o, reported := r.openings[ns.Name]
-	if reported && !o.until.After(r.cfg.Now()) {
+	if reported && !o.until().After(r.cfg.Now()) {
 		delete(r.openings, ns.Name)
 		reported = false
 	}
@@ -300,7 +305,7 @@ func (r *Registry) pool(ctx context.Context, ns meta.Namespace) (*resolvers.Pool
 		_ = old.Close(context.WithoutCancel(ctx))
 	}
 	if reported && o.hash == res.Hash {
-		fresh.OpenUntil(o.until)
+		fresh.OpenUntil(o.ends, o.grace)
 	}
 	return fresh, nil
 }
@@ -351,7 +356,7 @@ func (r *Registry) Stats() []Stats {
 	// another node opened: its pool will start open.
 	now := r.cfg.Now()
 	for ns, o := range r.openings {
-		if _, made := r.pools[ns]; !made && o.until.After(now) {
+		if _, made := r.pools[ns]; !made && o.until().After(now) {
 			out = append(out, Stats{Namespace: ns, Stats: resolvers.Stats{Breaker: resolvers.BreakerOpen, Failures: map[resolvers.ErrorKind]uint64{}}})
 		}
 	}
