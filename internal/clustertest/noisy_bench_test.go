@@ -38,7 +38,7 @@ const (
 	noisyFloodKeys     = 16               // keys the noisy tenant writes (blind: siblings every time)
 	noisyWindow        = 10 * time.Second // each measured window
 	noisyWarmUp        = 5 * time.Second  // the victim's load before the first window
-	noisyRounds        = 4                // noisy windows, each between two alone ones
+	noisyRounds        = 8                // noisy windows, each between two alone ones
 	noisyValueSize     = 300              // bytes of every value (the hostile resolver loops on any)
 	noisyOpTimeout     = 10 * time.Second
 	noisyWriteBudget   = 20 * time.Millisecond // the noisy namespace's resolver write deadline
