@@ -66,21 +66,29 @@ type cachedTopology struct {
 	cur     atomic.Pointer[topology]
 	stale   atomic.Bool
 	retryAt atomic.Int64 // unix nanoseconds: no fetch before, after a failed one
+	// first is closed when the first fetch ends, whether it got a
+	// topology or not.
+	first     chan struct{}
+	firstDone sync.Once
 }
 
 func (r *router) entry(ns string) *cachedTopology {
 	if e, ok := r.namespaces.Load(ns); ok {
 		return e.(*cachedTopology)
 	}
-	e, _ := r.namespaces.LoadOrStore(ns, &cachedTopology{})
+	e, _ := r.namespaces.LoadOrStore(ns, &cachedTopology{first: make(chan struct{})})
 	return e.(*cachedTopology)
 }
 
 // topology returns ns's topology, fetching it first when there is none and
 // refreshing it when stale. Only one call fetches at a time, for at most
-// fetchTimeout: the others use the topology they have (before the first,
-// none: they go to the configured endpoints meanwhile, as when no topology
-// could be had).
+// fetchTimeout: the others use the topology they have. Before the first
+// there is none, and they wait for the first fetch (or for ctx) rather
+// than go to the configured endpoints: a node the endpoints pick may be
+// another replica than the first of the key's list, and two nodes that
+// coordinate conditional writes of one key at once can both apply them.
+// If the first fetch fails, calls go to the endpoints, as they do
+// whenever no topology can be had.
 func (r *router) topology(ctx context.Context, ns string, endpoints []target) *topology {
 	e := r.entry(ns)
 	t := e.cur.Load()
@@ -92,9 +100,18 @@ func (r *router) topology(ctx context.Context, ns string, endpoints []target) *t
 		return t
 	}
 	if !e.refresh.TryLock() {
-		return t
+		if t != nil {
+			return t
+		}
+		select {
+		case <-e.first:
+			return e.cur.Load()
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	defer e.refresh.Unlock()
+	defer e.firstDone.Do(func() { close(e.first) })
 	if cur := e.cur.Load(); cur != t { // another call fetched it meanwhile
 		return cur
 	}

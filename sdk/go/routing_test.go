@@ -264,6 +264,47 @@ func TestRoutingOnAThreeNodeCluster(t *testing.T) {
 		}
 	})
 
+	// Calls made while a fresh client fetches its first topology wait for
+	// it: none goes by the endpoint, which may be another replica of the
+	// key than the head of its list (a second coordinator of the key).
+	t.Run("first topology", func(t *testing.T) {
+		real, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, first.Endpoint).GetTopology(ctx, &kvv1.GetTopologyRequest{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bits := 0
+		for 1<<bits < int(real.GetPartitions()) {
+			bits++
+		}
+		endpoint := strings.TrimPrefix(first.Endpoint, "http://")
+		// A key the endpoint holds a replica of, second in its list.
+		var key []byte
+		for i := 0; key == nil && i < 10000; i++ {
+			k := fmt.Appendf(nil, "first-%d", i)
+			list := real.GetPreferenceLists()[concord.PartitionOf(real.GetPlacementName(), k, bits)].GetNodes()
+			if real.GetNodes()[list[1]].GetApiAddr() == endpoint {
+				key = k
+			}
+		}
+		if key == nil {
+			t.Fatal("no key with the endpoint second in its list")
+		}
+		hc := newCountingClient()
+		c := newClient(hc, concord.WithRouting())
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				if _, err := c.Put(ctx, key, fmt.Appendf(nil, "v%d", i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := hc.calls(endpoint, "Put"); n != 0 || hc.method("Put") != 16 {
+			t.Errorf("%d of %d puts went to the endpoint, the key's second replica; want all 16 to the head of its list", n, hc.method("Put"))
+		}
+	})
+
 	// After a write that the head of the key's list could not take, the
 	// client reads the key from the node that coordinated the write.
 	t.Run("read your writes", func(t *testing.T) {

@@ -16,18 +16,11 @@ type placement struct {
 	// extras are old replicas of partitions still being handed off: they
 	// keep taking writes and answering reads until the transfer is done.
 	extras map[int][]string
-	// receiving are the new replicas of those partitions that are still
-	// receiving them: they take writes, but come last in the preference
-	// list, after the old replicas, so that a read asks replicas that hold
-	// the partition's data first (rather than one that would answer
-	// "missing" and need read repair), and a forwarded write goes to one
-	// of them.
-	receiving map[int][]string
 }
 
-func newPlacement(r ring.Ring, m moves) *placement {
+func newPlacement(r ring.Ring, extras map[int][]string) *placement {
 	q := r.Q()
-	pl := &placement{ring: r, order: make([][]string, q), extras: m.extras, receiving: m.receiving}
+	pl := &placement{ring: r, order: make([][]string, q), extras: extras}
 	members := len(r.Members())
 	for p := range q {
 		ids := r.PreferenceList(p, members)
@@ -40,34 +33,28 @@ func newPlacement(r ring.Ring, m moves) *placement {
 	return pl
 }
 
-// moves are the partitions of a ring change still moving: their old
-// replicas (extras) and the new ones that are receiving them.
-type moves struct {
-	extras, receiving map[int][]string
-}
-
-// movesOf returns the moves of the ring change from prev to cur for nrep
-// replicas, whose transfers have made progress.
-func movesOf(prev, cur ring.Ring, nrep int, progress []handoff.Progress) moves {
-	m := moves{extras: map[int][]string{}, receiving: map[int][]string{}}
+// extras are the old replicas of the partitions of a ring change that are
+// still moving.
+func extras(prev, cur ring.Ring, nrep int, progress []handoff.Progress) map[int][]string {
+	moving := map[int]bool{}
 	for _, p := range progress {
-		if !p.Done && !slices.Contains(m.receiving[p.Partition], p.To) {
-			m.receiving[p.Partition] = append(m.receiving[p.Partition], p.To)
+		if !p.Done {
+			moving[p.Partition] = true
 		}
 	}
+	out := map[int][]string{}
 	for p, ids := range handoff.Leaving(prev, cur, nrep) {
-		if len(m.receiving[p]) > 0 {
-			m.extras[p] = ids
+		if moving[p] {
+			out[p] = ids
 		}
 	}
-	return m
+	return out
 }
 
 // Replicas implements coord.View: the preference list of a partition for
 // n replicas (with the old replicas of a partition still moving after
-// it, and the new replicas still receiving it last), and the fallbacks
-// after them in ring order. A node without a ring yet places everything
-// on itself.
+// it), and the fallbacks after them in ring order. A node without a ring
+// yet places everything on itself.
 func (t *Topology) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
 	pl := t.placement.Load()
 	if pl == nil {
@@ -78,20 +65,11 @@ func (t *Topology) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
 		replicas = len(order)
 	}
 	pref, fallbacks = order[:replicas:replicas], order[replicas:]
-	extra, receiving := pl.extras[int(p)], pl.receiving[int(p)]
-	if len(extra) == 0 && len(receiving) == 0 {
+	extra := pl.extras[int(p)]
+	if len(extra) == 0 {
 		return pref, fallbacks
 	}
-	holding := make([]string, 0, len(pref)+len(extra))
-	var last []string
-	for _, id := range pref {
-		if slices.Contains(receiving, id) {
-			last = append(last, id)
-		} else {
-			holding = append(holding, id)
-		}
-	}
-	pref = append(append(holding, extra...), last...)
+	pref = append(pref, extra...)
 	var rest []string
 	for _, id := range fallbacks {
 		if !slices.Contains(extra, id) {

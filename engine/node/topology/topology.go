@@ -210,10 +210,9 @@ func (t *Topology) takeRing(d membership.Doc) {
 }
 
 // setRing installs a ring, with the old replicas of partitions still
-// moving kept as extra replicas until their transfers are done (and the
-// new replicas receiving them last in the preference lists).
+// moving kept as extra replicas until their transfers are done.
 func (t *Topology) setRing(r ring.Ring) {
-	t.placement.Store(newPlacement(r, moves{})) // the transition below reads the ring from here
+	t.placement.Store(newPlacement(r, nil)) // the transition below reads the ring from here
 	prev, cur, _, nrep, ok := t.Transition()
 	if !ok || cur.Epoch() != r.Epoch() {
 		return
@@ -222,7 +221,7 @@ func (t *Topology) setRing(r ring.Ring) {
 	if complete {
 		return
 	}
-	t.placement.Store(newPlacement(r, movesOf(prev, cur, nrep, progress)))
+	t.placement.Store(newPlacement(r, extras(prev, cur, nrep, progress)))
 }
 
 var ringKey = keys.Meta("ring", "current")

@@ -58,6 +58,20 @@ def test_one_refresh_at_a_time_and_when_due() -> None:
     assert r.claim_refresh("ns", 32.6 + 31)
 
 
+def test_routed_callers_wait_for_the_first_topology_only() -> None:
+    r = Router(EPS, routing=True, refresh_s=30)
+    assert not r.first_fetch_pending("ns", 0.0)  # nobody fetching
+    assert r.claim_refresh("ns", 0.0)
+    assert r.first_fetch_pending("ns", 0.1)  # others wait for it
+    r.refreshed("ns", None, 0.2, retry_s=1.0)  # failed: they go by the endpoints
+    assert not r.first_fetch_pending("ns", 0.3)
+    assert r.claim_refresh("ns", 1.5)
+    r.refreshed("ns", topology(), 1.6)
+    assert r.claim_refresh("ns", 40.0)  # a later refresh: nobody waits for it
+    assert not r.first_fetch_pending("ns", 40.1)
+    assert not Router(EPS, routing=False).first_fetch_pending("ns", 0.0)
+
+
 def test_an_unreachable_node_goes_last_and_every_topology_is_refreshed() -> None:
     r = routed(avoid_s=5)
     key = next(k for k in (b"%d" % i for i in range(100)) if r.targets("ns", k, 1.0)[0] == NODES[0].url)

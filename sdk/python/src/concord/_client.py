@@ -13,7 +13,7 @@ from . import _calls, _codec
 from ._errors import ConcordError, ConflictError
 from ._gen.concord.kv.v1.kv_connect import KVServiceClientSync
 from ._object import Context, Object
-from ._routing import Router
+from ._routing import FIRST_TOPOLOGY_POLL_S, FIRST_TOPOLOGY_WAIT_S, Router
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -217,6 +217,9 @@ class Client:
         """Fetches the namespace's topology when routing needs it. A failure
         leaves the routing as it was: the request reports its own errors."""
         if not self._router.claim_refresh(namespace, time.monotonic()):
+            deadline = time.monotonic() + FIRST_TOPOLOGY_WAIT_S
+            while self._router.first_fetch_pending(namespace, time.monotonic()) and time.monotonic() < deadline:
+                time.sleep(FIRST_TOPOLOGY_POLL_S)
             return
         topology = None
         try:

@@ -86,6 +86,13 @@ def scheme_of(endpoints: Sequence[str]) -> str:
     return urlsplit(endpoints[0]).scheme or "http"
 
 
+# How long a routed call waits for another caller's fetch of the first
+# topology of its namespace before it goes by the endpoints.
+FIRST_TOPOLOGY_WAIT_S = 2.0
+# How often it looks.
+FIRST_TOPOLOGY_POLL_S = 0.002
+
+
 class Router:
     """Chooses the URLs of each request and keeps the topologies."""
 
@@ -136,6 +143,20 @@ class Router:
                 return False
             e.claimed_until = now + timeout_s
             return True
+
+    def first_fetch_pending(self, namespace: str, now: float) -> bool:
+        """Whether another caller is fetching the namespace's first topology.
+
+        Routed callers wait for it (up to ``FIRST_TOPOLOGY_WAIT_S``) rather
+        than send by the endpoints: a node the endpoints pick may be another
+        replica than the first of the key's list, and two nodes coordinating
+        conditional writes of one key at once can both apply them (siblings).
+        """
+        if not self.routing:
+            return False
+        with self._lock:
+            e = self._entries.get(namespace)
+            return e is not None and e.topology is None and now < e.claimed_until
 
     def refreshed(self, namespace: str, topology: Topology | None, now: float, *, retry_s: float = 1.0) -> None:
         """Reports a fetch: the topology, or None when it failed (then the
