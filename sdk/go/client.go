@@ -126,7 +126,8 @@ func WithEndpoints(endpoints ...string) Option {
 // coordinate it anyway, saving the hop through a node that holds no replica
 // (the Dynamo paper's client-driven coordination). The client asks the
 // configured endpoints for each namespace's topology (GetTopology) at its
-// first call in it, and again when the topology is older than
+// first call in it (calls made meanwhile wait for that first answer, so
+// that no key gets two coordinators), and again when the topology is older than
 // [WithTopologyMaxAge], when a node failed a call, or when a write was
 // forwarded (the node was not in the key's list any more). It reaches each
 // node at its advertised API address with the first endpoint's scheme, the
