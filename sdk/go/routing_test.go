@@ -119,14 +119,7 @@ func TestRoutingOnAThreeNodeCluster(t *testing.T) {
 	t.Run("stale topology", func(t *testing.T) {
 		hc := newCountingClient()
 		c := newClient(hc, concord.WithRouting())
-		real, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, first.Endpoint).GetTopology(ctx, &kvv1.GetTopologyRequest{Namespace: ns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bits := 0
-		for 1<<bits < int(real.GetPartitions()) {
-			bits++
-		}
+		real, bits := topologyOf(t, first.Endpoint, ns)
 		partition := func(key []byte) int { return concord.PartitionOf(real.GetPlacementName(), key, bits) }
 		deadKey, wrongKey := []byte("stale-dead"), []byte("stale-wrong")
 		for i := 0; partition(wrongKey) == partition(deadKey) && i < 1000; i++ {
@@ -268,14 +261,7 @@ func TestRoutingOnAThreeNodeCluster(t *testing.T) {
 	// it: none goes by the endpoint, which may be another replica of the
 	// key than the head of its list (a second coordinator of the key).
 	t.Run("first topology", func(t *testing.T) {
-		real, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, first.Endpoint).GetTopology(ctx, &kvv1.GetTopologyRequest{Namespace: ns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bits := 0
-		for 1<<bits < int(real.GetPartitions()) {
-			bits++
-		}
+		real, bits := topologyOf(t, first.Endpoint, ns)
 		endpoint := strings.TrimPrefix(first.Endpoint, "http://")
 		// A key the endpoint holds a replica of, second in its list.
 		var key []byte
@@ -310,14 +296,7 @@ func TestRoutingOnAThreeNodeCluster(t *testing.T) {
 	t.Run("read your writes", func(t *testing.T) {
 		hc := newCountingClient()
 		c := newClient(hc, concord.WithRouting())
-		real, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, first.Endpoint).GetTopology(ctx, &kvv1.GetTopologyRequest{Namespace: ns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bits := 0
-		for 1<<bits < int(real.GetPartitions()) {
-			bits++
-		}
+		real, bits := topologyOf(t, first.Endpoint, ns)
 		key := []byte("ryw")
 		list := real.GetPreferenceLists()[concord.PartitionOf(real.GetPlacementName(), key, bits)].GetNodes()
 		head, second := real.GetNodes()[list[0]].GetApiAddr(), real.GetNodes()[list[1]].GetApiAddr()
@@ -455,4 +434,19 @@ func encodeCounts(counts map[string]int) []byte {
 		parts = append(parts, w+"="+strconv.Itoa(counts[w]))
 	}
 	return []byte(strings.Join(parts, ","))
+}
+
+// topologyOf asks the node at endpoint for namespace ns's topology, and
+// returns it with the bits of its partition count.
+func topologyOf(t *testing.T, endpoint, ns string) (*kvv1.GetTopologyResponse, int) {
+	t.Helper()
+	real, err := kvv1connect.NewKVServiceClient(testcred.HTTPClient, endpoint).GetTopology(t.Context(), &kvv1.GetTopologyRequest{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := 0
+	for 1<<bits < int(real.GetPartitions()) {
+		bits++
+	}
+	return real, bits
 }
