@@ -305,7 +305,7 @@ func (p *Pool) settle(err error, abandoned bool) {
 	}
 	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.breakerChanged(before, after, now.Add(coolDown), ce)
+	p.breakerChanged(before, after, now, coolDown, ce)
 }
 
 // failedStart reports the failure of a cold start that outlived its caller:
@@ -321,22 +321,22 @@ func (p *Pool) failedStart(err error) {
 	p.breaker.Failure(now, ce.Kind)
 	after, coolDown := p.breaker.State(now), p.breaker.CoolDown()
 	p.mu.Unlock()
-	p.breakerChanged(before, after, now.Add(coolDown), ce)
+	p.breakerChanged(before, after, now, coolDown, ce)
 }
 
 // breakerChanged logs a change of the breaker's state that the pool's own
-// calls made, and reports an opening, which ends at until, to onOpen.
-func (p *Pool) breakerChanged(before, after BreakerState, until time.Time, ce *CallError) {
+// calls made at now, and reports an opening, for coolDown, to onOpen.
+func (p *Pool) breakerChanged(before, after BreakerState, now time.Time, coolDown time.Duration, ce *CallError) {
 	switch {
 	case before == after:
 	case after == BreakerOpen:
-		attrs := []any{slog.Duration("cool_down", until.Sub(p.now()).Round(time.Millisecond))}
+		attrs := []any{slog.Duration("cool_down", coolDown)}
 		if ce != nil {
 			attrs = append(attrs, slog.String("last_kind", ce.Kind.String()))
 		}
 		p.logger.Warn("resolver circuit breaker opened: the module is not called until the cool-down ends", attrs...)
 		if p.onOpen != nil {
-			p.onOpen(until)
+			p.onOpen(now.Add(coolDown))
 		}
 	case after == BreakerClosed:
 		p.logger.Info("resolver circuit breaker closed")

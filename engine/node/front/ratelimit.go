@@ -246,18 +246,15 @@ const (
 // request of the kind would be refused (a Put refused here by
 // write_bytes_per_second would have passed writes_per_second, taken a
 // request from it, run, and been refused once its size was known).
-// Otherwise, and when no bucket of this node refused a request in the last
-// second or the namespace does not exist, it returns nil, and the request
+// Otherwise, and when the namespace does not exist, it returns nil, and the request
 // takes its way through Get or Put, which count it.
 //
 // A server may ask before it decodes a request and answer those refused at
 // once: for a tenant sending many times its limit, the requests refused
-// are most of what it costs a node.
+// are most of what it costs a node. It need not read a request to ask
+// while [Front.RefusedRecently] is false.
 func (f *Front) Refusing(name string, kind RequestKind) error {
 	now := f.cfg.Now()
-	if !f.limits.refusedSince(now.Add(-time.Second)) {
-		return nil
-	}
 	ns, err := f.namespace(name)
 	if err != nil {
 		return nil
@@ -273,8 +270,9 @@ func (f *Front) Refusing(name string, kind RequestKind) error {
 }
 
 // RefusedRecently reports whether a rate limit of this node refused a
-// request in the last second: until then [Front.Refusing] refuses nothing,
-// and a server need not read a request to ask it.
+// request in the last second. While it is false, no bucket has run dry
+// under a flood, and a server need not read requests to ask
+// [Front.Refusing] about them.
 func (f *Front) RefusedRecently() bool {
 	return f.limits.refusedSince(f.cfg.Now().Add(-time.Second))
 }

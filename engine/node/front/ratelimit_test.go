@@ -297,9 +297,10 @@ func TestRefusingDecidesAsTake(t *testing.T) {
 	}
 }
 
-// TestFrontRefusing: Refusing answers nothing until a limit of the node
-// refused a request in the last second, then the refusal a request of
-// that kind would get; it counts nothing.
+// TestFrontRefusing: Refusing answers the refusal a request of that kind
+// would get once its bucket is empty, and nothing before; it counts
+// nothing. RefusedRecently tells whether a refusal happened in the last
+// second.
 func TestFrontRefusing(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -314,8 +315,8 @@ func TestFrontRefusing(t *testing.T) {
 			t.Fatalf("write %d of the burst: %v", i, err)
 		}
 	}
-	if err := f.Refusing("sync", front.Write); err != nil {
-		t.Fatalf("an empty bucket that has refused nothing yet: Refusing = %v, want nil (take decides)", err)
+	if f.RefusedRecently() {
+		t.Fatal("RefusedRecently = true before any refusal")
 	}
 	_, err := f.Put(ctx, put)
 	wantRateLimited(t, err, front.LimitWritesPerSecond, 3, 334*time.Millisecond)
