@@ -24,6 +24,11 @@ type Config struct {
 	// (github.com/cockroachdb/pebble/v2/vfs and vfs/errorfs); the
 	// WebAssembly compilation cache, which needs the disk, is then off.
 	FS vfs.FS
+	// WALSyncInterval is the shortest time between two syncs of the
+	// store's WAL: synced writes within it share one fsync (see
+	// pebble.Options.WALSyncInterval). Zero means 1 ms; negative syncs
+	// each group commit at once.
+	WALSyncInterval time.Duration
 	// NodeID names the node as a causal actor. Empty: a random ID is made on
 	// first start and kept in the store, so it survives restarts.
 	NodeID string

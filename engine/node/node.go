@@ -123,7 +123,7 @@ func Open(cfg Config) (*Node, error) {
 		eng = memory.New()
 	} else {
 		var err error
-		eng, err = pebble.Open(cfg.DataDir, pebble.Options{FS: cfg.FS, Logger: cfg.Logger.With("component", "pebble")})
+		eng, err = pebble.Open(cfg.DataDir, pebble.Options{FS: cfg.FS, Logger: cfg.Logger.With("component", "pebble"), WALSyncInterval: cfg.WALSyncInterval})
 		if err != nil {
 			return nil, fmt.Errorf("node: open storage: %w", err)
 		}

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/concord-kv/concord/engine/node"
+	"github.com/concord-kv/concord/engine/storage/pebble"
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/server"
 )
@@ -59,6 +61,7 @@ type serveFlags struct {
 	peer           peerFlags
 	adminToken     string
 	adminTokenFile string
+	walSync        time.Duration
 }
 
 // apiListenerFlags are the client API listener's TLS, limits and the
@@ -119,6 +122,10 @@ func (f *serveFlags) config(log *slog.Logger) embed.Config {
 	cfg.APIAddr, cfg.PeerAddr = f.apiAddr, f.peerAddr
 	n := &cfg.Node
 	n.DataDir, n.NodeID, n.Partitions, n.Logger = f.dataDir, f.nodeID, f.partitions, log
+	n.WALSyncInterval = f.walSync
+	if f.walSync <= 0 {
+		n.WALSyncInterval = -1 // the flag's 0 turns the wait off; the config's 0 means the default
+	}
 	n.Namespace.N = f.replicas
 	n.Namespace.R = f.replicas/2 + 1
 	n.Namespace.W = f.replicas/2 + 1
@@ -193,6 +200,7 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
 	fl.StringVar(&f.adminToken, "admin-token", "", "admin credential (at least 20 characters) taken on the node's first start; prefer env CONCORD_ADMIN_TOKEN or --admin-token-file (a flag shows in the process list)")
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin credential taken on the node's first start")
+	fl.DurationVar(&f.walSync, "wal-sync-interval", pebble.DefaultWALSyncInterval, "shortest time between two fsyncs of the write-ahead log: synced writes that arrive within it share the next one, each still acknowledged only once it is on disk (0: sync at once)")
 	f.api.register(fl, d)
 	f.peer.register(fl)
 	f.log.register(cmd, "info")

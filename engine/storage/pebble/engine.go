@@ -61,6 +61,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		MemTableSize:       o.MemTableSize,
 		MaxOpenFiles:       o.MaxOpenFiles,
 		FormatMajorVersion: cpebble.FormatNewest,
+		WALMinSyncInterval: walSyncInterval(o.WALSyncInterval),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
