@@ -140,7 +140,11 @@ type WriteRequest struct {
 // queue behind each other's fsync. This node's copy acknowledges (durably)
 // when its sync returns; one that fails is no acknowledgement, and the
 // write fails with its error unless the other replicas make the quorum
-// without it. What is applied before its sync may be read before it is
+// without it. The other replicas sync only as DW needs: the first DW-1 of
+// them are sent the write synced, the rest unsynced, and a replica that
+// acknowledged unsynced is asked again, synced, when a durable
+// acknowledgement counted on fails to come ([writeTracker.upgrades]).
+// What is applied before its sync may be read before it is
 // durable; it is not acknowledged until then, and a crash that loses it
 // loses no acknowledged write (an incarnation's dots are never reissued:
 // package actor).
@@ -163,6 +167,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 		place       string
 		self        bool  // the coordinator's own sync
 		err         error // the own sync's error
+		upgrade     bool  // the answer to tr.upgrades' request to sync
 		ok, durable bool
 	}
 	results := make(chan sent, tr.attempts()+1) // buffered: senders never block on a coordinator that answered
@@ -188,25 +193,33 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 				results <- sent{place: a.place}
 				return
 			}
-			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: req.Sync}
+			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: a.sync}
 			if a.fallback {
 				r.IntendedOwner = a.place // sloppy quorum: the fallback keeps a hint
 			}
 			durable, err := c.peers.Replicate(bgCtx, a.node, r)
-			if err == nil && a.fallback {
+			if err == nil && a.fallback && !a.upgrade {
 				c.Stats.HintedWrites.Add(1)
 			}
-			results <- sent{place: a.place, ok: err == nil, durable: err == nil && durable}
+			results <- sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable}
 		})
 	}
 	step := func(s sent) {
-		if s.self {
+		switch {
+		case s.self:
 			syncErr = s.err
 			tr.synced(s.err == nil)
-		} else if s.ok {
+		case s.upgrade:
+			tr.upgraded(s.place, s.durable)
+		case s.ok:
 			tr.ack(s.place, s.durable)
-		} else if next, ok := tr.fail(s.place, c.view.Alive); ok {
-			send(next)
+		default:
+			if next, ok := tr.fail(s.place, c.view.Alive); ok {
+				send(next)
+			}
+		}
+		for _, a := range tr.upgrades() {
+			send(a)
 		}
 	}
 	for _, a := range tr.start(c.view.Alive) {

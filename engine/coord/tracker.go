@@ -19,6 +19,8 @@ type attempt struct {
 	node     string // the node to call (the coordinator itself when local)
 	fallback bool   // node stands in for place: a hint is sent, hints are read
 	local    bool   // keep a hint for place on the coordinator: no answer
+	sync     bool   // (writes) the node syncs before it answers: a durable acknowledgement
+	upgrade  bool   // (writes) a place that acknowledged unsynced is asked again, synced
 }
 
 // placeState is where a place of the preference list is.

@@ -39,6 +39,11 @@ import (
 //	                   sync: the coordinator's own copy is syncing
 //	ack from=<id> [durable]
 //	synced [failed]    the coordinator's own sync returned
+//	upgraded place=<id> [failed]
+//	                   the request to sync the place's copy returned
+//
+// A synced attempt prints "(synced)"; after each event the write tracker's
+// upgrades are asked for and printed, as Coordinator.Write does.
 //
 // testdata/read:
 //
@@ -106,7 +111,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			d.ScanArgs(t, "w", &w)
 			d.MaybeScanArgs(t, "dw", &dw)
 			s.w = newWriteTracker(ids[:n], s.self, ids[n:], w, dw, d.HasArg("sync"))
-			as = s.w.start(s.alive)
+			as = append(s.w.start(s.alive), s.w.upgrades()...)
 		} else {
 			var r int
 			d.ScanArgs(t, "r", &r)
@@ -126,6 +131,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			if !s.w.ack(place, d.HasArg("durable")) {
 				return "ignored: a hint kept here does not acknowledge"
 			}
+			printAttempts(&out, s.w.upgrades()...)
 		case d.Cmd == "reply":
 			var name string
 			d.ScanArgs(t, "obj", &name)
@@ -139,6 +145,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			if ok {
 				printAttempts(&out, a)
 			}
+			printAttempts(&out, s.w.upgrades()...)
 		default:
 			printAttempts(&out, s.r.fail(place, s.alive)...)
 		}
@@ -146,11 +153,20 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		if !s.w.synced(!d.HasArg("failed")) {
 			return "ignored: no sync in flight"
 		}
+		printAttempts(&out, s.w.upgrades()...)
+	case "upgraded":
+		var place string
+		d.ScanArgs(t, "place", &place)
+		if !s.w.upgraded(place, !d.HasArg("failed")) {
+			return "ignored: no upgrade of " + place + " in flight"
+		}
+		printAttempts(&out, s.w.upgrades()...)
 	case "widen":
 		printAttempts(&out, s.r.widen(s.alive)...)
 	case "timeout":
 		if s.w != nil {
 			s.w.timeout()
+			printAttempts(&out, s.w.upgrades()...)
 		} else {
 			s.r.timeout()
 		}
@@ -196,13 +212,19 @@ func (s *scenario) places() places {
 
 func printAttempts(out *strings.Builder, as ...attempt) {
 	for _, a := range as {
+		synced := ""
+		if a.sync {
+			synced = " (synced)"
+		}
 		switch {
+		case a.upgrade:
+			fmt.Fprintf(out, "→ %s: ask %s to sync\n", a.place, a.node)
 		case a.local:
 			fmt.Fprintf(out, "→ %s: keep a hint here\n", a.place)
 		case a.fallback:
-			fmt.Fprintf(out, "→ %s: try %s (fallback)\n", a.place, a.node)
+			fmt.Fprintf(out, "→ %s: try %s (fallback)%s\n", a.place, a.node, synced)
 		default:
-			fmt.Fprintf(out, "→ %s: try %s\n", a.place, a.node)
+			fmt.Fprintf(out, "→ %s: try %s%s\n", a.place, a.node, synced)
 		}
 	}
 }
@@ -234,7 +256,16 @@ func (s *scenario) printWrite(out *strings.Builder) {
 		fmt.Fprintf(out, "%s (here): %s\n", s.self, state)
 	}
 	for _, p := range t.list {
-		printPlace(out, p, "ack")
+		what := "ack"
+		switch t.copies[p.id] {
+		case durableAck:
+			what = "durable ack"
+		case upgrading:
+			what = "ack, asked to sync,"
+		case upgradeFailed:
+			what = "ack, its sync failed,"
+		}
+		printPlace(out, p, what)
 	}
 	fmt.Fprintf(out, "acks %d/%d, durable %d/%d, %d waiting: %s", t.acks, t.w, t.durable, t.dw, t.count(waiting), t.outcome)
 	if t.decided() {

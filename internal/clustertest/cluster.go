@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/concord-kv/concord/engine/membership/memnet"
 	"github.com/concord-kv/concord/engine/node"
 	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/engine/storage/pebble/pebbletest"
 	"github.com/concord-kv/concord/internal/embed"
 	"github.com/concord-kv/concord/internal/testcred"
 	"github.com/concord-kv/concord/internal/wait"
@@ -47,6 +50,11 @@ type Options struct {
 	// is first replica of: a test with many keys lengthens it.
 	PurgeInterval time.Duration
 	Logger        *slog.Logger // default: discard
+	// Disk, when set, gives node i the filesystem Disk(i) returns (nil:
+	// the node's temporary directory on the real disk): a fault-injecting
+	// in-memory one from pebbletest, say. Such a node's store starts empty
+	// at every start.
+	Disk func(i int) vfs.FS
 }
 
 // Cluster is a running test cluster.
@@ -171,6 +179,11 @@ func (n *Node) start(t T) {
 	cfg := embed.Config{APIListener: n.apiPort.open(), PeerListener: n.peerPort.open()}
 	cfg.Node = node.DefaultConfig()
 	cfg.Node.DataDir = n.dir
+	if c.opts.Disk != nil {
+		if fs := c.opts.Disk(n.Index); fs != nil {
+			cfg.Node.DataDir, cfg.Node.FS = pebbletest.Dir, fs
+		}
+	}
 	if n.Index == 0 {
 		// The others take the cluster's credential from gossip.
 		cfg.Node.AdminToken = testcred.AdminToken
