@@ -107,10 +107,10 @@ type tlsClient struct{ *http.Client }
 func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	c := &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
 	c.replicates = coalescer[replicateKey, []*peerv1.KeyObject, bool]{
-		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes,
+		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes, senders: sendersPerQueue,
 	}
 	c.reads = coalescer[string, *peerv1.ReadRequest, []byte]{
-		send: c.sendReads, maxSize: batchBytes,
+		send: c.sendReads, maxSize: batchBytes, senders: readersPerQueue,
 		// At most MaxReadsPerRequest reads, and batchBytes of keys.
 		size: func(r *peerv1.ReadRequest) int {
 			return max(len(r.Namespace)+len(r.Key), batchBytes/MaxReadsPerRequest)

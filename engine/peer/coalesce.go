@@ -12,18 +12,30 @@ import (
 // per get. Each costs an HTTP request, a handful of syscalls on both sides
 // and, for a synced Replicate, a WAL sync on the receiver. Calls of one
 // kind to one peer (for Replicate: with the same sync flag and intended
-// owner) therefore share requests: while [sendersPerQueue] requests are in
-// flight, new calls wait in a queue, and the next request carries every
-// call waiting (up to a size); the receiver answers them together (and
-// syncs once). An idle queue sends at once, so a lone call waits for
-// nothing.
+// owner) therefore share requests: while a queue's requests are in flight
+// (one for reads, [sendersPerQueue] for replicates), new calls wait in
+// it, and the next request carries every call waiting (up to a size); the
+// receiver answers them together (and syncs once). An idle queue sends at
+// once, so a lone call waits for nothing.
+//
+// Reads keep one request in flight per peer: a read waits at most one
+// round trip for the request ahead of it, and under load two or three
+// reads share each request instead of each paying for its own (on a
+// 2-core cluster, gets 1.09× the throughput at 0.90× the CPU per get).
+// Replicates keep two: a replica's merge may run a namespace's on_write
+// resolver up to its deadline, and a second request in flight keeps
+// another tenant's writes from waiting behind it alone.
 //
 // A request of several calls that fails with an error the receiver
 // answered (not [ErrNoAnswer]) is sent again call by call, so one call's
 // bad input cannot fail another's.
 
-// sendersPerQueue is how many requests a queue keeps in flight.
+// sendersPerQueue is how many requests a queue of replicates keeps in
+// flight.
 const sendersPerQueue = 2
+
+// readersPerQueue is how many requests a queue of reads keeps in flight.
+const readersPerQueue = 1
 
 // noDeadline bounds a coalesced request when a call in it has no deadline.
 const noDeadline = time.Minute
@@ -37,6 +49,8 @@ type coalescer[K comparable, In, Out any] struct {
 	// size is an input's share of maxSize, the most one request carries.
 	size    func(In) int
 	maxSize int
+	// senders is how many requests a queue keeps in flight.
+	senders int
 
 	mu     sync.Mutex
 	queues map[K]*queue[In, Out]
@@ -76,7 +90,7 @@ func (c *coalescer[K, In, Out]) do(ctx context.Context, key K, in In) (Out, erro
 		c.queues[key] = q
 	}
 	q.waiting = append(q.waiting, cl)
-	start := q.senders < sendersPerQueue
+	start := q.senders < c.senders
 	if start {
 		q.senders++
 	}
