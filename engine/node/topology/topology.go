@@ -72,6 +72,7 @@ type Topology struct {
 	gossip    atomic.Pointer[Gossip]    // nil for a single node
 	ringMu    sync.Mutex                // serialises ring documents: a ring never moves backwards
 	planned   atomic.Pointer[planned]   // the transition document last decoded and planned (transition.go)
+	reports   reportCache               // the handoff reports, decoded (transition.go)
 }
 
 // Open loads the stored ring or, for a node that is not joining a cluster
