@@ -51,7 +51,16 @@ func StorageName(name string, inc uint64) string {
 	if inc == 0 {
 		return name
 	}
-	return fmt.Sprintf("%s%c%016x", name, incarnationSep, inc)
+	// By hand rather than with fmt: every request names its namespace's
+	// storage name a few times.
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, len(name)+1+16)
+	b = append(b, name...)
+	b = append(b, incarnationSep)
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[inc>>shift&0xf])
+	}
+	return string(b)
 }
 
 // StorageName is the namespace this incarnation's data is stored under.
