@@ -25,7 +25,8 @@ type Config struct {
 	// WebAssembly compilation cache, which needs the disk, is then off.
 	FS vfs.FS
 	// WALSyncInterval is the shortest time between two syncs of the
-	// store's WAL: synced writes within it share one fsync (see
+	// store's WAL while synced writes overlap: those within it share one
+	// fsync, and a lone writer never waits (see
 	// pebble.Options.WALSyncInterval). Zero means 1 ms; negative syncs
 	// each group commit at once.
 	WALSyncInterval time.Duration

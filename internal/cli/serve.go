@@ -200,7 +200,7 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.Uint32Var(&f.maxSiblings, "max-siblings", 100, "default most siblings of a key")
 	fl.StringVar(&f.adminToken, "admin-token", "", "admin credential (at least 20 characters) taken on the node's first start; prefer env CONCORD_ADMIN_TOKEN or --admin-token-file (a flag shows in the process list)")
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin credential taken on the node's first start")
-	fl.DurationVar(&f.walSync, "wal-sync-interval", pebble.DefaultWALSyncInterval, "shortest time between two fsyncs of the write-ahead log: synced writes that arrive within it share the next one, each still acknowledged only once it is on disk (0: sync at once)")
+	fl.DurationVar(&f.walSync, "wal-sync-interval", pebble.DefaultWALSyncInterval, "shortest time between two fsyncs of the write-ahead log while synced writes overlap: those that arrive within it share the next one, each still acknowledged only once it is on disk; a lone writer never waits (0: sync at once)")
 	f.api.register(fl, d)
 	f.peer.register(fl)
 	f.log.register(cmd, "info")

@@ -32,6 +32,10 @@ type Engine struct {
 	// fence is set by the first unrecoverable failure; every operation
 	// then returns it (see [Engine.Apply]).
 	fence *fence
+
+	// syncing counts the synced commits in flight: the WAL waits out its
+	// sync interval only when other writers are waiting too (walSyncWait).
+	syncing *atomic.Int64
 	// wedged is set when a commit panicked with Pebble's commit pipeline
 	// locked, so that Close must not call into Pebble.
 	wedged atomic.Bool
@@ -53,6 +57,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	o := opts.withDefaults()
 	f := &fence{}
 	st := &stalls{log: o.Logger}
+	syncing := new(atomic.Int64)
 	db, err := cpebble.Open(dir, &cpebble.Options{
 		FS:                 o.FS,
 		Logger:             slogLogger{l: o.Logger, fence: f},
@@ -61,12 +66,12 @@ func Open(dir string, opts Options) (*Engine, error) {
 		MemTableSize:       o.MemTableSize,
 		MaxOpenFiles:       o.MaxOpenFiles,
 		FormatMajorVersion: cpebble.FormatNewest,
-		WALMinSyncInterval: walSyncInterval(o.WALSyncInterval),
+		WALMinSyncInterval: walSyncWait(o.WALSyncInterval, syncing),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
 	}
-	return &Engine{db: db, log: o.Logger, fence: f, stalls: st, open: registry{items: make(map[closer]struct{})}}, nil
+	return &Engine{db: db, log: o.Logger, fence: f, stalls: st, syncing: syncing, open: registry{items: make(map[closer]struct{})}}, nil
 }
 
 // usable returns ErrClosed after Close, the failure after a failure, or
@@ -163,6 +168,10 @@ func (e *Engine) Sync() error {
 
 // commit applies pb and turns Pebble's fatal errors into a fenced engine.
 func (e *Engine) commit(pb *cpebble.Batch, wo *cpebble.WriteOptions) (err error) {
+	if wo.Sync {
+		e.syncing.Add(1)
+		defer e.syncing.Add(-1)
+	}
 	defer func() {
 		r := recover()
 		if r == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,12 +42,14 @@ type Options struct {
 	// MaxOpenFiles caps the number of open sstable files. Zero means
 	// DefaultMaxOpenFiles.
 	MaxOpenFiles int
-	// WALSyncInterval is the shortest time between two syncs of the WAL.
-	// Synced writes that arrive within it of the last sync share the next
-	// one (group commit with a window): each still waits for a sync that
-	// covers it before it returns, so nothing is acknowledged earlier; a
-	// write waits up to this long more when another sync just ran, and
-	// under load the node makes far fewer fsyncs. Zero means
+	// WALSyncInterval is the shortest time between two syncs of the WAL
+	// while synced writers overlap. Synced writes that arrive within it of
+	// the last sync share the next one (group commit with a window): each
+	// still waits for a sync that covers it before it returns, so nothing
+	// is acknowledged earlier; a write waits up to this long more when
+	// another sync just ran, and under load the node makes far fewer
+	// fsyncs. A sync with no other synced commit in flight beside it
+	// imposes no wait, so a lone writer is never slowed. Zero means
 	// DefaultWALSyncInterval; negative syncs as soon as asked.
 	WALSyncInterval time.Duration
 }
@@ -89,11 +92,23 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// walSyncInterval is Pebble's WALMinSyncInterval for d: nil (no wait)
-// when d is not positive.
-func walSyncInterval(d time.Duration) func() time.Duration {
+// walSyncWait is Pebble's WALMinSyncInterval for an interval d: nil (no
+// wait) when d is not positive. Pebble asks it after each sync how long
+// the next one must wait. It waits d only while another synced commit is
+// in flight beside the one just synced (syncing counts them): then more
+// are arriving, and the next sync is worth sharing. A lone writer, whose
+// next synced commit comes only after this one returns, never waits: a
+// fixed interval held a client writing one key after another to one
+// synced write a millisecond (on a 2-core cluster, 0.7× the throughput of
+// one client).
+func walSyncWait(d time.Duration, syncing *atomic.Int64) func() time.Duration {
 	if d <= 0 {
 		return nil
 	}
-	return func() time.Duration { return d }
+	return func() time.Duration {
+		if syncing.Load() > 1 {
+			return d
+		}
+		return 0
+	}
 }

@@ -16,14 +16,17 @@ import (
 	"github.com/concord-kv/concord/engine/storage/storagetest"
 )
 
-// walSyncs opens an engine whose WAL syncs are counted.
-func walSyncs(t *testing.T, interval time.Duration) (storage.Engine, *atomic.Int64) {
+// walSyncs opens an engine whose WAL syncs are counted and take at least
+// slow each, as a disk's do (an in-memory sync returns at once, so writers
+// would never overlap one).
+func walSyncs(t *testing.T, interval, slow time.Duration) (storage.Engine, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	count := errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if strings.HasSuffix(op.Path, ".log") &&
 			(op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData || op.Kind == errorfs.OpFileSyncTo) {
 			n.Add(1)
+			time.Sleep(slow)
 		}
 		return nil
 	})
@@ -47,14 +50,14 @@ func syncedWrite(t *testing.T, e storage.Engine, i int) {
 
 // TestWALSyncInterval: synced writes that arrive within the interval of
 // the last WAL sync share the next one, so a node under load makes at most
-// one sync per interval; with the interval off, every synced write of a
-// lone writer makes its own.
+// one sync per interval; a lone writer is never held back by it; with the
+// interval off, every synced write of a lone writer makes its own.
 func TestWALSyncInterval(t *testing.T) {
 	t.Parallel()
 	t.Run("shared", func(t *testing.T) {
 		t.Parallel()
 		const interval, writers, each = 20 * time.Millisecond, 8, 10
-		e, syncs := walSyncs(t, interval)
+		e, syncs := walSyncs(t, interval, 2*time.Millisecond)
 		syncs.Store(0)
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -76,10 +79,33 @@ func TestWALSyncInterval(t *testing.T) {
 			t.Fatal("no WAL sync counted: the counter sees nothing")
 		}
 	})
+	t.Run("lone", func(t *testing.T) {
+		t.Parallel()
+		// An interval no test outlives: a lone writer held by it even once
+		// would not finish before the test's deadline.
+		const writes = 20
+		e, syncs := walSyncs(t, time.Hour, 0)
+		syncs.Store(0)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range writes {
+				syncedWrite(t, e, i)
+			}
+		}()
+		select {
+		case <-done:
+		case <-t.Context().Done():
+			t.Fatal("a lone writer's synced writes waited out the sync interval")
+		}
+		if got := syncs.Load(); got < writes {
+			t.Fatalf("%d synced writes one after another made %d WAL syncs, want one each", writes, got)
+		}
+	})
 	t.Run("off", func(t *testing.T) {
 		t.Parallel()
 		const writes = 20
-		e, syncs := walSyncs(t, -1)
+		e, syncs := walSyncs(t, -1, 0)
 		syncs.Store(0)
 		for i := range writes {
 			syncedWrite(t, e, i)
