@@ -32,8 +32,7 @@ type writeTracker struct {
 	outcome       outcome
 	answer        int // acks when the outcome was decided
 
-	sync   bool                 // the write is synced
-	copies map[string]syncState // (synced writes) how each place's copy stands toward the disk
+	copies map[string]syncState // how each place's copy stands toward the disk; nil for a buffered write
 }
 
 // syncState is where one place's copy of a synced write stands toward the
@@ -68,7 +67,7 @@ func newWriteTracker(pref []string, self string, fallbacks []string, w, dw int, 
 			others = append(others, id)
 		}
 	}
-	t := &writeTracker{places: newPlaces(others, self, fallbacks, true), w: w, dw: dw, sync: sync}
+	t := &writeTracker{places: newPlaces(others, self, fallbacks, true), w: w, dw: dw}
 	if !sync {
 		t.acks = 1
 		return t
@@ -86,7 +85,7 @@ func newWriteTracker(pref []string, self string, fallbacks []string, w, dw int, 
 // mark sets whether an attempt is synced: a synced write's attempts for
 // the places it counts on for a durable acknowledgement are.
 func (t *writeTracker) mark(a attempt) attempt {
-	a.sync = t.sync && t.copies[a.place] == syncing
+	a.sync = t.copies[a.place] == syncing // false for a buffered write: its map is nil
 	return a
 }
 
@@ -127,7 +126,7 @@ func (t *writeTracker) start(alive func(string) bool) []attempt {
 // shortfall is how many more durable acknowledgements the write needs
 // than it has or has in flight.
 func (t *writeTracker) shortfall() int {
-	if !t.sync || t.outcome != pending {
+	if t.copies == nil || t.outcome != pending {
 		return 0
 	}
 	expected := t.durable + t.copiesIn(upgrading)
@@ -215,10 +214,10 @@ func (t *writeTracker) ack(place string, durable bool) bool {
 	t.acks++
 	if durable {
 		t.durable++
-		if t.sync {
+		if t.copies != nil {
 			t.copies[place] = durableAck
 		}
-	} else if t.sync {
+	} else if t.copies != nil {
 		t.copies[place] = unsynced
 	}
 	t.decide()

@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// TestServeWALSyncInterval: --wal-sync-interval defaults to 1ms, a value
+// reaches the node as is, and 0 turns the wait off (the node's zero would
+// mean its default).
+func TestServeWALSyncInterval(t *testing.T) {
+	t.Parallel()
+	if def := newServeCmd().Flags().Lookup("wal-sync-interval").DefValue; def != "1ms" {
+		t.Errorf("--wal-sync-interval defaults to %s, want 1ms", def)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for flag, want := range map[time.Duration]time.Duration{5 * time.Millisecond: 5 * time.Millisecond, 0: -1} {
+		f := serveFlags{walSync: flag, partitions: 256, replicas: 3}
+		if got := f.config(log).Node.WALSyncInterval; got != want {
+			t.Errorf("--wal-sync-interval %v: the node's WALSyncInterval is %v, want %v", flag, got, want)
+		}
+	}
+}
