@@ -68,8 +68,12 @@ type ClusterConfig struct {
 	FastGossip bool
 	// GossipTransport replaces memberlist's network transport (tests).
 	GossipTransport memberlist.Transport
-	// PeerHTTP is the HTTP client for peer calls; default an h2c client.
+	// PeerHTTP is the HTTP client for peer calls; default an HTTP/1.1
+	// client in clear text.
 	PeerHTTP peer.HTTPClient
+	// NoPeerStreams makes every peer call a Connect request: no peer
+	// streams (engine/peer's stream.go) for the hot calls.
+	NoPeerStreams bool
 	// GossipKeys encrypt gossip (each 16, 24 or 32 bytes): the first
 	// encrypts, every one decrypts (a key rotation holds two). Empty:
 	// gossip in the clear.

@@ -187,6 +187,9 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 			httpClient = peer.NewPlaintextClient(nil)
 		}
 		n.peers = peer.NewClient(id, httpClient, n.peerAddr)
+		if cc.NoPeerStreams {
+			n.peers.DisableStreams()
+		}
 	}
 	if n.registry, err = n.openRegistry(); err != nil {
 		return nil, err
@@ -309,6 +312,9 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.stop()
 		n.coord.Wait()
+		if n.peers != nil {
+			n.peers.Close() // its streams; the peers' servers end their side
+		}
 		_ = n.registry.Close(context.Background())
 		n.closeErr = errors.Join(n.actors.Close(), n.eng.Close())
 		n.log.Info("node closed")

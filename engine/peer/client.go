@@ -41,6 +41,9 @@ type Client struct {
 	mu      sync.Mutex
 	clients map[string]peerv1connect.PeerServiceClient // by address
 
+	// Streams carry the hot calls when open (stream_client.go).
+	streams streams
+
 	// Calls waiting to share a request (coalesce.go).
 	replicates coalescer[replicateKey, []*peerv1.KeyObject, bool]
 	reads      coalescer[string, *peerv1.ReadRequest, []byte] // by address
@@ -106,6 +109,7 @@ type tlsClient struct{ *http.Client }
 // NewClient returns a Client for node self.
 func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	c := &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
+	c.streams.open = func(addr string) (*stream, error) { return openStream(httpClient, c.scheme(), addr) }
 	c.replicates = coalescer[replicateKey, []*peerv1.KeyObject, bool]{
 		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes, senders: sendersPerQueue,
 	}
@@ -119,15 +123,41 @@ func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	return c
 }
 
+// DisableStreams makes every call of c go over Connect, none over peer
+// streams (stream.go), and closes the streams open.
+func (c *Client) DisableStreams() {
+	c.streams.disable()
+}
+
+// Close closes c's peer streams; calls after it go over Connect.
+func (c *Client) Close() {
+	c.streams.disable()
+}
+
+// Streaming reports whether the hot calls to node to go over a peer
+// stream now; when not, it starts opening one (stream_client.go).
+func (c *Client) Streaming(to string) bool {
+	addr, ok := c.resolve(to)
+	return ok && c.streams.get(addr) != nil
+}
+
 // sendReplicate is one Replicate request of several calls' objects.
 func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, deadline time.Time) ([]bool, error) {
 	var objs []*peerv1.KeyObject
 	for _, p := range parts {
 		objs = append(objs, p...)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	res, err := c.at(key.addr).Replicate(ctx, &peerv1.ReplicateRequest{From: c.self, Objects: objs, Sync: key.sync, IntendedOwner: key.owner})
+	req := &peerv1.ReplicateRequest{From: c.self, Objects: objs, Sync: key.sync, IntendedOwner: key.owner}
+	res := &peerv1.ReplicateResponse{}
+	err := errNotSent
+	if s := c.streams.get(key.addr); s != nil {
+		err = s.call(key.addr, deadline, methodReplicate, req, res)
+	}
+	if err == errNotSent {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		res, err = c.at(key.addr).Replicate(ctx, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +170,31 @@ func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, de
 
 // sendReads is one Read request, or a ReadMany of several calls' keys.
 func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline time.Time) ([][]byte, error) {
+	s := c.streams.get(addr)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	pc := c.at(addr)
 	if len(reads) == 1 {
-		res, err := pc.Read(ctx, reads[0])
+		res := &peerv1.ReadResponse{}
+		err := errNotSent
+		if s != nil {
+			err = s.call(addr, deadline, methodRead, reads[0], res)
+		}
+		if err == errNotSent {
+			res, err = c.at(addr).Read(ctx, reads[0])
+		}
 		if err != nil {
 			return nil, err
 		}
 		return [][]byte{res.GetObject()}, nil
 	}
-	res, err := pc.ReadMany(ctx, &peerv1.ReadManyRequest{Reads: reads})
+	req, res := &peerv1.ReadManyRequest{Reads: reads}, &peerv1.ReadManyResponse{}
+	err := errNotSent
+	if s != nil {
+		err = s.call(addr, deadline, methodReadMany, req, res)
+	}
+	if err == errNotSent {
+		res, err = c.at(addr).ReadMany(ctx, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -188,15 +232,19 @@ func (c *Client) at(addr string) peerv1connect.PeerServiceClient {
 	defer c.mu.Unlock()
 	pc, ok := c.clients[addr]
 	if !ok {
-		scheme := "http://"
-		if _, ok := c.http.(tlsClient); ok {
-			scheme = "https://"
-		}
-		pc = peerv1connect.NewPeerServiceClient(c.http, scheme+addr, connect.WithSendGzip(), connect.WithCompressMinBytes(CompressMinBytes),
+		pc = peerv1connect.NewPeerServiceClient(c.http, c.scheme()+addr, connect.WithSendGzip(), connect.WithCompressMinBytes(CompressMinBytes),
 			connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
 	return pc
+}
+
+// scheme is the URL scheme of calls to peers.
+func (c *Client) scheme() string {
+	if _, ok := c.http.(tlsClient); ok {
+		return "https://"
+	}
+	return "http://"
 }
 
 // Replicate sends objects to node to for Local.Apply: it merges them into

@@ -42,11 +42,12 @@ func (g *gatedLocal) Apply(ctx context.Context, objs []peer.Object, sync bool, o
 // call by call.
 func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []string{"", "k5"} {
-		t.Run("bad="+bad, func(t *testing.T) {
+	for _, tc := range overTransports([]string{"", "k5"}) {
+		bad := tc.v
+		t.Run(tc.transport+"/bad="+bad, func(t *testing.T) {
 			t.Parallel()
 			l := &gatedLocal{memLocal: newMemLocal(), entered: make(chan struct{}, 64), release: make(chan struct{}), bad: bad}
-			c := servePeer(t, l)
+			c := servePeerOver(t, l, tc.transport)
 			ctx := t.Context()
 			results := make([]error, 10)
 			durable := make([]bool, 10)
@@ -109,8 +110,9 @@ func (g *gatedReads) ReadLocal(ctx context.Context, ns string, key []byte) (dvv.
 // read the peer refuses (a key over the limit) fails alone.
 func TestReadsCoalesce(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []bool{false, true} {
-		t.Run(fmt.Sprint("bad=", bad), func(t *testing.T) {
+	for _, tc := range overTransports([]bool{false, true}) {
+		bad := tc.v
+		t.Run(fmt.Sprint(tc.transport, "/bad=", bad), func(t *testing.T) {
 			t.Parallel()
 			l := &gatedReads{memLocal: newMemLocal(), entered: make(chan struct{}, 64), release: make(chan struct{})}
 			for i := range 10 {
@@ -126,7 +128,7 @@ func TestReadsCoalesce(t *testing.T) {
 				mu.Unlock()
 				mux.ServeHTTP(w, r)
 			}))
-			c := clientTo(t, addr, nil)
+			c := clientOver(t, addr, tc.transport)
 			ctx := t.Context()
 			type answer struct {
 				obj dvv.Object
@@ -168,6 +170,9 @@ func TestReadsCoalesce(t *testing.T) {
 			want := map[string]int{"Read": 1, "ReadMany": 1}
 			if bad {
 				want = map[string]int{"Read": 10, "ReadMany": 1} // the shared request failed; each read went alone
+			}
+			if tc.transport == "stream" {
+				want = map[string]int{"Stream": 1} // every read, single or shared, went in its frames
 			}
 			mu.Lock()
 			defer mu.Unlock()

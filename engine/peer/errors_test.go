@@ -67,20 +67,30 @@ func serve(t testing.TB, h http.Handler) (addr string, closeServer func()) {
 }
 
 // servePeer serves local's peer handler and returns a client whose node
-// "other" is that handler.
+// "other" is that handler, calling it over Connect.
 func servePeer(t *testing.T, local peer.Local) *peer.Client {
+	return servePeerOver(t, local, "connect")
+}
+
+// servePeerOver is servePeer with the client's transport for the hot
+// calls: "connect" or "stream" (see clientOver).
+func servePeerOver(t *testing.T, local peer.Local, transport string) *peer.Client {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(peer.NewHandler(local, nil))
 	addr, _ := serve(t, mux)
-	return clientTo(t, addr, nil)
+	return clientOver(t, addr, transport)
 }
 
+// clientTo returns a client whose node "other" is at addr, calling it over
+// Connect only (stream_test.go has the tests of peer streams).
 func clientTo(t *testing.T, addr string, wrap func(http.RoundTripper) http.RoundTripper) *peer.Client {
 	t.Helper()
 	hc := peer.NewPlaintextClient(wrap)
 	t.Cleanup(hc.CloseIdleConnections)
-	return peer.NewClient("self", hc, func(id string) (string, bool) { return addr, id == "other" })
+	c := peer.NewClient("self", hc, func(id string) (string, bool) { return addr, id == "other" })
+	c.DisableStreams()
+	return c
 }
 
 func object(t *testing.T) dvv.Object {
@@ -120,11 +130,17 @@ func TestEngineErrorsCrossIntact(t *testing.T) {
 		{"canceled", context.Canceled, is(context.Canceled)},
 		{"deadline", fmt.Errorf("coord: %w", context.DeadlineExceeded), is(context.DeadlineExceeded)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tc := range overTransports(tests) {
+		tt := tc.v
+		t.Run(tc.transport+"/"+tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := servePeer(t, failingLocal{err: tt.err})
-			_, _, got := c.Coordinate(t.Context(), "other", peer.CoordinateRequest{Namespace: "default", Key: []byte("k")})
+			c := servePeerOver(t, failingLocal{err: tt.err}, tc.transport)
+			var got error
+			if tc.transport == "stream" { // a call the stream carries
+				_, got = c.Replicate(t.Context(), "other", []peer.Object{{Namespace: "default", Key: []byte("k")}}, false, "")
+			} else {
+				_, _, got = c.Coordinate(t.Context(), "other", peer.CoordinateRequest{Namespace: "default", Key: []byte("k")})
+			}
 			answered(t, got)
 			if got.Error() != tt.err.Error() {
 				t.Errorf("text: got %q, want %q", got.Error(), tt.err.Error())
@@ -210,8 +226,17 @@ func TestInternalErrorsCrossWithoutText(t *testing.T) {
 // call, unary and streaming, not only Coordinate's.
 func TestEveryCallDecodesErrors(t *testing.T) {
 	t.Parallel()
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			everyCallDecodesErrors(t, transport)
+		})
+	}
+}
+
+func everyCallDecodesErrors(t *testing.T, transport string) {
 	sent := &errs.QuorumError{Op: "read", Need: 3, Got: 2}
-	c := servePeer(t, failingLocal{err: sent})
+	c := servePeerOver(t, failingLocal{err: sent}, transport)
 	ctx := t.Context()
 	objs := []peer.Object{{Namespace: "default", Key: []byte("k"), Object: object(t)}}
 	calls := map[string]func() error{

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"math"
-	"net/http"
 	"slices"
 
 	"connectrpc.com/connect"
@@ -45,18 +44,21 @@ var _ peerv1connect.PeerServiceHandler = (*Handler)(nil)
 // exchanges are larger and still shrink.
 const CompressMinBytes = 32 << 10
 
-// NewHandler returns the path and http.Handler of the peer service. It
-// checks every request against policy before local sees it (validate.go;
-// nil: against the hard ceilings only) and reads at most
-// [MaxRequestBytes] of a request. Every error leaves encoded for the peer
-// [Client] (innermost of opts' interceptors).
-func NewHandler(local Local, policy Policy, opts ...connect.HandlerOption) (string, http.Handler) {
+// NewHandler returns the path and the HTTP handler of the peer service,
+// its Connect calls and its streams (stream.go). It checks every request
+// against policy before local sees it (validate.go; nil: against the hard
+// ceilings only) and reads at most [MaxRequestBytes] of a request. Every
+// error leaves encoded for the peer [Client] (innermost of opts'
+// interceptors).
+func NewHandler(local Local, policy Policy, opts ...connect.HandlerOption) (string, *Server) {
 	if policy == nil {
 		policy = ceilings{}
 	}
 	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(handlerErrors{}))
-	return peerv1connect.NewPeerServiceHandler(&Handler{local: local, policy: policy}, opts...)
+	h := &Handler{local: local, policy: policy}
+	path, ch := peerv1connect.NewPeerServiceHandler(h, opts...)
+	return path, &Server{connect: ch, h: h}
 }
 
 func (h *Handler) Replicate(ctx context.Context, req *peerv1.ReplicateRequest) (*peerv1.ReplicateResponse, error) {

@@ -62,6 +62,7 @@ type serveFlags struct {
 	adminToken     string
 	adminTokenFile string
 	walSync        time.Duration
+	peerStreams    bool
 }
 
 // apiListenerFlags are the client API listener's TLS, limits and the
@@ -132,7 +133,7 @@ func (f *serveFlags) config(log *slog.Logger) embed.Config {
 	n.Namespace.DW = 1
 	n.Namespace.Limits.MaxValueBytes = f.maxValueBytes
 	n.Namespace.Limits.MaxSiblings = f.maxSiblings
-	n.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone, AdvertiseHost: f.advertiseHost}
+	n.Cluster = &node.ClusterConfig{GossipAddr: f.gossipAddr, Join: f.join, Zone: f.zone, AdvertiseHost: f.advertiseHost, NoPeerStreams: !f.peerStreams}
 	cfg.TLSCertFile, cfg.TLSKeyFile = f.api.tlsCert, f.api.tlsKey
 	cfg.AdminAddr = f.api.adminAddr
 	cfg.Server.Limits = f.api.limits
@@ -201,6 +202,7 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.StringVar(&f.adminToken, "admin-token", "", "admin credential (at least 20 characters) taken on the node's first start; prefer env CONCORD_ADMIN_TOKEN or --admin-token-file (a flag shows in the process list)")
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin credential taken on the node's first start")
 	fl.DurationVar(&f.walSync, "wal-sync-interval", pebble.DefaultWALSyncInterval, "shortest time between two fsyncs of the write-ahead log while synced writes overlap: those that arrive within it share the next one, each still acknowledged only once it is on disk; a lone writer never waits (0: sync at once)")
+	fl.BoolVar(&f.peerStreams, "peer-streams", true, "carry the hot node-to-node calls (replication, replica reads) as frames on one connection per peer instead of as Connect requests; false calls every peer over Connect only")
 	f.api.register(fl, d)
 	f.peer.register(fl)
 	f.log.register(cmd, "info")

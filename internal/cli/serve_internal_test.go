@@ -22,3 +22,18 @@ func TestServeWALSyncInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestServePeerStreams: peer streams are on unless --peer-streams=false.
+func TestServePeerStreams(t *testing.T) {
+	t.Parallel()
+	if def := newServeCmd().Flags().Lookup("peer-streams").DefValue; def != "true" {
+		t.Errorf("--peer-streams defaults to %s, want true", def)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for _, on := range []bool{true, false} {
+		f := serveFlags{peerStreams: on, partitions: 256, replicas: 3}
+		if got := f.config(log).Node.Cluster.NoPeerStreams; got != !on {
+			t.Errorf("--peer-streams=%v: the node's NoPeerStreams is %v", on, got)
+		}
+	}
+}

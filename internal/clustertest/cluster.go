@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -407,8 +408,42 @@ func (f *faultRT) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = res.Body.Close()
 		return nil, errPartitioned
 	}
+	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
+		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
+			// A peer stream: the faults apply to every frame it carries.
+			res.Body = &faultStream{f: f, to: to, rwc: rwc}
+		}
+	}
 	return res, err
 }
+
+// faultStream is a peer stream the faults cut: a read or write while the
+// path is blocked fails, and the stream with it (the client then calls
+// over Connect, through faultRT, until it opens another).
+type faultStream struct {
+	f   *faultRT
+	to  int
+	rwc io.ReadWriteCloser
+}
+
+func (s *faultStream) Read(p []byte) (int, error) {
+	n, err := s.rwc.Read(p)
+	if s.f.blocked(s.to) { // an answer that arrives after a partition began is lost
+		_ = s.rwc.Close()
+		return 0, errPartitioned
+	}
+	return n, err
+}
+
+func (s *faultStream) Write(p []byte) (int, error) {
+	if s.f.blocked(s.to) {
+		_ = s.rwc.Close()
+		return 0, errPartitioned
+	}
+	return s.rwc.Write(p)
+}
+
+func (s *faultStream) Close() error { return s.rwc.Close() }
 
 func (f *faultRT) blocked(to int) bool {
 	f.c.mu.Lock()

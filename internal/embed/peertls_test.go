@@ -161,6 +161,25 @@ func TestPeerPortIsForMembersOnly(t *testing.T) {
 	if _, err := member.Tree(ctx, "n1", 0); err != nil {
 		t.Errorf("a holder of a cluster certificate: %v", err)
 	}
+	// Its hot calls go over a peer stream, under the same mutual TLS.
+	if err := wait.Until(ctx, func() bool { return member.Streaming("n1") }); err != nil {
+		t.Fatalf("a member's peer stream did not open: %v", err)
+	}
+	if _, err := member.Read(ctx, "n1", "default", []byte("k")); err != nil {
+		t.Errorf("a read over a member's peer stream: %v", err)
+	}
+	for name, hc := range outsiders {
+		outsider := peer.NewClient("outsider", hc, resolve)
+		for range 20 { // each read leaves time for a stream to open, were it let in
+			if outsider.Streaming("n1") {
+				t.Errorf("%s: a peer stream opened", name)
+			}
+			_, err := outsider.Read(ctx, "n1", "default", []byte("k"))
+			if !errors.Is(err, peer.ErrNoAnswer) {
+				t.Errorf("%s: Read got %v, want refused (no answer)", name, err)
+			}
+		}
+	}
 }
 
 // TestStagedJoinNeedsProof: a node that gossips with the cluster but holds

@@ -34,9 +34,17 @@ var peerStreams = peer.StreamProcedures
 // per-message deadlines of its streams (idle: see [Limits]; 0 takes the
 // default).
 func PeerHandler(n *node.Node, streamIdle time.Duration) http.Handler {
+	h, _ := peerHandler(n, streamIdle)
+	return h
+}
+
+// peerHandler is PeerHandler and the peer server in it, whose streams
+// the listener closes at shutdown.
+func peerHandler(n *node.Node, streamIdle time.Duration) (http.Handler, *peer.Server) {
 	mux := http.NewServeMux()
-	mux.Handle(peer.NewHandler(n, peerPolicy{n}))
-	return streamDeadlines(mux, peerStreams, Limits{StreamIdleTimeout: streamIdle}.orDefaults(DefaultPeerLimits()).StreamIdleTimeout)
+	path, srv := peer.NewHandler(n, peerPolicy{n})
+	mux.Handle(path, srv)
+	return streamDeadlines(mux, peerStreams, Limits{StreamIdleTimeout: streamIdle}.orDefaults(DefaultPeerLimits()).StreamIdleTimeout), srv
 }
 
 // ServePeer serves the node-to-node RPC on lis (h2c, or TLS with
@@ -46,9 +54,10 @@ func ServePeer(ctx context.Context, lis net.Listener, n *node.Node, opts PeerOpt
 		opts.Logger = slog.Default()
 	}
 	limits := opts.Limits.orDefaults(DefaultPeerLimits())
+	h, srv := peerHandler(n, limits.StreamIdleTimeout)
 	return serveHTTP(ctx, lis, listenerConfig{
-		name: "peer", handler: PeerHandler(n, limits.StreamIdleTimeout), log: opts.Logger, limits: limits,
-		tls: opts.TLSConfig, drain: 5 * time.Second,
+		name: "peer", handler: h, log: opts.Logger, limits: limits,
+		tls: opts.TLSConfig, drain: 5 * time.Second, hijacked: srv.Shutdown,
 	})
 }
 

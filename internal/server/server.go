@@ -184,6 +184,10 @@ type listenerConfig struct {
 	tls      *tls.Config // nil: plaintext HTTP/1.1 and h2c
 	drain    time.Duration
 	stopping func() // called when ctx ends, before draining; may be nil
+	// hijacked, when set, drains the connections the handler took over
+	// (peer streams), which http.Server.Shutdown does not track; it
+	// returns once they are closed.
+	hijacked func(ctx context.Context)
 }
 
 // serveHTTP serves c.handler on lis, at most c.limits.MaxConns
@@ -243,11 +247,19 @@ func serveHTTP(ctx context.Context, lis net.Listener, c listenerConfig) error {
 	defer cancel()
 	hs.SetKeepAlivesEnabled(false)
 	fresh.closeAll()
+	hijacked := make(chan struct{})
+	go func() {
+		defer close(hijacked)
+		if c.hijacked != nil {
+			c.hijacked(shutdownCtx)
+		}
+	}()
 	err := hs.Shutdown(shutdownCtx)
 	if err != nil {
 		// Connections still busy after the drain (streams) are cut.
 		err = errors.Join(err, hs.Close())
 	}
+	<-hijacked
 	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
