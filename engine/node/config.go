@@ -30,6 +30,10 @@ type Config struct {
 	// pebble.Options.WALSyncInterval). Zero means 1 ms; negative syncs
 	// each group commit at once.
 	WALSyncInterval time.Duration
+	// ObjectCacheBytes bounds the memory that keeps recently used objects
+	// so that reads of hot keys skip the storage engine (replica's
+	// cache.go). Zero means DefaultObjectCacheBytes; negative keeps none.
+	ObjectCacheBytes int
 	// NodeID names the node as a causal actor. Empty: a random ID is made on
 	// first start and kept in the store, so it survives restarts.
 	NodeID string
@@ -107,6 +111,9 @@ func (c Config) Validate() error {
 // default, the cluster configuration included (copied, so the caller's is
 // never changed).
 func (c Config) withDefaults() Config {
+	if c.ObjectCacheBytes == 0 {
+		c.ObjectCacheBytes = DefaultObjectCacheBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -119,6 +126,10 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// DefaultObjectCacheBytes is the object cache's size when the Config names
+// none (Config.ObjectCacheBytes).
+const DefaultObjectCacheBytes = 64 << 20
 
 // Defaults of the zero fields of [ClusterConfig].
 const (

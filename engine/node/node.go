@@ -165,6 +165,7 @@ func open(cfg Config, eng storage.Engine) (*Node, error) {
 	if n.replica, err = replica.New(eng, cfg.Partitions, n.trees.Observe); err != nil {
 		return nil, err
 	}
+	n.replica.CacheObjects(cfg.ObjectCacheBytes)
 	if err := n.trees.Build(); err != nil {
 		return nil, fmt.Errorf("node: build anti-entropy trees: %w", err)
 	}

@@ -44,7 +44,9 @@ type Store struct {
 	hintGen    atomic.Uint64 // hints created: a floor is good while it is unchanged
 	observer   Observer
 	resolve    ResolveHook
-	usage      *usageTable // what each namespace stores here (usage.go)
+	usage      *usageTable    // what each namespace stores here (usage.go)
+	cache      *objectCache   // nil: every read goes to the engine (cache.go)
+	failer     storage.Failer // eng, if it tells its failure
 }
 
 // Observer is told of every change to a stored object, inside the key's
@@ -56,10 +58,20 @@ type Observer func(partition uint16, nsKey []byte, old, new []byte)
 // may be nil.
 func New(eng storage.Engine, q int, obs Observer) (*Store, error) {
 	s := &Store{eng: eng, partitions: q, observer: obs, usage: newUsageTable(q)}
+	s.failer, _ = eng.(storage.Failer)
 	if err := s.countHints(); err != nil {
 		return nil, fmt.Errorf("replica: count hints: %w", err)
 	}
 	return s, nil
+}
+
+// CacheObjects keeps up to maxBytes of recently used objects in memory
+// (cache.go), so that reads of hot keys skip the storage engine. Call it
+// before the Store is used; maxBytes <= 0 keeps none.
+func (s *Store) CacheObjects(maxBytes int) {
+	if maxBytes > 0 {
+		s.cache = newObjectCache(maxBytes)
+	}
 }
 
 func (s *Store) hintLock(k []byte) *sync.Mutex {
@@ -88,9 +100,15 @@ func (s *Store) Partitions() int { return s.partitions }
 
 // Get returns the stored object of a key; the zero Object if there is none.
 func (s *Store) Get(ns string, key []byte) (dvv.Object, error) {
-	return s.get(keys.Data(s.Partition(ns, key), ns, key))
+	k := keys.Data(s.Partition(ns, key), ns, key)
+	raw, err := s.read(k)
+	if err != nil {
+		return dvv.Object{}, err
+	}
+	return decode(k, raw)
 }
 
+// get returns the object at a key the cache does not follow (a hint's).
 func (s *Store) get(k []byte) (dvv.Object, error) {
 	raw, err := s.eng.Get(k)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -99,11 +117,63 @@ func (s *Store) get(k []byte) (dvv.Object, error) {
 	if err != nil {
 		return dvv.Object{}, fmt.Errorf("replica: read: %w", err)
 	}
+	return decode(k, raw)
+}
+
+// decode decodes the object stored at k; nil is none.
+func decode(k, raw []byte) (dvv.Object, error) {
+	if raw == nil {
+		return dvv.Object{}, nil
+	}
 	obj, err := dvv.Unmarshal(raw)
 	if err != nil {
 		return dvv.Object{}, fmt.Errorf("replica: decode %x: %w", k, err)
 	}
 	return obj, nil
+}
+
+// read returns the encoding of the object at data key k, nil if there is
+// none: from the cache, or from the engine (then the cache keeps it). Only
+// data keys go through the cache: every write of one goes through this
+// Store (Mutate, DeleteIfEqual, DropRanges), which keeps it in step.
+func (s *Store) read(k []byte) ([]byte, error) {
+	var version uint64
+	if s.cache != nil && s.usable() {
+		raw, ok, v := s.cache.get(k)
+		if ok {
+			return raw, nil
+		}
+		version = v
+	}
+	raw, err := s.eng.Get(k)
+	if errors.Is(err, storage.ErrNotFound) {
+		raw, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replica: read: %w", err)
+	}
+	if s.cache != nil {
+		s.cache.fill(k, raw, version)
+	}
+	return raw, nil
+}
+
+// usable reports whether the engine has not failed: a failed engine
+// answers nothing, and neither does the cache in front of it.
+func (s *Store) usable() bool {
+	return s.failer == nil || s.failer.Failure() == nil
+}
+
+// wrote tells the cache how a write of data key k ended: raw (nil: the
+// key deleted) when err is nil.
+func (s *Store) wrote(k, raw []byte, err error) {
+	switch {
+	case s.cache == nil:
+	case err != nil:
+		s.cache.failed(k)
+	default:
+		s.cache.wrote(k, raw)
+	}
 }
 
 // Mutate runs fn on the current object of a key while holding the key's
@@ -114,9 +184,9 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 	mu := s.keyLock(ns, key)
 	mu.Lock()
 	defer mu.Unlock()
-	old, err := s.eng.Get(k)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return dvv.Object{}, fmt.Errorf("replica: read: %w", err)
+	old, err := s.read(k)
+	if err != nil {
+		return dvv.Object{}, err
 	}
 	var cur dvv.Object
 	if old != nil {
@@ -144,7 +214,9 @@ func (s *Store) Mutate(ns string, key []byte, sync bool, fn func(cur dvv.Object)
 	}
 	var b storage.Batch
 	b.Set(k, raw)
-	if err := s.write(p, ns, &b, sync, UsageOf(key, next).Sub(UsageOf(key, cur))); err != nil {
+	err = s.write(p, ns, &b, sync, UsageOf(key, next).Sub(UsageOf(key, cur)))
+	s.wrote(k, raw, err)
+	if err != nil {
 		return dvv.Object{}, err
 	}
 	if s.observer != nil {
@@ -250,12 +322,9 @@ func (s *Store) DeleteIfEqual(ns string, key []byte, obj dvv.Object) (bool, erro
 	mu := s.keyLock(ns, key)
 	mu.Lock()
 	defer mu.Unlock()
-	old, err := s.eng.Get(k)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("replica: read: %w", err)
+	old, err := s.read(k)
+	if err != nil || old == nil {
+		return false, err
 	}
 	cur, err := dvv.Unmarshal(old)
 	if err != nil {
@@ -266,7 +335,9 @@ func (s *Store) DeleteIfEqual(ns string, key []byte, obj dvv.Object) (bool, erro
 	}
 	var b storage.Batch
 	b.Delete(k)
-	if err := s.eng.Apply(&b, storage.WriteOptions{Sync: true}); err != nil {
+	err = s.eng.Apply(&b, storage.WriteOptions{Sync: true})
+	s.wrote(k, nil, err)
+	if err != nil {
 		return false, fmt.Errorf("replica: delete: %w", err)
 	}
 	if s.observer != nil {

@@ -15,14 +15,21 @@ import (
 	"github.com/concord-kv/concord/internal/wait"
 )
 
+// newStore returns a Store over an in-memory engine with a cache so small
+// (testCacheBytes) that its entries are evicted all the time: every test
+// of the Store also checks that the cache changes nothing it answers.
 func newStore(t *testing.T, obs replica.Observer) *replica.Store {
 	t.Helper()
 	s, err := replica.New(memory.New(), 16, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.CacheObjects(testCacheBytes)
 	return s
 }
+
+// testCacheBytes is a cache of a few objects per shard.
+const testCacheBytes = 64 * 512
 
 // TestMutateIsAtomicPerKey: concurrent read-modify-writes of one key, each
 // replacing what it read, leave exactly one sibling and lose no update.

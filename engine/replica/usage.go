@@ -239,7 +239,11 @@ func (s *Store) DropRanges(ranges [][2][]byte, del func() error) error {
 			t.parts[p].fence.Unlock()
 		}
 	}()
-	if err := del(); err != nil {
+	err := del()
+	if s.cache != nil { // whether or not del deleted anything (rule 3, cache.go)
+		s.cache.dropped()
+	}
+	if err != nil {
 		return err
 	}
 	for _, r := range ranges {

@@ -72,6 +72,14 @@ type Snapshot interface {
 	Close() error
 }
 
+// Failer is an engine that tells cheaply whether it has failed: after a
+// failure (a write the disk refused) every operation fails with ErrFailed,
+// and Failure returns that error. A cache in front of the engine asks
+// before it answers, so that a failed node serves nothing.
+type Failer interface {
+	Failure() error
+}
+
 // Engine is an ordered, durable key-value store. It is safe for concurrent
 // use.
 type Engine interface {

@@ -63,6 +63,7 @@ type serveFlags struct {
 	adminTokenFile string
 	walSync        time.Duration
 	peerStreams    bool
+	objectCache    int
 }
 
 // apiListenerFlags are the client API listener's TLS, limits and the
@@ -124,6 +125,10 @@ func (f *serveFlags) config(log *slog.Logger) embed.Config {
 	n := &cfg.Node
 	n.DataDir, n.NodeID, n.Partitions, n.Logger = f.dataDir, f.nodeID, f.partitions, log
 	n.WALSyncInterval = f.walSync
+	n.ObjectCacheBytes = f.objectCache
+	if f.objectCache <= 0 {
+		n.ObjectCacheBytes = -1 // the flag's 0 turns the cache off; the config's 0 means the default
+	}
 	if f.walSync <= 0 {
 		n.WALSyncInterval = -1 // the flag's 0 turns the wait off; the config's 0 means the default
 	}
@@ -202,6 +207,7 @@ or from a YAML config file given with --config (data-dir: /var/lib/concord).`,
 	fl.StringVar(&f.adminToken, "admin-token", "", "admin credential (at least 20 characters) taken on the node's first start; prefer env CONCORD_ADMIN_TOKEN or --admin-token-file (a flag shows in the process list)")
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin credential taken on the node's first start")
 	fl.DurationVar(&f.walSync, "wal-sync-interval", pebble.DefaultWALSyncInterval, "shortest time between two fsyncs of the write-ahead log while synced writes overlap: those that arrive within it share the next one, each still acknowledged only once it is on disk; a lone writer never waits (0: sync at once)")
+	fl.IntVar(&f.objectCache, "object-cache-bytes", node.DefaultObjectCacheBytes, "memory that keeps recently used objects so that reads of hot keys skip the storage engine (0: none)")
 	fl.BoolVar(&f.peerStreams, "peer-streams", true, "carry the hot node-to-node calls (replication, replica reads) as frames on one connection per peer instead of as Connect requests; false calls every peer over Connect only")
 	f.api.register(fl, d)
 	f.peer.register(fl)

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/concord-kv/concord/engine/node"
 )
 
 // TestServeWALSyncInterval: --wal-sync-interval defaults to 1ms, a value
@@ -34,6 +37,22 @@ func TestServePeerStreams(t *testing.T) {
 		f := serveFlags{peerStreams: on, partitions: 256, replicas: 3}
 		if got := f.config(log).Node.Cluster.NoPeerStreams; got != !on {
 			t.Errorf("--peer-streams=%v: the node's NoPeerStreams is %v", on, got)
+		}
+	}
+}
+
+// TestServeObjectCache: --object-cache-bytes defaults to the node's
+// default, a value reaches the node as is, and 0 turns the cache off.
+func TestServeObjectCache(t *testing.T) {
+	t.Parallel()
+	if def := newServeCmd().Flags().Lookup("object-cache-bytes").DefValue; def != fmt.Sprint(node.DefaultObjectCacheBytes) {
+		t.Errorf("--object-cache-bytes defaults to %s, want %d", def, node.DefaultObjectCacheBytes)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for flag, want := range map[int]int{1 << 20: 1 << 20, 0: -1} {
+		f := serveFlags{objectCache: flag, partitions: 256, replicas: 3}
+		if got := f.config(log).Node.ObjectCacheBytes; got != want {
+			t.Errorf("--object-cache-bytes %d: the node's ObjectCacheBytes is %d, want %d", flag, got, want)
 		}
 	}
 }

@@ -104,6 +104,10 @@ func (e *Engine) NewIter(lower, upper []byte) (storage.Iterator, error) {
 	return newIter(e.db, &e.open, e.fence, lower, upper)
 }
 
+// Failure implements [storage.Failer]: the failure that fenced the
+// engine, or nil.
+func (e *Engine) Failure() error { return e.fence.failure() }
+
 // Apply implements [storage.Engine]. With opts.Sync the batch is committed
 // with pebble.Sync and is durable when Apply returns.
 //
