@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sync"
 
 	"github.com/zeebo/xxh3"
@@ -29,81 +30,97 @@ import (
 //     every shard's version and empties the cache once the engine's
 //     deletion returns.
 //
-// Entries are evicted at random once a shard holds more than its share
-// of the cache's bytes.
+// Each shard keeps its entries in a ring of bytes and indexes them by the
+// key's 64-bit hash: neither holds a pointer, so the garbage collector
+// never scans the cache, however many objects it holds (a map of strings
+// to byte slices of the same objects made every collection mark them, and
+// a node's p99 during a handoff rose 1.5–2× with it). The oldest entries
+// are overwritten first; an index entry whose bytes were overwritten is
+// dropped when met, and all of them once per lap of the ring.
 
 const cacheShards = 64
 
-// cacheEntryOverhead is what an entry costs beyond its key and value
-// bytes (map slot, string and slice headers), for the size bound.
-const cacheEntryOverhead = 64
+// A record in a shard's ring: key length (4 bytes), value length (4
+// bytes; absentValue: the key holds no object), key, value.
+const (
+	recordHeader = 8
+	absentValue  = 1<<32 - 1
+)
 
 type objectCache struct {
-	maxShardBytes int
-	shards        [cacheShards]cacheShard
+	shards [cacheShards]cacheShard
 }
 
 type cacheShard struct {
 	mu      sync.Mutex
 	version uint64
-	bytes   int
-	m       map[string][]byte // nil value: the key holds no object
+	index   map[uint64]uint64 // key hash → the record's position (below)
+	ring    []byte
+	// head is where the next record goes, counted in bytes written since
+	// the shard was made: a record at position p sits at ring[p%len(ring)]
+	// and is intact while head-p <= len(ring).
+	head uint64
 }
 
 func newObjectCache(maxBytes int) *objectCache {
-	c := &objectCache{maxShardBytes: maxBytes / cacheShards}
+	c := &objectCache{}
 	for i := range c.shards {
-		c.shards[i].m = map[string][]byte{}
+		c.shards[i].index = map[uint64]uint64{}
+		c.shards[i].ring = make([]byte, max(maxBytes/cacheShards, 1024))
 	}
 	return c
 }
 
-func (c *objectCache) shard(k []byte) *cacheShard {
-	return &c.shards[xxh3.Hash(k)%cacheShards]
+func (c *objectCache) shard(h uint64) *cacheShard {
+	return &c.shards[h%cacheShards]
 }
 
 // get returns the encoding of the object at storage key k (nil: none) and
 // whether the cache knew it; when it did not, version is what a fill of
 // the entry must present (rule 2).
 func (c *objectCache) get(k []byte) (raw []byte, ok bool, version uint64) {
-	sh := c.shard(k)
+	h := xxh3.Hash(k)
+	sh := c.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	raw, ok = sh.m[string(k)]
+	raw, ok = sh.lookupLocked(h, k)
 	return raw, ok, sh.version
 }
 
 // fill records what a read found at k, unless a write or a range deletion
 // came since version.
 func (c *objectCache) fill(k, raw []byte, version uint64) {
-	sh := c.shard(k)
+	h := xxh3.Hash(k)
+	sh := c.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.version != version {
 		return
 	}
-	if _, ok := sh.m[string(k)]; ok {
+	if _, ok := sh.lookupLocked(h, k); ok {
 		return
 	}
-	sh.putLocked(k, raw, c.maxShardBytes)
+	sh.putLocked(h, k, raw)
 }
 
 // wrote records a write of k (raw nil: a delete) that the engine applied.
 func (c *objectCache) wrote(k, raw []byte) {
-	sh := c.shard(k)
+	h := xxh3.Hash(k)
+	sh := c.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.version++
-	sh.putLocked(k, raw, c.maxShardBytes)
+	sh.putLocked(h, k, raw)
 }
 
 // failed forgets k after a write the engine may or may not have applied.
 func (c *objectCache) failed(k []byte) {
-	sh := c.shard(k)
+	h := xxh3.Hash(k)
+	sh := c.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.version++
-	sh.removeLocked(string(k))
+	delete(sh.index, h)
 }
 
 // dropped empties the cache after a range deletion.
@@ -112,34 +129,71 @@ func (c *objectCache) dropped() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.version++
-		clear(sh.m)
-		sh.bytes = 0
+		clear(sh.index)
 		sh.mu.Unlock()
 	}
 }
 
-func (sh *cacheShard) putLocked(k, raw []byte, maxBytes int) {
-	if old, ok := sh.m[string(k)]; ok && bytes.Equal(old, raw) && (old == nil) == (raw == nil) {
-		return
+// lookupLocked returns a copy of k's value (the ring is overwritten
+// later) and whether the shard holds k.
+func (sh *cacheShard) lookupLocked(h uint64, k []byte) ([]byte, bool) {
+	pos, ok := sh.index[h]
+	if !ok {
+		return nil, false
 	}
-	sh.removeLocked(string(k))
-	size := len(k) + len(raw) + cacheEntryOverhead
-	if size > maxBytes {
-		return // larger than the shard: not kept
+	if sh.head-pos > uint64(len(sh.ring)) {
+		delete(sh.index, h) // overwritten
+		return nil, false
 	}
-	for key := range sh.m { // random order: random eviction
-		if sh.bytes+size <= maxBytes {
-			break
-		}
-		sh.removeLocked(key)
+	rec := sh.ring[pos%uint64(len(sh.ring)):]
+	klen, vlen := binary.BigEndian.Uint32(rec), binary.BigEndian.Uint32(rec[4:])
+	if !bytes.Equal(rec[recordHeader:recordHeader+klen], k) {
+		return nil, false // another key of the same hash
 	}
-	sh.m[string(k)] = raw
-	sh.bytes += size
+	if vlen == absentValue {
+		return nil, true
+	}
+	v := rec[recordHeader+klen:]
+	return append([]byte(nil), v[:vlen]...), true
 }
 
-func (sh *cacheShard) removeLocked(k string) {
-	if raw, ok := sh.m[k]; ok {
-		sh.bytes -= len(k) + len(raw) + cacheEntryOverhead
-		delete(sh.m, k)
+// putLocked appends a record of k and raw to the ring and points the
+// index at it. A record larger than a quarter of the ring is not kept.
+func (sh *cacheShard) putLocked(h uint64, k, raw []byte) {
+	size := uint64(recordHeader + len(k) + len(raw))
+	ringLen := uint64(len(sh.ring))
+	if size > ringLen/4 {
+		delete(sh.index, h)
+		return
+	}
+	at := sh.head % ringLen
+	if at+size > ringLen { // no room before the end: the record starts the next lap
+		sh.head += ringLen - at
+		at = 0
+	}
+	if sh.head/ringLen != (sh.head+size)/ringLen || at == 0 {
+		sh.sweepLocked(size)
+	}
+	rec := sh.ring[at : at+size]
+	binary.BigEndian.PutUint32(rec, uint32(len(k)))
+	vlen := uint32(len(raw))
+	if raw == nil {
+		vlen = absentValue
+	}
+	binary.BigEndian.PutUint32(rec[4:], vlen)
+	copy(rec[recordHeader:], k)
+	copy(rec[recordHeader+len(k):], raw)
+	sh.index[h] = sh.head
+	sh.head += size
+}
+
+// sweepLocked drops the index entries whose records the next size bytes
+// of the ring overwrite or already overwrote, once per lap.
+func (sh *cacheShard) sweepLocked(size uint64) {
+	limit := uint64(len(sh.ring))
+	for h, pos := range sh.index {
+		if sh.head+size-pos > limit {
+			delete(sh.index, h)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 )
@@ -46,36 +47,61 @@ func TestCacheRefusesAStaleFill(t *testing.T) {
 	}
 }
 
-// TestCacheStaysWithinItsBytes: however many objects pass through it,
-// each shard holds at most its share of the bytes, and a deleted key is
-// remembered as absent.
+// TestCacheStaysWithinItsBytes: however many objects pass through it, the
+// cache holds its bytes in rings of a fixed size, its index does not grow
+// past what two laps of a ring can hold, the objects written last read
+// back, and a deleted key is remembered as absent.
 func TestCacheStaysWithinItsBytes(t *testing.T) {
 	t.Parallel()
-	const max = 64 * 1024
+	const max = 64 * 4096
 	c := newObjectCache(max)
-	for i := range 10000 {
-		c.wrote(fmt.Appendf(nil, "key-%d", i), make([]byte, i%300))
+	val := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, i%300) }
+	const n = 20000
+	for i := range n {
+		c.wrote(fmt.Appendf(nil, "key-%d", i), val(i))
 	}
-	total := 0
 	for i := range c.shards {
 		sh := &c.shards[i]
-		if sh.bytes > c.maxShardBytes {
-			t.Errorf("shard %d holds %d bytes, more than its %d", i, sh.bytes, c.maxShardBytes)
+		if len(sh.ring) != max/cacheShards {
+			t.Errorf("shard %d's ring is %d bytes, want %d", i, len(sh.ring), max/cacheShards)
 		}
-		n := 0
-		for k, raw := range sh.m {
-			n += len(k) + len(raw) + cacheEntryOverhead
+		if most := 2 * len(sh.ring) / (recordHeader + len("key-0")); len(sh.index) > most {
+			t.Errorf("shard %d indexes %d records, more than two laps of its ring hold (%d)", i, len(sh.index), most)
 		}
-		if n != sh.bytes {
-			t.Errorf("shard %d counts %d bytes, holds %d", i, sh.bytes, n)
-		}
-		total += n
 	}
-	if total == 0 || total > max {
-		t.Errorf("the cache holds %d bytes; want some, at most %d", total, max)
+	for i := n - 20; i < n; i++ {
+		raw, ok, _ := c.get(fmt.Appendf(nil, "key-%d", i))
+		if !ok || !bytes.Equal(raw, val(i)) {
+			t.Errorf("key-%d, written last: %v, %d bytes; want its %d bytes", i, ok, len(raw), len(val(i)))
+		}
+	}
+	if _, ok, _ := c.get([]byte("key-0")); ok {
+		t.Error("key-0, written first, is still there after many laps")
 	}
 	c.wrote([]byte("gone"), nil)
 	if raw, ok, _ := c.get([]byte("gone")); !ok || raw != nil {
 		t.Errorf("a deleted key: %q %v, want known absent", raw, ok)
+	}
+	c.wrote([]byte("huge"), make([]byte, max/cacheShards))
+	if _, ok, _ := c.get([]byte("huge")); ok {
+		t.Error("an object larger than a quarter of its ring was kept")
+	}
+}
+
+// TestCacheHitIsACopy: what a hit returns stays as it was while later
+// writes overwrite the ring under it.
+func TestCacheHitIsACopy(t *testing.T) {
+	t.Parallel()
+	c := newObjectCache(64 * 1024)
+	c.wrote([]byte("k"), []byte("value of k"))
+	raw, ok, _ := c.get([]byte("k"))
+	if !ok {
+		t.Fatal("k is not cached")
+	}
+	for i := range 1000 {
+		c.wrote([]byte("k"), fmt.Appendf(nil, "overwritten %d", i))
+	}
+	if string(raw) != "value of k" {
+		t.Fatalf("a value read from the cache changed to %q", raw)
 	}
 }
