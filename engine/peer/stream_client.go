@@ -38,8 +38,8 @@ const (
 // caller may make the call over Connect instead.
 var errNotSent = errors.New("peer stream: call not sent")
 
-// errNoStream: the peer answered the Upgrade with something else than a
-// stream.
+// errNoStream: the peer does not know the stream's path (404): a node of
+// an older version.
 var errNoStream = errors.New("peer stream: the node does not offer one")
 
 // errSilent: a call ran out of time without a frame from the peer since
@@ -132,9 +132,13 @@ func openStream(hc HTTPClient, scheme, addr string) (*stream, error) {
 		return nil, err
 	}
 	rwc, ok := res.Body.(io.ReadWriteCloser)
-	if res.StatusCode != http.StatusSwitchingProtocols || !ok || !strings.EqualFold(res.Header.Get("Upgrade"), streamProtocol) {
+	switch {
+	case res.StatusCode == http.StatusNotFound: // a node of a version without streams
 		_ = res.Body.Close()
 		return nil, fmt.Errorf("%w (%s)", errNoStream, res.Status)
+	case res.StatusCode != http.StatusSwitchingProtocols || !ok || !strings.EqualFold(res.Header.Get("Upgrade"), streamProtocol):
+		_ = res.Body.Close() // a node stopping (503), a proxy: try again soon
+		return nil, fmt.Errorf("peer stream: the Upgrade was answered %s", res.Status)
 	}
 	s := &stream{conn: rwc, w: bufio.NewWriterSize(rwc, 16<<10), pending: map[uint64]chan frame{}}
 	go s.readLoop(bufio.NewReaderSize(rwc, 16<<10))
@@ -152,16 +156,13 @@ type stream struct {
 	mu      sync.Mutex
 	pending map[uint64]chan frame // calls waiting for their answers, by id
 	nextID  uint64
-	err     error // why the stream failed; nil while it works
+	err     error       // why the stream failed; nil while it works
+	dead    atomic.Bool // err is set (read without mu)
 
 	heard atomic.Int64 // when a frame last arrived, in Unix nanoseconds
 }
 
-func (s *stream) failed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err != nil
-}
+func (s *stream) failed() bool { return s.dead.Load() }
 
 // fail closes the stream; the calls waiting on it end without an answer.
 func (s *stream) fail(err error) {
@@ -171,6 +172,7 @@ func (s *stream) fail(err error) {
 		return
 	}
 	s.err = err
+	s.dead.Store(true)
 	pending := s.pending
 	s.pending = nil
 	s.mu.Unlock()
