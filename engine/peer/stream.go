@@ -82,24 +82,22 @@ type frame struct {
 
 // appendRequest appends a request frame of m to buf.
 func appendRequest(buf []byte, id uint64, method streamMethod, timeout time.Duration, m proto.Message) ([]byte, error) {
-	start := len(buf)
-	buf = append(buf, make([]byte, requestHeader)...)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
-	if err != nil {
-		return nil, err
-	}
-	h := buf[start:]
-	binary.BigEndian.PutUint32(h[0:], uint32(len(h)-4))
-	binary.BigEndian.PutUint64(h[4:], id)
-	h[12] = byte(method)
-	binary.BigEndian.PutUint32(h[13:], uint32(min(max(timeout.Microseconds(), 1), 1<<32-1)))
-	return buf, nil
+	return appendFrame(buf, requestHeader, id, m, func(h []byte) {
+		h[12] = byte(method)
+		binary.BigEndian.PutUint32(h[13:], uint32(min(max(timeout.Microseconds(), 1), 1<<32-1)))
+	})
 }
 
 // appendAnswer appends an answer frame of m to buf.
 func appendAnswer(buf []byte, id uint64, status byte, m proto.Message) ([]byte, error) {
+	return appendFrame(buf, answerHeader, id, m, func(h []byte) { h[12] = status })
+}
+
+// appendFrame appends a frame of m to buf with a header of size bytes:
+// the length and the id, then what fill writes after them.
+func appendFrame(buf []byte, size int, id uint64, m proto.Message, fill func(h []byte)) ([]byte, error) {
 	start := len(buf)
-	buf = append(buf, make([]byte, answerHeader)...)
+	buf = append(buf, make([]byte, size)...)
 	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
 	if err != nil {
 		return nil, err
@@ -107,7 +105,7 @@ func appendAnswer(buf []byte, id uint64, status byte, m proto.Message) ([]byte, 
 	h := buf[start:]
 	binary.BigEndian.PutUint32(h[0:], uint32(len(h)-4))
 	binary.BigEndian.PutUint64(h[4:], id)
-	h[12] = status
+	fill(h)
 	return buf, nil
 }
 

@@ -164,20 +164,29 @@ func TestStreamFallsBackToConnect(t *testing.T) {
 	}
 }
 
-// TestStreamLostMidCall: when the stream breaks while a call waits for
-// its answer, the call ends as no answer (the peer may have applied it),
-// and the client opens a new stream for the calls after it.
-func TestStreamLostMidCall(t *testing.T) {
-	t.Parallel()
-	l := &gatedApply{memLocal: newMemLocal(), entered: make(chan struct{}, 4), release: make(chan struct{})}
+// replicateHeld serves a peer whose Apply waits for l.release, and
+// returns once a Replicate over a stream to it has reached that Apply;
+// the call's error comes on errc.
+func replicateHeld(t *testing.T) (l *gatedApply, srv *peer.Server, c *peer.Client, errc chan error) {
+	t.Helper()
+	l = &gatedApply{memLocal: newMemLocal(), entered: make(chan struct{}, 4), release: make(chan struct{})}
 	addr, srv, _ := streamServer(t, l)
-	c := clientOver(t, addr, "stream")
-	errc := make(chan error, 1)
+	c = clientOver(t, addr, "stream")
+	errc = make(chan error, 1)
 	go func() {
 		_, err := c.Replicate(t.Context(), "other", []peer.Object{{Namespace: "ns", Key: []byte("k"), Object: value("a", "v")}}, false, "")
 		errc <- err
 	}()
 	<-l.entered
+	return l, srv, c, errc
+}
+
+// TestStreamLostMidCall: when the stream breaks while a call waits for
+// its answer, the call ends as no answer (the peer may have applied it),
+// and the client opens a new stream for the calls after it.
+func TestStreamLostMidCall(t *testing.T) {
+	t.Parallel()
+	l, srv, _, errc := replicateHeld(t)
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
 	srv.Shutdown(ended) // no drain: the streams close at once
@@ -191,15 +200,7 @@ func TestStreamLostMidCall(t *testing.T) {
 // down still gets its answer; the stream closes after it.
 func TestStreamShutdownDrains(t *testing.T) {
 	t.Parallel()
-	l := &gatedApply{memLocal: newMemLocal(), entered: make(chan struct{}, 4), release: make(chan struct{})}
-	addr, srv, _ := streamServer(t, l)
-	c := clientOver(t, addr, "stream")
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Replicate(t.Context(), "other", []peer.Object{{Namespace: "ns", Key: []byte("k"), Object: value("a", "v")}}, false, "")
-		errc <- err
-	}()
-	<-l.entered
+	l, srv, c, errc := replicateHeld(t)
 	stopped := make(chan struct{})
 	go func() {
 		srv.Shutdown(t.Context())
