@@ -83,6 +83,11 @@ func (n *Node) Replicas(p uint16, replicas int) (pref, fallbacks []string) {
 // Alive implements coord.View.
 func (n *Node) Alive(id string) bool { return n.top.Alive(id) }
 
+// PeerStreaming reports whether this node's hot calls to node id
+// (replication, replica reads) ride a peer stream now; when not, it starts
+// opening one (engine/peer's stream.go).
+func (n *Node) PeerStreaming(id string) bool { return n.peers != nil && n.peers.Streaming(id) }
+
 // PartitionOf returns the partition of a key of a namespace's current
 // incarnation.
 func (n *Node) PartitionOf(ns string, key []byte) uint16 {
