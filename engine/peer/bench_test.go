@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/concord-kv/concord/engine/peer"
+	"github.com/concord-kv/concord/internal/wait"
 )
 
 // benchClient serves a peer handler holding one 256-byte object and
@@ -31,8 +32,8 @@ func benchClient(b *testing.B, transport string) *peer.Client {
 		c.DisableStreams()
 		return c
 	}
-	for !c.Streaming("other") {
-		time.Sleep(time.Millisecond)
+	if err := wait.Until(b.Context(), func() bool { return c.Streaming("other") }); err != nil {
+		b.Fatalf("the stream did not open: %v", err)
 	}
 	return c
 }

@@ -154,9 +154,7 @@ func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, de
 		err = s.call(key.addr, deadline, methodReplicate, req, res)
 	}
 	if err == errNotSent {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		defer cancel()
-		res, err = c.at(key.addr).Replicate(ctx, req)
+		res, err = connectCall(deadline, req, c.at(key.addr).Replicate)
 	}
 	if err != nil {
 		return nil, err
@@ -168,11 +166,17 @@ func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, de
 	return out, nil
 }
 
+// connectCall makes a coalesced request over Connect, bounded by
+// deadline (a stream call carries its deadline in its frame).
+func connectCall[Req, Res any](deadline time.Time, req *Req, call func(context.Context, *Req) (*Res, error)) (*Res, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	return call(ctx, req)
+}
+
 // sendReads is one Read request, or a ReadMany of several calls' keys.
 func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline time.Time) ([][]byte, error) {
 	s := c.streams.get(addr)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
 	if len(reads) == 1 {
 		res := &peerv1.ReadResponse{}
 		err := errNotSent
@@ -180,7 +184,7 @@ func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline ti
 			err = s.call(addr, deadline, methodRead, reads[0], res)
 		}
 		if err == errNotSent {
-			res, err = c.at(addr).Read(ctx, reads[0])
+			res, err = connectCall(deadline, reads[0], c.at(addr).Read)
 		}
 		if err != nil {
 			return nil, err
@@ -193,7 +197,7 @@ func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline ti
 		err = s.call(addr, deadline, methodReadMany, req, res)
 	}
 	if err == errNotSent {
-		res, err = c.at(addr).ReadMany(ctx, req)
+		res, err = connectCall(deadline, req, c.at(addr).ReadMany)
 	}
 	if err != nil {
 		return nil, err

@@ -156,8 +156,7 @@ type stream struct {
 	mu      sync.Mutex
 	pending map[uint64]chan frame // calls waiting for their answers, by id
 	nextID  uint64
-	err     error       // why the stream failed; nil while it works
-	dead    atomic.Bool // err is set (read without mu)
+	dead    atomic.Bool // failed: no more calls (set under mu, read without)
 
 	heard atomic.Int64 // when a frame last arrived, in Unix nanoseconds
 }
@@ -167,11 +166,10 @@ func (s *stream) failed() bool { return s.dead.Load() }
 // fail closes the stream; the calls waiting on it end without an answer.
 func (s *stream) fail(err error) {
 	s.mu.Lock()
-	if s.err != nil {
+	if s.dead.Load() {
 		s.mu.Unlock()
 		return
 	}
-	s.err = err
 	s.dead.Store(true)
 	pending := s.pending
 	s.pending = nil
@@ -210,7 +208,7 @@ func (s *stream) call(addr string, deadline time.Time, method streamMethod, req,
 	}
 	ch := make(chan frame, 1)
 	s.mu.Lock()
-	if s.err != nil {
+	if s.dead.Load() {
 		s.mu.Unlock()
 		return errNotSent
 	}

@@ -309,3 +309,39 @@ func TestStreamRefusesMalformedFrames(t *testing.T) {
 		t.Errorf("malformed frames reached the Local: %v", applied)
 	}
 }
+
+// TestStreamRetriesAStoppingPeer: an Upgrade refused with anything but
+// 404 (a node stopping answers 503) is asked again a second later, not
+// after the minute an older version waits: the stream opens soon after.
+func TestStreamRetriesAStoppingPeer(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	refused := 0
+	mux := http.NewServeMux()
+	mux.Handle(peer.NewHandler(newMemLocal(), nil))
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := r.URL.Path == peer.StreamPath && refused == 0
+		if first {
+			refused++
+		}
+		mu.Unlock()
+		if first {
+			http.Error(w, "the node is stopping", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	hc := peer.NewPlaintextClient(nil)
+	t.Cleanup(hc.CloseIdleConnections)
+	c := peer.NewClient("self", hc, func(string) (string, bool) { return addr, true })
+	t.Cleanup(c.Close)
+	if err := wait.Within(t.Context(), 20*time.Second, func() bool { return c.Streaming("other") }); err != nil {
+		t.Fatalf("no stream after a refusal with 503: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 1 {
+		t.Errorf("%d Upgrades refused, want 1", refused)
+	}
+}

@@ -171,7 +171,7 @@ func (sh *cacheShard) putLocked(h uint64, k, raw []byte) {
 		sh.head += ringLen - at
 		at = 0
 	}
-	if sh.head/ringLen != (sh.head+size)/ringLen || at == 0 {
+	if at == 0 { // a lap begins
 		sh.sweepLocked(size)
 	}
 	rec := sh.ring[at : at+size]

@@ -30,16 +30,10 @@ type PeerOptions struct {
 // peerStreams are the peer service's streaming procedures.
 var peerStreams = peer.StreamProcedures
 
-// PeerHandler is the HTTP handler of a node's peer service, with the
+// peerHandler is the HTTP handler of a node's peer service, with the
 // per-message deadlines of its streams (idle: see [Limits]; 0 takes the
-// default).
-func PeerHandler(n *node.Node, streamIdle time.Duration) http.Handler {
-	h, _ := peerHandler(n, streamIdle)
-	return h
-}
-
-// peerHandler is PeerHandler and the peer server in it, whose streams
-// the listener closes at shutdown.
+// default), and the peer server in it, whose peer streams the listener
+// closes at shutdown.
 func peerHandler(n *node.Node, streamIdle time.Duration) (http.Handler, *peer.Server) {
 	mux := http.NewServeMux()
 	path, srv := peer.NewHandler(n, peerPolicy{n})
