@@ -52,14 +52,6 @@ func (c cell) label() string {
 // with 64 clients.
 const defaultCells = "C:16,A:16,U:16,A:16@half,A:64,C:64"
 
-// putOnly is the update-only workload "U" (YCSB's core workloads have
-// none): every operation overwrites a zipfian-chosen key.
-func putOnly() ycsb.Workload {
-	w := ycsb.Workload{Name: "U", Distribution: "zipfian"}
-	w.Proportions[ycsb.Update] = 1
-	return w
-}
-
 // parseCells parses a comma-separated list of WORKLOAD:CLIENTS, the
 // workload one of YCSB's A, B, C, D, F or U (put only), each optionally
 // followed by @half: an open loop at half of the throughput of the same
@@ -77,11 +69,9 @@ func parseCells(s string) ([]cell, error) {
 		if !ok || err != nil || clients < 1 {
 			return nil, fmt.Errorf("--cells %q: want WORKLOAD:CLIENTS, e.g. C:16", part)
 		}
-		w := putOnly()
-		if !strings.EqualFold(name, "U") {
-			if w, err = ycsb.Lookup(name); err != nil {
-				return nil, fmt.Errorf("--cells %q: %w (or U, put only)", part, err)
-			}
+		w, err := ycsb.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--cells %q: %w", part, err)
 		}
 		c := cell{workload: w, clients: clients, half: half}
 		if half && !slices.Contains(out, c.peak()) {

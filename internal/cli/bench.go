@@ -99,7 +99,7 @@ func newBenchRunCmd(f *benchFlags) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&r.workload, "workload", "A", "YCSB workload: A (50/50 read/update), B (95/5), C (read only), D (read latest 95 / insert 5), F (read-modify-write 50/50)")
+	fs.StringVar(&r.workload, "workload", "A", "YCSB workload: A (50/50 read/update), B (95/5), C (read only), D (read latest 95 / insert 5), F (read-modify-write 50/50), U (put only)")
 	fs.StringVar(&r.distribution, "distribution", "", "request distribution: zipfian, uniform or latest (default: the workload's)")
 	fs.DurationVar(&r.duration, "duration", 0, "how long to run (default 30s unless --operations)")
 	fs.Int64Var(&r.operations, "operations", 0, "operations to run instead of a duration")
