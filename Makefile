@@ -10,7 +10,7 @@ RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engin
              ./engine/aae/... ./engine/membership/... ./engine/coord/... \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
-.PHONY: test deps sdk-deps sdk-test check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers concord-base soak
+.PHONY: test deps sdk-deps sdk-test check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers bench-tail-processes concord-base soak
 
 ## test: every check and every test, as CI runs them
 test: deps check unit race sdk-test
@@ -106,6 +106,12 @@ bench:
 bench-peers: build $(if $(BASE),concord-base)
 	go build -C internal/benchpeers -o ../../bin/benchpeers .
 	bin/benchpeers run --concord bin/concord$(if $(BASE), --baseline bin/concord-base) --json bin/bench-peers.json $(ARGS)
+
+## bench-tail-processes: the foreground's p99 before, during and after a
+## handoff, on four `concord serve` processes (docs/benchmarks.md, "Tail
+## latency under background work"): about a minute a round; ROUNDS=3 for more
+bench-tail-processes: build
+	ROUNDS=$(or $(ROUNDS),1) internal/benchpeers/tail-processes.sh bin/concord
 
 ## concord-base: bin/concord-base from git revision BASE, built in a temporary
 ## directory that git archive fills (the work tree and the index are left
