@@ -9,7 +9,8 @@
 # how long the handoff took. Every process is stopped at the end.
 #
 #   internal/benchpeers/tail-processes.sh [CONCORD_BINARY]
-#   RATE=400 WINDOW=10s ROUNDS=1 PORT=7910 (environment, defaults shown)
+#   RATE=400 WINDOW=10s ROUNDS=1 PORT=7910 POLL=0.2 (environment, defaults
+#   shown; POLL is the seconds between two checks of the handoff)
 set -euo pipefail
 BIN=${1:-}
 RATE=${RATE:-400}; WINDOW=${WINDOW:-10s}; ROUNDS=${ROUNDS:-1}; PORT=${PORT:-7910}
@@ -71,7 +72,7 @@ for round in $(seq "$ROUNDS"); do
   "$BIN" cluster commit --endpoint "$(api 0)" >/dev/null
   measure handoff "$WINDOW" &
   m=$!
-  for _ in $(seq 600); do handoff_done && break; sleep 0.2; done
+  for _ in $(seq 600); do handoff_done && break; sleep ${POLL:-0.2}; done
   echo "handoff  done after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"
   wait $m
   measure after 10s
