@@ -120,6 +120,7 @@ func TestWorkloadMixes(t *testing.T) {
 		{"c", map[ycsb.Op]float64{ycsb.Read: 1}},
 		{"d", map[ycsb.Op]float64{ycsb.Read: 0.95, ycsb.Insert: 0.05}},
 		{"F", map[ycsb.Op]float64{ycsb.Read: 0.5, ycsb.ReadModifyWrite: 0.5}},
+		{"u", map[ycsb.Op]float64{ycsb.Update: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
