@@ -51,7 +51,10 @@ func TestParseCells(t *testing.T) {
 
 func TestPutOnlyOnlyUpdates(t *testing.T) {
 	t.Parallel()
-	w, _ := ycsb.Lookup("U")
+	w, err := ycsb.Lookup("U")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := ycsb.NewRand(1)
 	for range 1000 {
 		if op := w.Choose(r); op != ycsb.Update {
