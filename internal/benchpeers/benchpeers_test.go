@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/concord-kv/concord/internal/bench"
-	"github.com/concord-kv/concord/internal/bench/ycsb"
 )
 
 func TestParseCells(t *testing.T) {
@@ -46,20 +45,6 @@ func TestParseCells(t *testing.T) {
 				t.Fatalf("cells %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestPutOnlyOnlyUpdates(t *testing.T) {
-	t.Parallel()
-	w, err := ycsb.Lookup("U")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := ycsb.NewRand(1)
-	for range 1000 {
-		if op := w.Choose(r); op != ycsb.Update {
-			t.Fatalf("put-only chose %s", op)
-		}
 	}
 }
 

@@ -40,7 +40,7 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load and run YCSB-style benchmarks",
-		Long: `Load and run YCSB core workloads (A, B, C, D, F) against one or more nodes
+		Long: `Load and run YCSB core workloads (A, B, C, D, F) or U (put only) against one or more nodes
 and report throughput, latency percentiles, errors by code and, with
 --admin, the cluster's CPU per operation. See docs/benchmarks.md.`,
 	}
