@@ -29,7 +29,9 @@ const (
 	// rate.
 	RateWindow = 500 * time.Millisecond
 	// ReportEvery is the least time between two progress reports of one
-	// pull (the first batch of a pull is always reported).
+	// pull (the first batch of a pull is always reported), and between
+	// two reports of one receiving node (engine/node/transfer holds back
+	// the rest until its round ends).
 	ReportEvery = 500 * time.Millisecond
 )
 

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/concord-kv/concord/engine/handoff"
@@ -85,6 +86,10 @@ type Config struct {
 type Receiver struct {
 	cfg        Config
 	*loop.Loop // Start and Close
+
+	mu        sync.Mutex
+	published time.Time // when this node's progress last went out
+	held      bool      // progress recorded since, not yet published
 }
 
 // New returns a Receiver, not yet started.
@@ -111,6 +116,7 @@ func (r *Receiver) Round(ctx context.Context) {
 			r.cfg.Logger.Warn("partition transfer interrupted; will resume", "partition", tr.Partition, "from", tr.From, "err", err)
 		}
 	}
+	r.flushReport(cur.Epoch())
 	if _, _, complete := top.Handoffs(); complete {
 		r.dropLeft(prev, cur, nrep)
 	}
@@ -186,7 +192,7 @@ func (r *Receiver) pull(ctx context.Context, epoch uint64, f *handoff.Fetch, src
 				return err
 			}
 			if report {
-				r.publishReport(epoch)
+				r.report(epoch)
 			}
 		}
 		return t.Err()
@@ -203,8 +209,44 @@ func (r *Receiver) pull(ctx context.Context, epoch uint64, f *handoff.Fetch, src
 		return err
 	}
 	r.cfg.Logger.Info("partition received", "partition", pr.Partition, "from", pr.From, "keys", pr.Keys, "bytes", pr.Bytes)
-	r.publishReport(epoch)
+	r.report(epoch)
 	return nil
+}
+
+// report publishes this node's progress for the epoch, at most once every
+// handoff.ReportEvery: what it holds back goes out with the next report or
+// at the end of the round (flushReport). Every report is a gossip document
+// that each other node pulls with the whole document set (package
+// membership) and folds into its placement: a report per partition
+// received, about twenty a second in a handoff of 50,000 keys, cost the
+// nodes more CPU than moving the objects did (docs/performance.md,
+// session 15).
+func (r *Receiver) report(epoch uint64) {
+	r.mu.Lock()
+	now := time.Now()
+	due := now.Sub(r.published) >= handoff.ReportEvery
+	if due {
+		r.published = now
+	}
+	r.held = !due
+	r.mu.Unlock()
+	if due {
+		r.publishReport(epoch)
+	}
+}
+
+// flushReport publishes the progress report held back, if any.
+func (r *Receiver) flushReport(epoch uint64) {
+	r.mu.Lock()
+	held := r.held
+	r.held = false
+	if held {
+		r.published = time.Now()
+	}
+	r.mu.Unlock()
+	if held {
+		r.publishReport(epoch)
+	}
 }
 
 // publishReport spreads this node's progress for the epoch.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/concord-kv/concord/engine/dvv"
 	"github.com/concord-kv/concord/engine/errs"
@@ -128,6 +129,7 @@ func (l *local) DropPartitions(parts []int) error {
 // with c the other old replica.
 type topology struct {
 	prev, cur ring.Ring
+	plan      []handoff.Transfer // nil: partition 1 from b
 	down      map[string]bool
 	complete  bool
 
@@ -138,7 +140,11 @@ type topology struct {
 func (t *topology) Self() string         { return "a" }
 func (t *topology) Alive(id string) bool { return !t.down[id] }
 func (t *topology) Transition() (ring.Ring, ring.Ring, []handoff.Transfer, int, bool) {
-	return t.prev, t.cur, []handoff.Transfer{{Partition: partition, From: "b", To: "a"}}, 3, true
+	plan := t.plan
+	if plan == nil {
+		plan = []handoff.Transfer{{Partition: partition, From: "b", To: "a"}}
+	}
+	return t.prev, t.cur, plan, 3, true
 }
 func (t *topology) Handoffs() (uint64, []handoff.Progress, bool) {
 	return t.cur.Epoch(), nil, t.complete
@@ -170,7 +176,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, n int) fixture {
 	t.Helper()
-	r, err := ring.New(4, []ring.Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}, 3)
+	r, err := ring.New(64, []ring.Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +286,36 @@ func TestReceiverFallsBack(t *testing.T) {
 			t.Errorf("b fails after %d: reported %+v, want done from c with %d keys", failAfter, pr, n)
 		}
 	}
+}
+
+// TestReceiverHoldsBackReportsWithinReportEvery: a round that receives
+// many partitions within handoff.ReportEvery publishes its progress twice
+// (the first partition's report and, at the round's end, the one held
+// back), not once per partition, and the last report has every transfer
+// done. Every report is a gossip document each node pulls.
+func TestReceiverHoldsBackReportsWithinReportEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { // the clock stands still: the round takes no time
+		f := newFixture(t, 10)
+		for p := range 40 {
+			f.top.plan = append(f.top.plan, handoff.Transfer{Partition: p, From: "b", To: "a"})
+		}
+		f.receiver().Round(t.Context())
+
+		f.checkAllReceived(t, 10)
+		if len(f.top.reports) != 2 {
+			t.Fatalf("%d reports for 40 partitions received at once, want 2", len(f.top.reports))
+		}
+		last := f.top.reports[1]
+		if len(last.Transfers) != 40 {
+			t.Fatalf("last report has %d transfers, want 40", len(last.Transfers))
+		}
+		for _, pr := range last.Transfers {
+			if !pr.Done {
+				t.Errorf("last report: partition %d not done: %+v", pr.Partition, pr)
+			}
+		}
+
+	})
 }
 
 // TestReceiverDropsOnlyOnceComplete: the partitions this node gave up are
