@@ -236,8 +236,8 @@ func (c *Client) at(addr string) peerv1connect.PeerServiceClient {
 	defer c.mu.Unlock()
 	pc, ok := c.clients[addr]
 	if !ok {
-		pc = peerv1connect.NewPeerServiceClient(c.http, c.scheme()+addr, connect.WithSendGzip(), connect.WithCompressMinBytes(CompressMinBytes),
-			connect.WithInterceptors(clientErrors{}))
+		pc = peerv1connect.NewPeerServiceClient(c.http, c.scheme()+addr, clientGzip, connect.WithSendGzip(),
+			connect.WithCompressMinBytes(CompressMinBytes), connect.WithInterceptors(clientErrors{}))
 		c.clients[addr] = pc
 	}
 	return pc

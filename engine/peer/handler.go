@@ -54,7 +54,7 @@ func NewHandler(local Local, policy Policy, opts ...connect.HandlerOption) (stri
 	if policy == nil {
 		policy = ceilings{}
 	}
-	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), connect.WithCompressMinBytes(CompressMinBytes),
+	opts = append(slices.Clip(opts), connect.WithReadMaxBytes(MaxRequestBytes), handlerGzip, connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(handlerErrors{}))
 	h := &Handler{local: local, policy: policy}
 	path, ch := peerv1connect.NewPeerServiceHandler(h, opts...)
