@@ -108,10 +108,11 @@ bench-peers: build $(if $(BASE),concord-base)
 	bin/benchpeers run --concord bin/concord$(if $(BASE), --baseline bin/concord-base) --json bin/bench-peers.json $(ARGS)
 
 ## bench-tail-processes: the foreground's p99 before, during and after a
-## handoff, on four `concord serve` processes (docs/benchmarks.md, "Tail
-## latency under background work"): about a minute a round; ROUNDS=3 for more
+## handoff, hint delivery and anti-entropy repair, on `concord serve`
+## processes (docs/benchmarks.md, "Tail latency under background work"):
+## about three minutes a round; ROUNDS=3 for more, SCENARIOS="handoff" for one
 bench-tail-processes: build
-	ROUNDS=$(or $(ROUNDS),1) internal/benchpeers/tail-processes.sh bin/concord
+	ROUNDS=$(or $(ROUNDS),1) SCENARIOS="$(or $(SCENARIOS),handoff hints repair)" internal/benchpeers/tail-processes.sh bin/concord
 
 ## concord-base: bin/concord-base from git revision BASE, built in a temporary
 ## directory that git archive fills (the work tree and the index are left

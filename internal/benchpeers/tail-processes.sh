@@ -1,26 +1,43 @@
 #!/bin/bash
-# tail-processes.sh: the foreground's latency during a handoff, measured on
-# separate `concord serve` processes (docs/benchmarks.md, "Tail latency
-# under background work"). Three nodes on loopback hold 50,000 keys of a
-# buffered namespace "bulk"; an open loop of RATE ops/s (YCSB-A, uniform
-# over 1,000 keys of the synced namespace "bench", N=3 R=2 W=2) runs for
-# 10 s (steady), then a fourth node joins and the same load runs for WINDOW
-# (handoff), then 10 s more (after). Prints each window's p50/p99/p99.9 and
-# how long the handoff took. Every process is stopped at the end.
+# tail-processes.sh: the foreground's latency during background work,
+# measured on separate `concord serve` processes (docs/benchmarks.md, "Tail
+# latency under background work"). Each scenario starts three nodes on
+# loopback; an open loop of RATE ops/s (YCSB-A, uniform over 1,000 keys of
+# the synced namespace "bench", N=3 R=2 W=2) runs for 10 s (steady), then
+# for WINDOW while the background work runs, then 10 s more (after). The
+# background work is over 50,000 keys of a buffered namespace "bulk":
+#
+#   handoff  a fourth node joins and fetches its partitions;
+#   hints    node 2 was stopped (SIGSTOP) while the keys were written, with
+#            anti-entropy held to 1 key a second: the hints nodes 0 and 1
+#            kept are delivered once it resumes (SIGCONT);
+#   repair   the same with hint delivery held to 1 a second: anti-entropy
+#            repairs node 2;
+#   resume   (a control, not run unless named) the same with both held:
+#            node 2 resumes and nothing repairs it in the window.
+#
+# In hints and repair the load goes through nodes 0 and 1 in every window.
+# Prints each window's p50/p99/p99.9 and how long the work took. Every
+# process is stopped at the end.
 #
 #   internal/benchpeers/tail-processes.sh [CONCORD_BINARY]
-#   RATE=400 WINDOW=10s ROUNDS=1 PORT=7910 (environment, defaults shown)
+#   SCENARIOS="handoff hints repair" RATE=400 WINDOW=10s ROUNDS=1 PORT=7910
+#   (environment, defaults shown); KEEP=DIR keeps the logs there (the
+#   nodes', and progress.log: each window's p99 second by second)
 #
-# Nothing else runs in the windows: the end of the handoff is awaited with
+# Nothing else runs in the windows: the end of a handoff is awaited with
 # one `concord cluster status --watch`, not by polling (a poll every 0.2 s
 # through a pyenv python3 shim cost a third of a core, and inflated the
-# handoff window's tail).
+# handoff window's tail); the end of hint delivery or repair with one
+# metrics read (curl) every 0.5 s.
 set -euo pipefail
 BIN=${1:-}
 RATE=${RATE:-400}; WINDOW=${WINDOW:-10s}; ROUNDS=${ROUNDS:-1}; PORT=${PORT:-7910}
+SCENARIOS=${SCENARIOS:-handoff hints repair}
 D=$(mktemp -d /tmp/concord-tail.XXXXXX)
 PIDS=()
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; keep; rm -rf "$D"; }
+keep() { if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$D"/*.log "$KEEP"/; fi; }
 trap cleanup EXIT
 if [ -z "$BIN" ]; then
   BIN=$D/concord
@@ -39,9 +56,9 @@ start() {
   PIDS+=($!)
   for _ in $(seq 100); do curl -sf "$(api "$1")/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
 }
-EP="$(api 0),$(api 1),$(api 2)"
-ADMIN="http://127.0.0.1:$(port 0 3),http://127.0.0.1:$(port 1 3),http://127.0.0.1:$(port 2 3)"
-measure() { # measure WINDOW-NAME DURATION
+admin() { echo "http://127.0.0.1:$(port "$1" 3)"; }
+ADMIN="$(admin 0),$(admin 1),$(admin 2)"
+measure() { # measure WINDOW-NAME DURATION (through the endpoints in EP)
   "$BIN" bench run --endpoint "$EP" --namespace bench --records 1000 --value-size 100 --workload A \
     --distribution uniform --rate "$RATE" --duration "$2" --admin "$ADMIN" -o json 2>>"$D/progress.log" |
     python3 -c '
@@ -54,31 +71,88 @@ print("%-8s %5.0f ops/s  p50 %6.2f  p99 %6.2f  p99.9 %6.2f ms  errors %d" % (sys
 handoff_wait() { # until the ring change's handoffs are done: one watching process, no polling
   timeout 600 "$BIN" cluster status --watch -o json --endpoint "$(api 0)" >/dev/null 2>&1
 }
-for round in $(seq "$ROUNDS"); do
+metric() { # metric NODE NAME [LABEL-MATCH]: the sum of a metric's samples on a node
+  curl -sf -H "Authorization: Bearer $CONCORD_ADMIN_TOKEN" "$(admin "$1")/metrics" |
+    awk -v m="$2" -v l="${3:-}" '$1 == m || (index($1, m "{") == 1 && index($1, l) > 0) { s += $2 } END { printf "%d\n", s }'
+}
+until_metric() { # until_metric TEST: poll every 0.5 s, at most 10 minutes, until TEST succeeds
+  for _ in $(seq 1200); do eval "$1" && return; sleep 0.5; done
+  echo "gave up waiting: $1" >&2
+}
+elapsed() { python3 -c "import time; print(round(time.time() - $1, 1))"; }
+load() { # load NAMESPACE DURABILITY RECORDS
+  "$BIN" bench load --endpoint "$EP" --create-namespace --n 3 --r 2 --w 2 --durability "$2" --namespace "$1" \
+    --records "$3" --value-size 100 >/dev/null 2>&1
+}
+start_cluster() { # three nodes, joined and committed
   PIDS=()
-  for i in 0 1 2; do start $i "$round"; done
+  for i in 0 1 2; do start $i "$1"; done
   sleep 2 # gossip
   "$BIN" cluster join "$(api 1)" --endpoint "$(api 0)" >/dev/null
   "$BIN" cluster join "$(api 2)" --endpoint "$(api 0)" >/dev/null
   "$BIN" cluster commit --endpoint "$(api 0)" >/dev/null
   handoff_wait
-  "$BIN" bench load --endpoint "$EP" --create-namespace --n 3 --r 2 --w 2 --durability buffered --namespace bulk \
-    --records 50000 --value-size 100 >/dev/null 2>&1
-  "$BIN" bench load --endpoint "$EP" --create-namespace --n 3 --r 2 --w 2 --durability sync --namespace bench \
-    --records 1000 --value-size 100 >/dev/null 2>&1
-  echo "round $round"
+}
+stop_cluster() {
+  kill -CONT "${PIDS[@]}" 2>/dev/null || true
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+handoff() { # the round's data directories: $1
+  EP="$(api 0),$(api 1),$(api 2)"
+  start_cluster "$1"
+  load bulk buffered 50000
+  load bench sync 1000
   measure steady 10s
-  start 3 "$round"
+  start 3 "$1"
   sleep 2 # gossip
   "$BIN" cluster join "$(api 3)" --endpoint "$(api 0)" >/dev/null
+  local t0
   t0=$(date +%s.%N)
   "$BIN" cluster commit --endpoint "$(api 0)" >/dev/null
   measure handoff "$WINDOW" &
-  m=$!
+  local m=$!
   handoff_wait
-  echo "handoff  done after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"
+  echo "handoff  done after $(elapsed "$t0") s"
   wait $m
   measure after 10s
-  kill "${PIDS[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+}
+outage() { # outage hints|repair: node 2 misses the bulk keys, then catches up by the one kind of work
+  local kind=$1 dir=$2 held
+  EP="$(api 0),$(api 1)"
+  start_cluster "$dir"
+  case $kind in
+    hints) held=(--aae-keys-per-second 1) ;;
+    repair) held=(--hints-per-second 1) ;;
+    resume) held=(--aae-keys-per-second 1 --hints-per-second 1) ;;
+  esac
+  "$BIN" cluster settings set "${held[@]}" --endpoint "$(api 0)" >/dev/null
+  load bench sync 1000
+  "$BIN" namespace create bulk --n 3 --r 2 --w 2 --durability buffered --endpoint "$(api 0)" >/dev/null
+  measure steady 10s
+  kill -STOP "${PIDS[2]}"
+  load bulk buffered 50000
+  local t0
+  t0=$(date +%s.%N)
+  kill -CONT "${PIDS[2]}"
+  measure "$kind" "$WINDOW" &
+  local m=$!
+  case $kind in
+    hints) until_metric '[ "$(metric 0 concord_hint_backlog)" = 0 ] && [ "$(metric 1 concord_hint_backlog)" = 0 ]' ;;
+    repair) until_metric '[ "$(metric 2 concord_namespace_stored_keys bulk)" -ge 50000 ]' ;;
+  esac
+  [ "$kind" = resume ] || printf "%-8s done after %s s\n" "$kind" "$(elapsed "$t0")"
+  wait $m
+  measure after 10s
+}
+for round in $(seq "$ROUNDS"); do
+  for scenario in $SCENARIOS; do
+    echo "round $round: $scenario"
+    case $scenario in
+      handoff) handoff "$round-$scenario" ;;
+      hints | repair | resume) outage "$scenario" "$round-$scenario" ;;
+      *) echo "unknown scenario $scenario (handoff, hints, repair, resume)" >&2; exit 2 ;;
+    esac
+    stop_cluster
+  done
 done
