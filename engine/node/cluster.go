@@ -71,6 +71,7 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 		return fmt.Errorf("node: start gossip: %w", err)
 	}
 	n.members = ml
+	go n.abandonDown(ml.Events())
 	n.top.Attach(ml)
 	_, hasRing := n.top.Ring()
 	joinCtx, cancel := context.WithTimeout(n.bgCtx, cc.JoinTimeout)
@@ -105,6 +106,17 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	}
 	n.services.Start(n.bgCtx)
 	return nil
+}
+
+// abandonDown fails the peer stream to every member gossip declares dead
+// or gone ([peer.Client.Abandon]), until gossip stops.
+func (n *Node) abandonDown(events <-chan membership.Event) {
+	for ev := range events {
+		if ev.Kind == membership.EventLeft && ev.Member.ID != n.id && ev.Member.Meta.PeerAddr != "" {
+			n.log.Info("member down: its peer calls abandoned", "member", ev.Member.ID, "state", ev.Member.State)
+			n.peers.Abandon(ev.Member.Meta.PeerAddr)
+		}
+	}
 }
 
 // leave leaves the cluster and stops gossip.

@@ -40,6 +40,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]peerv1connect.PeerServiceClient // by address
+	calls   map[string]callScope                       // by address (callsTo)
 
 	// Streams carry the hot calls when open (stream_client.go).
 	streams streams
@@ -95,12 +96,30 @@ func newTransport(conf *tls.Config) *http.Transport {
 	return &http.Transport{
 		Protocols:           &p,
 		TLSClientConfig:     conf,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		DialContext:         dialResetting,
 		TLSHandshakeTimeout: 5 * time.Second,
 		IdleConnTimeout:     time.Minute,
 		MaxIdleConnsPerHost: PeerConnsPerNode,
 		MaxConnsPerHost:     PeerConnsPerNode,
 	}
+}
+
+// dialResetting dials a peer connection that closes with a reset (TCP
+// RST, SO_LINGER 0) instead of a FIN. A peer connection is closed when
+// what is in flight on it is abandoned: a stream failed (silent past a
+// call's deadline, or broken), a call given up, the client closed. A FIN
+// lets the peer read every request queued for it first; a reset makes its
+// kernel drop them. A node paused or cut off while its peers wrote to it
+// otherwise resumed to megabytes of Replicate frames whose callers had
+// long given up (and kept hints), and merged them all at once on every
+// core: a second in which every node's requests waited tens of
+// milliseconds (docs/benchmarks.md, session 15).
+func dialResetting(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // best effort: a FIN is only slower
+	}
+	return c, err
 }
 
 // tlsClient marks an HTTP client that calls peers over TLS.
@@ -134,6 +153,54 @@ func (c *Client) Close() {
 	c.streams.disable()
 }
 
+// Abandon ends the Replicate and Read calls waiting on the node at addr,
+// one gossip declared down: those queued to share a request, those on its
+// peer stream, which it fails, and those sent over Connect. They end without an answer (a coordinator then
+// keeps hints for their writes, delivered at a paced rate), and since
+// their connections close with a reset, the node drops the requests it
+// has not read yet. A node paused or cut off for seconds otherwise came
+// back to every request queued for it within its callers' 10 s deadlines,
+// and served them all at once (docs/benchmarks.md, session 15). The next
+// call to the node opens a new stream.
+func (c *Client) Abandon(addr string) {
+	// The queued calls first: once the sent ones end, their senders would
+	// send the queued ones next.
+	err := fmt.Errorf("%w: %v", ErrNoAnswer, errAbandoned)
+	c.replicates.abandon(func(k replicateKey) bool { return k.addr == addr }, err)
+	c.reads.abandon(func(k string) bool { return k == addr }, err)
+	c.mu.Lock()
+	scope, ok := c.calls[addr]
+	delete(c.calls, addr)
+	c.mu.Unlock()
+	if ok {
+		scope.cancel(errAbandoned)
+	}
+	c.streams.abandon(addr)
+}
+
+// callScope is what the coalesced Connect calls to one node run under
+// until Abandon cancels it.
+type callScope struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// callsTo returns the context the coalesced Connect calls to addr derive
+// from.
+func (c *Client) callsTo(addr string) context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	scope, ok := c.calls[addr]
+	if !ok {
+		scope.ctx, scope.cancel = context.WithCancelCause(context.Background())
+		if c.calls == nil {
+			c.calls = map[string]callScope{}
+		}
+		c.calls[addr] = scope
+	}
+	return scope.ctx
+}
+
 // Streaming reports whether the hot calls to node to go over a peer
 // stream now; when not, it starts opening one (stream_client.go).
 func (c *Client) Streaming(to string) bool {
@@ -154,7 +221,7 @@ func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, de
 		err = s.call(key.addr, deadline, methodReplicate, req, res)
 	}
 	if err == errNotSent {
-		res, err = connectCall(deadline, req, c.at(key.addr).Replicate)
+		res, err = connectCall(c.callsTo(key.addr), deadline, req, c.at(key.addr).Replicate)
 	}
 	if err != nil {
 		return nil, err
@@ -166,12 +233,16 @@ func (c *Client) sendReplicate(key replicateKey, parts [][]*peerv1.KeyObject, de
 	return out, nil
 }
 
-// connectCall makes a coalesced request over Connect, bounded by
-// deadline (a stream call carries its deadline in its frame).
-func connectCall[Req, Res any](deadline time.Time, req *Req, call func(context.Context, *Req) (*Res, error)) (*Res, error) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+// connectCall makes a coalesced request over Connect in scope (callsTo),
+// bounded by deadline (a stream call carries its deadline in its frame).
+func connectCall[Req, Res any](scope context.Context, deadline time.Time, req *Req, call func(context.Context, *Req) (*Res, error)) (*Res, error) {
+	ctx, cancel := context.WithDeadline(scope, deadline)
 	defer cancel()
-	return call(ctx, req)
+	res, err := call(ctx, req)
+	if err != nil && scope.Err() != nil { // abandoned, as a stream's calls are
+		return nil, fmt.Errorf("%w: %v", ErrNoAnswer, context.Cause(scope))
+	}
+	return res, err
 }
 
 // sendReads is one Read request, or a ReadMany of several calls' keys.
@@ -184,7 +255,7 @@ func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline ti
 			err = s.call(addr, deadline, methodRead, reads[0], res)
 		}
 		if err == errNotSent {
-			res, err = connectCall(deadline, reads[0], c.at(addr).Read)
+			res, err = connectCall(c.callsTo(addr), deadline, reads[0], c.at(addr).Read)
 		}
 		if err != nil {
 			return nil, err
@@ -197,7 +268,7 @@ func (c *Client) sendReads(addr string, reads []*peerv1.ReadRequest, deadline ti
 		err = s.call(addr, deadline, methodReadMany, req, res)
 	}
 	if err == errNotSent {
-		res, err = connectCall(deadline, req, c.at(addr).ReadMany)
+		res, err = connectCall(c.callsTo(addr), deadline, req, c.at(addr).ReadMany)
 	}
 	if err != nil {
 		return nil, err

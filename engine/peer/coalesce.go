@@ -158,6 +158,23 @@ func (c *coalescer[K, In, Out]) sendCalls(key K, calls []*call[In, Out]) {
 	}
 }
 
+// abandon ends the calls waiting in the queues whose key matches, with
+// err; calls being sent end as their sends do.
+func (c *coalescer[K, In, Out]) abandon(match func(K) bool, err error) {
+	c.mu.Lock()
+	var ended []*call[In, Out]
+	for k, q := range c.queues {
+		if match(k) {
+			ended = append(ended, q.waiting...)
+			q.waiting = nil
+		}
+	}
+	c.mu.Unlock()
+	for _, cl := range ended {
+		cl.done <- result[Out]{err: err}
+	}
+}
+
 // waiting returns how many calls wait in queues (tests).
 func (c *coalescer[K, In, Out]) waiting() int {
 	c.mu.Lock()

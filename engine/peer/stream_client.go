@@ -104,6 +104,23 @@ func (ss *streams) dial(open func(string) (*stream, error), addr string, slot *s
 	}
 }
 
+// abandon fails the stream to addr, if one is open; the next call opens
+// a new one.
+func (ss *streams) abandon(addr string) {
+	ss.mu.Lock()
+	var s *stream
+	if slot := ss.byAddr[addr]; slot != nil {
+		s, slot.s = slot.s, nil
+	}
+	ss.mu.Unlock()
+	if s != nil {
+		s.fail(errAbandoned)
+	}
+}
+
+// errAbandoned: the node was declared down (Client.Abandon).
+var errAbandoned = errors.New("peer stream: the node was declared down")
+
 // disable closes every stream and opens no more.
 func (ss *streams) disable() {
 	ss.mu.Lock()

@@ -196,6 +196,53 @@ func TestStreamLostMidCall(t *testing.T) {
 	close(l.release)
 }
 
+// TestAbandonEndsTheCallsToANode: calls waiting on a node declared down
+// (Abandon) end as no answer at once, not at their deadline, whether sent
+// (over a peer stream or over Connect) or queued behind those; over a
+// stream, the client opens a new one for the calls after it.
+func TestAbandonEndsTheCallsToANode(t *testing.T) {
+	t.Parallel()
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			const calls = 8 // some sent and held, the rest queued behind them
+			l := &gatedApply{memLocal: newMemLocal(), entered: make(chan struct{}, calls), release: make(chan struct{})}
+			defer close(l.release)
+			addr, _, _ := streamServer(t, l)
+			c := clientOver(t, addr, transport)
+			errc := make(chan error, calls)
+			replicate := func(i int) {
+				_, err := c.Replicate(t.Context(), "other", []peer.Object{{Namespace: "ns", Key: fmt.Appendf(nil, "k%d", i), Object: value("a", "v")}}, false, "")
+				errc <- err
+			}
+			// One call at a time until the node holds one from each of the
+			// queue's senders, then the rest, which queue behind them.
+			held := 0
+			for ; held < peer.SendersPerQueue; held++ {
+				go replicate(held)
+				<-l.entered
+			}
+			for i := held; i < calls; i++ {
+				go replicate(i)
+			}
+			if err := wait.Until(t.Context(), func() bool { return c.Waiting() == calls-held }); err != nil {
+				t.Fatalf("%d calls queued, want %d", c.Waiting(), calls-held)
+			}
+			c.Abandon(addr)
+			for range calls {
+				if err := <-errc; !errors.Is(err, peer.ErrNoAnswer) {
+					t.Fatalf("a call to an abandoned node: %v, want peer.ErrNoAnswer", err)
+				}
+			}
+			if transport == "stream" {
+				if err := wait.Until(t.Context(), func() bool { return c.Streaming("other") }); err != nil {
+					t.Fatal("no new stream after the old one was abandoned")
+				}
+			}
+		})
+	}
+}
+
 // TestStreamShutdownDrains: a call being served when the server shuts
 // down still gets its answer; the stream closes after it.
 func TestStreamShutdownDrains(t *testing.T) {
