@@ -90,6 +90,7 @@ type Receiver struct {
 	mu        sync.Mutex
 	published time.Time // when this node's progress last went out
 	held      bool      // progress recorded since, not yet published
+	settled   *uint64   // a ring epoch with nothing left to do here (Round)
 }
 
 // New returns a Receiver, not yet started.
@@ -102,24 +103,49 @@ func New(cfg Config) *Receiver {
 // Round fetches the partitions this node gains in the current ring change,
 // one at a time, resuming from a stored cursor after a restart, and drops
 // the partitions it gave up once every transfer is done.
+//
+// Once every transfer of the change is done and its partitions dropped,
+// later rounds of the same change return at once: they used to load the
+// saved progress of each of its transfers, twice a second on every node
+// until the next ring change.
 func (r *Receiver) Round(ctx context.Context) {
 	top := r.cfg.Topology
 	prev, cur, plan, nrep, ok := top.Transition()
-	if !ok {
+	if !ok || r.isSettled(cur.Epoch()) {
 		return
 	}
+	fetched := true
 	for _, tr := range plan {
-		if tr.To != top.Self() || ctx.Err() != nil {
+		if tr.To != top.Self() {
 			continue
 		}
-		if err := r.fetch(ctx, cur.Epoch(), tr, prev.PreferenceList(tr.Partition, nrep)); err != nil && ctx.Err() == nil {
-			r.cfg.Logger.Warn("partition transfer interrupted; will resume", "partition", tr.Partition, "from", tr.From, "err", err)
+		if ctx.Err() != nil {
+			fetched = false
+			continue
+		}
+		if err := r.fetch(ctx, cur.Epoch(), tr, prev.PreferenceList(tr.Partition, nrep)); err != nil {
+			fetched = false
+			if ctx.Err() == nil {
+				r.cfg.Logger.Warn("partition transfer interrupted; will resume", "partition", tr.Partition, "from", tr.From, "err", err)
+			}
 		}
 	}
 	r.flushReport(cur.Epoch())
-	if _, _, complete := top.Handoffs(); complete {
-		r.dropLeft(prev, cur, nrep)
+	if _, _, complete := top.Handoffs(); complete && r.dropLeft(prev, cur, nrep) && fetched {
+		r.settle(cur.Epoch())
 	}
+}
+
+func (r *Receiver) isSettled(epoch uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.settled != nil && *r.settled == epoch
+}
+
+func (r *Receiver) settle(epoch uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settled = &epoch
 }
 
 func progressKey(epoch uint64, p int) []byte {
@@ -271,20 +297,21 @@ func (r *Receiver) publishReport(epoch uint64) {
 
 // dropLeft deletes the data of partitions this node no longer replicates,
 // once every transfer of the ring change is confirmed, and only once per
-// change.
-func (r *Receiver) dropLeft(prev, cur ring.Ring, nrep int) {
+// change. It reports whether they are dropped (now or before).
+func (r *Receiver) dropLeft(prev, cur ring.Ring, nrep int) bool {
 	marker := keys.Meta("handoff-dropped", fmt.Sprint(cur.Epoch()))
 	if _, err := r.cfg.Store.Get(marker); err == nil {
-		return
+		return true
 	}
 	parts := handoff.Drops(prev, cur, nrep, r.cfg.Topology.Self())
 	var b storage.Batch
 	b.Set(marker, nil)
 	if err := errors.Join(r.cfg.Local.DropPartitions(parts), r.cfg.Store.Apply(&b, storage.WriteOptions{Sync: true})); err != nil {
 		r.cfg.Logger.Error("drop handed-off partitions", "err", err)
-		return
+		return false
 	}
 	if len(parts) > 0 {
 		r.cfg.Logger.Info("dropped handed-off partitions", "partitions", len(parts), "epoch", cur.Epoch())
 	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -316,6 +317,46 @@ func TestReceiverHoldsBackReportsWithinReportEvery(t *testing.T) {
 		}
 
 	})
+}
+
+// countingStore counts the reads of a store.
+type countingStore struct {
+	storage.Engine
+	reads atomic.Int64
+}
+
+func (s *countingStore) Get(k []byte) ([]byte, error) {
+	s.reads.Add(1)
+	return s.Engine.Get(k)
+}
+
+// TestReceiverSettlesACompleteChange: once the change is complete, this
+// node's transfers done and its given-up partitions dropped, later rounds
+// of the same change read nothing (they loaded every transfer's saved
+// progress, twice a second, until the next ring change).
+func TestReceiverSettlesACompleteChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 10)
+	store := &countingStore{Engine: f.store}
+	f.store = store
+	r := f.receiver()
+	r.Round(t.Context())
+	f.checkAllReceived(t, 10)
+	r.Round(t.Context()) // not complete yet: the change is not settled
+	if store.reads.Load() == 0 {
+		t.Fatal("rounds of an incomplete change read nothing")
+	}
+	f.top.complete = true
+	r.Round(t.Context()) // drops, and settles
+	if len(f.local.dropped) != 1 {
+		t.Fatalf("dropped %v, want once", f.local.dropped)
+	}
+	before := store.reads.Load()
+	r.Round(t.Context())
+	r.Round(t.Context())
+	if n := store.reads.Load() - before; n != 0 {
+		t.Errorf("two rounds of a settled change read the store %d times, want none", n)
+	}
 }
 
 // TestReceiverDropsOnlyOnceComplete: the partitions this node gave up are
