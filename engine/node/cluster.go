@@ -108,8 +108,10 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 	return nil
 }
 
-// abandonDown fails the peer stream to every member gossip declares dead
-// or gone ([peer.Client.Abandon]), until gossip stops.
+// abandonDown abandons the peer calls to every member gossip declares
+// dead or gone ([peer.Client.Abandon]): their writes become hints, and the
+// member does not serve them when it comes back. It returns when gossip
+// stops.
 func (n *Node) abandonDown(events <-chan membership.Event) {
 	for ev := range events {
 		if ev.Kind == membership.EventLeft && ev.Member.ID != n.id && ev.Member.Meta.PeerAddr != "" {
