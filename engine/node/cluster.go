@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 		return fmt.Errorf("node: start gossip: %w", err)
 	}
 	n.members = ml
-	go n.abandonDown(ml.Events())
+	go abandonDown(ml.Events(), n.id, n.peers.Abandon, n.log)
 	n.top.Attach(ml)
 	_, hasRing := n.top.Ring()
 	joinCtx, cancel := context.WithTimeout(n.bgCtx, cc.JoinTimeout)
@@ -109,14 +110,15 @@ func (n *Node) startCluster(cc *ClusterConfig) error {
 }
 
 // abandonDown abandons the peer calls to every member gossip declares
-// dead or gone ([peer.Client.Abandon]): their writes become hints, and the
-// member does not serve them when it comes back. It returns when gossip
-// stops.
-func (n *Node) abandonDown(events <-chan membership.Event) {
+// dead or gone (abandon is [peer.Client.Abandon], by peer address): their
+// writes become hints, and the member does not serve them when it comes
+// back. self is never abandoned. It returns when events closes (gossip
+// stops).
+func abandonDown(events <-chan membership.Event, self string, abandon func(addr string), log *slog.Logger) {
 	for ev := range events {
-		if ev.Kind == membership.EventLeft && ev.Member.ID != n.id && ev.Member.Meta.PeerAddr != "" {
-			n.log.Info("member down: its peer calls abandoned", "member", ev.Member.ID, "state", ev.Member.State)
-			n.peers.Abandon(ev.Member.Meta.PeerAddr)
+		if ev.Kind == membership.EventLeft && ev.Member.ID != self && ev.Member.Meta.PeerAddr != "" {
+			log.Info("member down: its peer calls abandoned", "member", ev.Member.ID, "state", ev.Member.State)
+			abandon(ev.Member.Meta.PeerAddr)
 		}
 	}
 }

@@ -109,11 +109,8 @@ func newTransport(conf *tls.Config) *http.Transport {
 // what is in flight on it is abandoned: a stream failed (silent past a
 // call's deadline, or broken), a call given up, the client closed. A FIN
 // lets the peer read every request queued for it first; a reset makes its
-// kernel drop them. A node paused or cut off while its peers wrote to it
-// otherwise resumed to megabytes of Replicate frames whose callers had
-// long given up (and kept hints), and merged them all at once on every
-// core: a second in which every node's requests waited tens of
-// milliseconds (docs/benchmarks.md, session 15).
+// kernel drop them, so a node that was paused or cut off does not come
+// back to requests nobody waits for (Client.Abandon).
 func dialResetting(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -155,28 +152,31 @@ func (c *Client) Close() {
 
 // Abandon ends the Replicate and Read calls waiting on the node at addr,
 // one gossip declared down: those queued to share a request, those on its
-// peer stream, which it fails, and those sent over Connect. They end without an answer (a coordinator then
-// keeps hints for their writes, delivered at a paced rate), and since
-// their connections close with a reset, the node drops the requests it
-// has not read yet. A node paused or cut off for seconds otherwise came
-// back to every request queued for it within its callers' 10 s deadlines,
-// and served them all at once (docs/benchmarks.md, session 15). The next
-// call to the node opens a new stream.
+// peer stream (which it fails) and those sent over Connect. They end as
+// no answer, so a coordinator keeps hints for their writes, delivered
+// later at a paced rate; their connections close with a reset, so the
+// node drops the requests it has not read. A node paused or cut off for
+// seconds otherwise came back to every request queued for it within its
+// callers' 10 s deadlines, and served them all at once
+// (docs/benchmarks.md, session 15). The next call to the node opens a new
+// stream.
 func (c *Client) Abandon(addr string) {
 	// The queued calls first: once the sent ones end, their senders would
 	// send the queued ones next.
-	err := fmt.Errorf("%w: %v", ErrNoAnswer, errAbandoned)
-	c.replicates.abandon(func(k replicateKey) bool { return k.addr == addr }, err)
-	c.reads.abandon(func(k string) bool { return k == addr }, err)
+	c.replicates.abandon(func(k replicateKey) bool { return k.addr == addr }, errCallAbandoned)
+	c.reads.abandon(func(k string) bool { return k == addr }, errCallAbandoned)
 	c.mu.Lock()
 	scope, ok := c.calls[addr]
 	delete(c.calls, addr)
 	c.mu.Unlock()
 	if ok {
-		scope.cancel(errAbandoned)
+		scope.cancel(errCallAbandoned)
 	}
 	c.streams.abandon(addr)
 }
+
+// errCallAbandoned ends the calls Abandon ends.
+var errCallAbandoned = fmt.Errorf("%w: %w", ErrNoAnswer, errAbandoned)
 
 // callScope is what the coalesced Connect calls to one node run under
 // until Abandon cancels it.
@@ -239,8 +239,8 @@ func connectCall[Req, Res any](scope context.Context, deadline time.Time, req *R
 	ctx, cancel := context.WithDeadline(scope, deadline)
 	defer cancel()
 	res, err := call(ctx, req)
-	if err != nil && scope.Err() != nil { // abandoned, as a stream's calls are
-		return nil, fmt.Errorf("%w: %v", ErrNoAnswer, context.Cause(scope))
+	if err != nil && scope.Err() != nil { // abandoned (errCallAbandoned), as a stream's calls are
+		return nil, context.Cause(scope)
 	}
 	return res, err
 }
