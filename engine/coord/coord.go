@@ -80,6 +80,8 @@ type Coordinator struct {
 	log   *slog.Logger
 	bg    sync.WaitGroup
 	Stats Stats
+
+	replies replyTimes // how fast each peer answers reads: whom to ask first
 }
 
 // New returns a Coordinator over the local replica store. Options come from
@@ -161,7 +163,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 		return dvv.Object{}, 0, err
 	}
 	pref, fallbacks := c.view.Replicas(c.local.Partition(req.Namespace, req.Key), req.N)
-	tr := newWriteTracker(pref, c.view.Self(), fallbacks, req.W, req.DW, req.Sync)
+	tr := newWriteTracker(c.replies.fastestFirst(pref), c.view.Self(), fallbacks, req.W, req.DW, req.Sync)
 
 	type sent struct {
 		place       string
@@ -248,7 +250,8 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // of the first r replies and repairs stale replicas in the background.
 //
 // Most reads ask only r of the n places at first: this node's own copy
-// when it is a replica, then live replicas. The others are asked when one
+// when it is a replica, then live replicas, those that have answered
+// reads fastest first (replytimes.go). The others are asked when one
 // of those fails or has not answered after [Options.ReadHedgeDelay], and
 // a share [Options.FullReadChance] of reads asks all n at once, so read
 // repair still reaches every replica of hot keys (anti-entropy reaches
@@ -264,7 +267,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // replicas to repair; Read makes the calls and feeds it the replies.
 func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int) (dvv.Object, int, error) {
 	pref, fallbacks := c.view.Replicas(c.local.Partition(ns, key), n)
-	tr := newReadTracker(pref, c.view.Self(), fallbacks, r, c.opts.readAll())
+	tr := newReadTracker(c.replies.fastestFirst(pref), c.view.Self(), fallbacks, r, c.opts.readAll())
 
 	type reply struct {
 		place string
@@ -367,7 +370,12 @@ func await[T any](ctx context.Context, d time.Duration, results <-chan T, step f
 func (c *Coordinator) readFrom(ctx context.Context, id, ns string, key []byte, fallback bool) (dvv.Object, error) {
 	switch {
 	case id != c.view.Self():
-		return c.peers.Read(ctx, id, ns, key)
+		start := time.Now()
+		obj, err := c.peers.Read(ctx, id, ns, key)
+		if err == nil {
+			c.replies.observe(id, time.Since(start))
+		}
+		return obj, err
 	case fallback:
 		return c.local.GetWithHints(ns, key)
 	default:

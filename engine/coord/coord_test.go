@@ -29,6 +29,8 @@ type cluster struct {
 	hints  map[string][]string      // fallback → intended owners it was given
 	reads  map[string]int           // peer reads each node answered
 	stall  map[string]chan struct{} // reads of these nodes wait until it closes
+	delay  map[string]time.Duration // reads of these nodes take this long
+	synced map[string]int           // synced replications each node was sent
 }
 
 var order = []string{"a", "b", "c", "d", "e"}
@@ -36,7 +38,8 @@ var order = []string{"a", "b", "c", "d", "e"}
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{stores: map[string]*replica.Store{}, down: map[string]bool{}, hints: map[string][]string{},
-		reads: map[string]int{}, stall: map[string]chan struct{}{}}
+		reads: map[string]int{}, stall: map[string]chan struct{}{}, delay: map[string]time.Duration{},
+		synced: map[string]int{}}
 	for _, id := range order {
 		s, err := replica.New(memory.New(), 8, nil)
 		if err != nil {
@@ -77,6 +80,11 @@ func (p peers) Replicate(_ context.Context, to string, r coord.Replication) (boo
 		return false, errDown
 	}
 	s := p.c.stores[to]
+	p.c.mu.Lock()
+	if r.Sync {
+		p.c.synced[to]++
+	}
+	p.c.mu.Unlock()
 	if r.IntendedOwner != "" {
 		p.c.mu.Lock()
 		p.c.hints[to] = append(p.c.hints[to], r.IntendedOwner)
@@ -99,11 +107,12 @@ func (p peers) Read(_ context.Context, to, ns string, key []byte) (dvv.Object, e
 	}
 	p.c.mu.Lock()
 	p.c.reads[to]++
-	stall := p.c.stall[to]
+	stall, delay := p.c.stall[to], p.c.delay[to]
 	p.c.mu.Unlock()
 	if stall != nil {
 		<-stall
 	}
+	time.Sleep(delay)
 	if slices.Index(order, to) >= replicas {
 		return p.c.stores[to].GetWithHints(ns, key)
 	}
@@ -390,6 +399,53 @@ func TestQuorumReadAsksR(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadsAskTheFastestReplica: a replica that answers reads slowly (one
+// busy with background work, or on a sick machine) is asked after the
+// one that answers fast, once the coordinator has seen both answer: the
+// reads answer in the fast replica's time, not after the hedge delay, and
+// a synced write asks the fast one to sync.
+func TestReadsAskTheFastestReplica(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t)
+		c.delay["b"] = 8 * time.Millisecond // first in the preference list, and slow
+		c.delay["c"] = time.Millisecond
+		co := c.coordinatorWith("a", coord.Options{FullReadChance: -1, ReadHedgeDelay: 20 * time.Millisecond})
+		read := func() time.Duration {
+			start := time.Now()
+			if _, replies, err := co.Read(t.Context(), "ns", []byte("k"), replicas, 2); err != nil || replies != 2 {
+				t.Fatalf("read: %d replies, %v", replies, err)
+			}
+			return time.Since(start)
+		}
+		// Neither has answered yet: b, first in the preference list, is
+		// asked; then c, which has no reply time yet.
+		if d := read(); d != 8*time.Millisecond {
+			t.Fatalf("first read took %v, want b's 8ms", d)
+		}
+		if d := read(); d != time.Millisecond {
+			t.Fatalf("second read took %v, want c's 1ms", d)
+		}
+		for i := range 20 {
+			if d := read(); d != time.Millisecond {
+				t.Fatalf("read %d took %v, want c's 1ms", i+3, d)
+			}
+		}
+		if _, _, err := co.Write(t.Context(), coord.WriteRequest{Namespace: "ns", Key: []byte("k"), N: 3, W: 2, DW: 2, Sync: true, Apply: write("v")}); err != nil {
+			t.Fatal(err)
+		}
+		co.Wait()
+		if got := c.peerReads(); got["b"] != 1 || got["c"] != 21 {
+			t.Errorf("peer reads %v, want b 1 and c 21", got)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if want := map[string]int{"c": 1}; !maps.Equal(c.synced, want) {
+			t.Errorf("synced replications %v, want %v: DW=2 asks the faster replica to sync", c.synced, want)
+		}
+	})
 }
 
 // TestReadHedgesPastSlowReplica: the replica a read asked first does not

@@ -74,7 +74,8 @@ func (ps *places) start(alive func(string) bool) []attempt {
 
 // startSome returns the first attempts of k places and holds the others
 // back: the coordinator's own place first (no network hop), then the
-// places whose replica is alive, in preference-list order, then the rest
+// places whose replica is alive, in the order given (the coordinator's:
+// fastest first), then the rest
 // (each at a fallback). A place no node can answer for does not count
 // toward k.
 func (ps *places) startSome(k int, alive func(string) bool) []attempt {

@@ -16,7 +16,8 @@ import "github.com/concord-kv/concord/engine/errs"
 //
 // A synced write asks only as many places to sync as DW needs: the
 // coordinator's own sync is one durable acknowledgement, so the first
-// DW-1 places of the preference list are sent the write synced and the
+// DW-1 places of the list it is given (the preference list, the replicas
+// that answer fastest first: replytimes.go) are sent the write synced and the
 // others unsynced (they still acknowledge, and their copy reaches the
 // disk with their next sync). Each sync costs a node an fsync and its
 // acknowledgement the wait for it; with the default DW=1 a put makes one

@@ -14,7 +14,13 @@
 #   repair   the same with hint delivery held to 1 a second: anti-entropy
 #            repairs node 2;
 #   resume   (a control, not run unless named) the same with both held:
-#            node 2 resumes and nothing repairs it in the window.
+#            node 2 resumes and nothing repairs it in the window;
+#   slow     (not run unless named; root, cgroups) no background work:
+#            node 2 is held to 3% of a core (a sick machine) for the
+#            window, and the load goes through nodes 0 and 1. Reads ask
+#            the replicas that answer fastest first, so this window should
+#            stay near steady; asked in preference-list order, its p99 was
+#            the 20 ms hedge delay.
 #
 # In hints and repair the load goes through nodes 0 and 1 in every window.
 # Prints each window's p50/p99/p99.9 and how long the work took. Every
@@ -145,13 +151,39 @@ outage() { # outage hints|repair: node 2 misses the bulk keys, then catches up b
   wait $m
   measure after 10s
 }
+slowed() { # slowed PID: put a process in a cgroup holding it to 3% of a core (v2 or v1); prints the group
+  local g
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    g=/sys/fs/cgroup/concord-tail-slow
+    echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    mkdir -p $g && echo "3000 100000" >$g/cpu.max
+  else
+    g=/sys/fs/cgroup/cpu/concord-tail-slow
+    mkdir -p $g && echo 100000 >$g/cpu.cfs_period_us && echo 3000 >$g/cpu.cfs_quota_us
+  fi
+  echo "$1" >$g/cgroup.procs
+  echo $g
+}
+slow() { # node 2 slowed for the window, with no background work
+  EP="$(api 0),$(api 1)"
+  start_cluster "$1"
+  load bench sync 1000
+  measure steady 10s
+  local g
+  g=$(slowed "${PIDS[2]}")
+  measure slow "$WINDOW"
+  echo "${PIDS[2]}" >"$(dirname $g)/cgroup.procs"
+  rmdir $g
+  measure after 10s
+}
 for round in $(seq "$ROUNDS"); do
   for scenario in $SCENARIOS; do
     echo "round $round: $scenario"
     case $scenario in
       handoff) handoff "$round-$scenario" ;;
       hints | repair | resume) outage "$scenario" "$round-$scenario" ;;
-      *) echo "unknown scenario $scenario (handoff, hints, repair, resume)" >&2; exit 2 ;;
+      slow) slow "$round-$scenario" ;;
+      *) echo "unknown scenario $scenario (handoff, hints, repair, resume, slow)" >&2; exit 2 ;;
     esac
     stop_cluster
   done
