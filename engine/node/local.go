@@ -141,12 +141,10 @@ func (n *Node) FetchModule(_ context.Context, hash string) ([]byte, error) {
 	return wasm, nil
 }
 
-// merge folds an object from another node into the local replica. The
-// namespace's resolver is made ready first, outside the key's lock, where
-// the merge hook (mergeResolver) may run it.
 // merge folds an object a background repair brought (anti-entropy,
 // handoff) into the local replica, resolving its siblings in an on_write
-// namespace.
+// namespace: the namespace's resolver is made ready first, outside the
+// key's lock, where the merge hook (mergeResolver) may run it.
 func (n *Node) merge(ctx context.Context, o peer.Object, sync bool) error {
 	if ns, err := n.incs.Namespace(o.Namespace); err == nil && ns.Resolver != nil && ns.Resolver.Mode == meta.ModeOnWrite {
 		_ = n.registry.Prepare(ctx, ns) // a failure keeps the siblings; the hook counts it
