@@ -21,7 +21,9 @@ import (
 // the trackers' fallbacks deal with. A node not read from yet has no
 // average and is tried first, so that it gets one. The reads that ask
 // every replica (Options.FullReadChance) and the answers that come after
-// a read was decided keep the averages of the nodes not chosen current.
+// a read was decided keep the averages of the nodes not chosen current;
+// with no full reads, a node that was slow keeps its average until the
+// others' rise past it (reads go elsewhere meanwhile, which is the point).
 type replyTimes struct {
 	m sync.Map // node ID → *atomic.Int64: its average, in nanoseconds
 }
