@@ -47,7 +47,7 @@ type place struct {
 // tried, as the caller's view says at that moment.
 type places struct {
 	self      string
-	list      []*place // in preference-list order
+	list      []*place // in the order given: the preference list's, fastest replicas first (replytimes.go)
 	fallbacks []string // not handed out yet, in ring order
 	keepHints bool     // when no fallback is left, keep a hint here (writes)
 }

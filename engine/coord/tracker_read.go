@@ -118,7 +118,7 @@ func (t *readTracker) result() (dvv.Object, int, error) {
 }
 
 // repairs returns, once every place has settled, the merge of all replies
-// and the replicas, in preference-list order, that answered for themselves
+// and the replicas, in the order given, that answered for themselves
 // with a different object.
 func (t *readTracker) repairs() (dvv.Object, []string) {
 	if !t.finished() {
