@@ -69,14 +69,17 @@ func (r *replyTimes) fastestFirst(ids []string) []string {
 	if len(ids) < 2 {
 		return ids
 	}
-	avg := make([]time.Duration, len(ids))
-	sorted := true
-	for i, id := range ids {
-		avg[i] = r.average(id)
-		sorted = sorted && (i == 0 || avg[i] >= avg[i-1])
+	sorted, prev := true, time.Duration(0)
+	for _, id := range ids { // the common case, already in order, allocates nothing
+		a := r.average(id)
+		sorted, prev = sorted && a >= prev, a
 	}
 	if sorted {
 		return ids
+	}
+	avg := make([]time.Duration, len(ids))
+	for i, id := range ids {
+		avg[i] = r.average(id)
 	}
 	idx := make([]int, len(ids))
 	for i := range idx {
