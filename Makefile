@@ -111,7 +111,8 @@ bench-peers: build $(if $(BASE),concord-base)
 ## handoff, hint delivery and anti-entropy repair, on `concord serve`
 ## processes (docs/benchmarks.md, "Tail latency under background work"):
 ## about three minutes a round; ROUNDS=3 for more, SCENARIOS="handoff" for one
-## (SCENARIOS="slow", as root: a node held to 3% of a core, no background work)
+## (SCENARIOS="slow", as root: a node held to 3% of a core, no background work;
+## SCENARIOS="stall": a node stopped for 200 ms of every second)
 bench-tail-processes: build
 	ROUNDS=$(or $(ROUNDS),1) SCENARIOS="$(or $(SCENARIOS),handoff hints repair)" internal/benchpeers/tail-processes.sh bin/concord
 

@@ -68,6 +68,7 @@ type Peers interface {
 type Stats struct {
 	ReadRepairs  atomic.Int64 // objects sent to stale replicas after reads
 	HintedWrites atomic.Int64 // writes sent to fallbacks as hints
+	ReadHedges   atomic.Int64 // reads that asked more replicas as those asked first were late
 }
 
 // Coordinator runs the request path of one node. It is safe for concurrent
@@ -252,10 +253,11 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // Most reads ask only r of the n places at first: this node's own copy
 // when it is a replica, then live replicas, those that have answered
 // reads fastest first (replytimes.go). The others are asked when one
-// of those fails or has not answered after [Options.ReadHedgeDelay], and
-// a share [Options.FullReadChance] of reads asks all n at once, so read
-// repair still reaches every replica of hot keys (anti-entropy reaches
-// the rest). R + W > N holds either way: any r places overlap any w.
+// of those fails or has not answered in time (when it is late by its own
+// record of reply times, within [Options.ReadHedgeFloor] and
+// [Options.ReadHedgeDelay]), and a share [Options.FullReadChance] of
+// reads asks all n at once, so read repair still reaches every replica of
+// hot keys (anti-entropy reaches the rest). R + W > N holds either way: any r places overlap any w.
 //
 // A fallback answers with its copy merged with the hints it keeps for the
 // key ([replica.Store.GetWithHints]), so what a sloppy quorum acknowledged
@@ -302,11 +304,24 @@ func (c *Coordinator) Read(ctx context.Context, ns string, key []byte, n, r int)
 			ask(tr.fail(rp.place, c.view.Alive))
 		}
 	}
-	ask(tr.start(c.view.Alive))
-	hedge := time.NewTimer(c.opts.ReadHedgeDelay)
+	first := tr.start(c.view.Alive)
+	var buf [4]string
+	asked := buf[:0] // the peers asked first, whose replies the hedge waits for
+	for _, a := range first {
+		if a.node != c.view.Self() {
+			asked = append(asked, a.node)
+		}
+	}
+	ask(first)
+	hedge := time.NewTimer(c.replies.hedgeDelay(asked, c.opts.ReadHedgeFloor, c.opts.ReadHedgeDelay))
 	defer hedge.Stop()
 	err := await(ctx, c.timeout(ctx, c.opts.ReadTimeout), replies, step, tr.decided, tr.timeout,
-		hedge.C, func() { ask(tr.widen(c.view.Alive)) })
+		hedge.C, func() {
+			if more := tr.widen(c.view.Alive); len(more) > 0 {
+				c.Stats.ReadHedges.Add(1)
+				ask(more)
+			}
+		})
 	var result dvv.Object
 	got := len(tr.replies)
 	if err == nil {

@@ -450,6 +450,59 @@ func TestReadsAskTheFastestReplica(t *testing.T) {
 	})
 }
 
+// TestReadHedgesWhenAFastReplicaTurnsSlow: a replica that has answered
+// every read in 1ms suddenly takes 15ms (a collection, a disk stall, a
+// burst of background work), before its average shows it. The read does
+// not wait it out, nor the 20ms hedge ceiling: once the replica is late by
+// its own record (its average plus four deviations, at least the 2ms
+// floor), the read asks the third replica and answers with it. With a
+// fixed hedge delay it waited the slow replica's 15ms.
+func TestReadHedgesWhenAFastReplicaTurnsSlow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t)
+		c.delay["b"] = time.Millisecond
+		c.delay["c"] = time.Millisecond
+		co := c.coordinatorWith("a", coord.Options{FullReadChance: -1, ReadHedgeDelay: 20 * time.Millisecond, ReadHedgeFloor: 2 * time.Millisecond})
+		read := func() time.Duration {
+			start := time.Now()
+			if _, replies, err := co.Read(t.Context(), "ns", []byte("k"), replicas, 2); err != nil || replies != 2 {
+				t.Fatalf("read: %d replies, %v", replies, err)
+			}
+			return time.Since(start)
+		}
+		for i := range 16 { // b and c both answer; then b, first in the list, is asked
+			if d := read(); d != time.Millisecond {
+				t.Fatalf("read %d took %v, want 1ms", i+1, d)
+			}
+		}
+		co.Wait()
+		c.mu.Lock()
+		c.delay["b"] = 15 * time.Millisecond
+		before := c.reads["c"]
+		c.mu.Unlock()
+		if n := co.Stats.ReadHedges.Load(); n != 0 {
+			t.Fatalf("%d reads hedged while both replicas answered in 1ms", n)
+		}
+		d := read()
+		if d >= 15*time.Millisecond {
+			t.Fatalf("read took %v: it waited for the slow replica", d)
+		}
+		if d < 2*time.Millisecond+time.Millisecond {
+			t.Fatalf("read took %v, less than the 2ms floor and c's 1ms reply", d)
+		}
+		co.Wait()
+		if n := co.Stats.ReadHedges.Load(); n != 1 {
+			t.Errorf("ReadHedges %d, want the slow read's 1", n)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.reads["c"] != before+1 {
+			t.Errorf("c was read %d times by the slow read, want once", c.reads["c"]-before)
+		}
+	})
+}
+
 // TestReadHedgesPastSlowReplica: the replica a read asked first does not
 // answer; after the hedge delay the read asks the third replica and is
 // answered by it, long before its timeout.

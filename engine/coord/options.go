@@ -13,9 +13,11 @@ const (
 	DefaultWriteTimeout  = 5 * time.Second
 	DefaultReadTimeout   = 5 * time.Second
 	DefaultRepairTimeout = 10 * time.Second
-	// DefaultReadHedgeDelay is how long a read waits for the R replicas
-	// it asked before asking the rest.
+	// DefaultReadHedgeDelay is the longest a read waits for the R
+	// replicas it asked before asking the rest.
 	DefaultReadHedgeDelay = 20 * time.Millisecond
+	// DefaultReadHedgeFloor is the least a read waits for them.
+	DefaultReadHedgeFloor = 2 * time.Millisecond
 	// DefaultFullReadChance is the share of reads that ask all N
 	// replicas at once.
 	DefaultFullReadChance = 0.1
@@ -33,10 +35,17 @@ type Options struct {
 	// replies, read repair, sends to replicas that had not answered.
 	// Default [DefaultRepairTimeout].
 	RepairTimeout time.Duration
-	// ReadHedgeDelay is how long a read that asked R of the N replicas
-	// waits for them before asking the others too. Default
-	// [DefaultReadHedgeDelay].
+	// ReadHedgeDelay is the longest a read that asked R of the N replicas
+	// waits for them before asking the others too. It waits less when the
+	// peers it asked usually answer fast: until the latest of them is late
+	// by its own record of reply times (as TCP's retransmission timeout:
+	// the average plus four mean deviations), but at least
+	// ReadHedgeFloor. Default [DefaultReadHedgeDelay].
 	ReadHedgeDelay time.Duration
+	// ReadHedgeFloor is the least a read waits for the replicas it asked
+	// before asking the others; at ReadHedgeDelay or above, every read
+	// waits ReadHedgeDelay. Default [DefaultReadHedgeFloor].
+	ReadHedgeFloor time.Duration
 	// FullReadChance is the share of reads, 0 to 1, that ask all N
 	// replicas at once, as the Dynamo paper's reads do: more read repair,
 	// at (N-R)/R more replica reads. Zero takes [DefaultFullReadChance];
@@ -61,6 +70,7 @@ func (o Options) Validate() error {
 		{"ReadTimeout", o.ReadTimeout},
 		{"RepairTimeout", o.RepairTimeout},
 		{"ReadHedgeDelay", o.ReadHedgeDelay},
+		{"ReadHedgeFloor", o.ReadHedgeFloor},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("coord: %s is %v; it must not be negative (zero means the default)", d.name, d.v))
@@ -85,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadHedgeDelay == 0 {
 		o.ReadHedgeDelay = DefaultReadHedgeDelay
+	}
+	if o.ReadHedgeFloor == 0 {
+		o.ReadHedgeFloor = DefaultReadHedgeFloor
 	}
 	if o.FullReadChance == 0 {
 		o.FullReadChance = DefaultFullReadChance

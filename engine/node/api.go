@@ -150,6 +150,7 @@ type Stats struct {
 	HintsDelivered   int64 // hints delivered since start
 	HintedWrites     int64 // writes sent to a fallback (or kept here) as hints
 	ReadRepairs      int64 // stale replicas repaired after reads
+	ReadHedges       int64 // reads that asked more replicas as those asked first were late
 	TombstonesPurged int64 // tombstones removed after every replica held them
 	PurgeRounds      int64 // purge checks run
 	AAEExchanges     int64 // anti-entropy exchanges run
@@ -164,6 +165,7 @@ func (n *Node) Stats() Stats {
 		HintBacklog:      n.replica.HintBacklog(),
 		HintedWrites:     n.coord.Stats.HintedWrites.Load(),
 		ReadRepairs:      n.coord.Stats.ReadRepairs.Load(),
+		ReadHedges:       n.coord.Stats.ReadHedges.Load(),
 		TombstonesPurged: n.purger.Purged(),
 		PurgeRounds:      n.purger.Rounds(),
 	}

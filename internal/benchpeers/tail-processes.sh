@@ -21,6 +21,12 @@
 #            the replicas that answer fastest first, so this window should
 #            stay near steady; asked in preference-list order, its p99 was
 #            the 20 ms hedge delay.
+#   stall    (not run unless named) no background work: node 2 stops
+#            (SIGSTOP) for 200 ms every second of the window, as a process
+#            stalled by its collector or its disk, too briefly for gossip
+#            to declare it down; the load goes through nodes 0 and 1. A
+#            read that asked node 2 waits until its hedge asks the third
+#            replica.
 #
 # In hints and repair the load goes through nodes 0 and 1 in every window.
 # Prints each window's p50/p99/p99.9 and how long the work took. Every
@@ -34,8 +40,8 @@
 # Nothing else runs in the windows: the end of a handoff is awaited with
 # one `concord cluster status --watch`, not by polling (a poll every 0.2 s
 # through a pyenv python3 shim cost a third of a core, and inflated the
-# handoff window's tail); the end of hint delivery or repair with one
-# metrics read (curl) every 0.5 s.
+# handoff window's tail); the end of hint delivery or repair by one
+# process reading the nodes' metrics every 0.5 s.
 set -euo pipefail
 BIN=${1:-}
 RATE=${RATE:-400}; WINDOW=${WINDOW:-10s}; ROUNDS=${ROUNDS:-1}; PORT=${PORT:-7910}
@@ -77,13 +83,37 @@ print("%-8s %5.0f ops/s  p50 %6.2f  p99 %6.2f  p99.9 %6.2f ms  errors %d" % (sys
 handoff_wait() { # until the ring change's handoffs are done: one watching process, no polling
   timeout 600 "$BIN" cluster status --watch -o json --endpoint "$(api 0)" >/dev/null 2>&1
 }
-metric() { # metric NODE NAME [LABEL-MATCH]: the sum of a metric's samples on a node
-  curl -sf -H "Authorization: Bearer $CONCORD_ADMIN_TOKEN" "$(admin "$1")/metrics" |
-    awk -v m="$2" -v l="${3:-}" '$1 == m || (index($1, m "{") == 1 && index($1, l) > 0) { s += $2 } END { printf "%d\n", s }'
-}
-until_metric() { # until_metric TEST: poll every 0.5 s, at most 10 minutes, until TEST succeeds
-  for _ in $(seq 1200); do eval "$1" && return; sleep 0.5; done
-  echo "gave up waiting: $1" >&2
+until_metric() { # until_metric NAME LABEL-MATCH OP VALUE NODE...: until the metric, summed over
+  # its samples matching LABEL-MATCH, compares OP (eq or ge) to VALUE on every NODE. One process
+  # polls the nodes' metrics every 0.5 s over kept-alive connections, for at most 10 minutes: a
+  # curl and an awk forked per poll were background work of their own on two cores
+  # (docs/benchmarks.md, session 17).
+  local a=("$1" "$2" "$3" "$4") n
+  for n in "${@:5}"; do a+=("$(port "$n" 3)"); done
+  python3 - "${a[@]}" <<'PY' || true
+import http.client, os, sys, time
+name, match, op, value, ports = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+conns = [http.client.HTTPConnection("127.0.0.1", int(p), timeout=5) for p in ports]
+auth = {"Authorization": "Bearer " + os.environ["CONCORD_ADMIN_TOKEN"]}
+def total(c):
+    c.request("GET", "/metrics", headers=auth)
+    s = 0.0
+    for line in c.getresponse().read().decode().splitlines():
+        k, _, v = line.partition(" ")
+        if k == name or (k.startswith(name + "{") and match in k):
+            s += float(v)
+    return s
+for _ in range(1200):
+    try:
+        vals = [total(c) for c in conns]
+    except (OSError, http.client.HTTPException):
+        vals = None
+        conns = [http.client.HTTPConnection(c.host, c.port, timeout=5) for c in conns]
+    if vals is not None and all(v == value if op == "eq" else v >= value for v in vals):
+        sys.exit(0)
+    time.sleep(0.5)
+sys.exit("gave up waiting for %s %s %d on ports %s" % (name, op, value, " ".join(ports)))
+PY
 }
 elapsed() { python3 -c "import time; print(round(time.time() - $1, 1))"; }
 load() { # load NAMESPACE DURABILITY RECORDS
@@ -144,8 +174,8 @@ outage() { # outage hints|repair: node 2 misses the bulk keys, then catches up b
   measure "$kind" "$WINDOW" &
   local m=$!
   case $kind in
-    hints) until_metric '[ "$(metric 0 concord_hint_backlog)" = 0 ] && [ "$(metric 1 concord_hint_backlog)" = 0 ]' ;;
-    repair) until_metric '[ "$(metric 2 concord_namespace_stored_keys bulk)" -ge 50000 ]' ;;
+    hints) until_metric concord_hint_backlog "" eq 0 0 1 ;;
+    repair) until_metric concord_namespace_stored_keys bulk ge 50000 2 ;;
   esac
   [ "$kind" = resume ] || printf "%-8s done after %s s\n" "$kind" "$(elapsed "$t0")"
   wait $m
@@ -176,6 +206,18 @@ slow() { # node 2 slowed for the window, with no background work
   rmdir $g
   measure after 10s
 }
+stall() { # node 2 stalls for 200 ms every second of the window, with no background work
+  EP="$(api 0),$(api 1)"
+  start_cluster "$1"
+  load bench sync 1000
+  measure steady 10s
+  measure stall "$WINDOW" &
+  local m=$!
+  timeout "$WINDOW" bash -c "while :; do sleep 0.8; kill -STOP ${PIDS[2]}; sleep 0.2; kill -CONT ${PIDS[2]}; done" || true
+  kill -CONT "${PIDS[2]}"
+  wait $m
+  measure after 10s
+}
 for round in $(seq "$ROUNDS"); do
   for scenario in $SCENARIOS; do
     echo "round $round: $scenario"
@@ -183,7 +225,8 @@ for round in $(seq "$ROUNDS"); do
       handoff) handoff "$round-$scenario" ;;
       hints | repair | resume) outage "$scenario" "$round-$scenario" ;;
       slow) slow "$round-$scenario" ;;
-      *) echo "unknown scenario $scenario (handoff, hints, repair, resume, slow)" >&2; exit 2 ;;
+      stall) stall "$round-$scenario" ;;
+      *) echo "unknown scenario $scenario (handoff, hints, repair, resume, slow, stall)" >&2; exit 2 ;;
     esac
     stop_cluster
   done

@@ -8,6 +8,7 @@ type NodeStats struct {
 	HintsDelivered   int64
 	HintedWrites     int64
 	ReadRepairs      int64
+	ReadHedges       int64
 	TombstonesPurged int64
 	AAEExchanges     int64
 	AAEKeysRepaired  int64
@@ -40,6 +41,7 @@ var nodeMetrics = []struct {
 	{"concord_hints_delivered_total", "Hints delivered to their owners.", prometheus.CounterValue, func(s NodeStats) int64 { return s.HintsDelivered }},
 	{"concord_hinted_writes_total", "Writes sent to a fallback (or kept here) as hints.", prometheus.CounterValue, func(s NodeStats) int64 { return s.HintedWrites }},
 	{"concord_read_repairs_total", "Stale replicas repaired after reads.", prometheus.CounterValue, func(s NodeStats) int64 { return s.ReadRepairs }},
+	{"concord_read_hedges_total", "Reads that asked more replicas because those asked first had not answered in time (late by their own record of reply times).", prometheus.CounterValue, func(s NodeStats) int64 { return s.ReadHedges }},
 	{"concord_tombstones_purged_total", "Tombstones purged after every replica held them.", prometheus.CounterValue, func(s NodeStats) int64 { return s.TombstonesPurged }},
 	{"concord_aae_exchanges_total", "Anti-entropy exchanges run.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEExchanges }},
 	{"concord_aae_keys_repaired_total", "Keys repaired by anti-entropy.", prometheus.CounterValue, func(s NodeStats) int64 { return s.AAEKeysRepaired }},

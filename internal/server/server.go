@@ -91,7 +91,7 @@ func New(n *node.Node, opts Options) *Server {
 		st := n.Stats()
 		out := metrics.NodeStats{
 			HintBacklog: st.HintBacklog, HintsDelivered: st.HintsDelivered, HintedWrites: st.HintedWrites,
-			ReadRepairs: st.ReadRepairs, AAEExchanges: st.AAEExchanges, AAEKeysRepaired: st.AAEKeysRepaired,
+			ReadRepairs: st.ReadRepairs, ReadHedges: st.ReadHedges, AAEExchanges: st.AAEExchanges, AAEKeysRepaired: st.AAEKeysRepaired,
 			TombstonesPurged: st.TombstonesPurged, ForwardedWrites: st.ForwardedWrites, RemoteReads: st.RemoteReads,
 		}
 		for _, r := range n.ResolverStats() {
