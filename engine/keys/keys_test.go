@@ -127,3 +127,13 @@ func TestHintRoundTripAndRange(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkHash is the placement hash of a typical key, computed several
+// times per request.
+func BenchmarkHash(b *testing.B) {
+	key := []byte("user:4242424242")
+	b.ReportAllocs()
+	for b.Loop() {
+		keys.Hash("default", key)
+	}
+}

@@ -158,7 +158,8 @@ func buildVectors(t *testing.T) placementFile {
 	}
 	for _, in := range vectorInputs() {
 		h := keys.Hash(in.ns, in.key)
-		// The streaming hasher keys.Hash uses must agree with one-shot xxh3.
+		// keys.Hash must agree with one-shot xxh3 of the joined bytes, on
+		// the stack (up to its buffer) or not.
 		whole := append(append([]byte(in.ns), 0), in.key...)
 		if one := xxh3.Hash(whole); one != h {
 			t.Errorf("%s (%q, %x): keys.Hash %d != xxh3.Hash %d", in.name, in.ns, in.key, h, one)
