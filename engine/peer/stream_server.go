@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -114,6 +115,16 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	out := &answerWriter{conn: conn, w: brw.Writer}
 	var calls sync.WaitGroup
 	slots := make(chan struct{}, maxCallsPerStream)
+	serve := func(f frame) {
+		defer calls.Done()
+		defer func() { <-slots }()
+		defer s.calls.Done()
+		if err := out.write(s.h.serveFrame(ctx, f)); err != nil {
+			_ = conn.Close()
+		}
+	}
+	pool := &workers{serve: serve, work: make(chan frame)}
+	defer close(pool.work) // the idle workers end with the stream
 	for {
 		slots <- struct{}{} // at the cap, the stream is not read until a call ends
 		f, err := readFrame(brw.Reader, true, MaxRequestBytes+requestHeader)
@@ -132,13 +143,54 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		s.calls.Add(1) // under mu: Shutdown waits for every call it let in
 		s.mu.Unlock()
-		calls.Go(func() {
-			defer func() { <-slots }()
-			defer s.calls.Done()
-			if err := out.write(s.h.serveFrame(ctx, f)); err != nil {
-				_ = conn.Close()
-			}
-		})
+		calls.Add(1)
+		pool.hand(f)
+	}
+}
+
+// workers serve a stream's frames on goroutines that outlive one frame. A
+// goroutine started per frame began with the smallest stack, which a
+// Replicate's merge and commit (or a read down Pebble's iterators) grew
+// and copied two or three times, every frame: 3–4% of a cluster's CPU
+// under puts (docs/performance.md, session 17). A worker keeps its grown
+// stack for the next frame (until a collection finds it idle and shrinks
+// it). Handing a frame to an idle worker costs what starting a goroutine
+// did: one wake-up.
+type workers struct {
+	serve   func(frame)
+	work    chan frame // unbuffered: a send succeeds only to an idle worker
+	idle    atomic.Int32
+	started atomic.Int32 // workers started (tests)
+}
+
+// maxIdleWorkers is how many workers a stream keeps waiting for frames;
+// more than that end after their frame, so a burst of concurrent calls
+// leaves no crowd of goroutines behind.
+const maxIdleWorkers = 8
+
+// hand serves f on an idle worker, or on a new one when none is idle.
+func (w *workers) hand(f frame) {
+	select {
+	case w.work <- f:
+	default:
+		w.started.Add(1)
+		go w.run(f)
+	}
+}
+
+func (w *workers) run(f frame) {
+	for {
+		w.serve(f)
+		if w.idle.Add(1) > maxIdleWorkers {
+			w.idle.Add(-1)
+			return
+		}
+		next, ok := <-w.work
+		w.idle.Add(-1)
+		if !ok {
+			return
+		}
+		f = next
 	}
 }
 
