@@ -7,7 +7,7 @@ BUF   := go tool -modfile=proto/tools.mod buf
 # internal/clustertest runs without it: a dozen Pebble-backed nodes under
 # the detector take too long on two cores (run it by hand with -race).
 RACE_PKGS := ./engine/storage/... ./engine/replica/... ./engine/node/... ./engine/meta/... \
-             ./engine/aae/... ./engine/membership/... ./engine/coord/... \
+             ./engine/aae/... ./engine/membership/... ./engine/coord/... ./engine/peer/ \
              ./internal/server/... ./resolvers/ ./resolvers/laws/
 
 .PHONY: test deps sdk-deps sdk-test check fmt-check vet proto proto-check proto-baseline unit race build bench bench-peers bench-tail-processes concord-base soak
