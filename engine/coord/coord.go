@@ -257,7 +257,8 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 // record of reply times, within [Options.ReadHedgeFloor] and
 // [Options.ReadHedgeDelay]), and a share [Options.FullReadChance] of
 // reads asks all n at once, so read repair still reaches every replica of
-// hot keys (anti-entropy reaches the rest). R + W > N holds either way: any r places overlap any w.
+// hot keys (anti-entropy reaches the rest). R + W > N holds either way:
+// any r places overlap any w.
 //
 // A fallback answers with its copy merged with the hints it keeps for the
 // key ([replica.Store.GetWithHints]), so what a sloppy quorum acknowledged
