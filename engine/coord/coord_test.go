@@ -112,7 +112,11 @@ func (p peers) Read(_ context.Context, to, ns string, key []byte) (dvv.Object, e
 	if stall != nil {
 		<-stall
 	}
-	if delay > 0 { // set only by tests inside a synctest bubble: fake time
+	if delay > 0 {
+		// Only tests inside a synctest bubble set a delay
+		// (TestReadsAskTheFastestReplica, TestReadHedgesWhenAFastReplicaTurnsSlow):
+		// this Sleep is the bubble's fake time, a reply time to order and
+		// hedge by, not a wait for a condition.
 		time.Sleep(delay)
 	}
 	if slices.Index(order, to) >= replicas {

@@ -33,11 +33,12 @@ var ErrMalformed = errors.New("keys: malformed key")
 
 // Hash is the 64-bit placement hash of a key: xxh3 of namespace‖0x00‖key.
 //
-// It hashes the joined bytes in one call: a streaming xxh3.Hasher is a
-// kilobyte to allocate and clear, and on the request path, where a key's
-// partition is computed several times per request, that was 3% of a
-// cluster's CPU under a put load (docs/performance.md, session 17). The
-// value is the same either way (vectors_test.go).
+// It hashes the joined bytes in one call: a streaming xxh3.Hasher is over
+// a kilobyte of stack, and on the request path, where a key's partition is
+// computed several times per request, it grew (and copied) the stacks of
+// fresh goroutines: about 3% of a cluster's CPU under a put load
+// (docs/performance.md, session 17). The value is the same either way
+// (vectors_test.go).
 func Hash(namespace string, key []byte) uint64 {
 	var buf [hashBuf]byte
 	b := buf[:0]
