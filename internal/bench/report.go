@@ -18,6 +18,7 @@ type Report struct {
 	Distribution string           `json:"distribution"`
 	Clients      int              `json:"clients"`
 	Routing      bool             `json:"routing,omitempty"`     // the clients routed by partition (client-driven coordination)
+	Updates      string           `json:"updates,omitempty"`     // how updates were written (UpdateOverwrite or UpdateContext); absent without updates
 	TargetRate   float64          `json:"target_rate,omitempty"` // ops/s of an open loop; absent for a closed loop
 	Seconds      float64          `json:"seconds"`
 	Operations   int64            `json:"operations"` // successful ones
@@ -87,6 +88,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	if rep.Routing {
 		loop += ", routed by partition"
+	}
+	if rep.Updates != "" {
+		loop += ", updates by " + rep.Updates
 	}
 	fmt.Fprintf(w, "workload %s (%s), %d clients, %s, %.1fs\n", rep.Workload, rep.Distribution, rep.Clients, loop, rep.Seconds)
 	fmt.Fprintf(w, "throughput %.0f ops/s, %d operations, %d errors\n\n", rep.Throughput, rep.Operations, rep.Errors)

@@ -38,17 +38,18 @@ var barePeer = peer{
 			stopAll([]*server{s})
 			return nil, err
 		}
-		return &bareInstance{s: s, endpoint: "http://" + addr}, nil
+		return &bareInstance{s: s, endpoint: "http://" + addr, updates: e.updates}, nil
 	},
 }
 
 type bareInstance struct {
 	s        *server
 	endpoint string
+	updates  string
 }
 
 func (b *bareInstance) clients(_ context.Context, n int) ([]bench.Store, func(), error) {
-	stores, closeIdle := sdkClients(n, []string{b.endpoint}, "bench", "bare-server-takes-any-credential")
+	stores, closeIdle := sdkClients(n, []string{b.endpoint}, "bench", "bare-server-takes-any-credential", b.updates)
 	return stores, closeIdle, nil
 }
 

@@ -84,7 +84,7 @@ func startConcord(ctx context.Context, e *env, bin, resolver string) (instance, 
 	if err != nil {
 		return nil, err
 	}
-	c := &concordInstance{token: token, bin: bin, resolver: resolver}
+	c := &concordInstance{token: token, bin: bin, resolver: resolver, updates: e.updates}
 	var gossip0 string
 	for i := range concordNodes {
 		api, peer, gossip := loopback(ports[3*i]), loopback(ports[3*i+1]), loopback(ports[3*i+2])
@@ -121,6 +121,7 @@ type concordInstance struct {
 	token     string
 	bin       string // the concord binary the nodes run
 	resolver  string // the bench namespace's built-in resolver; "": none
+	updates   string // how the clients write updates
 }
 
 // formTimeout bounds each step of forming the cluster.
@@ -210,7 +211,7 @@ func (c *concordInstance) admin(i int) adminv1connect.AdminServiceClient {
 }
 
 func (c *concordInstance) clients(_ context.Context, n int) ([]bench.Store, func(), error) {
-	stores, closeIdle := sdkClients(n, c.endpoints, concordNamespace.GetName(), c.token)
+	stores, closeIdle := sdkClients(n, c.endpoints, concordNamespace.GetName(), c.token, c.updates)
 	return stores, closeIdle, nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/concord-kv/concord/internal/bench"
 )
 
 func main() {
@@ -49,6 +51,7 @@ type runFlags struct {
 	valueSize   int
 	loadClients int
 	seed        uint64
+	updates     string
 	concord     string
 	baseline    string
 	jsonPath    string
@@ -88,6 +91,7 @@ are installed with apt-get.`,
 	fs.IntVar(&f.valueSize, "value-size", 256, "value size in bytes")
 	fs.IntVar(&f.loadClients, "load-clients", 16, "clients that load the records")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the key and operation choices (the same for every peer)")
+	fs.StringVar(&f.updates, "updates", bench.UpdateOverwrite, "how concord's clients write updates: overwrite (replace what the coordinating node holds, as the other peers' updates do) or context (put with the context the client last saw; needed with a --baseline built before the overwrite option)")
 	fs.StringVar(&f.concord, "concord", "", "the concord binary (make bench-peers builds one); needed with the concord peer")
 	fs.StringVar(&f.baseline, "baseline", "", "an earlier concord binary to compare with: adds the peer baseline, the concord peer started from it")
 	fs.StringVar(&f.jsonPath, "json", "bench-peers.json", "file the raw results are written to")
@@ -122,9 +126,12 @@ func (f *runFlags) execute(cmd *cobra.Command) error {
 	case f.records < 1 || f.valueSize < 0 || f.loadClients < 1:
 		return errors.New("--records and --load-clients must be positive, --value-size not negative")
 	}
+	if err := bench.CheckUpdates(f.updates); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	cfg := runConfig{peers: ps, cells: cells, rounds: f.rounds, duration: f.duration, warmup: f.warmup,
-		records: f.records, valueSize: f.valueSize, loadClients: f.loadClients, seed: f.seed,
+		records: f.records, valueSize: f.valueSize, loadClients: f.loadClients, seed: f.seed, updates: f.updates,
 		log: log, progress: cmd.ErrOrStderr()}
 	if err := f.prepare(ctx, &cfg); err != nil {
 		return err
@@ -145,6 +152,7 @@ func (f *runFlags) execute(cmd *cobra.Command) error {
 	rep := &runReport{Started: time.Now(), Command: os.Args, Machine: thisMachine(), Settings: settings{
 		Records: f.records, ValueSize: f.valueSize, Distribution: "zipfian", Rounds: f.rounds,
 		Duration: f.duration.String(), Warmup: f.warmup.String(), LoadClients: f.loadClients, Seed: f.seed,
+		Updates: f.updates,
 	}}
 	for _, c := range cells {
 		rep.Settings.Cells = append(rep.Settings.Cells, c.name())

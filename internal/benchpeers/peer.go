@@ -43,6 +43,7 @@ type env struct {
 	baseline  string // path of the baseline concord binary, if any
 	self      string // path of this program (it serves the bare handler)
 	valueSize int
+	updates   string // how the SDK's clients write updates (bench.UpdateOverwrite or bench.UpdateContext)
 	log       *slog.Logger
 }
 

@@ -47,6 +47,7 @@ type settings struct {
 	Warmup       string   `json:"warmup_per_cell"`
 	LoadClients  int      `json:"load_clients"`
 	Seed         uint64   `json:"seed"`
+	Updates      string   `json:"updates"` // how concord's clients wrote updates (bench.UpdateOverwrite or bench.UpdateContext)
 }
 
 type peerInfo struct {
@@ -251,8 +252,8 @@ func div(a, b float64) float64 {
 // writeTable prints the summary as a Markdown table, a row per cell and
 // peer, with concord's ratio to each peer.
 func writeTable(w io.Writer, rep *runReport) {
-	fmt.Fprintf(w, "Median of %d rounds; %d records of %d bytes, %s keys, closed loop, %s per cell after %s of warm-up.\n",
-		rep.Settings.Rounds, rep.Settings.Records, rep.Settings.ValueSize, rep.Settings.Distribution, rep.Settings.Duration, rep.Settings.Warmup)
+	fmt.Fprintf(w, "Median of %d rounds; %d records of %d bytes, %s keys, closed loop, %s per cell after %s of warm-up; concord's updates by %s.\n",
+		rep.Settings.Rounds, rep.Settings.Records, rep.Settings.ValueSize, rep.Settings.Distribution, rep.Settings.Duration, rep.Settings.Warmup, rep.Settings.Updates)
 	fmt.Fprintln(w, "Latencies over all operations of the cell; CPU per operation summed over the peer's server processes")
 	fmt.Fprintln(w, "(pebble: this whole process, load generator included). concord ÷ peer: below 1 for ops/s,")
 	fmt.Fprintln(w, "above 1 for p99 and CPU, concord does worse. Other load: CPU the rest of the machine used meanwhile.")

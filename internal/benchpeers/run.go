@@ -26,6 +26,7 @@ type runConfig struct {
 	valueSize   int
 	loadClients int
 	seed        uint64
+	updates     string // bench.UpdateOverwrite or bench.UpdateContext, for the SDK's clients
 	concord     string // concord binary
 	baseline    string // baseline concord binary, if any
 	self        string // this program
@@ -75,7 +76,7 @@ func runPeer(ctx context.Context, cfg runConfig, p peer, round int, out *runRepo
 		return
 	}
 	log.Info("starting")
-	inst, err := p.start(ctx, &env{dir: dir, concord: cfg.concord, baseline: cfg.baseline, self: cfg.self, valueSize: cfg.valueSize, log: log})
+	inst, err := p.start(ctx, &env{dir: dir, concord: cfg.concord, baseline: cfg.baseline, self: cfg.self, valueSize: cfg.valueSize, updates: cfg.updates, log: log})
 	if err != nil {
 		fail(err)
 		return

@@ -11,7 +11,7 @@ import (
 // calls endpoint i mod len(endpoints)), each keeping its own HTTP/1.1
 // connection alive, exactly as `concord bench` does. The concord and bare
 // peers both use it, so between them only the server differs.
-func sdkClients(n int, endpoints []string, namespace, token string) ([]bench.Store, func()) {
+func sdkClients(n int, endpoints []string, namespace, token, updates string) ([]bench.Store, func()) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = n
 	httpClient := &http.Client{Transport: tr}
@@ -21,7 +21,7 @@ func sdkClients(n int, endpoints []string, namespace, token string) ([]bench.Sto
 	}
 	out := make([]bench.Store, n)
 	for i := range out {
-		out[i] = bench.NewSDKStore(sdks[i%len(sdks)])
+		out[i] = bench.NewSDKStore(sdks[i%len(sdks)], updates)
 	}
 	return out, tr.CloseIdleConnections
 }

@@ -33,10 +33,11 @@ type benchFlags struct {
 	clients         int
 	seed            uint64
 	routing         bool
+	updates         string // bench run's --updates
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
-	f := &benchFlags{globalFlags: g}
+	f := &benchFlags{globalFlags: g, updates: bench.UpdateOverwrite}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load and run YCSB-style benchmarks",
@@ -94,6 +95,9 @@ func newBenchRunCmd(f *benchFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := bench.CheckUpdates(f.updates); err != nil {
+				return err
+			}
 			return f.execute(cmd, bench.Config{Workload: w, Distribution: r.distribution,
 				Duration: r.duration, Operations: r.operations, Rate: r.rate}, r.assert)
 		},
@@ -104,6 +108,7 @@ func newBenchRunCmd(f *benchFlags) *cobra.Command {
 	fs.DurationVar(&r.duration, "duration", 0, "how long to run (default 30s unless --operations)")
 	fs.Int64Var(&r.operations, "operations", 0, "operations to run instead of a duration")
 	fs.Float64Var(&r.rate, "rate", 0, "open loop at this many ops/s in total, latency measured from each operation's scheduled start (default: closed loop)")
+	fs.StringVar(&f.updates, "updates", bench.UpdateOverwrite, "how an update writes: overwrite (replace every version the coordinating node holds, as YCSB's update replaces a record) or context (put with the context this client last saw of the key: concurrent writers' values pile up as siblings)")
 	fs.StringVar(&r.assert, "assert", "", "thresholds checked after the run, e.g. 'p99<40ms,throughput>3000'; the command fails naming each one that failed")
 	return cmd
 }
@@ -144,7 +149,7 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 	cfg.Records, cfg.ValueSize, cfg.Seed = f.records, f.valueSize, f.seed
 	cfg.Progress = cmd.ErrOrStderr()
 	for i := range f.clients {
-		cfg.Stores = append(cfg.Stores, bench.NewSDKStore(sdks[i%len(sdks)]))
+		cfg.Stores = append(cfg.Stores, bench.NewSDKStore(sdks[i%len(sdks)], f.updates))
 	}
 	before := bench.SampleCPU(ctx, f.http, f.admins)
 	res, err := bench.Run(ctx, cfg)
@@ -160,6 +165,9 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 	}
 	rep := res.Report(cfg.Workload.Name, dist)
 	rep.Routing = f.routing
+	if !cfg.Load && cfg.Workload.Updates() {
+		rep.Updates = f.updates
+	}
 	if len(f.admins) > 0 {
 		rep.CPU = bench.CPUBetween(before, bench.SampleCPU(ctx, f.http, f.admins), f.admins, rep.Operations+rep.Errors)
 	}

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/concord-kv/concord/internal/testcred"
+	concord "github.com/concord-kv/concord/sdk/go"
 )
 
 // TestBenchLoadAndRun is the CI smoke step of the bench: a load and a
@@ -42,5 +45,51 @@ func TestBenchLoadAndRun(t *testing.T) {
 	_, err := run(t, nil, "", append([]string{"bench", "run", "--operations", "20", "--assert", "throughput>1e12"}, common...)...)
 	if err == nil || !strings.Contains(err.Error(), "throughput>1e12") {
 		t.Fatalf("--assert: err = %v, want the failed threshold named", err)
+	}
+}
+
+// TestBenchUpdatesOverwriteOrCarryContexts: with --updates overwrite every
+// update replaces what the node holds, so after concurrent clients update
+// the same keys each holds one version; with --updates context each
+// client's put replaces only what it saw, and keys written by several
+// clients keep a sibling per writer.
+func TestBenchUpdatesOverwriteOrCarryContexts(t *testing.T) {
+	t.Parallel()
+	maxSiblings := func(t *testing.T, updates string) int {
+		ep := startNode(t)
+		common := []string{"--endpoint", ep, "--records", "20", "--value-size", "16", "--clients", "4"}
+		mustRun(t, nil, "", append([]string{"bench", "load"}, common...)...)
+		out := mustRun(t, nil, "", append([]string{"bench", "run", "-o", "json", "--workload", "U", "--operations", "400", "--updates", updates}, common...)...)
+		var rep struct{ Updates string }
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Updates != updates {
+			t.Fatalf("report's updates = %q (%v), want %q:\n%s", rep.Updates, err, updates, out)
+		}
+		c := concord.New(ep, concord.WithToken(testcred.AdminToken), concord.WithNamespace("default"))
+		most, keys := 0, 0
+		for key, err := range c.Keys(t.Context(), nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, err := c.Get(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys++
+			most = max(most, len(obj.Siblings))
+		}
+		if keys != 20 {
+			t.Fatalf("%d keys listed, want the 20 loaded", keys)
+		}
+		return most
+	}
+	if got := maxSiblings(t, "overwrite"); got != 1 {
+		t.Errorf("--updates overwrite: a key holds %d versions, want 1", got)
+	}
+	if got := maxSiblings(t, "context"); got < 2 {
+		t.Errorf("--updates context: every key holds one version; want siblings where clients wrote a key without seeing each other's writes")
+	}
+	_, err := run(t, nil, "", "bench", "run", "--operations", "1", "--updates", "blind")
+	if err == nil || !strings.Contains(err.Error(), `"overwrite"`) {
+		t.Fatalf("--updates blind: err = %v, want the modes named", err)
 	}
 }

@@ -71,9 +71,9 @@ func newKVGetCmd(f *kvFlags) *cobra.Command {
 
 func newKVPutCmd(f *kvFlags) *cobra.Command {
 	var (
-		file, context  string
-		w              uint32
-		ifAbsent, show bool
+		file, context             string
+		w                         uint32
+		ifAbsent, show, overwrite bool
 	)
 	cmd := &cobra.Command{
 		Use:   "put KEY [VALUE]",
@@ -89,7 +89,7 @@ func newKVPutCmd(f *kvFlags) *cobra.Command {
 				return err
 			}
 			req := &kvv1.PutRequest{Namespace: f.namespace, Key: []byte(args[0]), Value: value, Context: ctx,
-				IfAbsent: ifAbsent, ReturnSiblings: show}
+				IfAbsent: ifAbsent, ReturnSiblings: show, Overwrite: overwrite}
 			req.W = w
 			res, err := f.client().Put(cmd.Context(), req)
 			if err != nil {
@@ -106,6 +106,7 @@ func newKVPutCmd(f *kvFlags) *cobra.Command {
 	cmd.Flags().Uint32Var(&w, "w", 0, "acknowledgements to wait for (default: the namespace's w)")
 	cmd.Flags().BoolVar(&ifAbsent, "if-absent", false, "fail if the key has a live value")
 	cmd.Flags().BoolVar(&show, "show-siblings", false, "print the siblings after the write")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "without --context: replace every version the coordinating node holds instead of adding a sibling")
 	return cmd
 }
 

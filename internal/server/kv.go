@@ -52,6 +52,7 @@ func (s *kvService) Put(ctx context.Context, req *kvv1.PutRequest) (*kvv1.PutRes
 		DW:               req.GetDw(),
 		IfAbsent:         req.GetIfAbsent(),
 		IfContextCurrent: req.GetIfContextCurrent(),
+		Force:            req.GetOverwrite(),
 	})
 	if err != nil {
 		return nil, err

@@ -112,6 +112,31 @@ func TestPutWithAStaleContextAddsASibling(t *testing.T) {
 	})
 }
 
+// TestPutWithOverwriteReplacesWhatTheNodeHolds: a blind Put adds a
+// sibling; an overwriting one replaces every version the node holds, and
+// its context covers them, so a later stale write is the only sibling left
+// beside it.
+func TestPutWithOverwriteReplacesWhatTheNodeHolds(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, c *client) {
+		stale := c.blindPut(t, "k", "v1").GetContext()
+		c.blindPut(t, "k", "v2")
+		wantValues(t, "two blind Puts", c.get(t, ns, "k").GetSiblings(), "v1", "v2")
+
+		over := c.put(t, &kvv1.PutRequest{Namespace: ns, Key: []byte("k"), Value: []byte("v3"), Overwrite: true})
+		got := c.get(t, ns, "k")
+		wantValues(t, "Put with overwrite", got.GetSiblings(), "v3")
+		if !bytes.Equal(got.GetContext(), over.GetContext()) {
+			t.Errorf("Get after an overwrite: context %x, want the Put's %x", got.GetContext(), over.GetContext())
+		}
+
+		// A writer that read before the overwrite has not seen v3: its
+		// write is concurrent with it, and both stay.
+		c.put(t, &kvv1.PutRequest{Namespace: ns, Key: []byte("k"), Value: []byte("v4"), Context: stale})
+		wantValues(t, "Put with a context older than the overwrite", c.get(t, ns, "k").GetSiblings(), "v3", "v4")
+	})
+}
+
 func TestDeleteWithAContextWritesACausalTombstone(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, c *client) {

@@ -153,6 +153,15 @@ func TestBadInputIsRefusedAndLosesNothing(t *testing.T) {
 			words: []string{"context", "force"},
 		},
 		{
+			name: "OverwriteWithAContext",
+			call: func(ctx context.Context, c *client, s *state) error {
+				_, err := c.kv.Put(ctx, &kvv1.PutRequest{Namespace: ns, Key: key, Value: []byte("v"), Context: s.staleContext, Overwrite: true})
+				return err
+			},
+			code:  connect.CodeInvalidArgument,
+			words: []string{"overwrite", "context", "one or the other"},
+		},
+		{
 			name:  "IfAbsentOnALiveKey",
 			call:  put(&kvv1.PutRequest{Namespace: ns, Key: key, Value: []byte("v"), IfAbsent: true}),
 			code:  connect.CodeAlreadyExists,

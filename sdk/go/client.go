@@ -281,6 +281,7 @@ type call struct {
 	ifAbsent         bool
 	ifContextCurrent bool
 	force            bool
+	overwrite        bool
 	pageSize, limit  uint32 // Keys: 0 = the server's default page, no limit
 }
 
@@ -323,6 +324,13 @@ func IfContextCurrent() CallOption { return func(c *call) { c.ifContextCurrent =
 // coordinating node holds.
 func Force() CallOption { return func(c *call) { c.force = true } }
 
+// Overwrite makes a Put without a context replace every version the
+// coordinating node holds, instead of adding a sibling: the last writer
+// wins, without a read first. Versions written concurrently through other
+// nodes that the coordinator has not seen yet stay as siblings. Not with
+// After.
+func Overwrite() CallOption { return func(c *call) { c.overwrite = true } }
+
 func (c *Client) options(opts []CallOption) call {
 	o := call{namespace: c.namespace}
 	for _, opt := range opts {
@@ -351,13 +359,13 @@ func (c *Client) Get(ctx context.Context, key []byte, opts ...CallOption) (*Obje
 	return obj, nil
 }
 
-// Put writes a value and returns the key's new context. Without After, the
-// value becomes a sibling of whatever the key holds.
+// Put writes a value and returns the key's new context. Without After (or
+// Overwrite), the value becomes a sibling of whatever the key holds.
 func (c *Client) Put(ctx context.Context, key, value []byte, opts ...CallOption) (Context, error) {
 	o := c.options(opts)
 	req := &kvv1.PutRequest{
 		Namespace: o.namespace, Key: key, Value: value, Context: o.context, W: o.w, Dw: o.dw,
-		IfAbsent: o.ifAbsent, IfContextCurrent: o.ifContextCurrent,
+		IfAbsent: o.ifAbsent, IfContextCurrent: o.ifContextCurrent, Overwrite: o.overwrite,
 	}
 	var res *kvv1.PutResponse
 	t, to, err := c.send(ctx, o.namespace, key, opWrite, func(kv kvv1connect.KVServiceClient) (err error) {

@@ -95,6 +95,16 @@ func TestClientAgainstARealNode(t *testing.T) {
 			if !errors.As(err, &conflict) || len(conflict.Current.Siblings) != 1 || string(conflict.Current.Siblings[0].Value) != "x" {
 				t.Fatalf("stale IfContextCurrent: %v", err)
 			}
+			// A blind Put adds a sibling; one with Overwrite replaces them.
+			if _, err := c.Put(ctx, key, []byte("blind")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Put(ctx, key, []byte("over"), concord.Overwrite()); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(ctx, key); err != nil || len(got.Siblings) != 1 || string(got.Siblings[0].Value) != "over" {
+				t.Fatalf("after Overwrite: %+v %v", got, err)
+			}
 			if _, err := c.Put(ctx, key, []byte("z"), concord.IfAbsent()); !errors.Is(err, concord.ErrAlreadyExists) {
 				t.Fatalf("IfAbsent on a live key: %v", err)
 			}

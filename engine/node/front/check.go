@@ -51,6 +51,9 @@ func (f *Front) checkPut(req PutRequest) (meta.Namespace, dvv.Clock, error) {
 	if err != nil {
 		return ns, dvv.Clock{}, err
 	}
+	if !req.Tombstone && req.Force && len(req.Context) > 0 {
+		return ns, dvv.Clock{}, errs.Invalid("overwrite", "overwrite replaces every version the coordinator holds, and a context names the versions to replace: send one or the other")
+	}
 	if req.Tombstone && len(req.Context) == 0 && !req.Force {
 		return ns, dvv.Clock{}, errs.Invalid("context", "a delete needs the context of a read (so it removes only what you saw), or force=true to delete blindly")
 	}

@@ -48,7 +48,10 @@ type PutRequest struct {
 	IfAbsent         bool
 	IfContextCurrent bool
 	Tombstone        bool // a delete
-	Force            bool // a delete without context
+	// Force makes a write without a context replace every version the
+	// coordinator holds: a delete without context needs it, and a put's
+	// overwrite sets it.
+	Force bool
 
 	writeBack bool // an on_read resolution written back: the server's own write, never refused by a quota
 }
@@ -218,8 +221,8 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 		if req.IfContextCurrent && !cur.Context().Equal(clock) {
 			return dvv.Object{}, &errs.ConflictError{Current: cur}
 		}
-		if req.Tombstone && req.Force && len(req.Context) == 0 {
-			clock = cur.Context() // a forced delete removes everything this coordinator holds
+		if req.Force && len(req.Context) == 0 {
+			clock = cur.Context() // a forced delete or an overwrite replaces everything this coordinator holds
 		}
 		// Unsynced whatever the namespace's durability: the coordinator
 		// applies the write unsynced and replicates it while its own sync

@@ -96,3 +96,6 @@ func NewChooser(distribution string, n int64) (KeyChooser, error) {
 // Key is the name of record n: "user" and n zero-padded to ten digits, so
 // keys sort in insertion order.
 func Key(n int64) []byte { return fmt.Appendf(nil, "user%010d", n) }
+
+// Updates tells whether the workload updates records.
+func (w Workload) Updates() bool { return w.Proportions[Update] > 0 }

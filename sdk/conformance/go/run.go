@@ -116,6 +116,9 @@ func (r *runner) do(ctx context.Context, endpoint string, prefix []byte, ns stri
 	if st.IfAbsent {
 		opts = append(opts, concord.IfAbsent())
 	}
+	if st.Overwrite {
+		opts = append(opts, concord.Overwrite())
+	}
 	if st.IfContextCurrent {
 		opts = append(opts, concord.IfContextCurrent())
 	}

@@ -47,6 +47,7 @@ type step struct {
 	IfAbsent         bool       `json:"if_absent"`
 	IfContextCurrent bool       `json:"if_context_current"`
 	Force            bool       `json:"force"`
+	Overwrite        bool       `json:"overwrite"`
 	PageSize         uint32     `json:"page_size"`
 	Limit            uint32     `json:"limit"`
 	Token            string     `json:"token"`
@@ -204,7 +205,7 @@ func (st *step) validate(saved map[string]bool) error {
 		"context": {st.Context != "", "put delete"}, "r": {st.R != 0, "get"},
 		"w": {st.W != 0, "put delete"}, "dw": {st.DW != 0, "put"},
 		"if_absent": {st.IfAbsent, "put"}, "if_context_current": {st.IfContextCurrent, "put"},
-		"force": {st.Force, "delete"}, "page_size": {st.PageSize != 0, "list"}, "limit": {st.Limit != 0, "list"},
+		"force": {st.Force, "delete"}, "overwrite": {st.Overwrite, "put"}, "page_size": {st.PageSize != 0, "list"}, "limit": {st.Limit != 0, "list"},
 	}
 	ops := map[string]bool{"put": true, "get": true, "delete": true, "list": true}
 	if !ops[st.Op] {

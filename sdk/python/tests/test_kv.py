@@ -72,6 +72,17 @@ def test_stale_context_keeps_the_newer_write(client: concord.Client, key: str) -
     assert sorted(client.get(key).values) == [b"v2", b"v3"]
 
 
+def test_overwrite_replaces_the_siblings(client: concord.Client, key: str) -> None:
+    client.put(key, "a")
+    client.put(key, "b")
+    assert sorted(client.get(key).values) == [b"a", b"b"]
+    client.put(key, "c", overwrite=True)
+    obj = client.get(key)
+    assert obj.values == [b"c"]
+    with pytest.raises(concord.InvalidArgumentError):
+        client.put(key, "d", overwrite=True, context=obj)
+
+
 def test_delete_with_context_and_forced(client: concord.Client, key: str) -> None:
     client.put(key, "doomed")
     tomb = client.delete(key, context=client.get(key))

@@ -72,6 +72,7 @@ async function runStep(
           dw: st.dw,
           ifAbsent: st.if_absent,
           ifContextCurrent: st.if_context_current,
+          overwrite: st.overwrite,
           returnSiblings: st.expect?.values !== undefined,
         });
         return { context: w.context, values: w.siblings?.map((s) => s.bytes) };

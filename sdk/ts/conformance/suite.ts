@@ -39,6 +39,7 @@ export interface Step {
   if_absent?: boolean;
   if_context_current?: boolean;
   force?: boolean;
+  overwrite?: boolean;
   page_size?: number;
   limit?: number;
   token?: "none" | "bad";
@@ -78,6 +79,7 @@ const STEP_FIELDS: Record<string, string[]> = {
   if_absent: ["put"],
   if_context_current: ["put"],
   force: ["delete"],
+  overwrite: ["put"],
   page_size: ["list"],
   limit: ["list"],
 };

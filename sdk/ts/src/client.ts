@@ -76,6 +76,12 @@ export interface PutOptions extends CallOptions {
   ifAbsent?: boolean;
   /** Fail with ConflictError when the key changed since `context` was read (best effort, not linearizable). */
   ifContextCurrent?: boolean;
+  /**
+   * Without `context`: replace every version the coordinating node holds instead of adding a sibling
+   * (the last writer wins, without a read first). Versions written concurrently through other nodes
+   * that the coordinator has not seen yet stay as siblings. Not with `context`.
+   */
+  overwrite?: boolean;
   /** Return the siblings after the write in `Written.siblings`. */
   returnSiblings?: boolean;
 }
@@ -295,6 +301,7 @@ export class Client {
           dw: opts.dw ?? 0,
           ifAbsent: opts.ifAbsent ?? false,
           ifContextCurrent: opts.ifContextCurrent ?? false,
+          overwrite: opts.overwrite ?? false,
           returnSiblings: opts.returnSiblings ?? false,
         },
         this.#call(opts),

@@ -118,6 +118,16 @@ test("delete: with a context, without one (refused), forced", async () => {
   assert.equal((await kv.get("del/b")).found, false);
 });
 
+test("overwrite: replaces the siblings a blind put leaves; refused with a context", async () => {
+  await kv.put("over/k", "a");
+  await kv.put("over/k", "b");
+  assert.equal((await kv.get("over/k")).siblings.length, 2);
+  await kv.put("over/k", "c", { overwrite: true });
+  const obj = await kv.get("over/k");
+  assert.deepEqual(obj.siblings.map((s) => s.text()), ["c"]);
+  await assert.rejects(kv.put("over/k", "d", { overwrite: true, context: obj }), InvalidArgumentError);
+});
+
 test("conditional writes: ifAbsent and ifContextCurrent carry the current object", async () => {
   await kv.put("cond/a", "first", { ifAbsent: true });
   const err = await kv.put("cond/a", "second", { ifAbsent: true }).catch((e: unknown) => e);

@@ -93,13 +93,14 @@ def put_call(
     dw: int | None,
     if_absent: bool,
     if_context_current: bool,
+    overwrite: bool = False,
     namespace: str | None,
 ) -> Call:
     k, ns = _codec.to_bytes("key", key), namespace or s.namespace
     req = kv_pb2.PutRequest(
         namespace=ns, key=k, value=_codec.to_bytes("value", value), context=_codec.context_bytes(context),
         w=_codec.quorum("w", w), dw=_codec.quorum("dw", dw),
-        if_absent=if_absent, if_context_current=if_context_current,
+        if_absent=if_absent, if_context_current=if_context_current, overwrite=overwrite,
     )
     return Call("put", req, ns, k, False)
 

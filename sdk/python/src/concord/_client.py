@@ -82,6 +82,7 @@ class Client:
         dw: int | None = None,
         if_absent: bool = False,
         if_context_current: bool = False,
+        overwrite: bool = False,
         namespace: str | None = None,
     ) -> Context:
         """Writes a value and returns the key's new context.
@@ -91,12 +92,15 @@ class Client:
         of whatever the key holds. ``if_absent``: raise AlreadyExistsError
         when the key has a live value. ``if_context_current``: raise
         ConflictError (with the current object) when the key changed since
-        the context was read. ``w``/``dw``: acknowledgements to wait for
-        [the namespace's].
+        the context was read. ``overwrite`` (without ``context``): replace
+        every version the coordinating node holds instead of adding a
+        sibling; versions written concurrently through other nodes that it
+        has not seen yet stay as siblings. ``w``/``dw``: acknowledgements to
+        wait for [the namespace's].
         """
         call = _calls.put_call(
             self._s, key, value, context=context, w=w, dw=dw,
-            if_absent=if_absent, if_context_current=if_context_current, namespace=namespace,
+            if_absent=if_absent, if_context_current=if_context_current, overwrite=overwrite, namespace=namespace,
         )
         return Context(self._unary(call).context)
 

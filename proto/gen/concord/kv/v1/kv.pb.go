@@ -270,8 +270,15 @@ type PutRequest struct {
 	IfContextCurrent bool `protobuf:"varint,8,opt,name=if_context_current,json=ifContextCurrent,proto3" json:"if_context_current,omitempty"`
 	// Return the siblings after the write.
 	ReturnSiblings bool `protobuf:"varint,9,opt,name=return_siblings,json=returnSiblings,proto3" json:"return_siblings,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Replace every version the coordinating replica holds, as a write with
+	// the context of a read made there at that instant would, without the
+	// read's round trip: the last writer's value wins over what the
+	// coordinator has seen. Versions written concurrently through other
+	// replicas, not yet seen by the coordinator, stay as siblings. Without
+	// it, a write without a context adds a sibling. Not with a context.
+	Overwrite     bool `protobuf:"varint,10,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutRequest) Reset() {
@@ -363,6 +370,13 @@ func (x *PutRequest) GetIfContextCurrent() bool {
 func (x *PutRequest) GetReturnSiblings() bool {
 	if x != nil {
 		return x.ReturnSiblings
+	}
+	return false
+}
+
+func (x *PutRequest) GetOverwrite() bool {
+	if x != nil {
+		return x.Overwrite
 	}
 	return false
 }
@@ -1160,7 +1174,7 @@ const file_concord_kv_v1_kv_proto_rawDesc = "" +
 	"\vresolved_by\x18\x04 \x01(\tR\n" +
 	"resolvedBy\x12\x18\n" +
 	"\areplies\x18\x05 \x01(\rR\areplies\x12 \n" +
-	"\vcoordinator\x18\x06 \x01(\tR\vcoordinator\"\xfe\x01\n" +
+	"\vcoordinator\x18\x06 \x01(\tR\vcoordinator\"\x9c\x02\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
@@ -1171,7 +1185,9 @@ const file_concord_kv_v1_kv_proto_rawDesc = "" +
 	"\x02dw\x18\x06 \x01(\rR\x02dw\x12\x1b\n" +
 	"\tif_absent\x18\a \x01(\bR\bifAbsent\x12,\n" +
 	"\x12if_context_current\x18\b \x01(\bR\x10ifContextCurrent\x12'\n" +
-	"\x0freturn_siblings\x18\t \x01(\bR\x0ereturnSiblings\"}\n" +
+	"\x0freturn_siblings\x18\t \x01(\bR\x0ereturnSiblings\x12\x1c\n" +
+	"\toverwrite\x18\n" +
+	" \x01(\bR\toverwrite\"}\n" +
 	"\vPutResponse\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\fR\acontext\x122\n" +
 	"\bsiblings\x18\x02 \x03(\v2\x16.concord.kv.v1.SiblingR\bsiblings\x12 \n" +

@@ -92,7 +92,7 @@ class Runner:
                     return Outcome(ctx=c.put(
                         key, to_bytes(st["value"]), context=context, w=st.get("w"), dw=st.get("dw"),
                         if_absent=st.get("if_absent", False), if_context_current=st.get("if_context_current", False),
-                        namespace=ns,
+                        overwrite=st.get("overwrite", False), namespace=ns,
                     ))
                 case "delete":
                     return Outcome(ctx=c.delete(key, context=context, w=st.get("w"), force=st.get("force", False), namespace=ns))

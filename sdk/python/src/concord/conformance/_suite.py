@@ -20,7 +20,7 @@ KINDS = {"already_exists", "conflict", "limit", "quorum", "not_found", "unauthen
 STEP_FIELDS = {
     "key": "put get delete", "raw_key": "put get delete", "value": "put", "prefix": "list",
     "context": "put delete", "r": "get", "w": "put delete", "dw": "put",
-    "if_absent": "put", "if_context_current": "put", "force": "delete",
+    "if_absent": "put", "if_context_current": "put", "force": "delete", "overwrite": "put",
     "page_size": "list", "limit": "list",
 }
 COMMON_FIELDS = {"op", "namespace", "token", "save", "expect", "error"}

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63oncord/kv/v1/kv.proto\x12\rconcord.kv.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x07Sibling\x12\x14\n\x05value\x18\x01 \x01(\x0cR\x05value\x12\x1c\n\ttombstone\x18\x02 \x01(\x08R\ttombstone\x12\x39\n\nwritten_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\twrittenAt\"J\n\nGetRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x0c\n\x01r\x18\x03 \x01(\rR\x01r\"\xce\x01\n\x0bGetResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x32\n\x08siblings\x18\x02 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12\x18\n\x07\x63ontext\x18\x03 \x01(\x0cR\x07\x63ontext\x12\x1f\n\x0bresolved_by\x18\x04 \x01(\tR\nresolvedBy\x12\x18\n\x07replies\x18\x05 \x01(\rR\x07replies\x12 \n\x0b\x63oordinator\x18\x06 \x01(\tR\x0b\x63oordinator\"\xfe\x01\n\nPutRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12\x18\n\x07\x63ontext\x18\x04 \x01(\x0cR\x07\x63ontext\x12\x0c\n\x01w\x18\x05 \x01(\rR\x01w\x12\x0e\n\x02\x64w\x18\x06 \x01(\rR\x02\x64w\x12\x1b\n\tif_absent\x18\x07 \x01(\x08R\x08ifAbsent\x12,\n\x12if_context_current\x18\x08 \x01(\x08R\x10ifContextCurrent\x12\'\n\x0freturn_siblings\x18\t \x01(\x08R\x0ereturnSiblings\"}\n\x0bPutResponse\x12\x18\n\x07\x63ontext\x18\x01 \x01(\x0cR\x07\x63ontext\x12\x32\n\x08siblings\x18\x02 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12 \n\x0b\x63oordinator\x18\x03 \x01(\tR\x0b\x63oordinator\"}\n\rDeleteRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x18\n\x07\x63ontext\x18\x03 \x01(\x0cR\x07\x63ontext\x12\x0c\n\x01w\x18\x04 \x01(\rR\x01w\x12\x14\n\x05\x66orce\x18\x05 \x01(\x08R\x05\x66orce\"L\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x63ontext\x18\x01 \x01(\x0cR\x07\x63ontext\x12 \n\x0b\x63oordinator\x18\x02 \x01(\tR\x0b\x63oordinator\"\x99\x01\n\x0fListKeysRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x16\n\x06prefix\x18\x02 \x01(\x0cR\x06prefix\x12\x1b\n\tpage_size\x18\x03 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\x0cR\tpageToken\x12\x14\n\x05limit\x18\x05 \x01(\rR\x05limit\"N\n\x10ListKeysResponse\x12\x12\n\x04keys\x18\x01 \x03(\x0cR\x04keys\x12&\n\x0fnext_page_token\x18\x02 \x01(\x0cR\rnextPageToken\"2\n\x12GetTopologyRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\"M\n\x0cTopologyNode\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08\x61pi_addr\x18\x02 \x01(\tR\x07\x61piAddr\x12\x12\n\x04zone\x18\x03 \x01(\tR\x04zone\"&\n\x0ePreferenceList\x12\x14\n\x05nodes\x18\x01 \x03(\rR\x05nodes\"\x8a\x02\n\x13GetTopologyResponse\x12!\n\nring_epoch\x18\x01 \x01(\x04\x42\x02\x30\x02R\tringEpoch\x12%\n\x0eplacement_name\x18\x02 \x01(\tR\rplacementName\x12\x1e\n\npartitions\x18\x03 \x01(\rR\npartitions\x12\x0c\n\x01n\x18\x04 \x01(\rR\x01n\x12\x31\n\x05nodes\x18\x05 \x03(\x0b\x32\x1b.concord.kv.v1.TopologyNodeR\x05nodes\x12H\n\x10preference_lists\x18\x06 \x03(\x0b\x32\x1d.concord.kv.v1.PreferenceListR\x0fpreferenceLists\"_\n\x0f\x43ontextConflict\x12\x32\n\x08siblings\x18\x01 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12\x18\n\x07\x63ontext\x18\x02 \x01(\x0cR\x07\x63ontext\"\x81\x01\n\rLimitExceeded\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n\x03max\x18\x02 \x01(\x04\x42\x02\x30\x02R\x03max\x12\x1a\n\x06\x61\x63tual\x18\x03 \x01(\x04\x42\x02\x30\x02R\x06\x61\x63tual\x12(\n\x0eretry_after_ms\x18\x04 \x01(\x04\x42\x02\x30\x02R\x0cretryAfterMs\"?\n\rQuorumFailure\x12\x12\n\x04\x61\x63ks\x18\x01 \x01(\rR\x04\x61\x63ks\x12\x1a\n\x08required\x18\x02 \x01(\rR\x08required2\x82\x03\n\tKVService\x12\x41\n\x03Get\x12\x19.concord.kv.v1.GetRequest\x1a\x1a.concord.kv.v1.GetResponse\"\x03\x90\x02\x01\x12<\n\x03Put\x12\x19.concord.kv.v1.PutRequest\x1a\x1a.concord.kv.v1.PutResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.concord.kv.v1.DeleteRequest\x1a\x1d.concord.kv.v1.DeleteResponse\x12R\n\x08ListKeys\x12\x1e.concord.kv.v1.ListKeysRequest\x1a\x1f.concord.kv.v1.ListKeysResponse\"\x03\x90\x02\x01\x30\x01\x12Y\n\x0bGetTopology\x12!.concord.kv.v1.GetTopologyRequest\x1a\".concord.kv.v1.GetTopologyResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63oncord/kv/v1/kv.proto\x12\rconcord.kv.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x07Sibling\x12\x14\n\x05value\x18\x01 \x01(\x0cR\x05value\x12\x1c\n\ttombstone\x18\x02 \x01(\x08R\ttombstone\x12\x39\n\nwritten_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\twrittenAt\"J\n\nGetRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x0c\n\x01r\x18\x03 \x01(\rR\x01r\"\xce\x01\n\x0bGetResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x32\n\x08siblings\x18\x02 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12\x18\n\x07\x63ontext\x18\x03 \x01(\x0cR\x07\x63ontext\x12\x1f\n\x0bresolved_by\x18\x04 \x01(\tR\nresolvedBy\x12\x18\n\x07replies\x18\x05 \x01(\rR\x07replies\x12 \n\x0b\x63oordinator\x18\x06 \x01(\tR\x0b\x63oordinator\"\x9c\x02\n\nPutRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12\x18\n\x07\x63ontext\x18\x04 \x01(\x0cR\x07\x63ontext\x12\x0c\n\x01w\x18\x05 \x01(\rR\x01w\x12\x0e\n\x02\x64w\x18\x06 \x01(\rR\x02\x64w\x12\x1b\n\tif_absent\x18\x07 \x01(\x08R\x08ifAbsent\x12,\n\x12if_context_current\x18\x08 \x01(\x08R\x10ifContextCurrent\x12\'\n\x0freturn_siblings\x18\t \x01(\x08R\x0ereturnSiblings\x12\x1c\n\toverwrite\x18\n \x01(\x08R\toverwrite\"}\n\x0bPutResponse\x12\x18\n\x07\x63ontext\x18\x01 \x01(\x0cR\x07\x63ontext\x12\x32\n\x08siblings\x18\x02 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12 \n\x0b\x63oordinator\x18\x03 \x01(\tR\x0b\x63oordinator\"}\n\rDeleteRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x18\n\x07\x63ontext\x18\x03 \x01(\x0cR\x07\x63ontext\x12\x0c\n\x01w\x18\x04 \x01(\rR\x01w\x12\x14\n\x05\x66orce\x18\x05 \x01(\x08R\x05\x66orce\"L\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x63ontext\x18\x01 \x01(\x0cR\x07\x63ontext\x12 \n\x0b\x63oordinator\x18\x02 \x01(\tR\x0b\x63oordinator\"\x99\x01\n\x0fListKeysRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x16\n\x06prefix\x18\x02 \x01(\x0cR\x06prefix\x12\x1b\n\tpage_size\x18\x03 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\x0cR\tpageToken\x12\x14\n\x05limit\x18\x05 \x01(\rR\x05limit\"N\n\x10ListKeysResponse\x12\x12\n\x04keys\x18\x01 \x03(\x0cR\x04keys\x12&\n\x0fnext_page_token\x18\x02 \x01(\x0cR\rnextPageToken\"2\n\x12GetTopologyRequest\x12\x1c\n\tnamespace\x18\x01 \x01(\tR\tnamespace\"M\n\x0cTopologyNode\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08\x61pi_addr\x18\x02 \x01(\tR\x07\x61piAddr\x12\x12\n\x04zone\x18\x03 \x01(\tR\x04zone\"&\n\x0ePreferenceList\x12\x14\n\x05nodes\x18\x01 \x03(\rR\x05nodes\"\x8a\x02\n\x13GetTopologyResponse\x12!\n\nring_epoch\x18\x01 \x01(\x04\x42\x02\x30\x02R\tringEpoch\x12%\n\x0eplacement_name\x18\x02 \x01(\tR\rplacementName\x12\x1e\n\npartitions\x18\x03 \x01(\rR\npartitions\x12\x0c\n\x01n\x18\x04 \x01(\rR\x01n\x12\x31\n\x05nodes\x18\x05 \x03(\x0b\x32\x1b.concord.kv.v1.TopologyNodeR\x05nodes\x12H\n\x10preference_lists\x18\x06 \x03(\x0b\x32\x1d.concord.kv.v1.PreferenceListR\x0fpreferenceLists\"_\n\x0f\x43ontextConflict\x12\x32\n\x08siblings\x18\x01 \x03(\x0b\x32\x16.concord.kv.v1.SiblingR\x08siblings\x12\x18\n\x07\x63ontext\x18\x02 \x01(\x0cR\x07\x63ontext\"\x81\x01\n\rLimitExceeded\x12\x14\n\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n\x03max\x18\x02 \x01(\x04\x42\x02\x30\x02R\x03max\x12\x1a\n\x06\x61\x63tual\x18\x03 \x01(\x04\x42\x02\x30\x02R\x06\x61\x63tual\x12(\n\x0eretry_after_ms\x18\x04 \x01(\x04\x42\x02\x30\x02R\x0cretryAfterMs\"?\n\rQuorumFailure\x12\x12\n\x04\x61\x63ks\x18\x01 \x01(\rR\x04\x61\x63ks\x12\x1a\n\x08required\x18\x02 \x01(\rR\x08required2\x82\x03\n\tKVService\x12\x41\n\x03Get\x12\x19.concord.kv.v1.GetRequest\x1a\x1a.concord.kv.v1.GetResponse\"\x03\x90\x02\x01\x12<\n\x03Put\x12\x19.concord.kv.v1.PutRequest\x1a\x1a.concord.kv.v1.PutResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.concord.kv.v1.DeleteRequest\x1a\x1d.concord.kv.v1.DeleteResponse\x12R\n\x08ListKeys\x12\x1e.concord.kv.v1.ListKeysRequest\x1a\x1f.concord.kv.v1.ListKeysResponse\"\x03\x90\x02\x01\x30\x01\x12Y\n\x0bGetTopology\x12!.concord.kv.v1.GetTopologyRequest\x1a\".concord.kv.v1.GetTopologyResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,31 +53,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETRESPONSE']._serialized_start=273
   _globals['_GETRESPONSE']._serialized_end=479
   _globals['_PUTREQUEST']._serialized_start=482
-  _globals['_PUTREQUEST']._serialized_end=736
-  _globals['_PUTRESPONSE']._serialized_start=738
-  _globals['_PUTRESPONSE']._serialized_end=863
-  _globals['_DELETEREQUEST']._serialized_start=865
-  _globals['_DELETEREQUEST']._serialized_end=990
-  _globals['_DELETERESPONSE']._serialized_start=992
-  _globals['_DELETERESPONSE']._serialized_end=1068
-  _globals['_LISTKEYSREQUEST']._serialized_start=1071
-  _globals['_LISTKEYSREQUEST']._serialized_end=1224
-  _globals['_LISTKEYSRESPONSE']._serialized_start=1226
-  _globals['_LISTKEYSRESPONSE']._serialized_end=1304
-  _globals['_GETTOPOLOGYREQUEST']._serialized_start=1306
-  _globals['_GETTOPOLOGYREQUEST']._serialized_end=1356
-  _globals['_TOPOLOGYNODE']._serialized_start=1358
-  _globals['_TOPOLOGYNODE']._serialized_end=1435
-  _globals['_PREFERENCELIST']._serialized_start=1437
-  _globals['_PREFERENCELIST']._serialized_end=1475
-  _globals['_GETTOPOLOGYRESPONSE']._serialized_start=1478
-  _globals['_GETTOPOLOGYRESPONSE']._serialized_end=1744
-  _globals['_CONTEXTCONFLICT']._serialized_start=1746
-  _globals['_CONTEXTCONFLICT']._serialized_end=1841
-  _globals['_LIMITEXCEEDED']._serialized_start=1844
-  _globals['_LIMITEXCEEDED']._serialized_end=1973
-  _globals['_QUORUMFAILURE']._serialized_start=1975
-  _globals['_QUORUMFAILURE']._serialized_end=2038
-  _globals['_KVSERVICE']._serialized_start=2041
-  _globals['_KVSERVICE']._serialized_end=2427
+  _globals['_PUTREQUEST']._serialized_end=766
+  _globals['_PUTRESPONSE']._serialized_start=768
+  _globals['_PUTRESPONSE']._serialized_end=893
+  _globals['_DELETEREQUEST']._serialized_start=895
+  _globals['_DELETEREQUEST']._serialized_end=1020
+  _globals['_DELETERESPONSE']._serialized_start=1022
+  _globals['_DELETERESPONSE']._serialized_end=1098
+  _globals['_LISTKEYSREQUEST']._serialized_start=1101
+  _globals['_LISTKEYSREQUEST']._serialized_end=1254
+  _globals['_LISTKEYSRESPONSE']._serialized_start=1256
+  _globals['_LISTKEYSRESPONSE']._serialized_end=1334
+  _globals['_GETTOPOLOGYREQUEST']._serialized_start=1336
+  _globals['_GETTOPOLOGYREQUEST']._serialized_end=1386
+  _globals['_TOPOLOGYNODE']._serialized_start=1388
+  _globals['_TOPOLOGYNODE']._serialized_end=1465
+  _globals['_PREFERENCELIST']._serialized_start=1467
+  _globals['_PREFERENCELIST']._serialized_end=1505
+  _globals['_GETTOPOLOGYRESPONSE']._serialized_start=1508
+  _globals['_GETTOPOLOGYRESPONSE']._serialized_end=1774
+  _globals['_CONTEXTCONFLICT']._serialized_start=1776
+  _globals['_CONTEXTCONFLICT']._serialized_end=1871
+  _globals['_LIMITEXCEEDED']._serialized_start=1874
+  _globals['_LIMITEXCEEDED']._serialized_end=2003
+  _globals['_QUORUMFAILURE']._serialized_start=2005
+  _globals['_QUORUMFAILURE']._serialized_end=2068
+  _globals['_KVSERVICE']._serialized_start=2071
+  _globals['_KVSERVICE']._serialized_end=2457
 # @@protoc_insertion_point(module_scope)

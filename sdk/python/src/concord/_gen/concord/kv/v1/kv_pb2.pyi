@@ -46,7 +46,7 @@ class GetResponse(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., siblings: _Optional[_Iterable[_Union[Sibling, _Mapping]]] = ..., context: _Optional[bytes] = ..., resolved_by: _Optional[str] = ..., replies: _Optional[int] = ..., coordinator: _Optional[str] = ...) -> None: ...
 
 class PutRequest(_message.Message):
-    __slots__ = ("namespace", "key", "value", "context", "w", "dw", "if_absent", "if_context_current", "return_siblings")
+    __slots__ = ("namespace", "key", "value", "context", "w", "dw", "if_absent", "if_context_current", "return_siblings", "overwrite")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class PutRequest(_message.Message):
     IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
     IF_CONTEXT_CURRENT_FIELD_NUMBER: _ClassVar[int]
     RETURN_SIBLINGS_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     key: bytes
     value: bytes
@@ -65,7 +66,8 @@ class PutRequest(_message.Message):
     if_absent: bool
     if_context_current: bool
     return_siblings: bool
-    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., context: _Optional[bytes] = ..., w: _Optional[int] = ..., dw: _Optional[int] = ..., if_absent: _Optional[bool] = ..., if_context_current: _Optional[bool] = ..., return_siblings: _Optional[bool] = ...) -> None: ...
+    overwrite: bool
+    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., context: _Optional[bytes] = ..., w: _Optional[int] = ..., dw: _Optional[int] = ..., if_absent: _Optional[bool] = ..., if_context_current: _Optional[bool] = ..., return_siblings: _Optional[bool] = ..., overwrite: _Optional[bool] = ...) -> None: ...
 
 class PutResponse(_message.Message):
     __slots__ = ("context", "siblings", "coordinator")
