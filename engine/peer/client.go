@@ -50,11 +50,19 @@ type Client struct {
 	reads      coalescer[string, *peerv1.ReadRequest, []byte] // by address
 }
 
-// replicateKey is what Replicate calls that share a request have in common.
+// replicateKey is what Replicate calls that share a request have in
+// common: the node, the sync flag and intended owner the request carries,
+// and what keeps a call from waiting behind another that may hold its
+// queue long (coalesce.go).
 type replicateKey struct {
 	addr  string
 	sync  bool
 	owner string
+	// namespace is the namespace of a call's one object: a merge may run
+	// its on_write resolver. Empty for a batch.
+	namespace string
+	// batch marks calls of several objects.
+	batch bool
 }
 
 // PeerConnsPerNode is the most connections a node opens to one other node:
@@ -130,7 +138,7 @@ func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes, senders: sendersPerQueue,
 	}
 	c.reads = coalescer[string, *peerv1.ReadRequest, []byte]{
-		send: c.sendReads, maxSize: batchBytes, senders: readersPerQueue,
+		send: c.sendReads, maxSize: batchBytes, senders: sendersPerQueue,
 		// At most MaxReadsPerRequest reads, and batchBytes of keys.
 		size: func(r *peerv1.ReadRequest) int {
 			return max(len(r.Namespace)+len(r.Key), batchBytes/MaxReadsPerRequest)
@@ -336,7 +344,11 @@ func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync b
 	}
 	parts := slices.Collect(batches(objs))
 	if len(parts) == 1 {
-		return c.replicates.do(ctx, replicateKey{addr: addr, sync: sync, owner: intendedOwner}, parts[0])
+		key := replicateKey{addr: addr, sync: sync, owner: intendedOwner, batch: len(objs) > 1}
+		if len(objs) == 1 {
+			key.namespace = objs[0].Namespace
+		}
+		return c.replicates.do(ctx, key, parts[0])
 	}
 	durable = true
 	for _, part := range parts {

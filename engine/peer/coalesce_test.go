@@ -36,8 +36,8 @@ func (g *gatedLocal) Apply(ctx context.Context, objs []peer.Object, sync bool, o
 	return g.memLocal.Apply(ctx, objs, sync, owner)
 }
 
-// TestReplicateCoalescesConcurrentCalls: while two requests to a peer are
-// in flight, eight more calls wait and then share one request; the peer
+// TestReplicateCoalescesConcurrentCalls: while a request to a peer is in
+// flight, nine more calls wait and then share one request; the peer
 // merges them in one Apply and every caller gets its answer. A call whose
 // object the peer refuses fails alone: the shared request is sent again
 // call by call.
@@ -61,13 +61,11 @@ func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
 			}
 			call(0)
 			<-l.entered
-			call(1)
-			<-l.entered
-			for i := 2; i < 10; i++ {
+			for i := 1; i < 10; i++ {
 				call(i)
 			}
-			if err := wait.Until(ctx, func() bool { return c.Waiting() == 8 }); err != nil {
-				t.Fatalf("calls waiting: %d, want 8", c.Waiting())
+			if err := wait.Until(ctx, func() bool { return c.Waiting() == 9 }); err != nil {
+				t.Fatalf("calls waiting: %d, want 9", c.Waiting())
 			}
 			close(l.release)
 			wg.Wait()
@@ -82,15 +80,66 @@ func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
 			for _, a := range applied {
 				sizes = append(sizes, len(a.objs))
 			}
-			// Calls 0 and 1 and the shared request are all released at once,
-			// so they reach memLocal in any order: compare the sizes sorted.
+			// Call 0 and the shared request are released at once, so they
+			// reach memLocal in either order: compare the sizes sorted.
 			slices.Sort(sizes)
-			want := "[1 1 8]"
+			want := "[1 9]"
 			if bad != "" {
 				want = "[1 1 1 1 1 1 1 1 1]" // the shared request failed; each call was sent alone, k5's refused
 			}
 			if got := fmt.Sprint(sizes); got != want {
 				t.Errorf("objects per Apply %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// heldNamespaces holds every Apply of an object of a namespace in hold,
+// and of a batch (several objects), until release is closed.
+type heldNamespaces struct {
+	*memLocal
+	hold    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *heldNamespaces) Apply(ctx context.Context, objs []peer.Object, sync bool, owner string) (bool, error) {
+	if len(objs) > 1 || objs[0].Namespace == h.hold {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return h.memLocal.Apply(ctx, objs, sync, owner)
+}
+
+// TestReplicatesQueueApartByNamespaceAndBatch: a queue keeps one request
+// in flight, so what may hold it long queues apart. While the peer holds a
+// write of one namespace (whose on_write resolver may run to its deadline)
+// and a batch of the other (anti-entropy's repairs), a single write of the
+// other namespace is answered.
+func TestReplicatesQueueApartByNamespaceAndBatch(t *testing.T) {
+	t.Parallel()
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			l := &heldNamespaces{memLocal: newMemLocal(), hold: "slow", entered: make(chan struct{}, 2), release: make(chan struct{})}
+			c := servePeerOver(t, l, transport)
+			ctx := t.Context()
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer close(l.release)
+			for _, objs := range [][]peer.Object{
+				{{Namespace: "slow", Key: []byte("k"), Object: value("node-a", "v")}},
+				{{Namespace: "fast", Key: []byte("b1"), Object: value("node-a", "v")}, {Namespace: "fast", Key: []byte("b2"), Object: value("node-a", "v")}},
+			} {
+				wg.Go(func() {
+					if _, err := c.Replicate(ctx, "other", objs, false, ""); err != nil {
+						t.Errorf("held call: %v", err)
+					}
+				})
+				<-l.entered
+			}
+			if _, err := c.Replicate(ctx, "other", []peer.Object{{Namespace: "fast", Key: []byte("k"), Object: value("node-a", "v")}}, false, ""); err != nil {
+				t.Fatalf("a write of another namespace than the held one: %v", err)
 			}
 		})
 	}
