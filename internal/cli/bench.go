@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +37,7 @@ type benchFlags struct {
 	seed            uint64
 	routing         bool
 	updates         string // bench run's --updates
+	cpuProfile      string
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -55,6 +59,7 @@ and report throughput, latency percentiles, errors by code and, with
 	pf.IntVar(&f.valueSize, "value-size", 256, "value size in bytes")
 	pf.IntVar(&f.clients, "clients", 16, "concurrent clients")
 	pf.Uint64Var(&f.seed, "seed", 1, "seed of the key and operation choices")
+	pf.StringVar(&f.cpuProfile, "cpuprofile", "", "write the load generator's CPU profile over the run to this file (go tool pprof reads it; the servers' profiles are on their admin listeners at /debug/pprof/profile)")
 	pf.BoolVar(&f.routing, "routing", false, "send each operation to the first node of its key's preference list (the Go SDK's WithRouting; client-driven coordination) instead of through the client's endpoint")
 	cmd.AddCommand(newBenchLoadCmd(f), newBenchRunCmd(f))
 	return cmd
@@ -151,9 +156,13 @@ func (f *benchFlags) execute(cmd *cobra.Command, cfg bench.Config, assert string
 	for i := range f.clients {
 		cfg.Stores = append(cfg.Stores, bench.NewSDKStore(sdks[i%len(sdks)], f.updates))
 	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
+	}
 	before := bench.SampleCPU(ctx, f.http, f.admins)
 	res, err := bench.Run(ctx, cfg)
-	if err != nil {
+	if err := cmp.Or(stopProfile(), err); err != nil {
 		return err
 	}
 	dist := cfg.Distribution
@@ -257,4 +266,24 @@ func (f *benchFlags) adminClientOf(endpoint string) adminv1connect.AdminServiceC
 	g := *f.globalFlags
 	g.endpoint = endpoint
 	return g.adminClient()
+}
+
+// startCPUProfile starts profiling this process's CPU into path (nothing
+// when path is empty) and returns the function that stops and writes it.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,6 +41,13 @@ func TestBenchLoadAndRun(t *testing.T) {
 		if rep.Operations <= 0 || len(rep.Latency) == 0 || rep.Latency[len(rep.Latency)-1].Op != "all" {
 			t.Fatalf("%v: report without operations:\n%s", args, out)
 		}
+	}
+
+	// --cpuprofile writes the load generator's profile (gzipped protobuf).
+	prof := filepath.Join(t.TempDir(), "bench.pprof")
+	mustRun(t, nil, "", append([]string{"bench", "run", "--operations", "200", "--cpuprofile", prof}, common...)...)
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("--cpuprofile: %d bytes, %v; want a gzipped profile", len(b), err)
 	}
 
 	// A threshold no run can meet fails the command, naming it.
