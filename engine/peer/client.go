@@ -52,16 +52,12 @@ type Client struct {
 
 // replicateKey is what Replicate calls that share a request have in
 // common: the node, the sync flag and intended owner the request carries,
-// and what keeps a call from waiting behind another that may hold its
-// queue long (coalesce.go).
+// and whether they are batches of several objects, which queue apart from
+// single writes (coalesce.go).
 type replicateKey struct {
 	addr  string
 	sync  bool
 	owner string
-	// namespace is the namespace of a call's one object: a merge may run
-	// its on_write resolver. Empty for a batch.
-	namespace string
-	// batch marks calls of several objects.
 	batch bool
 }
 
@@ -345,9 +341,6 @@ func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync b
 	parts := slices.Collect(batches(objs))
 	if len(parts) == 1 {
 		key := replicateKey{addr: addr, sync: sync, owner: intendedOwner, batch: len(objs) > 1}
-		if len(objs) == 1 {
-			key.namespace = objs[0].Namespace
-		}
 		return c.replicates.do(ctx, key, parts[0])
 	}
 	durable = true

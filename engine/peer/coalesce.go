@@ -22,11 +22,11 @@ import (
 // share each request instead of each paying for its own. On a 2-core
 // cluster that gave gets 1.09× the throughput at 0.90× the CPU per get,
 // and puts 1.10× at 0.92× the CPU per put (medians of nine interleaved
-// pairs), against two requests in flight. What could hold a request long gets queues of its own instead
-// of a second request (replicateKey): a replica's merge may run a
-// namespace's on_write resolver up to its deadline, so each namespace's
-// writes queue apart, and batches of many objects (anti-entropy's
-// repairs, hint deliveries) queue apart from single writes.
+// pairs), against two requests in flight. Replicates of many objects
+// (anti-entropy's repairs, hint deliveries), which take long to merge,
+// queue apart from single writes (replicateKey), so that no client write
+// waits behind one. (A replica merges as is: it never runs a resolver,
+// which could hold a request up to its deadline; node.Apply.)
 //
 // A request of several calls that fails with an error the receiver
 // answered (not [ErrNoAnswer]) is sent again call by call, so one call's

@@ -94,52 +94,45 @@ func TestReplicateCoalescesConcurrentCalls(t *testing.T) {
 	}
 }
 
-// heldNamespaces holds every Apply of an object of a namespace in hold,
-// and of a batch (several objects), until release is closed.
-type heldNamespaces struct {
+// heldBatches holds every Apply of several objects until release is
+// closed.
+type heldBatches struct {
 	*memLocal
-	hold    string
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (h *heldNamespaces) Apply(ctx context.Context, objs []peer.Object, sync bool, owner string) (bool, error) {
-	if len(objs) > 1 || objs[0].Namespace == h.hold {
+func (h *heldBatches) Apply(ctx context.Context, objs []peer.Object, sync bool, owner string) (bool, error) {
+	if len(objs) > 1 {
 		h.entered <- struct{}{}
 		<-h.release
 	}
 	return h.memLocal.Apply(ctx, objs, sync, owner)
 }
 
-// TestReplicatesQueueApartByNamespaceAndBatch: a queue keeps one request
-// in flight, so what may hold it long queues apart. While the peer holds a
-// write of one namespace (whose on_write resolver may run to its deadline)
-// and a batch of the other (anti-entropy's repairs), a single write of the
-// other namespace is answered.
-func TestReplicatesQueueApartByNamespaceAndBatch(t *testing.T) {
+// TestReplicateBatchesQueueApartFromSingleWrites: a queue keeps one
+// request in flight, so a batch (anti-entropy's repairs, slow to merge)
+// queues apart: while the peer holds one, a single write is answered.
+func TestReplicateBatchesQueueApartFromSingleWrites(t *testing.T) {
 	t.Parallel()
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
-			l := &heldNamespaces{memLocal: newMemLocal(), hold: "slow", entered: make(chan struct{}, 2), release: make(chan struct{})}
+			l := &heldBatches{memLocal: newMemLocal(), entered: make(chan struct{}, 1), release: make(chan struct{})}
 			c := servePeerOver(t, l, transport)
 			ctx := t.Context()
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			defer close(l.release)
-			for _, objs := range [][]peer.Object{
-				{{Namespace: "slow", Key: []byte("k"), Object: value("node-a", "v")}},
-				{{Namespace: "fast", Key: []byte("b1"), Object: value("node-a", "v")}, {Namespace: "fast", Key: []byte("b2"), Object: value("node-a", "v")}},
-			} {
-				wg.Go(func() {
-					if _, err := c.Replicate(ctx, "other", objs, false, ""); err != nil {
-						t.Errorf("held call: %v", err)
-					}
-				})
-				<-l.entered
-			}
-			if _, err := c.Replicate(ctx, "other", []peer.Object{{Namespace: "fast", Key: []byte("k"), Object: value("node-a", "v")}}, false, ""); err != nil {
-				t.Fatalf("a write of another namespace than the held one: %v", err)
+			wg.Go(func() {
+				batch := []peer.Object{{Namespace: "ns", Key: []byte("b1"), Object: value("node-a", "v")}, {Namespace: "ns", Key: []byte("b2"), Object: value("node-a", "v")}}
+				if _, err := c.Replicate(ctx, "other", batch, false, ""); err != nil {
+					t.Errorf("held batch: %v", err)
+				}
+			})
+			<-l.entered
+			if _, err := c.Replicate(ctx, "other", []peer.Object{{Namespace: "ns", Key: []byte("k"), Object: value("node-a", "v")}}, false, ""); err != nil {
+				t.Fatalf("a single write while a batch is held: %v", err)
 			}
 		})
 	}
