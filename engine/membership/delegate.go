@@ -50,6 +50,13 @@ func (d *delegate) NotifyMsg(b []byte) {
 			return
 		}
 		m.handleAnnounce(a)
+	case msgWant:
+		name, from := r.string(), r.string()
+		if r.err != nil {
+			m.log.Warn("membership: bad document request", "err", r.err)
+			return
+		}
+		m.handleWant(name, from)
 	case msgLeave:
 		id := r.string()
 		if r.err != nil {
@@ -67,6 +74,7 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 }
 
 func (d *delegate) LocalState(bool) []byte {
+	d.m.pushPulls.Add(1)
 	return encodeState(d.m.localState())
 }
 

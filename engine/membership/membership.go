@@ -29,6 +29,8 @@ type Membership struct {
 	wg       sync.WaitGroup
 	alive    atomic.Int64 // alive members including this node
 
+	pushPulls atomic.Int64 // push/pull states this node sent (tests)
+
 	mu      sync.Mutex // guards what follows; never held while calling memberlist
 	meta    []byte
 	members map[string]*Member
@@ -345,6 +347,9 @@ func (m *Membership) merge(d Doc) {
 	if m.closed {
 		return
 	}
+	if p, ok := m.pulls[d.Name]; ok && !supersedes(p.version, p.sum, d.Version, sum) {
+		delete(m.pulls, d.Name) // what was pulled, or newer, has come
+	}
 	if cur, ok := m.docs[d.Name]; ok && !supersedes(d.Version, sum, cur.doc.Version, cur.sum) {
 		return
 	}
@@ -367,8 +372,13 @@ func (m *Membership) acceptLocked(e docEntry) {
 
 // handleAnnounce starts pulling a document too large to broadcast from the
 // node that announced it, unless it is not newer or already being pulled.
-// The pull is a memberlist push/pull (a join) with that node: it carries
-// the whole document set over TCP.
+// The pull asks that node for the one document over TCP (msgWant), and it
+// answers with the document as a TCP user message (handleWant): not a
+// memberlist push/pull, which would carry the whole document set both
+// ways for each announcement (a handoff's progress reports make one every
+// half second). A request lost, or one the holder no longer answers, is
+// made up for by the next announcement of a newer version and by the
+// periodic push/pull.
 func (m *Membership) handleAnnounce(a announce) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -387,19 +397,47 @@ func (m *Membership) handleAnnounce(a announce) {
 	}
 	key := pullKey{version: a.version, sum: a.sum}
 	m.pulls[a.name] = key
-	target := holder.ID + "/" + holder.Addr
 	m.wg.Add(1)
-	go func() {
+	go func() { // NotifyMsg's goroutine must not call back into memberlist
 		defer m.wg.Done()
-		if _, err := m.ml.Join([]string{target}); err != nil {
+		if err := m.sendTo(holder.ID, encodeWant(a.name, m.cfg.NodeID)); err != nil {
 			m.log.Debug("membership: pulling document failed", "name", a.name, "from", a.holder, "err", err)
+			m.mu.Lock()
+			if m.pulls[a.name] == key {
+				delete(m.pulls, a.name)
+			}
+			m.mu.Unlock()
 		}
-		m.mu.Lock()
-		if m.pulls[a.name] == key {
-			delete(m.pulls, a.name)
-		}
-		m.mu.Unlock()
 	}()
+}
+
+// handleWant answers a node's request for a document with the version
+// this node holds, over TCP.
+func (m *Membership) handleWant(name, from string) {
+	m.mu.Lock()
+	e, ok := m.docs[name]
+	if m.closed || !m.started || !ok || from == m.cfg.NodeID {
+		m.mu.Unlock()
+		return
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() { // NotifyMsg's goroutine must not call back into memberlist
+		defer m.wg.Done()
+		if err := m.sendTo(from, encodeDocMsg(e.doc)); err != nil {
+			m.log.Debug("membership: sending a requested document failed", "name", name, "to", from, "err", err)
+		}
+	}()
+}
+
+// sendTo sends msg to member id as a memberlist user message over TCP.
+func (m *Membership) sendTo(id string, msg []byte) error {
+	for _, n := range m.ml.Members() {
+		if n.Name == id {
+			return m.ml.SendReliable(n, msg)
+		}
+	}
+	return fmt.Errorf("membership: %s is not a member", id)
 }
 
 // handleLeave records that a member left or is leaving: from its leave

@@ -226,6 +226,13 @@ func TestLargeDocSpreads(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := newCluster(t, tt.nodes, tt.tune)
 				c.joinAll()
+				pushPulls := func() (n int64) {
+					for _, m := range c.nodes {
+						n += m.PushPulls()
+					}
+					return n
+				}
+				joined := pushPulls()
 				if err := c.nodes[1].Publish(v1); err != nil {
 					t.Fatal(err)
 				}
@@ -236,6 +243,12 @@ func TestLargeDocSpreads(t *testing.T) {
 					t.Fatal(err)
 				}
 				waitForDoc(t, c.nodes, v2, tt.within)
+				if tt.tune != nil && pushPulls() != joined {
+					// Without periodic push/pull, only a pull could have
+					// sent a state: the announced document is asked for
+					// alone, not with the whole document set.
+					t.Errorf("%d push/pull states sent while the documents spread, want none", pushPulls()-joined)
+				}
 			})
 		})
 	}

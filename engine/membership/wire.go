@@ -10,6 +10,7 @@ const (
 	msgDoc      byte = 1 // a whole document: doc
 	msgAnnounce byte = 2 // a document too large to broadcast: name, version, sum, holder
 	msgLeave    byte = 3 // a node's intent to leave: node ID
+	msgWant     byte = 4 // a request for a document, sent to its holder over TCP: name, requester's node ID
 )
 
 // stateFormat is the first byte of the push/pull state (LocalState).
@@ -51,6 +52,10 @@ func encodeAnnounce(a announce) []byte {
 	b = binary.AppendUvarint(b, a.version)
 	b = append(b, a.sum[:]...)
 	return appendString(b, a.holder)
+}
+
+func encodeWant(name, from string) []byte {
+	return appendString(appendString([]byte{msgWant}, name), from)
 }
 
 func encodeLeave(id string) []byte {
