@@ -53,7 +53,13 @@ const docRetransmitFactor = 2
 type pullKey struct {
 	version uint64
 	sum     [32]byte
+	at      time.Time // when it was asked for
 }
+
+// pullRetry is how long an announcement of a version already asked for
+// is ignored: after it, the request or its answer is taken as lost and the
+// next announcement asks again.
+const pullRetry = 5 * time.Second
 
 // New validates cfg, starts memberlist's listeners and gossip loops, and
 // returns the running node. It does not contact any other node: call
@@ -376,9 +382,9 @@ func (m *Membership) acceptLocked(e docEntry) {
 // answers with the document as a TCP user message (handleWant): not a
 // memberlist push/pull, which would carry the whole document set both
 // ways for each announcement (a handoff's progress reports make one every
-// half second). A request lost, or one the holder no longer answers, is
-// made up for by the next announcement of a newer version and by the
-// periodic push/pull.
+// half second). A request lost, or one the holder does not answer (a node
+// from before msgWant), is asked again at an announcement after pullRetry,
+// and made up for by the periodic push/pull.
 func (m *Membership) handleAnnounce(a announce) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -388,14 +394,14 @@ func (m *Membership) handleAnnounce(a announce) {
 	if cur, ok := m.docs[a.name]; ok && !supersedes(a.version, a.sum, cur.doc.Version, cur.sum) {
 		return
 	}
-	if p, ok := m.pulls[a.name]; ok && !supersedes(a.version, a.sum, p.version, p.sum) {
+	if p, ok := m.pulls[a.name]; ok && !supersedes(a.version, a.sum, p.version, p.sum) && time.Since(p.at) < pullRetry {
 		return
 	}
 	holder, ok := m.members[a.holder]
 	if !ok || holder.State != Alive {
 		return // a later announcement or push/pull will bring it
 	}
-	key := pullKey{version: a.version, sum: a.sum}
+	key := pullKey{version: a.version, sum: a.sum, at: time.Now()}
 	m.pulls[a.name] = key
 	m.wg.Add(1)
 	go func() { // NotifyMsg's goroutine must not call back into memberlist
