@@ -131,10 +131,10 @@ func NewClient(self string, httpClient HTTPClient, resolve Resolver) *Client {
 	c := &Client{self: self, http: httpClient, resolve: resolve, clients: map[string]peerv1connect.PeerServiceClient{}}
 	c.streams.open = func(addr string) (*stream, error) { return openStream(httpClient, c.scheme(), addr) }
 	c.replicates = coalescer[replicateKey, []*peerv1.KeyObject, bool]{
-		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes, senders: sendersPerQueue,
+		send: c.sendReplicate, size: objectsSize, maxSize: batchBytes,
 	}
 	c.reads = coalescer[string, *peerv1.ReadRequest, []byte]{
-		send: c.sendReads, maxSize: batchBytes, senders: sendersPerQueue,
+		send: c.sendReads, maxSize: batchBytes,
 		// At most MaxReadsPerRequest reads, and batchBytes of keys.
 		size: func(r *peerv1.ReadRequest) int {
 			return max(len(r.Namespace)+len(r.Key), batchBytes/MaxReadsPerRequest)

@@ -32,9 +32,6 @@ import (
 // answered (not [ErrNoAnswer]) is sent again call by call, so one call's
 // bad input cannot fail another's.
 
-// sendersPerQueue is how many requests a queue keeps in flight.
-const sendersPerQueue = 1
-
 // noDeadline bounds a coalesced request when a call in it has no deadline.
 const noDeadline = time.Minute
 
@@ -47,8 +44,6 @@ type coalescer[K comparable, In, Out any] struct {
 	// size is an input's share of maxSize, the most one request carries.
 	size    func(In) int
 	maxSize int
-	// senders is how many requests a queue keeps in flight.
-	senders int
 
 	mu     sync.Mutex
 	queues map[K]*queue[In, Out]
@@ -56,7 +51,7 @@ type coalescer[K comparable, In, Out any] struct {
 
 type queue[In, Out any] struct {
 	waiting []*call[In, Out]
-	senders int
+	sending bool // a drain goroutine is sending the queue's requests
 }
 
 // call is one call waiting in a queue.
@@ -88,10 +83,8 @@ func (c *coalescer[K, In, Out]) do(ctx context.Context, key K, in In) (Out, erro
 		c.queues[key] = q
 	}
 	q.waiting = append(q.waiting, cl)
-	start := q.senders < c.senders
-	if start {
-		q.senders++
-	}
+	start := !q.sending
+	q.sending = true
 	c.mu.Unlock()
 	if start {
 		go c.drain(key, q)
@@ -110,10 +103,7 @@ func (c *coalescer[K, In, Out]) drain(key K, q *queue[In, Out]) {
 	for {
 		c.mu.Lock()
 		if len(q.waiting) == 0 {
-			q.senders--
-			if q.senders == 0 {
-				delete(c.queues, key)
-			}
+			delete(c.queues, key)
 			c.mu.Unlock()
 			return
 		}

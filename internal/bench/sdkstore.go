@@ -32,10 +32,9 @@ func CheckUpdates(mode string) error {
 }
 
 // NewSDKStore returns a Store that runs the operations with the Go SDK
-// client c, writing updates as mode says (UpdateOverwrite or
-// UpdateContext). It remembers the context of the last read or write of
-// each key for UpdateContext. Like every Store it serves one client
-// goroutine.
+// client c, writing updates with the context it remembers of each key when
+// mode is UpdateContext, and with Overwrite otherwise (a load, which only
+// inserts, passes ""). Like every Store it serves one client goroutine.
 func NewSDKStore(c *concord.Client, mode string) Store {
 	return &sdkStore{c: c, overwrite: mode != UpdateContext, contexts: map[string]concord.Context{}}
 }

@@ -41,7 +41,7 @@ type benchFlags struct {
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
-	f := &benchFlags{globalFlags: g, updates: bench.UpdateOverwrite}
+	f := &benchFlags{globalFlags: g}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load and run YCSB-style benchmarks",
