@@ -34,6 +34,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"slices"
 	"sync"
 
@@ -80,11 +81,25 @@ func NewKey() []byte {
 // Keyring seals contexts with one key and opens contexts sealed with any
 // key it holds.
 type Keyring struct {
-	own   []byte
+	own   *secret
 	ownID KeyID
 
 	mu   sync.RWMutex
-	keys map[KeyID][]byte
+	keys map[KeyID]*secret
+}
+
+// A secret is a sealing key and the HMACs keyed with it, pooled: keying
+// an HMAC hashes the key's two pads, which cost as much as hashing a
+// token, and every put and get seals one.
+type secret struct {
+	key  []byte
+	macs sync.Pool
+}
+
+func newSecret(key []byte) *secret {
+	s := &secret{key: slices.Clone(key)}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	return s
 }
 
 // New returns a Keyring that seals with own (KeyLen bytes).
@@ -93,11 +108,12 @@ func New(own []byte) (*Keyring, error) {
 		return nil, errors.New("ctxseal: a key is 32 bytes")
 	}
 	id := IDOf(own)
-	return &Keyring{own: slices.Clone(own), ownID: id, keys: map[KeyID][]byte{id: slices.Clone(own)}}, nil
+	s := newSecret(own)
+	return &Keyring{own: s, ownID: id, keys: map[KeyID]*secret{id: s}}, nil
 }
 
 // Own returns the sealing key and its ID.
-func (k *Keyring) Own() (KeyID, []byte) { return k.ownID, slices.Clone(k.own) }
+func (k *Keyring) Own() (KeyID, []byte) { return k.ownID, slices.Clone(k.own.key) }
 
 // Add learns another node's key. It reports whether the key was new; a
 // key of the wrong length is ignored.
@@ -111,7 +127,7 @@ func (k *Keyring) Add(key []byte) bool {
 	if _, ok := k.keys[id]; ok {
 		return false
 	}
-	k.keys[id] = slices.Clone(key)
+	k.keys[id] = newSecret(key)
 	return true
 }
 
@@ -120,8 +136,8 @@ func (k *Keyring) Keys() [][]byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	out := make([][]byte, 0, len(k.keys))
-	for _, key := range k.keys {
-		out = append(out, slices.Clone(key))
+	for _, s := range k.keys {
+		out = append(out, slices.Clone(s.key))
 	}
 	return out
 }
@@ -133,7 +149,7 @@ func (k *Keyring) Seal(ns string, key []byte, c dvv.Clock) []byte {
 	tok = append(tok, version)
 	tok = append(tok, k.ownID[:]...)
 	tok = append(tok, enc...)
-	return append(tok, tag(k.own, ns, key, enc)...)
+	return k.own.appendTag(tok, ns, key, enc)
 }
 
 // Open verifies a token sealed for a key of namespace ns and returns its
@@ -148,12 +164,13 @@ func (k *Keyring) Open(ns string, key []byte, tok []byte) (dvv.Clock, error) {
 	id := KeyID(tok[1 : 1+idLen])
 	enc, got := tok[1+idLen:len(tok)-tagLen], tok[len(tok)-tagLen:]
 	k.mu.RLock()
-	secret, ok := k.keys[id]
+	s, ok := k.keys[id]
 	k.mu.RUnlock()
 	if !ok {
 		return dvv.Clock{}, ErrUnknownKey
 	}
-	if !hmac.Equal(got, tag(secret, ns, key, enc)) {
+	var want [tagLen]byte
+	if !hmac.Equal(got, s.appendTag(want[:0], ns, key, enc)) {
 		return dvv.Clock{}, ErrForged
 	}
 	c, err := dvv.DecodeContext(enc)
@@ -163,8 +180,11 @@ func (k *Keyring) Open(ns string, key []byte, tok []byte) (dvv.Clock, error) {
 	return c, nil
 }
 
-func tag(secret []byte, ns string, key, enc []byte) []byte {
-	m := hmac.New(sha256.New, secret)
+// appendTag appends the tag of a context encoding of a key of ns to dst.
+func (s *secret) appendTag(dst []byte, ns string, key, enc []byte) []byte {
+	m := s.macs.Get().(hash.Hash)
+	defer s.macs.Put(m)
+	m.Reset()
 	m.Write([]byte(domain))
 	var n [binary.MaxVarintLen64]byte
 	m.Write(n[:binary.PutUvarint(n[:], uint64(len(ns)))])
@@ -172,5 +192,6 @@ func tag(secret []byte, ns string, key, enc []byte) []byte {
 	m.Write(n[:binary.PutUvarint(n[:], uint64(len(key)))])
 	m.Write(key)
 	m.Write(enc)
-	return m.Sum(nil)[:tagLen]
+	var sum [sha256.Size]byte
+	return append(dst, m.Sum(sum[:0])[:tagLen]...)
 }

@@ -258,7 +258,7 @@ func (r *reader) actor() (string, error) {
 	if len(a) == 0 {
 		return "", errEmptyActor
 	}
-	return string(a), nil
+	return internActor(a), nil
 }
 
 func (r *reader) counter() (uint64, error) {

@@ -32,8 +32,9 @@ import (
 // is the protobuf of the Connect call's request or response (the same
 // concord.peer.v1 types), or, for status [statusError], an EngineError:
 // errors cross exactly as they do over Connect (errors.go). Answers come in
-// any order; the handler serves each request on its own goroutine, within
-// the request's timeout.
+// any order; the handler serves each request on its own goroutine (the
+// stream's methods only touch local storage, so the request's timeout
+// bounds the client's wait, not the handler's work; serveFrame).
 //
 // The stream is an optimisation, never a requirement: a client whose
 // stream is not open yet, or whose peer does not offer one (a node of an

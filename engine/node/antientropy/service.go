@@ -119,16 +119,32 @@ func (s *Service) partitions() []aae.PartitionPeers {
 	nrep := min(top.HandoffN(), len(r.Members()))
 	_, progress, _ := top.Handoffs()
 	moving := handoff.Moving(progress)
+	// Made once per node, not once per partition: this runs every round.
+	var local aae.Replica = localReplica{s.cfg}
+	remotes := map[string]aae.Replica{} // the live nodes met so far; nil: down
+	remote := func(id string) aae.Replica {
+		r, seen := remotes[id]
+		if !seen {
+			if top.Alive(id) {
+				r = remoteReplica{peers: s.cfg.Peers, id: id, repaired: s.cfg.Repaired}
+			}
+			remotes[id] = r
+		}
+		return r
+	}
 	var out []aae.PartitionPeers
 	for p := range r.Q() {
 		pref, _ := top.Replicas(uint16(p), nrep)
 		if !slices.Contains(pref, self) || slices.Contains(moving[p], self) {
 			continue
 		}
-		pp := aae.PartitionPeers{Partition: p, Local: localReplica{s.cfg}}
+		pp := aae.PartitionPeers{Partition: p, Local: local}
 		for _, id := range pref {
-			if id > self && top.Alive(id) && !slices.Contains(moving[p], id) {
-				pp.Peers = append(pp.Peers, remoteReplica{peers: s.cfg.Peers, id: id, repaired: s.cfg.Repaired})
+			if id <= self || slices.Contains(moving[p], id) {
+				continue
+			}
+			if r := remote(id); r != nil {
+				pp.Peers = append(pp.Peers, r)
 			}
 		}
 		if len(pp.Peers) > 0 {

@@ -82,17 +82,18 @@ func (f *Front) Get(ctx context.Context, req GetRequest) (Result, error) {
 		return Result{}, err
 	}
 	f.prepare(ctx, ns) // read repair merges under the key's lock
-	if local, _ := f.cfg.Coordinator.IsCoordinator(ns.StorageName(), req.Key, int(ns.N)); !local {
+	storageNS := ns.StorageName()
+	if local, _ := f.cfg.Coordinator.IsCoordinator(storageNS, req.Key, int(ns.N)); !local {
 		f.remoteReads.Add(1)
 	}
-	obj, replies, err := f.cfg.Coordinator.Read(ctx, ns.StorageName(), req.Key, int(ns.N), r)
+	obj, replies, err := f.cfg.Coordinator.Read(ctx, storageNS, req.Key, int(ns.N), r)
 	if err != nil {
 		return Result{Replies: replies}, f.storageFailed("get", err)
 	}
 	// The context is the read's, also when a resolver merges the siblings
 	// below: the merge shown here was never written, so its dot must not
 	// reach a client (a later write could reuse it).
-	res := Result{Object: obj, Context: f.seal(ns.Name, req.Key, obj), Replies: replies, Coordinator: f.cfg.Topology.Self()}
+	res := Result{Object: obj, Context: f.cfg.Seals.Seal(storageNS, req.Key, obj), Replies: replies, Coordinator: f.cfg.Topology.Self()}
 	if rs := ns.Resolver; rs != nil && rs.Mode != meta.ModeClient && obj.Len() > 1 {
 		merged, ok := f.cfg.Resolvers.Resolve(ctx, ns, req.Key, obj, rs.ReadDeadline)
 		if !ok {
@@ -185,7 +186,8 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 	if ns.Durability != meta.DurabilitySync {
 		dw = 0 // the namespace's dw applies while it is sync (a request's dw was refused above)
 	}
-	if ok, others := f.cfg.Coordinator.IsCoordinator(ns.StorageName(), req.Key, int(ns.N)); !ok {
+	storageNS := ns.StorageName()
+	if ok, others := f.cfg.Coordinator.IsCoordinator(storageNS, req.Key, int(ns.N)); !ok {
 		if hops >= maxHops {
 			return Result{}, peer.ErrNotCoordinator // the forwarding node asks the next replica
 		}
@@ -194,8 +196,8 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 	}
 	f.prepare(ctx, ns) // before the key's lock: an on_write resolution only runs in it
 	obj, acks, err := f.cfg.Coordinator.Write(ctx, coord.WriteRequest{
-		Namespace: ns.StorageName(), Key: req.Key, N: int(ns.N), W: w, DW: dw,
-		Sync: ns.Durability == meta.DurabilitySync, Apply: f.apply(ctx, ns, req, clock),
+		Namespace: storageNS, Key: req.Key, N: int(ns.N), W: w, DW: dw,
+		Sync: ns.Durability == meta.DurabilitySync, Apply: f.apply(ctx, ns, req, clock, f.cfg.Store.Partition(storageNS, req.Key)),
 	})
 	self := f.cfg.Topology.Self()
 	if err != nil {
@@ -208,7 +210,7 @@ func (f *Front) put(ctx context.Context, req PutRequest, hops int) (Result, erro
 // the key's lock: the conditions, the DVVSet update under an actor of this
 // node (package actor), an on_write resolution, the sibling limit and the
 // namespace's quotas (quota.go).
-func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, clock dvv.Clock) func(dvv.Object) (dvv.Object, error) {
+func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, clock dvv.Clock, partition uint16) func(dvv.Object) (dvv.Object, error) {
 	quota := f.quota(ns, req)
 	sib := dvv.Sibling{Value: req.Value, Tombstone: req.Tombstone, Timestamp: f.cfg.Now().UnixNano()}
 	if sib.Value == nil {
@@ -228,7 +230,7 @@ func (f *Front) apply(ctx context.Context, ns meta.Namespace, req PutRequest, cl
 		// applies the write unsynced and replicates it while its own sync
 		// runs (coord.Write), so the dot may reach another replica before
 		// this node's disk, and a crash meanwhile must raise the floors.
-		actor, err := f.cfg.Actors.Pick(f.cfg.Store.Partition(ns.StorageName(), req.Key), cur, clock, false)
+		actor, err := f.cfg.Actors.Pick(partition, cur, clock, false)
 		if err != nil {
 			return dvv.Object{}, err
 		}
