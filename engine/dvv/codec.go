@@ -258,7 +258,7 @@ func (r *reader) actor() (string, error) {
 	if len(a) == 0 {
 		return "", errEmptyActor
 	}
-	return internActor(a), nil
+	return string(a), nil
 }
 
 func (r *reader) counter() (uint64, error) {

@@ -2,6 +2,7 @@ package dvv
 
 import (
 	"bytes"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -155,6 +156,20 @@ func (o Object) Siblings() []Sibling {
 		}
 	}
 	return out
+}
+
+// All yields the siblings of o in the order of [Object.Siblings], without
+// making a slice of them.
+func (o Object) All() iter.Seq[Sibling] {
+	return func(yield func(Sibling) bool) {
+		for _, e := range o.entries {
+			for i := len(e.values) - 1; i >= 0; i-- {
+				if !yield(e.values[i]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Dots returns the dot of each sibling, aligned with [Object.Siblings].

@@ -88,7 +88,7 @@ func (h *Handler) checkObjects(objs []Object) error {
 }
 
 func checkValues(obj dvv.Object, max uint64) error {
-	for _, s := range obj.Siblings() {
+	for s := range obj.All() {
 		if n := uint64(len(s.Value)); n > max {
 			return &errs.LimitError{Limit: "max_value_bytes", Max: max, Actual: n}
 		}

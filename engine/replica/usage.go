@@ -32,7 +32,7 @@ func (u Usage) Sub(v Usage) Usage { return Usage{Keys: u.Keys - v.Keys, Bytes: u
 // sibling.
 func UsageOf(key []byte, obj dvv.Object) Usage {
 	var u Usage
-	for _, s := range obj.Siblings() {
+	for s := range obj.All() {
 		if !s.Tombstone {
 			u.Keys = 1
 			u.Bytes += int64(len(s.Value))
