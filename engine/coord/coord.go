@@ -64,6 +64,15 @@ type Peers interface {
 	Read(ctx context.Context, to, ns string, key []byte) (dvv.Object, error)
 }
 
+// AsyncPeers are Peers that can also start a Replicate and return at
+// once: done gets its result exactly once, from another goroutine, and
+// must not block. A write then hands each peer's copy to the peer's queue
+// instead of starting a goroutine per peer that only waits for it.
+type AsyncPeers interface {
+	Peers
+	ReplicateAsync(ctx context.Context, to string, r Replication, done func(durable bool, err error))
+}
+
 // Stats are counters since start.
 type Stats struct {
 	ReadRepairs  atomic.Int64 // objects sent to stale replicas after reads
@@ -183,6 +192,20 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 	var syncErr error
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
 	send := func(a attempt) {
+		r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: a.sync}
+		if a.fallback {
+			r.IntendedOwner = a.place // sloppy quorum: the fallback keeps a hint
+		}
+		deliver := func(durable bool, err error) {
+			if err == nil && a.fallback && !a.upgrade {
+				c.Stats.HintedWrites.Add(1)
+			}
+			results <- sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable}
+		}
+		if ap, ok := c.peers.(AsyncPeers); ok && !a.local {
+			ap.ReplicateAsync(bgCtx, a.node, r, deliver)
+			return
+		}
 		c.bg.Go(func() {
 			if a.local {
 				// No fallback left (a cluster of N nodes or fewer): keep the
@@ -196,15 +219,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 				results <- sent{place: a.place}
 				return
 			}
-			r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: a.sync}
-			if a.fallback {
-				r.IntendedOwner = a.place // sloppy quorum: the fallback keeps a hint
-			}
-			durable, err := c.peers.Replicate(bgCtx, a.node, r)
-			if err == nil && a.fallback && !a.upgrade {
-				c.Stats.HintedWrites.Add(1)
-			}
-			results <- sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable}
+			deliver(c.peers.Replicate(bgCtx, a.node, r))
 		})
 	}
 	step := func(s sent) {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -218,6 +219,50 @@ func TestNoFallbackLeftKeepsTheHintHereWithoutAck(t *testing.T) {
 	}
 	if o, _ := c.stores["a"].Get("ns", []byte("k")); !o.HasLive() {
 		t.Fatal("the coordinator did not keep its own copy")
+	}
+}
+
+// asyncPeers offer ReplicateAsync, as a node's peer client does, and
+// count the calls of each kind.
+type asyncPeers struct {
+	peers
+	async, direct *atomic.Int64
+}
+
+func (p asyncPeers) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
+	p.direct.Add(1)
+	return p.peers.Replicate(ctx, to, r)
+}
+
+func (p asyncPeers) ReplicateAsync(ctx context.Context, to string, r coord.Replication, done func(bool, error)) {
+	p.async.Add(1)
+	go func() { done(p.peers.Replicate(ctx, to, r)) }()
+}
+
+// TestWritesUseReplicateAsyncWhenOffered: with peers that can start a
+// Replicate without waiting, a write hands every copy to them that way,
+// hints for nodes that are down included, and counts their answers as it
+// counts Replicate's.
+func TestWritesUseReplicateAsyncWhenOffered(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	c.down["c"] = true
+	p := asyncPeers{peers: peers{c}, async: new(atomic.Int64), direct: new(atomic.Int64)}
+	co := coord.New(c.stores["a"], view{c, "a"}, p, coord.Options{WriteTimeout: time.Second, ReadTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	_, acks, err := co.Write(t.Context(), coord.WriteRequest{Namespace: "ns", Key: []byte("k"), N: 3, W: 3, DW: 3, Sync: true, Apply: write("v")})
+	if err != nil || acks != 3 {
+		t.Fatalf("write with c down: acks %d, %v; want 3", acks, err)
+	}
+	co.Wait()
+	// b, and d for c (down, so not asked) as a hint.
+	if p.async.Load() != 2 || p.direct.Load() != 0 {
+		t.Fatalf("%d ReplicateAsync and %d Replicate calls; want 2 and none", p.async.Load(), p.direct.Load())
+	}
+	if o, _ := c.stores["b"].Get("ns", []byte("k")); !o.HasLive() {
+		t.Error("replica b lacks the write")
+	}
+	if !slices.Equal(c.hints["d"], []string{"c"}) || co.Stats.HintedWrites.Load() != 1 {
+		t.Errorf("hints %v, hinted writes %d; want d keeping one for c", c.hints, co.Stats.HintedWrites.Load())
 	}
 }
 

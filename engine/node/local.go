@@ -263,3 +263,7 @@ type coordPeers struct{ *peer.Client }
 func (p coordPeers) Replicate(ctx context.Context, to string, r coord.Replication) (bool, error) {
 	return p.Client.Replicate(ctx, to, []peer.Object{{Namespace: r.Namespace, Key: r.Key, Object: r.Object}}, r.Sync, r.IntendedOwner)
 }
+
+func (p coordPeers) ReplicateAsync(ctx context.Context, to string, r coord.Replication, done func(durable bool, err error)) {
+	p.Client.ReplicateAsync(ctx, to, []peer.Object{{Namespace: r.Namespace, Key: r.Key, Object: r.Object}}, r.Sync, r.IntendedOwner, done)
+}

@@ -356,6 +356,23 @@ func (c *Client) Replicate(ctx context.Context, to string, objs []Object, sync b
 	return durable, nil
 }
 
+// ReplicateAsync is [Client.Replicate] without the wait: it returns at
+// once and calls done with the result exactly once, from another
+// goroutine, which done must not block (a send on a buffered channel).
+// A coordinator writing to N-1 peers thus hands each write to the peer's
+// queue instead of starting a goroutine per peer that only waits.
+func (c *Client) ReplicateAsync(ctx context.Context, to string, objs []Object, sync bool, intendedOwner string, done func(durable bool, err error)) {
+	if addr, _, err := c.clientAddr(to); err == nil {
+		if parts := slices.Collect(batches(objs)); len(parts) == 1 {
+			deadline, _ := ctx.Deadline()
+			key := replicateKey{addr: addr, sync: sync, owner: intendedOwner, batch: len(objs) > 1}
+			c.replicates.start(key, parts[0], deadline, done)
+			return
+		}
+	}
+	go func() { done(c.Replicate(ctx, to, objs, sync, intendedOwner)) }() // an error, or a batch of several requests
+}
+
 // Read returns node to's replica of a key (Local.ReadLocal); the zero
 // object if it holds none. Concurrent reads of one node share a ReadMany
 // request (coalesce.go).

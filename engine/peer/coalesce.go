@@ -59,7 +59,7 @@ type call[In, Out any] struct {
 	in       In
 	size     int
 	deadline time.Time // zero: none
-	done     chan result[Out]
+	deliver  func(Out, error)
 }
 
 type result[Out any] struct {
@@ -71,8 +71,25 @@ type result[Out any] struct {
 // ctx. When ctx ends first the input may still be sent: every coalesced
 // call is idempotent.
 func (c *coalescer[K, In, Out]) do(ctx context.Context, key K, in In) (Out, error) {
-	cl := &call[In, Out]{in: in, size: c.size(in), done: make(chan result[Out], 1)}
-	cl.deadline, _ = ctx.Deadline()
+	done := make(chan result[Out], 1)
+	deadline, _ := ctx.Deadline()
+	c.start(key, in, deadline, func(out Out, err error) { done <- result[Out]{out, err} })
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
+	}
+}
+
+// start queues in under key, bounded by deadline (zero: none), and
+// returns at once. deliver gets the call's output or error exactly once,
+// on the goroutine that sends the queue's requests: it must not block.
+// A caller that would only start a goroutine to wait for the call (one
+// per peer of a write) saves that goroutine and its two wake-ups.
+func (c *coalescer[K, In, Out]) start(key K, in In, deadline time.Time, deliver func(Out, error)) {
+	cl := &call[In, Out]{in: in, size: c.size(in), deadline: deadline, deliver: deliver}
 	c.mu.Lock()
 	if c.queues == nil {
 		c.queues = map[K]*queue[In, Out]{}
@@ -88,13 +105,6 @@ func (c *coalescer[K, In, Out]) do(ctx context.Context, key K, in In) (Out, erro
 	c.mu.Unlock()
 	if start {
 		go c.drain(key, q)
-	}
-	select {
-	case r := <-cl.done:
-		return r.out, r.err
-	case <-ctx.Done():
-		var zero Out
-		return zero, ctx.Err()
 	}
 }
 
@@ -129,20 +139,20 @@ func (c *coalescer[K, In, Out]) sendCalls(key K, calls []*call[In, Out]) {
 	if err != nil && len(calls) > 1 && !errors.Is(err, ErrNoAnswer) {
 		for _, cl := range calls {
 			outs, err := c.send(key, []In{cl.in}, latest([]*call[In, Out]{cl}))
-			var r result[Out]
-			if r.err = err; err == nil {
-				r.out = outs[0]
+			var out Out
+			if err == nil {
+				out = outs[0]
 			}
-			cl.done <- r
+			cl.deliver(out, err)
 		}
 		return
 	}
 	for i, cl := range calls {
-		var r result[Out]
-		if r.err = err; err == nil {
-			r.out = outs[i]
+		var out Out
+		if err == nil {
+			out = outs[i]
 		}
-		cl.done <- r
+		cl.deliver(out, err)
 	}
 }
 
@@ -158,8 +168,9 @@ func (c *coalescer[K, In, Out]) abandon(match func(K) bool, err error) {
 		}
 	}
 	c.mu.Unlock()
+	var zero Out
 	for _, cl := range ended {
-		cl.done <- result[Out]{err: err}
+		cl.deliver(zero, err)
 	}
 }
 

@@ -228,3 +228,57 @@ func TestReadsCoalesce(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicateAsyncReturnsAtOnceAndAnswersOnce: ReplicateAsync returns
+// while the peer holds the request, and each call's done runs exactly
+// once with the answer: the peer's, or the refusal of a bad object, or,
+// for a node the client does not know, an error.
+func TestReplicateAsyncReturnsAtOnceAndAnswersOnce(t *testing.T) {
+	t.Parallel()
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			l := &gatedLocal{memLocal: newMemLocal(), entered: make(chan struct{}, 64), release: make(chan struct{}), bad: "k3"}
+			c := servePeerOver(t, l, transport)
+			type answer struct {
+				i       int
+				durable bool
+				err     error
+			}
+			answers := make(chan answer, 16)
+			start := func(i int, to string) {
+				obj := []peer.Object{{Namespace: "ns", Key: fmt.Appendf(nil, "k%d", i), Object: value("node-a", "v")}}
+				c.ReplicateAsync(t.Context(), to, obj, true, "", func(durable bool, err error) { answers <- answer{i, durable, err} })
+			}
+			start(0, "other")
+			<-l.entered // the peer holds call 0: ReplicateAsync returned without its answer
+			for i := 1; i < 5; i++ {
+				start(i, "other")
+			}
+			start(5, "nobody")
+			if a := <-answers; a.i != 5 || a.err == nil {
+				t.Fatalf("first answer %+v: want call 5's error (an unknown node) while the peer holds the rest", a)
+			}
+			close(l.release)
+			got := map[int]answer{}
+			for range 5 {
+				a := <-answers
+				if _, twice := got[a.i]; twice {
+					t.Fatalf("call %d answered twice", a.i)
+				}
+				got[a.i] = a
+			}
+			for i := range 5 {
+				a := got[i]
+				if wantErr := i == 3; (a.err != nil) != wantErr || (a.err == nil && !a.durable) {
+					t.Errorf("call %d: durable %v, err %v; want an error: %v", i, a.durable, a.err, wantErr)
+				}
+			}
+			select {
+			case a := <-answers:
+				t.Fatalf("an answer too many: %+v", a)
+			default:
+			}
+		})
+	}
+}
