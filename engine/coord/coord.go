@@ -182,15 +182,39 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 		upgrade     bool  // the answer to tr.upgrades' request to sync
 		ok, durable bool
 	}
-	results := make(chan sent, tr.attempts()+1) // buffered: senders never block on a coordinator that answered
-	if req.Sync {
-		c.bg.Go(func() {
-			err := c.local.Sync()
-			results <- sent{self: true, err: err}
-		})
-	}
+	results := make(chan sent, tr.attempts()+1) // buffered: senders never block
 	var syncErr error
 	bgCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RepairTimeout)
+	// Until Write returns, answers go through results to its goroutine.
+	// After, each is stepped by whoever brings it, under mu, and the last
+	// one ends the write (no goroutine waits for the rest). c.bg counts
+	// the write until then.
+	var (
+		mu              sync.Mutex
+		returned, ended bool
+		step            func(sent)
+	)
+	c.bg.Add(1)
+	finish := func() { // under mu, once returned
+		if !ended && tr.finished() {
+			ended = true
+			cancel()
+			c.bg.Done()
+		}
+	}
+	post := func(s sent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !returned {
+			results <- s
+			return
+		}
+		step(s)
+		finish()
+	}
+	if req.Sync {
+		c.bg.Go(func() { post(sent{self: true, err: c.local.Sync()}) })
+	}
 	send := func(a attempt) {
 		r := Replication{Namespace: req.Namespace, Key: req.Key, Object: obj, Sync: a.sync}
 		if a.fallback {
@@ -200,7 +224,7 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 			if err == nil && a.fallback && !a.upgrade {
 				c.Stats.HintedWrites.Add(1)
 			}
-			results <- sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable}
+			post(sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable})
 		}
 		if ap, ok := c.peers.(AsyncPeers); ok && !a.local {
 			ap.ReplicateAsync(bgCtx, a.node, r, deliver)
@@ -216,13 +240,13 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 				} else {
 					c.Stats.HintedWrites.Add(1)
 				}
-				results <- sent{place: a.place}
+				post(sent{place: a.place})
 				return
 			}
 			deliver(c.peers.Replicate(bgCtx, a.node, r))
 		})
 	}
-	step := func(s sent) {
+	step = func(s sent) {
 		switch {
 		case s.self:
 			syncErr = s.err
@@ -251,12 +275,13 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 	if err != nil && syncErr != nil {
 		err = syncErr // the cause: this node's storage failed
 	}
-	c.bg.Go(func() {
-		defer cancel()
-		for !tr.finished() {
-			step(<-results)
-		}
-	})
+	mu.Lock()
+	for len(results) > 0 {
+		step(<-results)
+	}
+	returned = true
+	finish()
+	mu.Unlock()
 	return obj, acks, err
 }
 

@@ -266,6 +266,49 @@ func TestWritesUseReplicateAsyncWhenOffered(t *testing.T) {
 	}
 }
 
+// heldPeers hold every Replicate to node c until release closes, and
+// then fail it; the rest answer as peers do.
+type heldPeers struct {
+	peers
+	release chan struct{}
+}
+
+func (p heldPeers) ReplicateAsync(ctx context.Context, to string, r coord.Replication, done func(bool, error)) {
+	go func() {
+		if to == "c" {
+			<-p.release
+			done(false, errDown)
+			return
+		}
+		done(p.peers.Replicate(ctx, to, r))
+	}()
+}
+
+// TestAFailureAfterTheAnswerStillHints: a replica that fails after the
+// write was answered is still covered: the answer that brings the failure
+// sends the object to the next fallback as a hint, and Wait waits for it.
+func TestAFailureAfterTheAnswerStillHints(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	p := heldPeers{peers: peers{c}, release: make(chan struct{})}
+	co := coord.New(c.stores["a"], view{c, "a"}, p, coord.Options{WriteTimeout: time.Second, ReadTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	_, acks, err := co.Write(t.Context(), coord.WriteRequest{Namespace: "ns", Key: []byte("k"), N: 3, W: 2, Apply: write("v")})
+	if err != nil || acks != 2 {
+		t.Fatalf("write with c held: acks %d, %v; want 2", acks, err)
+	}
+	c.mu.Lock()
+	early := len(c.hints["d"])
+	c.mu.Unlock()
+	close(p.release)
+	co.Wait()
+	if early != 0 || !slices.Equal(c.hints["d"], []string{"c"}) {
+		t.Fatalf("hints on d: %d before c failed, %v after; want none, then one for c", early, c.hints["d"])
+	}
+	if o, _ := c.stores["d"].GetWithHints("ns", []byte("k")); !o.HasLive() {
+		t.Error("d keeps no hint of the write")
+	}
+}
+
 func TestDurableAcksAreCountedApart(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
