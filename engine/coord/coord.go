@@ -86,6 +86,7 @@ type Coordinator struct {
 	local *replica.Store
 	view  View
 	peers Peers
+	async AsyncPeers // peers, when they offer ReplicateAsync; nil otherwise
 	opts  Options
 	log   *slog.Logger
 	bg    sync.WaitGroup
@@ -103,7 +104,8 @@ func New(local *replica.Store, view View, peers Peers, opts Options) *Coordinato
 		panic(err)
 	}
 	opts = opts.withDefaults()
-	return &Coordinator{local: local, view: view, peers: peers, opts: opts, log: opts.Logger}
+	async, _ := peers.(AsyncPeers)
+	return &Coordinator{local: local, view: view, peers: peers, async: async, opts: opts, log: opts.Logger}
 }
 
 // Wait waits for background repairs and sends to finish (tests, shutdown).
@@ -226,8 +228,8 @@ func (c *Coordinator) Write(ctx context.Context, req WriteRequest) (dvv.Object, 
 			}
 			post(sent{place: a.place, upgrade: a.upgrade, ok: err == nil, durable: err == nil && durable})
 		}
-		if ap, ok := c.peers.(AsyncPeers); ok && !a.local {
-			ap.ReplicateAsync(bgCtx, a.node, r, deliver)
+		if c.async != nil && !a.local {
+			c.async.ReplicateAsync(bgCtx, a.node, r, deliver)
 			return
 		}
 		c.bg.Go(func() {
