@@ -153,6 +153,22 @@ func StartWith(t testing.TB, dataDir string, opts Options) *Node {
 }
 
 func (n *Node) start() {
+	n.t.Helper()
+	// A node keeps its ports across restarts, and another process may have
+	// taken one of them meanwhile as the local port of a connection of its
+	// own (they come from the same ephemeral range): then the start fails
+	// with "address already in use" and is tried again until that
+	// connection is gone.
+	err := wait.Within(context.Background(), 30*time.Second, n.launch)
+	if err != nil {
+		n.t.Fatalf("concord serve could not bind its ports in 30s:\n%s", n.logs.String())
+	}
+	n.waitReady()
+}
+
+// launch starts the process and waits until it serves; it reports false
+// when the process exited because one of its ports was in use.
+func (n *Node) launch() bool {
 	t := n.t
 	t.Helper()
 	o := n.opts
@@ -181,6 +197,7 @@ func (n *Node) start() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	from := n.logs.Len()
 	n.logs.add(fmt.Sprintf(`{"msg":"procs: started","pid":%d,"time":%q}`, cmd.Process.Pid, time.Now().Format(time.RFC3339Nano)))
 	n.cmd, n.exited = cmd, make(chan struct{})
 	addr := make(chan serving, 1)
@@ -192,11 +209,14 @@ func (n *Node) start() {
 		// A restarted node keeps its ports, as a real one would.
 		n.opts.APIPort, n.opts.PeerPort, n.opts.GossipPort = port(a.api), port(a.peer), port(a.gossip)
 	case <-n.exited:
+		if strings.Contains(n.logs.Since(from), "address already in use") {
+			return false
+		}
 		t.Fatalf("concord serve exited before serving:\n%s", n.logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("concord serve did not report its address in 60s:\n%s", n.logs.String())
 	}
-	n.waitReady()
+	return true
 }
 
 // port is the port of "http://host:port", "https://host:port" or
@@ -319,6 +339,7 @@ func (n *Node) Logs() string { return n.logs.String() }
 type logBuffer struct {
 	mu    sync.Mutex
 	lines []string
+	total int // lines taken, evicted ones included
 	max   int
 	file  *os.File
 }
@@ -327,12 +348,32 @@ func (b *logBuffer) add(l string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lines = append(b.lines, l)
+	b.total++
 	if b.max > 0 && len(b.lines) > 2*b.max {
 		b.lines = append(b.lines[:0], b.lines[len(b.lines)-b.max:]...)
 	}
 	if b.file != nil {
 		_, _ = b.file.WriteString(l + "\n")
 	}
+}
+
+// Len is how many lines b has taken (evicted ones included).
+func (b *logBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total
+}
+
+// Since returns the lines b still keeps of those taken after the first
+// n (see Len).
+func (b *logBuffer) Since(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	skip := max(0, n-(b.total-len(b.lines)))
+	if skip > len(b.lines) {
+		return ""
+	}
+	return strings.Join(b.lines[skip:], "\n")
 }
 
 func (b *logBuffer) String() string {
